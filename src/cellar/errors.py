@@ -1,0 +1,26 @@
+"""The root of Cellar's error hierarchy.
+
+Every error Cellar raises on purpose derives from ``CellarError`` and carries the data that
+explains it (project, file, URL, config key) as attributes; ``str(error)`` is a sentence a
+person can act on. The CLI is the only place that turns these into messages and exit codes.
+
+    CellarError
+    ├── ConfigError                    cellar.config      (exit code 2)
+    ├── LockHeldError                  cellar.lock        (exit code 2)
+    ├── MirrorStateError               cellar.state
+    ├── UpstreamError                  cellar.upstream.errors
+    │   ├── UpstreamHTTPError          a status code the client does not retry, or retries ran out
+    │   ├── UpstreamConnectionError    connection refused, reset or timed out after retries
+    │   ├── MalformedPageError         a page that is not valid PEP 691 JSON or PEP 503 HTML
+    │   └── UnsupportedAPIVersionError a page declaring a major API version above 1
+    └── SyncFileError                  cellar.sync        (one file that could not be mirrored)
+        ├── UnsafePathError            a name or URL path that would escape the mirror
+        ├── DigestMismatchError        downloaded bytes whose hash differs from the index's
+        └── SizeMismatchError          downloaded bytes whose length differs from the index's
+"""
+
+from __future__ import annotations
+
+
+class CellarError(Exception):
+    """Base class of the errors Cellar raises on purpose."""

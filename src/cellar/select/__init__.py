@@ -1,0 +1,1 @@
+"""What to mirror: requirements and the files they select (pure, no I/O)."""

@@ -1,0 +1,1 @@
+"""The built-in server for a mirror's tree (Simple Repository API)."""

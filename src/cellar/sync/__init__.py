@@ -1,0 +1,1 @@
+"""The mirror engine: plan, download and verify, then publish pages atomically."""

@@ -1,0 +1,64 @@
+"""Errors raised while talking to an upstream index; each names the URL it concerns."""
+
+from __future__ import annotations
+
+from cellar.errors import CellarError
+
+
+class UpstreamError(CellarError):
+    """Something went wrong talking to the upstream index at ``url``."""
+
+    def __init__(self, url: str, message: str) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class UpstreamHTTPError(UpstreamError):
+    """The upstream answered ``status`` (after any retries that status allows)."""
+
+    def __init__(self, url: str, status: int, reason: str = "", attempts: int = 1) -> None:
+        tried = f" after {attempts} attempts" if attempts > 1 else ""
+        text = f"{status} {reason}".strip()
+        super().__init__(url, f"upstream answered {text} for {url}{tried}")
+        self.status = status
+        self.reason = reason
+        self.attempts = attempts
+
+
+class ProjectNotFoundError(UpstreamHTTPError):
+    """The upstream has no page for ``project`` (404 or 410)."""
+
+    def __init__(self, project: str, url: str, status: int = 404) -> None:
+        super().__init__(url, status, "Not Found")
+        self.project = project
+        self.args = (f"project {project!r} does not exist on the upstream index ({url})",)
+
+
+class UpstreamConnectionError(UpstreamError):
+    """The upstream could not be reached or stopped answering (``cause`` says how)."""
+
+    def __init__(self, url: str, cause: str, attempts: int = 1) -> None:
+        tried = f" after {attempts} attempts" if attempts > 1 else ""
+        super().__init__(url, f"could not fetch {url}{tried}: {cause}")
+        self.cause = cause
+        self.attempts = attempts
+
+
+class MalformedPageError(UpstreamError):
+    """A page that is not valid PEP 691 JSON or PEP 503 HTML; ``reason`` says what is wrong."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(url, f"malformed index page {url}: {reason}")
+        self.reason = reason
+
+
+class UnsupportedAPIVersionError(UpstreamError):
+    """A page declares a Simple API major version Cellar does not understand (PEP 629)."""
+
+    def __init__(self, url: str, version: str) -> None:
+        super().__init__(
+            url,
+            f"{url} declares Simple Repository API version {version}; "
+            "Cellar understands major version 1 only — upgrade Cellar or use another upstream",
+        )
+        self.version = version
