@@ -41,7 +41,7 @@ class DistFile:
 
     filename: str
     url: str
-    hashes: Mapping[str, str] = field(default=_EMPTY)
+    hashes: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     requires_python: str | None = None
     yanked: bool = False
     yanked_reason: str | None = None

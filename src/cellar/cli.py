@@ -1,0 +1,171 @@
+"""The ``cellar`` command: parse arguments, call the library, print results, map errors to exits.
+
+Exit codes: 0 when everything asked for is done, 1 when some projects or files failed (the rest
+is mirrored and servable), 2 for usage and configuration errors, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+
+from rich.console import Console
+from rich.logging import RichHandler
+
+from cellar import __version__
+from cellar.config import CONFIG_ENV, DEFAULT_CONFIG, Config, config_path, load_config
+from cellar.errors import CellarError
+from cellar.progress import BarReporter, LogReporter, human_bytes, summarize
+from cellar.state import MirrorState, MirrorStateError
+
+EXIT_OK = 0
+EXIT_FAILURES = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+log = logging.getLogger("cellar")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cellar",
+        description="Build, keep current and serve a private Python package index.",
+    )
+    parser.add_argument("--version", action="version", version=f"cellar {__version__}")
+    config_help = (
+        f"configuration file (default: ${CONFIG_ENV}, else ./{DEFAULT_CONFIG}); "
+        "relative paths inside it are relative to it"
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", metavar="FILE", help=config_help)
+    common.add_argument("-v", "--verbose", action="store_true", help="log every file")
+    common.add_argument("-q", "--quiet", action="store_true", help="log only problems")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    commands.add_parser(
+        "mirror",
+        parents=[common],
+        help="mirror the configured projects from the upstream index",
+        description="Mirror the projects [packages] selects from [mirror] upstream into "
+        "[mirror] directory, then publish their pages. Exit 0 when everything is mirrored, "
+        "1 when something failed (the rest is still mirrored and servable), 2 for bad "
+        "configuration or when another run holds the mirror.",
+    )
+    serve = commands.add_parser(
+        "serve",
+        parents=[common],
+        help="serve the mirror over HTTP (Simple Repository API)",
+        description="Serve the mirror's tree: PEP 503 HTML and PEP 691 JSON pages chosen by "
+        "the Accept header, and the files. Stops cleanly on SIGINT or SIGTERM.",
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    serve.add_argument("--port", type=int, default=8080, help="port (default: %(default)s)")
+    commands.add_parser(
+        "status",
+        parents=[common],
+        help="show what the mirror holds and how its last sync went",
+        description="Show the mirror's projects, files and bytes, its last sync and its errors.",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
+    args = _parser().parse_args(argv)
+    console = Console(stderr=True)
+    _configure_logging(console, verbose=args.verbose, quiet=args.quiet)
+    try:
+        config = load_config(config_path(args.config))
+        if args.command == "mirror":
+            return _mirror(config, console)
+        if args.command == "serve":
+            return _serve(config, args.host, args.port)
+        return _status(config)
+    except KeyboardInterrupt:
+        log.error("interrupted; what was already verified is kept, run again to finish")
+        return EXIT_INTERRUPTED
+    except CellarError as error:
+        log.error("%s", error)
+        return EXIT_USAGE
+
+
+def _configure_logging(console: Console, *, verbose: bool, quiet: bool) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    handler: logging.Handler
+    if console.is_terminal:
+        handler = RichHandler(console=console, show_path=False, markup=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root = logging.getLogger("cellar")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _mirror(config: Config, console: Console) -> int:
+    from cellar.sync.engine import run_mirror  # noqa: PLC0415 - keeps `cellar --help` fast
+
+    if console.is_terminal:
+        with BarReporter(console) as reporter:
+            result = run_mirror(config, reporter)
+    else:
+        result = run_mirror(config, LogReporter())
+    print(summarize(result))
+    return EXIT_OK if result.ok else EXIT_FAILURES
+
+
+def _serve(config: Config, host: str, port: int) -> int:
+    from cellar.serve.app import serve_forever  # noqa: PLC0415 - keeps `cellar --help` fast
+
+    def ready(url: str) -> None:
+        log.info("serving %s at %s (pip: --index-url %ssimple/)", config.mirror.web_root, url, url)
+
+    serve_forever(config.mirror.web_root, host, port, on_ready=ready)
+    return EXIT_OK
+
+
+def _status(config: Config) -> int:
+    try:
+        state_context = MirrorState.open(config.mirror.directory, create=False)
+        with state_context as state:
+            totals = state.totals()
+            run = state.last_run()
+    except MirrorStateError as error:
+        log.error("%s", error)
+        return EXIT_FAILURES
+    lines = [
+        f"mirror:   {config.mirror.directory}",
+        f"upstream: {config.mirror.upstream}",
+        f"projects: {totals.projects}",
+        f"files:    {totals.files}",
+        f"bytes:    {totals.bytes} ({human_bytes(totals.bytes)})",
+    ]
+    if run is None:
+        lines.append("last sync: never")
+    else:
+        finished = run.finished_at or "did not finish (interrupted or still running)"
+        lines.append(f"last sync: started {_local(run.started_at)}, finished {_local(finished)}")
+        lines.append(
+            f"           {run.files_added} files added ({human_bytes(run.bytes_added)}), "
+            f"{len(run.failures)} failures"
+        )
+        lines.extend(
+            f"  {f.project}{': ' + f.filename if f.filename else ''}: {f.message}"
+            for f in run.failures
+        )
+    print("\n".join(lines))
+    return EXIT_FAILURES if run is not None and run.failures else EXIT_OK
+
+
+def _local(stamp: str) -> str:
+    try:
+        return datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+    except ValueError:
+        return stamp

@@ -1,0 +1,246 @@
+"""The mirror's own record, in SQLite inside the mirror directory (never the current directory).
+
+It remembers each file Cellar verified (path, sha256, size, mtime) so a later run can skip it
+without hashing again, each project's last successful sync, and each run with its failures,
+which is what ``cellar status`` reports.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cellar.errors import CellarError
+
+STATE_DIR = ".cellar"
+STATE_FILE = "state.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    project TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    url TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_project ON files(project);
+CREATE TABLE IF NOT EXISTS projects (
+    name TEXT PRIMARY KEY,
+    display_name TEXT NOT NULL,
+    synced_at TEXT NOT NULL,
+    files INTEGER NOT NULL,
+    bytes INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    projects INTEGER NOT NULL DEFAULT 0,
+    files_added INTEGER NOT NULL DEFAULT 0,
+    bytes_added INTEGER NOT NULL DEFAULT 0,
+    failures INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS failures (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    project TEXT NOT NULL,
+    filename TEXT,
+    message TEXT NOT NULL
+);
+"""
+
+
+class MirrorStateError(CellarError):
+    """The state database at ``path`` cannot be opened or is damaged."""
+
+    def __init__(self, path: Path, cause: str) -> None:
+        super().__init__(f"cannot use the mirror's state database {path}: {cause}")
+        self.path = path
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """A file Cellar verified: where it is, its hash and size, and its mtime at that moment."""
+
+    path: str
+    project: str
+    sha256: str
+    size: int
+    mtime_ns: int
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Something that could not be mirrored: the project, the file if it was one, and why."""
+
+    project: str
+    filename: str | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One ``cellar mirror`` run as recorded."""
+
+    id: int
+    started_at: str
+    finished_at: str | None
+    projects: int
+    files_added: int
+    bytes_added: int
+    failures: tuple[Failure, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """What the mirror holds according to its record."""
+
+    projects: int
+    files: int
+    bytes: int
+
+
+def state_path(directory: Path) -> Path:
+    """Return the state database's path for the mirror in ``directory``."""
+    return directory / STATE_DIR / STATE_FILE
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class MirrorState:
+    """Reads and writes the state database; open it with ``MirrorState.open``."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self._db = connection
+        self.path = path
+
+    @classmethod
+    @contextmanager
+    def open(cls, directory: Path, *, create: bool = True) -> Iterator[MirrorState]:
+        """Open (creating if asked) the state of the mirror in ``directory``.
+
+        Raises ``MirrorStateError`` if it is missing (with ``create=False``) or unusable.
+        """
+        path = state_path(directory)
+        if not create and not path.exists():
+            raise MirrorStateError(path, "no mirror has been made here yet (run `cellar mirror`)")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(path, isolation_level=None)
+        except (OSError, sqlite3.Error) as error:
+            raise MirrorStateError(path, str(error)) from None
+        with closing(connection):
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA synchronous=NORMAL")
+                connection.executescript(_SCHEMA)
+            except sqlite3.DatabaseError as error:
+                raise MirrorStateError(path, str(error)) from None
+            yield cls(connection, path)
+
+    def file(self, path: str) -> FileRecord | None:
+        """Return the record of the file at mirror path ``path``, if there is one."""
+        row = self._db.execute(
+            "SELECT path, project, sha256, size, mtime_ns, url FROM files WHERE path = ?", (path,)
+        ).fetchone()
+        return FileRecord(*row) if row else None
+
+    def record_file(self, record: FileRecord) -> None:
+        """Remember a verified file (replacing any earlier record for its path)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                record.path,
+                record.project,
+                record.sha256,
+                record.size,
+                record.mtime_ns,
+                record.url,
+            ),
+        )
+
+    def record_project(self, name: str, display_name: str, files: int, size: int) -> None:
+        """Remember that project ``name``'s page was published with ``files`` files."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO projects VALUES (?, ?, ?, ?, ?)",
+            (name, display_name, _now(), files, size),
+        )
+
+    def project_names(self) -> dict[str, str]:
+        """Return each published project's normalised name mapped to its display name."""
+        rows = self._db.execute("SELECT name, display_name FROM projects ORDER BY name")
+        return dict(rows.fetchall())
+
+    def start_run(self) -> int:
+        """Record the start of a run and return its id."""
+        cursor = self._db.execute("INSERT INTO runs (started_at) VALUES (?)", (_now(),))
+        assert cursor.lastrowid is not None  # an INSERT always has one  # noqa: S101
+        return cursor.lastrowid
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        projects: int,
+        files_added: int,
+        bytes_added: int,
+        failures: tuple[Failure, ...],
+    ) -> None:
+        """Record how run ``run_id`` ended."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE runs SET finished_at = ?, projects = ?, files_added = ?,"
+                " bytes_added = ?, failures = ? WHERE id = ?",
+                (_now(), projects, files_added, bytes_added, len(failures), run_id),
+            )
+            self._db.executemany(
+                "INSERT INTO failures VALUES (?, ?, ?, ?)",
+                [(run_id, f.project, f.filename, f.message) for f in failures],
+            )
+
+    def last_run(self) -> RunRecord | None:
+        """Return the newest run, finished or not, with its failures."""
+        row = self._db.execute(
+            "SELECT id, started_at, finished_at, projects, files_added, bytes_added"
+            " FROM runs ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        failures = self._db.execute(
+            "SELECT project, filename, message FROM failures WHERE run_id = ? ORDER BY rowid",
+            (row[0],),
+        ).fetchall()
+        run_id, started, finished, projects, files_added, bytes_added = row
+        return RunRecord(
+            id=run_id,
+            started_at=started,
+            finished_at=finished,
+            projects=projects,
+            files_added=files_added,
+            bytes_added=bytes_added,
+            failures=tuple(Failure(*f) for f in failures),
+        )
+
+    def totals(self) -> Totals:
+        """Return how many projects, files and bytes the published pages account for."""
+        projects, files, size = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(files), 0), COALESCE(SUM(bytes), 0) FROM projects"
+        ).fetchone()
+        return Totals(projects, files, size)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")

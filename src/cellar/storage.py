@@ -1,0 +1,64 @@
+"""Bytes on the mirror's disk: atomic writes, temporary names, hashing files in place.
+
+Everything the server can see is written to a temporary name in the same directory and renamed
+into place, so a reader sees the old bytes or the new ones, never a mixture.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from collections.abc import Collection, Mapping
+from pathlib import Path
+
+TEMP_SUFFIX = ".part"
+_CHUNK = 1 << 20
+
+
+def temp_path(directory: Path, name: str) -> Path:
+    """Return a fresh temporary path in ``directory`` for a file that will become ``name``.
+
+    The name starts with a dot and ends in ``.part``: never a valid distribution file name,
+    never listed by any page, and recognisable as a leftover after a crash.
+    """
+    return directory / f".{name}.{secrets.token_hex(6)}{TEMP_SUFFIX}"
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` by writing a temporary file beside it and renaming it.
+
+    Raises ``OSError`` (the destination is untouched) if the write fails.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = temp_path(path.parent, path.name)
+    try:
+        with temp.open("wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        temp.chmod(0o644)
+        temp.replace(path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def publish(temp: Path, path: Path) -> None:
+    """Move a finished temporary file into place at ``path`` (same filesystem, atomic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp.chmod(0o644)
+    temp.replace(path)
+
+
+def hash_file(
+    path: Path, algorithms: Collection[str] = ("sha256",)
+) -> tuple[int, Mapping[str, str]]:
+    """Return the size of the file at ``path`` and its hex digest for each algorithm."""
+    hashers = {name: hashlib.new(name) for name in algorithms}
+    size = 0
+    with path.open("rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            size += len(chunk)
+            for hasher in hashers.values():
+                hasher.update(chunk)
+    return size, {name: hasher.hexdigest() for name, hasher in hashers.items()}

@@ -1,0 +1,232 @@
+"""``cellar mirror``: fetch each selected project's page, put its files in place, publish pages.
+
+Order matters for whoever is serving the tree meanwhile: a project's pages are written only
+after every file they list is in place, and the root page only after the project pages, so the
+mirror never lists a file it does not have. A project that fails keeps its previous pages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName
+
+from cellar.config import Config
+from cellar.lock import MirrorLock
+from cellar.select.requirements import file_version, group_requirements, select_files
+from cellar.simple_api import DistFile
+from cellar.state import STATE_DIR, Failure, MirrorState
+from cellar.storage import atomic_write
+from cellar.sync.errors import SyncFileError
+from cellar.sync.fetch import FileFetcher
+from cellar.sync.render import (
+    ProjectListing,
+    PublishedFile,
+    render_project_html,
+    render_project_json,
+    render_root_html,
+    render_root_json,
+)
+from cellar.sync.reporter import Reporter
+from cellar.upstream.client import ClientSettings, UpstreamClient
+from cellar.upstream.errors import UpstreamError
+from cellar.upstream.retry import RetryPolicy
+
+PAGE_FILES = ("index.html", "index.v1_html", "index.v1_json")
+
+
+@dataclass(frozen=True, slots=True)
+class MirrorResult:
+    """How a run went: what the pages now list, what was added, how long, and what failed."""
+
+    projects: int
+    files: int
+    files_added: int
+    bytes_added: int
+    seconds: float
+    failures: tuple[Failure, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when everything asked for is mirrored."""
+        return not self.failures
+
+
+@dataclass(slots=True)
+class _Tally:
+    projects: int = 0
+    files: int = 0
+    files_added: int = 0
+    bytes_added: int = 0
+
+
+def run_mirror(config: Config, reporter: Reporter | None = None) -> MirrorResult:
+    """Mirror what ``config`` selects into its directory and return how it went.
+
+    Raises ``LockHeldError`` if another run holds the mirror, ``MirrorStateError`` if the
+    state database is unusable. Per-project and per-file problems do not raise: they are
+    in the result's ``failures``.
+    """
+    directory = config.mirror.directory
+    with MirrorLock(directory / STATE_DIR / "lock"), MirrorState.open(directory) as state:
+        return asyncio.run(_Run(config, state, reporter or Reporter()).run())
+
+
+@dataclass(slots=True)
+class _Run:
+    config: Config
+    state: MirrorState
+    reporter: Reporter
+
+    async def run(self) -> MirrorResult:
+        started = time.monotonic()
+        run_id = self.state.start_run()
+        grouped = group_requirements(self.config.packages.requirements)
+        self.reporter.projects_planned(len(grouped))
+        mirror = self.config.mirror
+        settings = ClientSettings(
+            index_url=mirror.upstream,
+            concurrency=mirror.workers,
+            timeout=mirror.timeout,
+            retry=RetryPolicy(retries=mirror.retries),
+        )
+        tally = _Tally()
+        failures: list[Failure] = []
+        async with UpstreamClient(settings) as client:
+            fetcher = FileFetcher(
+                client, self.state, mirror.web_root, self.reporter.bytes_transferred
+            )
+            outcomes = await asyncio.gather(
+                *(
+                    self._project(fetcher, client, name, requirements)
+                    for name, requirements in grouped.items()
+                )
+            )
+        for listing, added, added_bytes, project_failures in outcomes:
+            failures.extend(project_failures)
+            if listing is not None:
+                tally.projects += 1
+                tally.files += len(listing.files)
+            tally.files_added += added
+            tally.bytes_added += added_bytes
+        self._publish_root()
+        result = MirrorResult(
+            projects=tally.projects,
+            files=tally.files,
+            files_added=tally.files_added,
+            bytes_added=tally.bytes_added,
+            seconds=time.monotonic() - started,
+            failures=tuple(failures),
+        )
+        self.state.finish_run(
+            run_id,
+            projects=result.projects,
+            files_added=result.files_added,
+            bytes_added=result.bytes_added,
+            failures=result.failures,
+        )
+        return result
+
+    async def _project(
+        self,
+        fetcher: FileFetcher,
+        client: UpstreamClient,
+        name: NormalizedName,
+        requirements: tuple[Requirement, ...],
+    ) -> tuple[ProjectListing | None, int, int, list[Failure]]:
+        failures: list[Failure] = []
+        try:
+            page = await client.fetch_project(name)
+        except UpstreamError as error:
+            failures.append(self._fail(name, None, str(error)))
+            return None, 0, 0, failures
+        selection = select_files(page, requirements, prereleases=self.config.packages.prereleases)
+        if not selection.files:
+            wanted = ", ".join(str(requirement) for requirement in requirements)
+            failures.append(
+                self._fail(name, None, f"no file on the upstream page matches {wanted}")
+            )
+            return None, 0, 0, failures
+        self.reporter.files_planned(
+            name, len(selection.files), sum(file.size or 0 for file in selection.files)
+        )
+        placed = await asyncio.gather(
+            *(self._file(fetcher, name, entry) for entry in selection.files)
+        )
+        published: list[PublishedFile] = []
+        added = added_bytes = 0
+        for entry, outcome in zip(selection.files, placed, strict=True):
+            if isinstance(outcome, Failure):
+                failures.append(outcome)
+                continue
+            file, file_added, metadata_failure = outcome
+            published.append(file)
+            if metadata_failure is not None:
+                failures.append(metadata_failure)
+            if file_added:
+                added += 1
+                added_bytes += file.size
+            self.reporter.file_done(name, entry.filename, added=file_added, size=file.size)
+        if not published:
+            return None, added, added_bytes, failures
+        versions = sorted(
+            {version for file in published if (version := file_version(file.entry, name))}
+        )
+        listing = ProjectListing(
+            name=page.name,
+            files=tuple(published),
+            versions=tuple(str(version) for version in versions),
+            status=page.status,
+            status_reason=page.status_reason,
+        )
+        try:
+            self._publish_project(name, listing)
+        except OSError as error:
+            failures.append(self._fail(name, None, f"cannot write the project's pages: {error}"))
+            return None, added, added_bytes, failures
+        self.reporter.project_done(name, len(published))
+        return listing, added, added_bytes, failures
+
+    async def _file(
+        self, fetcher: FileFetcher, project: str, entry: DistFile
+    ) -> tuple[PublishedFile, bool, Failure | None] | Failure:
+        try:
+            placed = await fetcher.place(project, entry)
+        except SyncFileError as error:
+            return self._fail(project, entry.filename, str(error))
+        metadata_sha256 = None
+        metadata_failure = None
+        if entry.core_metadata is not None:
+            try:
+                metadata = await fetcher.place_metadata(project, entry, placed.path)
+                metadata_sha256 = metadata.sha256
+            except SyncFileError as error:
+                metadata_failure = self._fail(project, error.filename, str(error))
+        file = PublishedFile(entry, placed.path, placed.sha256, placed.size, metadata_sha256)
+        return file, placed.added, metadata_failure
+
+    def _fail(self, project: str, filename: str | None, message: str) -> Failure:
+        failure = Failure(project, filename, message)
+        self.reporter.failed(failure)
+        return failure
+
+    def _publish_project(self, name: str, listing: ProjectListing) -> None:
+        html = render_project_html(listing)
+        pages = {"index.v1_json": render_project_json(listing), "index.v1_html": html}
+        pages["index.html"] = html
+        directory = self.config.mirror.web_root / "simple" / name
+        for filename, body in pages.items():
+            atomic_write(directory / filename, body)
+        size = sum(file.size for file in listing.files)
+        self.state.record_project(name, listing.name, len(listing.files), size)
+
+    def _publish_root(self) -> None:
+        names = self.state.project_names().values()
+        root = self.config.mirror.web_root / "simple"
+        html = render_root_html(names)
+        atomic_write(root / "index.v1_json", render_root_json(names))
+        atomic_write(root / "index.v1_html", html)
+        atomic_write(root / "index.html", html)

@@ -1,0 +1,165 @@
+"""Put one distribution file (and its PEP 658 metadata file) in place, verified.
+
+A file already in place with the right size and hash is kept: the state's record answers
+without reading the file when size and mtime still match, else the file is hashed. Anything
+else is streamed to a temporary name beside its destination, checked against the index's size
+and hashes, and only then renamed into place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from cellar.simple_api import DistFile
+from cellar.state import FileRecord, MirrorState
+from cellar.storage import hash_file, publish, temp_path
+from cellar.sync.errors import DigestMismatchError, SizeMismatchError, SyncFileError
+from cellar.sync.paths import content_path, metadata_path, mirror_path
+from cellar.upstream.client import Download, UpstreamClient
+from cellar.upstream.errors import UpstreamError
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """A file in place: its mirror path, sha256 and size, and whether this run added it."""
+
+    path: PurePosixPath
+    sha256: str
+    size: int
+    added: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FileFetcher:
+    """Everything needed to put files in place under ``web_root``."""
+
+    client: UpstreamClient
+    state: MirrorState
+    web_root: Path
+    on_progress: Callable[[int], None] | None = None
+
+    async def place(self, project: str, entry: DistFile) -> Placed:
+        """Ensure ``entry`` is in the mirror and return where; raise ``SyncFileError`` if not."""
+        path = mirror_path(project, entry, entry.sha256)
+        return await self._place(
+            project, entry.filename, entry.url, path, hashes=entry.hashes, size=entry.size
+        )
+
+    async def place_metadata(self, project: str, entry: DistFile, path: PurePosixPath) -> Placed:
+        """Ensure the PEP 658 metadata file of ``entry`` (at ``path``) is beside it."""
+        assert entry.core_metadata is not None  # callers check  # noqa: S101
+        return await self._place(
+            project,
+            entry.filename + ".metadata",
+            entry.url + ".metadata",
+            metadata_path(path),
+            hashes=entry.core_metadata,
+            size=None,
+        )
+
+    async def _place(
+        self,
+        project: str,
+        filename: str,
+        url: str,
+        path: PurePosixPath | None,
+        *,
+        hashes: Mapping[str, str],
+        size: int | None,
+    ) -> Placed:
+        if path is not None:
+            kept = await self._present(project, url, path, hashes=hashes, size=size)
+            if kept is not None:
+                return kept
+        directory = self.web_root / (path.parent if path is not None else "packages")
+        directory.mkdir(parents=True, exist_ok=True)
+        temp = temp_path(directory, filename)
+        try:
+            try:
+                download = await self.client.download(
+                    url, temp, algorithms=_algorithms(hashes), on_progress=self.on_progress
+                )
+            except UpstreamError as error:
+                raise SyncFileError(project, filename, str(error)) from error
+            _verify(project, filename, url, expected=(size, hashes), actual=download)
+            sha256 = download.digests["sha256"]
+            final = path if path is not None else content_path(sha256, filename)
+            publish(temp, self.web_root / final)
+        except OSError as error:
+            where = error.filename or temp
+            raise SyncFileError(
+                project, filename, f"cannot write {where}: {error.strerror or error}"
+            ) from error
+        finally:
+            temp.unlink(missing_ok=True)
+        self._remember(final, project, sha256, download.size, url)
+        return Placed(final, sha256, download.size, added=True)
+
+    async def _present(
+        self,
+        project: str,
+        url: str,
+        path: PurePosixPath,
+        *,
+        hashes: Mapping[str, str],
+        size: int | None,
+    ) -> Placed | None:
+        """Return the file at ``path`` if it is there with the right size and hashes."""
+        local = self.web_root / path
+        try:
+            stat = local.stat()
+        except FileNotFoundError:
+            return None
+        if size is not None and stat.st_size != size:
+            return None
+        record = self.state.file(str(path))
+        expected = hashes.get("sha256")
+        if (
+            record is not None
+            and record.size == stat.st_size
+            and record.mtime_ns == stat.st_mtime_ns
+            and (expected is None or record.sha256 == expected.lower())
+        ):
+            return Placed(path, record.sha256, record.size, added=False)
+        actual_size, digests = await asyncio.to_thread(hash_file, local, _algorithms(hashes))
+        if any(digests[name] != value.lower() for name, value in hashes.items() if name in digests):
+            return None
+        self._remember(path, project, digests["sha256"], actual_size, url)
+        return Placed(path, digests["sha256"], actual_size, added=False)
+
+    def _remember(
+        self, path: PurePosixPath, project: str, sha256: str, size: int, url: str
+    ) -> None:
+        local = self.web_root / path
+        self.state.record_file(
+            FileRecord(str(path), project, sha256, size, local.stat().st_mtime_ns, url)
+        )
+
+
+def _algorithms(hashes: Mapping[str, str]) -> set[str]:
+    """Return sha256 (the mirror's own pages state it) and every stated algorithm hashlib has."""
+    return {"sha256"} | {name for name in hashes if name in hashlib.algorithms_guaranteed}
+
+
+def _verify(
+    project: str,
+    filename: str,
+    url: str,
+    *,
+    expected: tuple[int | None, Mapping[str, str]],
+    actual: Download,
+) -> None:
+    """Raise if the downloaded size or any hash differs from what the index states."""
+    size, hashes = expected
+    if size is not None and actual.size != size:
+        raise SizeMismatchError(project, filename, url, size, actual.size)
+    for algorithm, value in hashes.items():
+        digest = actual.digests.get(algorithm)
+        if digest is not None and digest != value.lower():
+            raise DigestMismatchError(
+                project, filename, url, algorithm=algorithm, expected=value, actual=digest
+            )

@@ -1,0 +1,324 @@
+"""The HTTP client for an upstream index: fetch its pages and download its files, with retries.
+
+The only module that does upstream I/O. aiohttp's exceptions are translated here, once, into
+``cellar.upstream.errors``; nothing aiohttp-specific leaves this module. Connection failures,
+timeouts, bodies cut short and retryable statuses (see ``cellar.upstream.retry``) are retried
+by the settings' ``RetryPolicy``; every retry is logged at INFO on ``cellar.upstream``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import platform
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import NamedTuple, TypeVar
+
+import aiohttp
+from packaging.utils import canonicalize_name
+
+from cellar import __version__
+from cellar.simple_api import HTML_LEGACY, HTML_V1, JSON_V1, ProjectPage, frozen_mapping
+from cellar.upstream.errors import (
+    ProjectNotFoundError,
+    UpstreamConnectionError,
+    UpstreamError,
+    UpstreamHTTPError,
+)
+from cellar.upstream.parse import parse_index_page, parse_project_page
+from cellar.upstream.retry import RetryPolicy
+
+logger = logging.getLogger("cellar.upstream")
+
+T = TypeVar("T")
+
+#: PEP 691 negotiation: JSON first; HTML from indexes that only speak PEP 503.
+ACCEPT = f"{JSON_V1}, {HTML_V1};q=0.2, {HTML_LEGACY};q=0.01"
+CHUNK_SIZE = 256 * 1024
+_NETWORK_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError)
+
+
+def default_user_agent() -> str:
+    """Return ``cellar/<version> aiohttp/<version> <Python implementation>/<version>``."""
+    python = f"{platform.python_implementation()}/{platform.python_version()}"
+    return f"cellar/{__version__} aiohttp/{aiohttp.__version__} {python}"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    """How to reach the upstream index. ``index_url`` is stored ending with ``/``.
+
+    ``concurrency`` bounds the requests in flight (pages and files together); ``timeout`` is
+    the longest wait, in seconds, to connect and between two reads before an attempt fails.
+    """
+
+    index_url: str
+    concurrency: int = 10
+    timeout: float = 60.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    user_agent: str = field(default_factory=default_user_agent)
+
+    def __post_init__(self) -> None:
+        if not self.index_url.endswith("/"):
+            object.__setattr__(self, "index_url", self.index_url + "/")
+        if self.concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, not {self.concurrency}")
+        if self.timeout <= 0:
+            raise ValueError(f"timeout must be more than 0 seconds, not {self.timeout}")
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    """A file downloaded whole: its size, hex digests by algorithm, and final URL."""
+
+    size: int
+    digests: Mapping[str, str]
+    url: str
+
+
+class _Page(NamedTuple):
+    body: bytes
+    content_type: str | None
+    url: str
+    serial: str | None
+
+
+class _Failure(Exception):
+    """One failed attempt; ``retryable`` says whether another attempt may succeed."""
+
+    def __init__(
+        self,
+        cause: str,
+        *,
+        retryable: bool,
+        status: int | None = None,
+        reason: str = "",
+        retry_after: str | None = None,
+    ) -> None:
+        super().__init__(cause)
+        self.cause = cause
+        self.retryable = retryable
+        self.status = status
+        self.reason = reason
+        self.retry_after = retry_after
+
+    def error(self, url: str, attempts: int) -> UpstreamError:
+        if self.status is not None:
+            return UpstreamHTTPError(url, self.status, self.reason, attempts)
+        return UpstreamConnectionError(url, self.cause, attempts)
+
+
+class UpstreamClient:
+    """Fetches pages and files from the index in ``settings``; use it as an async context."""
+
+    def __init__(self, settings: ClientSettings) -> None:
+        self.settings = settings
+        self._session: aiohttp.ClientSession | None = None
+        self._slots: asyncio.Semaphore | None = None
+
+    async def __aenter__(self) -> UpstreamClient:
+        settings = self.settings
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=settings.concurrency),
+            timeout=aiohttp.ClientTimeout(
+                total=None, connect=settings.timeout, sock_read=settings.timeout
+            ),
+            headers={"User-Agent": settings.user_agent},
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def project_url(self, name: str) -> str:
+        """Return the URL of project ``name``'s page: the index URL, normalised name, ``/``.
+
+        Raises ``ValueError`` (``packaging.utils.InvalidName``) if ``name`` is not a valid
+        project name, so that no name can reach outside the index's URL space.
+        """
+        return f"{self.settings.index_url}{canonicalize_name(name, validate=True)}/"
+
+    async def fetch_project(self, name: str) -> ProjectPage:
+        """Return project ``name``'s page, relative URLs resolved against the final URL.
+
+        Raises ``ProjectNotFoundError`` on 404 or 410, ``UpstreamHTTPError`` on another
+        failing status, ``UpstreamConnectionError`` when the index cannot be reached, and
+        ``MalformedPageError`` / ``UnsupportedAPIVersionError`` for a page Cellar cannot read.
+        """
+        url = self.project_url(name)
+        try:
+            page = await self._retrying(url, lambda _: self._get_page(url))
+        except UpstreamHTTPError as exc:
+            if exc.status in (404, 410):
+                raise ProjectNotFoundError(name, url, exc.status) from None
+            raise
+        return parse_project_page(
+            page.body, page.content_type, page.url, name, serial_header=page.serial
+        )
+
+    async def fetch_index(self) -> tuple[str, ...]:
+        """Return the names of all projects on the index, as it spells them.
+
+        Raises as ``fetch_project``, except that 404 is an ``UpstreamHTTPError``.
+        """
+        url = self.settings.index_url
+        page = await self._retrying(url, lambda _: self._get_page(url))
+        return parse_index_page(page.body, page.content_type, page.url)
+
+    async def download(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        algorithms: Collection[str] = ("sha256",),
+        on_progress: Callable[[int], None] | None = None,
+    ) -> Download:
+        """Stream the file at ``url`` into ``dest`` and return its size and digests.
+
+        ``dest`` is created or truncated, and rewritten from the start on each retry; on
+        failure it is left as it is, for the caller to remove. ``on_progress`` is called with
+        each count of bytes written, and with minus the bytes written so far when a retry
+        starts over. Raises ``ValueError`` for an algorithm hashlib does not know,
+        ``UpstreamHTTPError`` / ``UpstreamConnectionError`` as ``fetch_project``, and lets
+        an ``OSError`` from writing ``dest`` propagate unchanged (it is never retried).
+        """
+        for algorithm in algorithms:
+            hashlib.new(algorithm)
+        report = on_progress or (lambda _: None)
+        written = 0
+
+        async def attempt(_: int) -> Download:
+            nonlocal written
+            if written:
+                report(-written)
+                written = 0
+            hashes = {algorithm: hashlib.new(algorithm) for algorithm in algorithms}
+            # Files are stored as served: no transparent decompression of gzip bodies.
+            headers = {"Accept-Encoding": "identity"}
+            with self._network():
+                response = await self._http.get(url, headers=headers, auto_decompress=False)
+            async with response:
+                _check_status(response, self.settings.retry)
+                with dest.open("wb") as sink:
+                    while True:
+                        with self._network():
+                            chunk = await response.content.read(CHUNK_SIZE)
+                        if not chunk:
+                            break
+                        sink.write(chunk)
+                        for digest in hashes.values():
+                            digest.update(chunk)
+                        written += len(chunk)
+                        report(len(chunk))
+                _check_length(response, written)
+                final_url = str(response.url)
+            digests = {algorithm: digest.hexdigest() for algorithm, digest in hashes.items()}
+            return Download(size=written, digests=frozen_mapping(digests), url=final_url)
+
+        return await self._retrying(url, attempt)
+
+    @property
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("UpstreamClient is used outside 'async with'")
+        return self._session
+
+    async def _get_page(self, url: str) -> _Page:
+        with self._network():
+            response = await self._http.get(url, headers={"Accept": ACCEPT})
+        async with response:
+            _check_status(response, self.settings.retry)
+            with self._network():
+                body = await response.read()
+            _check_length(response, len(body))
+            return _Page(
+                body,
+                response.headers.get("Content-Type"),
+                str(response.url),
+                response.headers.get("X-PyPI-Last-Serial"),
+            )
+
+    async def _retrying(self, url: str, attempt: Callable[[int], Awaitable[T]]) -> T:
+        """Run ``attempt(number)`` until it succeeds, fails for good, or retries run out."""
+        if self._slots is None:
+            raise RuntimeError("UpstreamClient is used outside 'async with'")
+        policy = self.settings.retry
+        for number in range(1, policy.attempts + 1):
+            try:
+                async with self._slots:
+                    return await attempt(number)
+            except _Failure as failure:
+                if not failure.retryable or number == policy.attempts:
+                    raise failure.error(url, number) from failure.__cause__
+                cause, retry_after = failure.cause, failure.retry_after
+            delay = policy.delay(number, retry_after, datetime.now(UTC))
+            logger.info(
+                "retrying %s in %.2fs: attempt %d of %d failed: %s",
+                url,
+                delay,
+                number,
+                policy.attempts,
+                cause,
+            )
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    @contextmanager
+    def _network(self) -> Iterator[None]:
+        """Translate aiohttp's exceptions raised by the network I/O inside into ``_Failure``."""
+        try:
+            yield
+        except aiohttp.ClientSSLError as exc:
+            raise _Failure(f"TLS failure: {exc}", retryable=False) from exc
+        except _NETWORK_ERRORS as exc:
+            raise _Failure(_describe(exc, self.settings.timeout), retryable=True) from exc
+        except aiohttp.ClientError as exc:
+            raise _Failure(_describe(exc, self.settings.timeout), retryable=False) from exc
+
+
+def _check_status(response: aiohttp.ClientResponse, policy: RetryPolicy) -> None:
+    """Raise ``_Failure`` unless ``response`` has a 2xx status."""
+    if 200 <= response.status < 300:
+        return
+    retryable = policy.is_retryable_status(response.status)
+    raise _Failure(
+        f"HTTP {response.status} {response.reason or ''}".strip(),
+        retryable=retryable,
+        status=response.status,
+        reason=response.reason or "",
+        retry_after=response.headers.get("Retry-After") if retryable else None,
+    )
+
+
+def _check_length(response: aiohttp.ClientResponse, received: int) -> None:
+    """Raise a retryable ``_Failure`` if fewer bytes arrived than Content-Length announced."""
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    expected = response.content_length
+    # With a decoded content-coding, Content-Length counts encoded bytes: nothing to compare.
+    if expected is not None and encoding == "identity" and received < expected:
+        raise _Failure(f"body cut short: {received} of {expected} bytes received", retryable=True)
+
+
+def _describe(exc: BaseException, timeout: float) -> str:
+    """Say in words why a network operation failed."""
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {timeout:g} seconds"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return f"body cut short ({exc})"
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,236 @@
+"""Parse upstream Simple API pages (PEP 691 JSON, PEP 503 HTML) into Cellar's value types.
+
+Pure: bytes and headers in, ``cellar.simple_api`` values out. The reading itself is done by
+``pypi_simple``'s parsers; this module picks one by Content-Type, turns their results into
+``ProjectPage``/``DistFile``, and translates their failures into ``cellar.upstream.errors``
+in one place. A minor API version above the one ``pypi_simple`` knows is logged on the
+``cellar.upstream`` logger rather than emitted as a Python warning.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urldefrag
+
+import pypi_simple
+from pydantic import ValidationError
+
+from cellar.simple_api import HTML_LEGACY, HTML_V1, JSON_V1, DistFile, ProjectPage, frozen_mapping
+from cellar.upstream.errors import MalformedPageError, UnsupportedAPIVersionError
+
+logger = logging.getLogger("cellar.upstream")
+
+_HTML_TYPES = frozenset({HTML_V1, HTML_LEGACY})
+#: PEP 714: the attribute and key PEP 658 first used, still served by older indexes.
+_LEGACY_METADATA_ATTR = "data-dist-info-metadata"
+_LEGACY_METADATA_KEY = "dist-info-metadata"
+
+
+def parse_project_page(
+    body: bytes,
+    content_type: str | None,
+    url: str,
+    project: str,
+    *,
+    serial_header: str | None = None,
+) -> ProjectPage:
+    """Return the project page in ``body``, served from ``url`` with ``content_type``.
+
+    Relative file URLs are resolved against ``url`` (pass the URL after redirects). HTML
+    pages do not name their project, so ``project`` is used as the name. ``serial_header``
+    (``X-PyPI-Last-Serial``) supplies ``last_serial`` when the page itself has none. A
+    missing Content-Type is read as ``text/html``, as PEP 503 pages predate negotiation.
+
+    Raises ``MalformedPageError`` for an unsupported Content-Type or a body that is not a
+    valid page, and ``UnsupportedAPIVersionError`` for a major API version above 1.
+    """
+    kind, charset = _media_type(content_type)
+    with _translated_errors(url):
+        if kind == JSON_V1:
+            page = pypi_simple.ProjectPage.from_json_data(_legacy_json_metadata(_json(body)), url)
+        elif kind in _HTML_TYPES:
+            page = _project_from_html(project, _html(body, charset, url), url)
+        else:
+            raise MalformedPageError(url, _unsupported(kind))
+    return ProjectPage(
+        name=page.project,
+        files=tuple(_dist_file(package) for package in page.packages),
+        status=page.status.value if page.status is not None else None,
+        status_reason=page.status_reason,
+        last_serial=_serial(page.last_serial, serial_header, url),
+        api_version=page.repository_version,
+    )
+
+
+def parse_index_page(body: bytes, content_type: str | None, url: str) -> tuple[str, ...]:
+    """Return the project names, as the index spells them, listed on the index page ``body``.
+
+    Raises ``MalformedPageError`` and ``UnsupportedAPIVersionError`` as ``parse_project_page``.
+    """
+    kind, charset = _media_type(content_type)
+    with _translated_errors(url):
+        if kind == JSON_V1:
+            index = pypi_simple.IndexPage.from_json_data(_json(body))
+        elif kind in _HTML_TYPES:
+            index = pypi_simple.IndexPage.from_html(_html(body, charset, url))
+        else:
+            raise MalformedPageError(url, _unsupported(kind))
+    return tuple(index.projects)
+
+
+def _media_type(content_type: str | None) -> tuple[str, str | None]:
+    """Split a Content-Type header into its lower-cased media type and its charset."""
+    if content_type is None or not content_type.strip():
+        return HTML_LEGACY, None
+    kind, _, params = content_type.partition(";")
+    charset = None
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset":
+            charset = value.strip().strip('"') or None
+    return kind.strip().lower(), charset
+
+
+def _unsupported(kind: str) -> str:
+    return f"unsupported Content-Type {kind!r} (expected {JSON_V1}, {HTML_V1} or {HTML_LEGACY})"
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from exc
+
+
+def _html(body: bytes, charset: str | None, url: str) -> str | bytes:
+    """Decode ``body`` with the declared ``charset``; without one, let the parser detect it."""
+    if charset is None:
+        return body
+    try:
+        return body.decode(charset)
+    except LookupError:
+        raise MalformedPageError(url, f"unknown charset {charset!r}") from None
+    except UnicodeDecodeError as exc:
+        raise MalformedPageError(url, f"body is not valid {charset}: {exc.reason}") from exc
+
+
+def _legacy_json_metadata(data: Any) -> Any:
+    """Copy PEP 714's legacy ``dist-info-metadata`` key to ``core-metadata`` if that is unset."""
+    if isinstance(data, dict) and isinstance(data.get("files"), list):
+        files = [
+            {**entry, "core-metadata": entry[_LEGACY_METADATA_KEY]}
+            if isinstance(entry, dict)
+            and _LEGACY_METADATA_KEY in entry
+            and "core-metadata" not in entry
+            else entry
+            for entry in data["files"]
+        ]
+        data = {**data, "files": files}
+    return data
+
+
+def _project_from_html(project: str, html: str | bytes, url: str) -> pypi_simple.ProjectPage:
+    """Like ``pypi_simple.ProjectPage.from_html``, but also reading ``data-dist-info-metadata``."""
+    page = pypi_simple.RepositoryPage.from_html(html, url)
+    packages = []
+    for link in page.links:
+        if _LEGACY_METADATA_ATTR in link.attrs and "data-core-metadata" not in link.attrs:
+            attrs = {**link.attrs, "data-core-metadata": link.attrs[_LEGACY_METADATA_ATTR]}
+            link = replace(link, attrs=attrs)  # noqa: PLW2901 -- the same link, one attribute renamed
+        packages.append(pypi_simple.DistributionPackage.from_link(link, project))
+    return pypi_simple.ProjectPage(
+        project=project,
+        packages=packages,
+        repository_version=page.repository_version,
+        last_serial=None,
+        status=page.status,
+        status_reason=page.status_reason,
+    )
+
+
+@contextmanager
+def _translated_errors(url: str) -> Iterator[None]:
+    """Turn ``pypi_simple``'s errors and warnings about the page at ``url`` into Cellar's."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        except pypi_simple.UnsupportedRepoVersionError as exc:
+            raise UnsupportedAPIVersionError(url, exc.declared_version) from exc
+        except ValidationError as exc:
+            raise MalformedPageError(url, _validation_reason(exc)) from exc
+        except ValueError as exc:
+            raise MalformedPageError(url, str(exc) or type(exc).__name__) from exc
+        finally:
+            for warning in caught:
+                level = (
+                    logging.WARNING
+                    if issubclass(warning.category, pypi_simple.UnexpectedRepoVersionWarning)
+                    else logging.DEBUG
+                )
+                logger.log(level, "%s: %s", url, warning.message)
+
+
+def _validation_reason(exc: ValidationError) -> str:
+    """Describe the first problem pydantic found, as ``location: message``."""
+    errors = exc.errors()
+    if not errors:
+        return "the page does not have the shape of a Simple API page"
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"])
+    reason = f"{where}: {first['msg']}" if where else str(first["msg"])
+    if len(errors) > 1:
+        reason += f" (and {len(errors) - 1} more problems)"
+    return reason
+
+
+def _dist_file(package: pypi_simple.DistributionPackage) -> DistFile:
+    return DistFile(
+        filename=package.filename,
+        url=urldefrag(package.url).url,
+        hashes=frozen_mapping(package.digests),
+        requires_python=package.requires_python,
+        yanked=package.is_yanked,
+        yanked_reason=package.yanked_reason or None,
+        core_metadata=frozen_mapping(package.metadata_digests) if package.has_metadata else None,
+        size=package.size,
+        upload_time=_utc_timestamp(package.upload_time),
+        provenance=package.provenance_url,
+    )
+
+
+def _utc_timestamp(moment: datetime | None) -> str | None:
+    """Format ``moment`` as PEP 700 does: ``YYYY-MM-DDThh:mm:ss[.ffffff]Z`` in UTC."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.microsecond:
+        text += f".{moment.microsecond:06d}"
+    return text + "Z"
+
+
+def _serial(from_page: str | None, from_header: str | None, url: str) -> int | None:
+    """Return the page's last serial, from its JSON ``meta`` or else from the header."""
+    if from_page is not None:
+        try:
+            return int(from_page)
+        except ValueError:
+            raise MalformedPageError(url, f"_last-serial {from_page!r} is not an integer") from None
+    if from_header is not None:
+        try:
+            return int(from_header)
+        except ValueError:
+            logger.debug("%s: ignoring X-PyPI-Last-Serial %r, not an integer", url, from_header)
+    return None

@@ -1,0 +1,183 @@
+"""Real, installable distributions (pure wheels and sdists) built in memory, byte for byte stable.
+
+Every archive member gets a fixed timestamp and mode, so the same arguments always give the same
+bytes and the same sha256: tests can compare hashes across runs and across indexes.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from packaging.tags import parse_tag
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+#: 1980 is the earliest date a zip can hold; any fixed date keeps hashes stable.
+_ZIP_DATE = (2020, 2, 2, 0, 0, 0)
+_TAR_MTIME = 1_580_601_600  # the same instant as _ZIP_DATE, in seconds since the epoch
+_GENERATOR = "cellar-tests (1.0)"
+
+
+@dataclass(frozen=True, slots=True)
+class Dist:
+    """A distribution file: its name, its bytes, and its core metadata (what PEP 658 serves)."""
+
+    filename: str
+    data: bytes
+    metadata: bytes
+
+    @property
+    def sha256(self) -> str:
+        """The hex sha256 of the file's bytes."""
+        return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def metadata_sha256(self) -> str:
+        """The hex sha256 of the core metadata, as an index states it for a ``.metadata`` file."""
+        return hashlib.sha256(self.metadata).hexdigest()
+
+
+def escaped_name(name: str) -> str:
+    """Return ``name`` as wheel and sdist filenames spell it: normalised, ``-`` -> ``_``."""
+    return canonicalize_name(name).replace("-", "_")
+
+
+def import_name(name: str) -> str:
+    """Return the name of the top-level module the built distributions of ``name`` contain."""
+    return escaped_name(name)
+
+
+def core_metadata(
+    name: str,
+    version: str,
+    *,
+    requires_python: str | None = None,
+    requires_dist: Iterable[str] = (),
+) -> bytes:
+    """Return a Metadata-Version 2.1 document (the text of METADATA and PKG-INFO)."""
+    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    if requires_python is not None:
+        lines.append(f"Requires-Python: {requires_python}")
+    lines.extend(f"Requires-Dist: {requirement}" for requirement in requires_dist)
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+def build_wheel(
+    name: str,
+    version: str,
+    *,
+    tag: str = "py3-none-any",
+    requires_python: str | None = None,
+    requires_dist: Iterable[str] = (),
+    extra_files: Mapping[str, bytes] | None = None,
+) -> Dist:
+    """Return a pure wheel of ``name`` that real pip and uv install.
+
+    ``tag`` may be compressed (``py2.py3-none-any``); it goes into the filename as given and into
+    ``WHEEL`` as one ``Tag`` line per expanded tag. ``extra_files`` maps paths inside the wheel
+    to their contents. The version is written in its normal form (``1.0-RC1`` -> ``1.0rc1``).
+    Raises ``packaging.version.InvalidVersion`` and ``packaging.tags``' errors for bad input.
+    """
+    version = _normal_version(version)
+    stem = f"{escaped_name(name)}-{version}"
+    dist_info = f"{stem}.dist-info"
+    metadata = core_metadata(
+        name, version, requires_python=requires_python, requires_dist=requires_dist
+    )
+    wheel_lines = ["Wheel-Version: 1.0", f"Generator: {_GENERATOR}", "Root-Is-Purelib: true"]
+    wheel_lines.extend(f"Tag: {expanded}" for expanded in sorted(map(str, parse_tag(tag))))
+    members: dict[str, bytes] = {f"{import_name(name)}/__init__.py": _module_source(version)}
+    members.update(extra_files or {})
+    members[f"{dist_info}/METADATA"] = metadata
+    members[f"{dist_info}/WHEEL"] = ("\n".join(wheel_lines) + "\n\n").encode()
+    members[f"{dist_info}/RECORD"] = _record(members, f"{dist_info}/RECORD")
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path, content in members.items():
+            info = zipfile.ZipInfo(path, date_time=_ZIP_DATE)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, content)
+    return Dist(filename=f"{stem}-{tag}.whl", data=buffer.getvalue(), metadata=metadata)
+
+
+def build_sdist(
+    name: str,
+    version: str,
+    *,
+    requires_python: str | None = None,
+    requires_dist: Iterable[str] = (),
+) -> Dist:
+    """Return a source distribution of ``name`` (``.tar.gz``) that setuptools can build.
+
+    The archive holds ``PKG-INFO``, a ``pyproject.toml`` declaring the same metadata, and the
+    module. The version is written in its normal form, as for :func:`build_wheel`.
+    """
+    version = _normal_version(version)
+    stem = f"{escaped_name(name)}-{version}"
+    metadata = core_metadata(
+        name, version, requires_python=requires_python, requires_dist=requires_dist
+    )
+    project = [f"name = {json.dumps(name)}", f"version = {json.dumps(version)}"]
+    if requires_python is not None:
+        project.append(f"requires-python = {json.dumps(requires_python)}")
+    project.append(f"dependencies = {json.dumps(list(requires_dist))}")
+    pyproject = "\n".join(
+        [
+            "[build-system]",
+            'requires = ["setuptools"]',
+            'build-backend = "setuptools.build_meta"',
+            "",
+            "[project]",
+            *project,
+            "",
+        ]
+    )
+    members = {
+        f"{stem}/PKG-INFO": metadata,
+        f"{stem}/pyproject.toml": pyproject.encode(),
+        f"{stem}/{import_name(name)}/__init__.py": _module_source(version),
+    }
+
+    buffer = io.BytesIO()
+    # gzip writes the current time into its header unless told otherwise.
+    with (
+        gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0) as compressed,
+        tarfile.open(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT) as archive,
+    ):
+        for path, content in members.items():
+            info = tarfile.TarInfo(path)
+            info.size = len(content)
+            info.mtime = _TAR_MTIME
+            info.mode = 0o644
+            archive.addfile(info, io.BytesIO(content))
+    return Dist(filename=f"{stem}.tar.gz", data=buffer.getvalue(), metadata=metadata)
+
+
+def _normal_version(version: str) -> str:
+    return str(Version(version))
+
+
+def _module_source(version: str) -> bytes:
+    return f'"""Built by Cellar\'s tests."""\n\n__version__ = "{version}"\n'.encode()
+
+
+def _record(members: Mapping[str, bytes], record_path: str) -> bytes:
+    """Return RECORD for ``members``: a hash and size per file, and an empty row for itself."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for path, content in members.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(content).digest()).rstrip(b"=")
+        writer.writerow([path, f"sha256={digest.decode()}", len(content)])
+    writer.writerow([record_path, "", ""])
+    return out.getvalue().encode()
