@@ -56,8 +56,8 @@ def test_every_problem_is_reported_with_its_key(tmp_path):
     keys = sorted(problem.key for problem in caught.value.problems)
     assert keys == [
         "[extra]",
-        "[mirror] directroy",
         "[mirror] directory",
+        "[mirror] directroy",
         "[mirror] timeout",
         "[mirror] upstream",
         "[mirror] workers",

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from cellar.simple_api import HTML_LEGACY, HTML_V1, JSON_V1, DistFile
+from cellar.simple_api import HTML_LEGACY, HTML_V1, JSON_V1, DistFile, ProjectPage
 from cellar.upstream.errors import MalformedPageError, UnsupportedAPIVersionError
 from cellar.upstream.parse import parse_index_page, parse_project_page
 
@@ -56,7 +56,8 @@ HTML_PAGE = b"""<!DOCTYPE html>
 <meta name="pypi:project-status" content="deprecated">
 <title>Links for demo</title></head>
 <body>
-<a href="../../files/demo-1.0.tar.gz#sha256=%s" data-requires-python="&gt;=3.8,&lt;4">demo-1.0.tar.gz</a>
+<a href="../../files/demo-1.0.tar.gz#sha256=%s"
+   data-requires-python="&gt;=3.8,&lt;4">demo-1.0.tar.gz</a>
 <a href="demo-0.9.tar.gz" data-yanked="">demo-0.9.tar.gz</a>
 <a href="demo-0.8.tar.gz" data-yanked="security issue">demo-0.8.tar.gz</a>
 <a href="demo-1.0-py3-none-any.whl" data-core-metadata="sha256=%s">demo-1.0-py3-none-any.whl</a>
@@ -66,7 +67,7 @@ HTML_PAGE = b"""<!DOCTYPE html>
 """ % (SHA.encode(), META_SHA.encode())
 
 
-def parse_json(data: object, **kwargs: str) -> object:
+def parse_json(data: object, **kwargs: str) -> ProjectPage:
     return parse_project_page(json.dumps(data).encode(), JSON_V1, PAGE_URL, "demo", **kwargs)
 
 
@@ -111,16 +112,16 @@ def test_values_are_read_only() -> None:
 
 def test_serial_header_used_only_when_json_has_none() -> None:
     data = {**JSON_PAGE, "meta": {"api-version": "1.0"}}
-    assert parse_json(data, serial_header="77").last_serial == 77  # type: ignore[attr-defined]
-    assert parse_json(JSON_PAGE, serial_header="77").last_serial == 4242  # type: ignore[attr-defined]
-    assert parse_json(data, serial_header="junk").last_serial is None  # type: ignore[attr-defined]
-    assert parse_json(data).last_serial is None  # type: ignore[attr-defined]
+    assert parse_json(data, serial_header="77").last_serial == 77
+    assert parse_json(JSON_PAGE, serial_header="77").last_serial == 4242
+    assert parse_json(data, serial_header="junk").last_serial is None
+    assert parse_json(data).last_serial is None
 
 
 def test_json_url_fragment_is_dropped() -> None:
     entry = {"filename": "demo-1.0.tar.gz", "url": f"demo-1.0.tar.gz#sha256={SHA}", "hashes": {}}
     page = parse_json({**JSON_PAGE, "files": [entry]})
-    assert page.files[0].url == PAGE_URL + "demo-1.0.tar.gz"  # type: ignore[attr-defined]
+    assert page.files[0].url == PAGE_URL + "demo-1.0.tar.gz"
 
 
 @pytest.mark.parametrize("content_type", [HTML_LEGACY, HTML_V1, "text/html; charset=utf-8", None])
@@ -198,8 +199,8 @@ def test_newer_minor_api_version_is_logged_not_warned(caplog: pytest.LogCaptureF
     data = {**JSON_PAGE, "meta": {"api-version": "1.9"}}
     with caplog.at_level(logging.WARNING, logger="cellar.upstream"):
         page = parse_json(data)
-    assert page.api_version == "1.9"  # type: ignore[attr-defined]
-    assert len(page.files) == 3  # type: ignore[attr-defined]
+    assert page.api_version == "1.9"
+    assert len(page.files) == 3
     [record] = caplog.records
     assert record.name == "cellar.upstream"
     assert PAGE_URL in record.getMessage()

@@ -1,0 +1,142 @@
+"""Helpers for tests of a Cellar mirror: write its config, check it is consistent, serve it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+PAGE_FILES = ("index.html", "index.v1_html", "index.v1_json")
+
+
+def write_config(
+    directory: Path,
+    upstream: str,
+    requirements: Sequence[str],
+    *,
+    extra_mirror: str = "",
+    extra_packages: str = "",
+) -> Path:
+    """Write a ``cellar.toml`` into ``directory`` mirroring into ``directory/mirror``; return it."""
+    reqs = ", ".join(json.dumps(r) for r in requirements)
+    path = directory / "cellar.toml"
+    path.write_text(
+        f'[mirror]\ndirectory = "mirror"\nupstream = "{upstream}"\nretries = 2\n{extra_mirror}\n'
+        f"[packages]\nrequirements = [{reqs}]\n{extra_packages}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def listed_files(web_root: Path, project: str) -> dict[str, dict[str, object]]:
+    """Return the JSON page's files of ``project`` by file name (empty if it has no page)."""
+    page = web_root / "simple" / project / "index.v1_json"
+    if not page.exists():
+        return {}
+    return {f["filename"]: f for f in json.loads(page.read_bytes())["files"]}
+
+
+def assert_consistent(web_root: Path) -> int:
+    """Assert that every file every page lists is on disk with the stated size and sha256.
+
+    Checks the JSON and both HTML pages of every project, that the three agree, and that the
+    root pages list exactly the projects that have pages. Returns how many files were checked.
+    """
+    simple = web_root / "simple"
+    projects = sorted(p.name for p in simple.iterdir() if p.is_dir()) if simple.exists() else []
+    if projects:
+        root = json.loads((simple / "index.v1_json").read_bytes())
+        assert sorted(_normal(p["name"]) for p in root["projects"]) == projects
+        root_html = (simple / "index.html").read_text()
+        for project in projects:
+            assert f'href="{project}/"' in root_html
+    checked = 0
+    for project in projects:
+        for name in PAGE_FILES:
+            assert (simple / project / name).is_file(), f"{project}/{name} missing"
+        page_url = f"http://mirror.test/simple/{project}/"
+        html = (simple / project / "index.html").read_text()
+        assert html == (simple / project / "index.v1_html").read_text()
+        hrefs = dict(
+            (m.group(2), m.group(1)) for m in re.finditer(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', html)
+        )
+        for filename, entry in listed_files(web_root, project).items():
+            url = urljoin(page_url, str(entry["url"]))
+            assert hrefs[filename].split("#")[0] == entry["url"], filename
+            local = web_root / unquote(urlsplit(url).path).lstrip("/")
+            assert local.resolve().is_relative_to(web_root.resolve())
+            data = local.read_bytes()
+            assert len(data) == entry["size"], filename
+            assert hashlib.sha256(data).hexdigest() == entry["hashes"]["sha256"], filename  # type: ignore[index]
+            metadata = entry["core-metadata"]
+            if metadata:
+                meta = Path(str(local) + ".metadata").read_bytes()
+                assert hashlib.sha256(meta).hexdigest() == metadata["sha256"]  # type: ignore[index]
+            checked += 1
+        assert len(hrefs) == len(listed_files(web_root, project))
+    return checked
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m cellar *args`` as a real process and return it (never raises on exit code)."""
+    return subprocess.run(
+        [sys.executable, "-m", "cellar", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
+
+
+@contextmanager
+def cellar_serve(config: Path) -> Iterator[str]:
+    """Run ``cellar serve`` on a free loopback port as a real process; yield its base URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cellar", "serve", "-c", str(config), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert process.stderr is not None
+    try:
+        base = None
+        deadline = time.monotonic() + 30
+        lines = []
+        while base is None and time.monotonic() < deadline:
+            line = process.stderr.readline()
+            if not line:
+                break
+            lines.append(line)
+            match = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
+            if match:
+                base = match.group(1)
+        assert base is not None, f"cellar serve did not start: {''.join(lines)}"
+        # Keep reading its log so a full pipe never stalls the server.
+        drain = threading.Thread(target=lines.extend, args=(process.stderr,), daemon=True)
+        drain.start()
+        with urllib.request.urlopen(base + "health", timeout=10) as response:  # noqa: S310
+            assert response.status == 200
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        finally:
+            process.stdout.close()  # type: ignore[union-attr]
+            process.stderr.close()

@@ -1,0 +1,84 @@
+"""The command line as a user meets it: real processes, exit codes, messages without tracebacks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from tests.support.mirror import run_cli, write_config
+from tests.support.packages import build_wheel
+
+
+def test_help_for_each_command():
+    for command in ("mirror", "serve", "status"):
+        result = run_cli(command, "--help")
+        assert result.returncode == 0
+        assert "--config" in result.stdout
+
+
+def test_bad_configuration_exits_2_naming_file_and_key(tmp_path):
+    config = tmp_path / "cellar.toml"
+    config.write_text('[mirror]\ndirectory = "m"\nworkers = "many"\n', encoding="utf-8")
+    result = run_cli("mirror", "-c", str(config))
+    assert result.returncode == 2
+    assert str(config) in result.stderr
+    assert "[mirror] workers: must be a whole number, not 'many'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "m").exists()
+
+
+def test_missing_default_config_and_environment_variable(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "cellar", "status"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k != "CELLAR_CONFIG"},
+    )
+    assert result.returncode == 2
+    assert "cellar.toml" in result.stderr
+    assert "file not found" in result.stderr
+    other = tmp_path / "other.toml"
+    other.write_text('[mirror]\ndirectory = "m"\n', encoding="utf-8")
+    result = run_cli("status", env={**os.environ, "CELLAR_CONFIG": str(other)})
+    assert result.returncode == 1
+    assert "no mirror has been made here yet" in result.stderr
+
+
+def test_usage_error_exits_2():
+    assert run_cli("frobnicate").returncode == 2
+
+
+def test_mirror_as_a_process_logs_plain_lines_and_a_summary(tmp_path, local_index):
+    local_index.add(build_wheel("alpha", "1.0"))
+    config = write_config(tmp_path, local_index.url, ["alpha"])
+    result = run_cli("mirror", "-c", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "INFO alpha: added alpha-1.0-py3-none-any.whl" in result.stderr
+    assert "1 project mirrored" in result.stdout
+    assert "1 added" in result.stdout
+
+
+def test_a_second_mirror_run_is_refused_while_one_holds_the_lock(tmp_path, local_index):
+    local_index.add(build_wheel("alpha", "1.0"))
+    local_index.fault("/simple/alpha/", delay=5, times=1)
+    config = write_config(tmp_path, local_index.url, ["alpha"])
+    first = subprocess.Popen(
+        [sys.executable, "-m", "cellar", "mirror", "-c", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        lock = tmp_path / "mirror" / ".cellar" / "lock"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (lock.exists() and lock.read_text()):
+            time.sleep(0.05)
+        second = run_cli("mirror", "-c", str(config))
+        assert second.returncode == 2
+        assert f"pid {first.pid}" in second.stderr
+        assert "another cellar process is working on this mirror" in second.stderr
+    finally:
+        assert first.wait(timeout=60) == 0

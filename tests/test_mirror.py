@@ -1,0 +1,243 @@
+"""`cellar mirror` against a real local upstream: layout, pages, re-runs, and every failure mode.
+
+Each test runs the real command line in-process (``cellar.cli.main``) against the local index
+of tests/support/upstream.py, then checks the tree on disk with ``assert_consistent``: no page
+may list a file that is not there with the stated size and sha256.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cellar.cli import main
+from tests.support.mirror import assert_consistent, listed_files, write_config
+from tests.support.packages import build_sdist, build_wheel
+from tests.support.upstream import LocalIndex
+
+
+def populate(index: LocalIndex) -> None:
+    """Two ordinary projects, a dotted mixed-case one, yanked and requires-python files."""
+    index.add(build_wheel("alpha", "1.0"))
+    index.add(build_wheel("alpha", "2.0", requires_python=">=3.8"), requires_python=">=3.8")
+    index.add(build_sdist("alpha", "2.0"))
+    index.add(build_wheel("alpha", "2.1"), yanked="broken build")
+    index.add(build_wheel("Foo_Bar.baz", "1.5"))
+    index.add(build_wheel("Foo_Bar.baz", "3.0"))
+    index.add(build_wheel("beta", "0.1"), metadata=False)
+
+
+def mirror(tmp_path: Path, index: LocalIndex, *requirements: str) -> tuple[int, Path]:
+    config = write_config(tmp_path, index.url, requirements)
+    return main(["mirror", "-c", str(config)]), tmp_path / "mirror" / "web"
+
+
+def test_mirror_writes_the_bandersnatch_layout(tmp_path, local_index, capsys):
+    populate(local_index)
+    code, web = mirror(tmp_path, local_index, "alpha", "Foo_Bar.baz>=1.0,<3", "beta")
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "3 projects mirrored" in out
+    assert "no failures" in out
+    for page in ("index.html", "index.v1_json", "index.v1_html"):
+        assert (web / "simple" / page).is_file()
+        for project in ("alpha", "foo-bar-baz", "beta"):
+            assert (web / "simple" / project / page).is_file()
+    assert assert_consistent(web) == 6
+
+    alpha = listed_files(web, "alpha")
+    assert sorted(alpha) == [
+        "alpha-1.0-py3-none-any.whl",
+        "alpha-2.0-py3-none-any.whl",
+        "alpha-2.0.tar.gz",
+        "alpha-2.1-py3-none-any.whl",
+    ]
+    assert alpha["alpha-2.1-py3-none-any.whl"]["yanked"] == "broken build"
+    assert alpha["alpha-2.0-py3-none-any.whl"]["requires-python"] == ">=3.8"
+    assert alpha["alpha-1.0-py3-none-any.whl"]["core-metadata"]
+    assert str(alpha["alpha-1.0-py3-none-any.whl"]["url"]).startswith("../../packages/")
+    assert sorted(listed_files(web, "foo-bar-baz")) == ["foo_bar_baz-1.5-py3-none-any.whl"]
+    assert listed_files(web, "beta")["beta-0.1-py3-none-any.whl"]["core-metadata"] is False
+    html = (web / "simple" / "alpha" / "index.html").read_text()
+    assert 'data-requires-python="&gt;=3.8"' in html
+    assert 'data-yanked="broken build"' in html
+    assert '<meta name="pypi:repository-version"' in html
+    # State and lock live inside the mirror directory, not in the current directory.
+    assert (tmp_path / "mirror" / ".cellar" / "state.sqlite3").is_file()
+    assert not Path("state.sqlite3").exists()
+
+
+def test_second_run_downloads_nothing(tmp_path, local_index, capsys):
+    populate(local_index)
+    assert mirror(tmp_path, local_index, "alpha", "beta")[0] == 0
+    local_index.reset_log()
+    code, web = mirror(tmp_path, local_index, "alpha", "beta")
+    assert code == 0
+    assert local_index.count(".whl") == 0
+    assert local_index.count(".tar.gz") == 0
+    assert "0 added" in capsys.readouterr().out
+    assert_consistent(web)
+
+
+def test_a_damaged_file_is_downloaded_again(tmp_path, local_index):
+    populate(local_index)
+    code, web = mirror(tmp_path, local_index, "beta")
+    assert code == 0
+    path = next((web / "packages").rglob("beta-0.1-py3-none-any.whl"))
+    path.write_bytes(b"x" * path.stat().st_size)
+    local_index.reset_log()
+    assert mirror(tmp_path, local_index, "beta")[0] == 0
+    assert local_index.count("beta-0.1-py3-none-any.whl") == 1
+    assert_consistent(web)
+
+
+@pytest.mark.parametrize("layout", ["pypi", "flat"])
+def test_html_only_upstream_with_relative_urls(tmp_path, layout):
+    with LocalIndex(html_only=True, relative_urls=True, file_layout=layout) as index:
+        populate(index)
+        code, web = mirror(tmp_path, index, "alpha", "foo-bar-baz")
+        assert code == 0
+        assert index.count("/simple/alpha/") >= 1
+    assert assert_consistent(web) == 6
+    files = listed_files(web, "alpha")
+    assert files["alpha-2.1-py3-none-any.whl"]["yanked"] == "broken build"
+    paths = [str(f["url"]) for f in files.values()]
+    if layout == "pypi":
+        # PyPI-shaped upstream paths are kept as they are.
+        assert all(p.startswith("../../packages/") and p.count("/") == 6 for p in paths)
+
+
+def test_prereleases_are_left_out_unless_asked(tmp_path, local_index):
+    local_index.add(build_wheel("gamma", "1.0"))
+    local_index.add(build_wheel("gamma", "2.0b1"))
+    code, web = mirror(tmp_path, local_index, "gamma")
+    assert code == 0
+    assert sorted(listed_files(web, "gamma")) == ["gamma-1.0-py3-none-any.whl"]
+    config = write_config(tmp_path, local_index.url, ["gamma"], extra_packages="prereleases = true")
+    assert main(["mirror", "-c", str(config)]) == 0
+    assert len(listed_files(web, "gamma")) == 2
+    versions = json.loads((web / "simple" / "gamma" / "index.v1_json").read_bytes())["versions"]
+    assert versions == ["1.0", "2.0b1"]
+
+
+def test_retries_through_5xx_and_429(tmp_path, local_index):
+    populate(local_index)
+    local_index.fault("/simple/alpha/", status=503, times=2)
+    local_index.fault("*alpha-1.0-py3-none-any.whl", status=429, retry_after="0", times=1)
+    local_index.fault("*alpha-2.0.tar.gz", truncate=True, times=1)
+    code, web = mirror(tmp_path, local_index, "alpha")
+    assert code == 0
+    assert local_index.count("/simple/alpha/") == 3
+    assert assert_consistent(web) == 4
+
+
+def test_a_file_that_keeps_failing_is_reported_and_the_rest_is_served(tmp_path, local_index, capsys):
+    populate(local_index)
+    local_index.fault("*alpha-2.0-py3-none-any.whl", status=500)
+    code, web = mirror(tmp_path, local_index, "alpha", "beta")
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "1 failure" in captured.out
+    assert "alpha: alpha-2.0-py3-none-any.whl" in captured.out
+    assert "500" in captured.out
+    assert "after 3 attempts" in captured.out
+    assert "alpha-2.0-py3-none-any.whl" not in listed_files(web, "alpha")
+    assert len(listed_files(web, "alpha")) == 3
+    assert "beta-0.1-py3-none-any.whl" in listed_files(web, "beta")
+    assert_consistent(web)
+
+
+def test_wrong_bytes_are_discarded_with_a_hash_mismatch(tmp_path, local_index, capsys):
+    populate(local_index)
+    local_index.fault("*beta-0.1-py3-none-any.whl", wrong_bytes=True)
+    code, web = mirror(tmp_path, local_index, "beta")
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "sha256 mismatch" in out
+    assert "beta-0.1-py3-none-any.whl" in out
+    assert list((web / "packages").rglob("*.whl")) == []
+    assert list(web.rglob("*.part")) == []
+    assert not (web / "simple" / "beta").exists()
+    assert_consistent(web)
+
+
+def test_bad_metadata_file_leaves_the_wheel_listed_without_it(tmp_path, local_index, capsys):
+    populate(local_index)
+    local_index.fault("*alpha-1.0-py3-none-any.whl.metadata", wrong_bytes=True)
+    code, web = mirror(tmp_path, local_index, "alpha")
+    assert code == 1
+    assert "alpha-1.0-py3-none-any.whl.metadata" in capsys.readouterr().out
+    assert listed_files(web, "alpha")["alpha-1.0-py3-none-any.whl"]["core-metadata"] is False
+    assert_consistent(web)
+
+
+def test_hostile_file_names_are_refused(tmp_path, local_index, capsys):
+    populate(local_index)
+    local_index.add_raw_entry("alpha", "../../../evil-1.0.tar.gz", "../../../evil-1.0.tar.gz")
+    local_index.add_raw_entry("alpha", "alpha-9.0.tar.gz", "/files/../../alpha-9.0.tar.gz")
+    code, web = mirror(tmp_path, local_index, "alpha")
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "refused '../../../evil-1.0.tar.gz'" in out
+    assert "refused 'alpha-9.0.tar.gz'" in out
+    assert not list(tmp_path.rglob("evil*"))
+    assert len(listed_files(web, "alpha")) == 4
+    assert_consistent(web)
+
+
+def test_malformed_page_keeps_the_previous_mirror(tmp_path, local_index, capsys):
+    populate(local_index)
+    assert mirror(tmp_path, local_index, "alpha")[0] == 0
+    before = (tmp_path / "mirror/web/simple/alpha/index.v1_json").read_bytes()
+    local_index.fault("/simple/alpha/", malformed=True)
+    code, web = mirror(tmp_path, local_index, "alpha")
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "malformed index page" in out
+    assert f"{local_index.url}alpha/" in out
+    assert (web / "simple/alpha/index.v1_json").read_bytes() == before
+    assert_consistent(web)
+
+
+def test_unknown_project_and_unmatched_specifier(tmp_path, local_index, capsys):
+    populate(local_index)
+    code, web = mirror(tmp_path, local_index, "alpha", "no-such-project", "beta>5")
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "project 'no-such-project' does not exist on the upstream index" in out
+    assert "beta: no file on the upstream page matches beta>5" in out
+    assert "1 project mirrored" in out
+    assert_consistent(web)
+
+
+def test_unreachable_upstream(tmp_path, capsys):
+    with LocalIndex() as index:
+        url = index.url  # a port that was just free and is now closed again
+    code, web = mirror(tmp_path, LocalIndexAt(url), "alpha")
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "could not fetch" in out
+    assert url in out
+
+
+class LocalIndexAt:
+    """Stands for an index at ``url`` that is not running (for the unreachable case)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
+def test_status_reports_the_mirror(tmp_path, local_index, capsys):
+    populate(local_index)
+    local_index.fault("*alpha-2.0.tar.gz", status=404)
+    config = write_config(tmp_path, local_index.url, ["alpha", "beta"])
+    assert main(["mirror", "-c", str(config)]) == 1
+    capsys.readouterr()
+    assert main(["status", "-c", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert "projects: 2" in out
+    assert "files:    4" in out
+    assert "1 failures" in out
+    assert "alpha: alpha-2.0.tar.gz: upstream answered 404" in out
