@@ -231,7 +231,10 @@ def test_final_status_is_not_retried(upstream: Upstream) -> None:
 
 
 def test_slow_server_times_out(upstream: Upstream) -> None:
-    upstream.routes["/simple/demo/"] = lambda handler: upstream.stopping.wait(5)
+    def silent(handler: BaseHTTPRequestHandler) -> None:
+        upstream.stopping.wait(5)
+
+    upstream.routes["/simple/demo/"] = silent
     with pytest.raises(UpstreamConnectionError) as caught:
         run(settings(upstream, timeout=0.2), lambda client: client.fetch_project("demo"))
     assert caught.value.attempts == 3

@@ -26,7 +26,6 @@ from email.message import Message
 from email.parser import BytesParser
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Literal, Self, cast
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
@@ -182,12 +181,7 @@ class LocalIndex:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     @property
@@ -269,7 +263,7 @@ class LocalIndex:
             if parts.netloc and parts.hostname != "127.0.0.1":
                 return
             literal = unquote(posixpath.join(f"/simple/{canonicalize_name(project)}/", parts.path))
-            for path in (literal, _remove_dot_segments(literal)):
+            for path in (literal, posixpath.normpath(literal)):
                 self._blobs.setdefault(path, data)
 
     def remove(self, project: str, filename: str) -> None:
@@ -455,7 +449,7 @@ class LocalIndex:
 
     def _render_project(self, media: str, key: str, listed: _Project) -> bytes:
         api_version = self.api_version
-        if listed.status is not None and _version_tuple(api_version) < (1, 4):
+        if listed.status is not None and Version(api_version) < Version("1.4"):
             api_version = "1.4"
         files = [] if listed.status == "quarantined" else list(listed.files.values())
         page_path = f"/simple/{key}/"
@@ -567,15 +561,6 @@ def _project_of(filename: str) -> str:
     return parse_sdist_filename(filename)[0]
 
 
-def _version_tuple(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split("."))
-
-
-def _remove_dot_segments(path: str) -> str:
-    resolved = posixpath.normpath(path)
-    return resolved + "/" if path.endswith("/") and resolved != "/" else resolved
-
-
 def _phrase(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
@@ -603,7 +588,7 @@ class _Server(ThreadingHTTPServer):
     def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
         with self._connections_lock:
             self._connections.add(request)
-        super().process_request(request, client_address)  # type: ignore[arg-type]
+        super().process_request(request, client_address)
 
     def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
         with self._connections_lock:
@@ -620,7 +605,7 @@ class _Server(ThreadingHTTPServer):
             except OSError:
                 continue  # already closed by the client
 
-    def handle_error(self, request: object, client_address: object) -> None:  # type: ignore[override]
+    def handle_error(self, request: object, client_address: object) -> None:
         # Clients that hang up mid-answer (timeouts, truncation tests) are not server errors.
         if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
             super().handle_error(request, client_address)  # type: ignore[arg-type]
@@ -657,13 +642,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = bytes(byte ^ 0xFF for byte in body)
         if fault is not None and fault.malformed:
             body = _malformed(response.content_type)
-        etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
-        if status == 200:
-            headers.append(("ETag", etag))
-            if self.headers.get("If-None-Match") == etag:
-                status, body = 304, b""
-            elif response.content_type == _OCTET and "Range" in self.headers:
-                status, body, headers = _ranged(self.headers["Range"], body, headers)
+        if status == 200 and response.content_type == _OCTET and "Range" in self.headers:
+            status, body, headers = _ranged(self.headers["Range"], body, headers)
 
         self.send_response(status)
         self.send_header("Content-Type", response.content_type)

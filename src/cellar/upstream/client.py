@@ -89,24 +89,15 @@ class _Page(NamedTuple):
     serial: str | None
 
 
+@dataclass
 class _Failure(Exception):
     """One failed attempt; ``retryable`` says whether another attempt may succeed."""
 
-    def __init__(
-        self,
-        cause: str,
-        *,
-        retryable: bool,
-        status: int | None = None,
-        reason: str = "",
-        retry_after: str | None = None,
-    ) -> None:
-        super().__init__(cause)
-        self.cause = cause
-        self.retryable = retryable
-        self.status = status
-        self.reason = reason
-        self.retry_after = retry_after
+    cause: str
+    retryable: bool
+    status: int | None = None
+    reason: str = ""
+    retry_after: str | None = None
 
     def error(self, url: str, attempts: int) -> UpstreamError:
         if self.status is not None:
@@ -123,6 +114,8 @@ class UpstreamClient:
         self._slots: asyncio.Semaphore | None = None
 
     async def __aenter__(self) -> UpstreamClient:
+        if self._session is not None:
+            raise RuntimeError("UpstreamClient is already open")
         settings = self.settings
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._session = aiohttp.ClientSession(
@@ -317,6 +310,8 @@ def _describe(exc: BaseException, timeout: float) -> str:
     """Say in words why a network operation failed."""
     if isinstance(exc, TimeoutError):
         return f"no answer within {timeout:g} seconds"
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return f"more than {len(exc.history)} redirects"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "the server closed the connection"
     if isinstance(exc, aiohttp.ClientPayloadError):
