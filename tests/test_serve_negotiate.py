@@ -20,7 +20,10 @@ PIP = (
     "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, "
     "text/html; q=0.01"
 )
-UV = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
+UV = (
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
+    "text/html;q=0.01"
+)
 FIREFOX = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 CHROME = (
     "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,"
@@ -74,7 +77,10 @@ JAVA = "text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2"
         ("application/vnd.pypi.simple.v2+json", LEGACY),
         # parameters other than q neither restrict nor get in the way
         ("application/vnd.pypi.simple.v1+json; charset=utf-8", JSON),
-        ("text/html; charset=UTF-8; q=0.5, application/vnd.pypi.simple.v1+html;level=1;q=0.4", LEGACY),
+        (
+            "text/html; charset=UTF-8; q=0.5, application/vnd.pypi.simple.v1+html;level=1;q=0.4",
+            LEGACY,
+        ),
         ('application/vnd.pypi.simple.v1+html; q="0.9", text/html; q="0.8"', HTML_V1),
         # whitespace and case
         ("  Application/VND.PyPI.Simple.V1+JSON ;  Q = 0.5 , TEXT/HTML ; q=0.4 ", JSON),
@@ -141,7 +147,11 @@ def test_format_param_comes_first_then_what_accept_allows() -> None:
 
 def test_page_formats_know_their_type_and_file() -> None:
     assert [(f.content_type, f.file_name, f.header_value) for f in PageFormat] == [
-        ("application/vnd.pypi.simple.v1+json", "index.v1_json", "application/vnd.pypi.simple.v1+json"),
+        (
+            "application/vnd.pypi.simple.v1+json",
+            "index.v1_json",
+            "application/vnd.pypi.simple.v1+json",
+        ),
         (
             "application/vnd.pypi.simple.v1+html",
             "index.v1_html",

@@ -8,12 +8,15 @@ person can act on. The CLI is the only place that turns these into messages and 
     ├── ConfigError                    cellar.config      (exit code 2)
     ├── LockHeldError                  cellar.lock        (exit code 2)
     ├── MirrorStateError               cellar.state
+    ├── ServeError                     cellar.serve.app   (cannot start serving)
+    │   ├── WebRootError               the tree to serve is missing or not a mirror
+    │   └── AddressUnavailableError    the address is in use or cannot be bound
     ├── UpstreamError                  cellar.upstream.errors
     │   ├── UpstreamHTTPError          a status code the client does not retry, or retries ran out
     │   ├── UpstreamConnectionError    connection refused, reset or timed out after retries
     │   ├── MalformedPageError         a page that is not valid PEP 691 JSON or PEP 503 HTML
     │   └── UnsupportedAPIVersionError a page declaring a major API version above 1
-    └── SyncFileError                  cellar.sync        (one file that could not be mirrored)
+    └── SyncFileError                  cellar.sync.errors (one file that could not be mirrored)
         ├── UnsafePathError            a name or URL path that would escape the mirror
         ├── DigestMismatchError        downloaded bytes whose hash differs from the index's
         └── SizeMismatchError          downloaded bytes whose length differs from the index's

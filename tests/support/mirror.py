@@ -68,7 +68,8 @@ def assert_consistent(web_root: Path) -> int:
         html = (simple / project / "index.html").read_text()
         assert html == (simple / project / "index.v1_html").read_text()
         hrefs = dict(
-            (m.group(2), m.group(1)) for m in re.finditer(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', html)
+            (m.group(2), m.group(1))
+            for m in re.finditer(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', html)
         )
         for filename, entry in listed_files(web_root, project).items():
             url = urljoin(page_url, str(entry["url"]))
@@ -91,7 +92,9 @@ def _normal(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m cellar *args`` as a real process and return it (never raises on exit code)."""
     return subprocess.run(
         [sys.executable, "-m", "cellar", *args],

@@ -407,7 +407,7 @@ class LocalIndex:
         media = self._negotiate(headers, query)
         if name == "":
             with self._lock:
-                body = _render_root(media, self._projects, self._serial)
+                body = _render_root(media, self._projects, self._serial, self.relative_urls)
                 return _page(media, body, self._serial)
         key = canonicalize_name(name.removesuffix("/"))
         if "/" in name.removesuffix("/"):
@@ -486,13 +486,15 @@ def _page(media: str, body: bytes, serial: int) -> _Response:
     return _Response(200, body, content_type, headers)
 
 
-def _render_root(media: str, projects: Mapping[str, _Project], serial: int) -> bytes:
+def _render_root(
+    media: str, projects: Mapping[str, _Project], serial: int, relative: bool
+) -> bytes:
     if media == JSON_V1:
         names = [{"name": listed.name} for listed in projects.values()]
         root = {"meta": {"api-version": "1.1", "_last-serial": serial}, "projects": names}
         return json.dumps(root, indent=1).encode()
     links = [
-        f'<a href="/simple/{key}/">{html.escape(listed.name)}</a>'
+        f'<a href="{"" if relative else "/simple/"}{key}/">{html.escape(listed.name)}</a>'
         for key, listed in projects.items()
     ]
     return _html_document("Simple index", [("pypi:repository-version", "1.1")], links)

@@ -43,8 +43,9 @@ from cellar.errors import CellarError
 from cellar.serve.negotiate import PageFormat, acceptable_formats
 
 ACCESS_LOGGER: Final = "cellar.serve.access"
-#: Apache's Combined Log Format, which log analysers read without configuration.
-ACCESS_LOG_FORMAT: Final = '%a - - %t "%r" %s %b "%{Referer}i" "%{User-Agent}i"'
+#: Apache's Combined Log Format, which log analysers read without configuration. The size is
+#: the Content-Length sent ("-" if none): aiohttp's own %b would count the headers too.
+ACCESS_LOG_FORMAT: Final = '%a - - %t "%r" %s %{Content-Length}o "%{Referer}i" "%{User-Agent}i"'
 #: How long a graceful shutdown waits for requests in flight (large downloads) before closing.
 SHUTDOWN_TIMEOUT: Final = 10.0
 
@@ -129,7 +130,7 @@ class _Handlers:
         raise web.HTTPMovedPermanently(_with_query("simple/", request))
 
     async def root_page(self, request: web.Request) -> web.StreamResponse:
-        return await _page(request, self.web_root / "simple", "the mirror has no root page yet")
+        return await _page(request, self.web_root / "simple", "the mirror has no root page yet\n")
 
     async def project_page(self, request: web.Request) -> web.StreamResponse:
         return await self._project(request, slash=True)
@@ -241,9 +242,9 @@ class RunningServer:
 
     @property
     def url(self) -> str:
-        """The base URL, without a trailing slash (``http://127.0.0.1:8080``)."""
+        """The base URL, with a trailing slash (``http://127.0.0.1:8080/``)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"http://{host}:{self.port}/"
 
     async def close(self) -> None:
         """Stop listening, let requests in flight finish (up to SHUTDOWN_TIMEOUT), clean up."""

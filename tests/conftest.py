@@ -1,0 +1,27 @@
+"""Fixtures every test may use: a local upstream index, and an environment for real installers.
+
+Nothing here reaches the network; the index listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.installers import clean_env
+from tests.support.upstream import LocalIndex
+
+
+@pytest.fixture
+def local_index() -> Iterator[LocalIndex]:
+    """A started, empty :class:`LocalIndex`; stopped (every connection closed) after the test."""
+    with LocalIndex() as index:
+        yield index
+
+
+@pytest.fixture
+def installer_env(tmp_path: Path) -> dict[str, str]:
+    """Environment variables for pip and uv that read no configuration from this machine."""
+    return clean_env(tmp_path / "installer")
