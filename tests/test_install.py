@@ -31,7 +31,9 @@ def served_mirror(tmp_path_factory):
         index.add(build_wheel("alpha", "3.0"), yanked="do not use")
         index.add(build_wheel("Foo_Bar.baz", "1.5"))
         index.add(build_wheel("Foo_Bar.baz", "2.5"))
-        index.add(build_wheel("zope.thing", "4.0", requires_python=">=3.8"), requires_python=">=3.8")
+        index.add(
+            build_wheel("zope.thing", "4.0", requires_python=">=3.8"), requires_python=">=3.8"
+        )
         config = write_config(root, index.url, ["alpha", "Foo_Bar.baz>=1.0,<2", "zope.thing"])
         assert main(["mirror", "-c", str(config)]) == 0
     assert_consistent(root / "mirror" / "web")
@@ -51,7 +53,9 @@ def imported_version(python, module: str) -> str:
 
 def test_pip_installs_from_the_mirror_alone(served_mirror, tmp_path, installer_env):
     python = make_venv(tmp_path / "venv", sys.executable)
-    result = pip_install(python, served_mirror, "alpha", "Foo_Bar.baz", "zope.thing", env=installer_env)
+    result = pip_install(
+        python, served_mirror, "alpha", "Foo_Bar.baz", "zope.thing", env=installer_env
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     # alpha 3.0 is yanked: pip takes 2.0; Foo_Bar.baz is limited to <2 by the mirror's config.
     assert imported_version(python, "alpha") == "2.0"
@@ -69,13 +73,17 @@ def test_pip_installs_a_pinned_yanked_version(served_mirror, tmp_path, installer
 
 def test_uv_installs_from_the_mirror_alone(served_mirror, tmp_path, installer_env):
     python = uv_venv(tmp_path / "venv", sys.executable, env=installer_env)
-    result = uv_install(python, served_mirror, "alpha", "foo-bar-baz", "zope-thing", env=installer_env)
+    result = uv_install(
+        python, served_mirror, "alpha", "foo-bar-baz", "zope-thing", env=installer_env
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert imported_version(python, "alpha") == "2.0"
     assert imported_version(python, "foo_bar_baz") == "1.5"
 
 
-def test_pip_fails_cleanly_for_what_the_mirror_does_not_hold(served_mirror, tmp_path, installer_env):
+def test_pip_fails_cleanly_for_what_the_mirror_does_not_hold(
+    served_mirror, tmp_path, installer_env
+):
     python = make_venv(tmp_path / "venv", sys.executable)
     result = pip_install(python, served_mirror, "not-mirrored", env=installer_env)
     assert result.returncode != 0

@@ -12,11 +12,13 @@ import sys
 import tarfile
 import zipfile
 from collections.abc import Mapping
-from urllib.parse import urljoin, urlsplit
+from pathlib import Path
+from urllib.parse import quote, urljoin, urlsplit
 
 import pytest
 
 from tests.support.installers import (
+    clean_env,
     find_interpreters,
     make_venv,
     pip_install,
@@ -32,18 +34,21 @@ ACCEPT_JSON = f"{JSON_V1}, {HTML_V1};q=0.1, text/html;q=0.01"  # what pip and uv
 def get(
     index: LocalIndex, url: str, headers: Mapping[str, str] | None = None
 ) -> tuple[int, http.client.HTTPMessage, bytes]:
-    """GET ``url`` (absolute or a path) without following redirects; return status, headers, body."""
+    """GET ``url`` (absolute, or a path) without following redirects: (status, headers, body)."""
     parts = urlsplit(urljoin(index.base, url))
     connection = http.client.HTTPConnection(parts.netloc, timeout=10)
     try:
-        connection.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""), headers=headers or {})
+        connection.request(
+            "GET", parts.path + (f"?{parts.query}" if parts.query else ""), headers=headers or {}
+        )
         response = connection.getresponse()
         return response.status, response.headers, response.read()
     finally:
         connection.close()
 
 
-def imported_version(python, module: str) -> str:
+def imported_version(python: Path, module: str) -> str:
+    """Return ``module.__version__`` as the interpreter ``python`` imports it."""
     result = subprocess.run(
         [str(python), "-c", f"import {module}; print({module}.__version__)"],
         capture_output=True,
@@ -99,9 +104,7 @@ def test_pip_skips_a_yanked_file_unless_pinned(local_index, tmp_path, installer_
 
 
 @pytest.mark.slow
-def test_installers_ignore_the_machines_configuration(
-    local_index, tmp_path, monkeypatch, installer_env
-):
+def test_installers_ignore_the_machines_configuration(local_index, tmp_path, monkeypatch):
     # Poison every place pip and uv read settings from with a find-links that has the wheel.
     trap = tmp_path / "trap"
     trap.mkdir()
@@ -116,11 +119,8 @@ def test_installers_ignore_the_machines_configuration(
         "UV_EXTRA_INDEX_URL": trap.as_uri(),
     }.items():
         monkeypatch.setenv(name, value)
-    from tests.support.installers import clean_env  # noqa: PLC0415  (after poisoning os.environ)
-
-    env = clean_env(tmp_path / "clean")
+    env = clean_env(tmp_path / "clean")  # built from the poisoned os.environ
     python = make_venv(tmp_path / "venv")
-    assert installer_env["PIP_CONFIG_FILE"] == env["PIP_CONFIG_FILE"]
     for install in (pip_install, uv_install):
         result = install(python, local_index.url, "trap", env=env)
         assert result.returncode != 0, f"{install.__name__} found the trap: {result.stdout}"
@@ -128,19 +128,21 @@ def test_installers_ignore_the_machines_configuration(
 
 
 def test_find_interpreters_finds_this_python():
-    found = find_interpreters()
-    assert found == sorted(set(found), key=found.index)
     versions = [
-        subprocess.run(
-            [str(path), "-c", "import sys; print(sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        for path in found
+        tuple(
+            json.loads(
+                subprocess.run(
+                    [str(path), "-c", "import json, sys; print(json.dumps(sys.version_info[:2]))"],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+            )
+        )
+        for path in find_interpreters()
     ]
-    assert str(sys.version_info[:2]) in versions
-    assert versions == sorted(set(versions), key=lambda v: tuple(map(int, v[1:-1].split(", "))))
+    assert tuple(sys.version_info[:2]) in versions
+    assert versions == sorted(set(versions))  # one per minor version, oldest first
 
 
 # -- pages ---------------------------------------------------------------------------------------
@@ -160,7 +162,9 @@ def test_json_and_html_by_negotiation(local_index):
     assert entry["hashes"] == {"sha256": wheel.sha256}
     assert entry["requires-python"] == ">=3.8"
     assert entry["yanked"] is False
-    assert entry["core-metadata"] == entry["dist-info-metadata"] == {"sha256": wheel.metadata_sha256}
+    assert (
+        entry["core-metadata"] == entry["dist-info-metadata"] == {"sha256": wheel.metadata_sha256}
+    )
     assert (entry["size"], entry["upload-time"]) == (len(wheel.data), "2024-01-02T03:04:05.000000Z")
     assert get(local_index, entry["url"])[2] == wheel.data
 
@@ -171,10 +175,12 @@ def test_json_and_html_by_negotiation(local_index):
         (f"{JSON_V1};q=0.2, text/html;q=0.5", "text/html"),
         ("*/*", "text/html"),
     ]:
-        status, headers, body = get(local_index, "/simple/alpha/", {"Accept": accept} if accept else {})
+        status, headers, body = get(
+            local_index, "/simple/alpha/", {"Accept": accept} if accept else {}
+        )
         assert headers.get_content_type() == expected, accept
         assert b'<meta name="pypi:repository-version" content="1.1">' in body
-    status, headers, _ = get(local_index, f"/simple/alpha/?format={JSON_V1}")
+    status, headers, _ = get(local_index, f"/simple/alpha/?format={quote(JSON_V1, safe='')}")
     assert headers["Content-Type"] == JSON_V1
 
     status, headers, body = get(local_index, "/simple/", {"Accept": ACCEPT_JSON})
@@ -187,7 +193,10 @@ def test_html_page_attributes(local_index):
     local_index.add(build_wheel("alpha", "2.0"), yanked="broken <build>")
     links = anchors(get(local_index, "/simple/alpha/")[2])
     first = links["alpha-1.0-py3-none-any.whl"]
-    assert re.search(r'href="http://127\.0\.0\.1:\d+/packages/\w\w/\w\w/\w{60}/alpha-1\.0-py3-none-any\.whl#sha256=[0-9a-f]{64}"', first)
+    assert re.search(
+        r'href="http://127\.0\.0\.1:\d+/packages/\w\w/\w\w/\w{60}/alpha-1\.0-py3-none-any\.whl#sha256=[0-9a-f]{64}"',
+        first,
+    )
     assert 'data-requires-python="&gt;=3.8,&lt;4"' in first
     assert 'data-core-metadata="sha256=' in first and 'data-dist-info-metadata="sha256=' in first
     assert "data-yanked" not in first

@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
     args = _parser().parse_args(argv)
     console = Console(stderr=True)
-    _configure_logging(console, verbose=args.verbose, quiet=args.quiet)
+    handler = _configure_logging(console, verbose=args.verbose, quiet=args.quiet)
     try:
         config = load_config(config_path(args.config))
         if args.command == "mirror":
@@ -92,9 +92,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CellarError as error:
         log.error("%s", error)
         return EXIT_USAGE
+    finally:
+        # Logging is process-wide: leave it as found for callers that run main() in-process.
+        log.removeHandler(handler)
 
 
-def _configure_logging(console: Console, *, verbose: bool, quiet: bool) -> None:
+def _configure_logging(console: Console, *, verbose: bool, quiet: bool) -> logging.Handler:
+    """Send Cellar's log to ``console`` (rich) on a terminal, plain lines otherwise."""
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     handler: logging.Handler
     if console.is_terminal:
@@ -103,10 +107,10 @@ def _configure_logging(console: Console, *, verbose: bool, quiet: bool) -> None:
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    root = logging.getLogger("cellar")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
+    log.addHandler(handler)
+    log.setLevel(level)
+    log.propagate = False
+    return handler
 
 
 def _mirror(config: Config, console: Console) -> int:

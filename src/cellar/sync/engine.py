@@ -8,6 +8,7 @@ mirror never lists a file it does not have. A project that fails keeps its previ
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from cellar.state import STATE_DIR, Failure, MirrorState
 from cellar.storage import atomic_write
 from cellar.sync.errors import SyncFileError
 from cellar.sync.fetch import FileFetcher
+from cellar.sync.paths import split_unsafe
 from cellar.sync.render import (
     ProjectListing,
     PublishedFile,
@@ -143,6 +145,9 @@ class _Run:
         except UpstreamError as error:
             failures.append(self._fail(name, None, str(error)))
             return None, 0, 0, failures
+        safe, refused = split_unsafe(name, page.files)
+        failures.extend(self._fail(name, refusal.filename, str(refusal)) for refusal in refused)
+        page = dataclasses.replace(page, files=safe)
         selection = select_files(page, requirements, prereleases=self.config.packages.prereleases)
         if not selection.files:
             wanted = ", ".join(str(requirement) for requirement in requirements)

@@ -9,6 +9,7 @@ same shape (``packages/<h[:2]>/<h[2:4]>/<h[4:]>/<file name>``).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
@@ -39,6 +40,22 @@ def check_filename(project: str, file: DistFile) -> None:
     segments = unquote(urlsplit(file.url).path).split("/")
     if ".." in segments or "." in segments or any("\\" in part for part in segments):
         raise UnsafePathError(project, name, file.url, "the URL path contains '..' or '.'")
+
+
+def split_unsafe(
+    project: str, files: Iterable[DistFile]
+) -> tuple[tuple[DistFile, ...], tuple[UnsafePathError, ...]]:
+    """Return the files with safe names and URL paths, and the refusals for the others."""
+    safe: list[DistFile] = []
+    refused: list[UnsafePathError] = []
+    for file in files:
+        try:
+            check_filename(project, file)
+        except UnsafePathError as error:
+            refused.append(error)
+        else:
+            safe.append(file)
+    return tuple(safe), tuple(refused)
 
 
 def pypi_path(file: DistFile) -> PurePosixPath | None:
