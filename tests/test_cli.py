@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
 
-from tests.support.mirror import run_cli, write_config
+from tests.support.mirror import assert_consistent, run_cli, write_config
 from tests.support.packages import build_wheel
 
 
@@ -82,3 +83,39 @@ def test_a_second_mirror_run_is_refused_while_one_holds_the_lock(tmp_path, local
         assert "another cellar process is working on this mirror" in second.stderr
     finally:
         assert first.wait(timeout=60) == 0
+
+
+def test_interrupting_a_mirror_keeps_it_consistent_and_the_next_run_finishes(tmp_path, local_index):
+    for version in ("1.0", "2.0", "3.0"):
+        local_index.add(build_wheel("alpha", version))
+    local_index.add(build_wheel("beta", "1.0"))
+    # alpha's page is quick; beta's files are slow, so the interrupt lands mid-run.
+    local_index.fault("*beta-1.0-py3-none-any.whl", delay=30)
+    config = write_config(tmp_path, local_index.url, ["alpha", "beta"])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cellar", "mirror", "-c", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    web = tmp_path / "mirror" / "web"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (web / "simple" / "alpha" / "index.v1_json").exists():
+        time.sleep(0.05)
+    while time.monotonic() < deadline and local_index.count("beta-1.0-py3-none-any.whl") == 0:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "interrupted" in stderr
+    assert "Traceback" not in stderr
+    assert_consistent(web)
+    assert not list(web.rglob("*.part"))
+    assert not (web / "simple" / "beta").exists()
+
+    local_index.clear_faults()
+    local_index.reset_log()
+    result = run_cli("mirror", "-c", str(config))
+    assert result.returncode == 0, result.stderr
+    assert local_index.count("alpha-") == 0  # verified before the interrupt: not fetched again
+    assert assert_consistent(web) == 4

@@ -244,3 +244,21 @@ def test_status_reports_the_mirror(tmp_path, local_index, capsys):
     assert "files:    4" in out
     assert "1 failures" in out
     assert "alpha: alpha-2.0.tar.gz: upstream answered 404" in out
+
+
+def test_a_slow_upstream_times_out_with_a_clear_message(tmp_path, local_index, capsys):
+    populate(local_index)
+    local_index.fault("*beta-0.1-py3-none-any.whl", delay=3)
+    config = write_config(
+        tmp_path, local_index.url, ["alpha", "beta"], extra_mirror="timeout = 0.3"
+    )
+    code = main(["mirror", "-c", str(config)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "beta: beta-0.1-py3-none-any.whl: could not fetch" in out
+    assert "after 3 attempts" in out
+    assert "no answer within 0.3 seconds" in out
+    assert local_index.count("beta-0.1-py3-none-any.whl") == 3
+    web = tmp_path / "mirror" / "web"
+    assert len(listed_files(web, "alpha")) == 4
+    assert_consistent(web)

@@ -105,8 +105,14 @@ class BarReporter(LogReporter):
             self._progress.update(self._files, transferred=transferred)
 
     def file_done(self, project: str, filename: str, *, added: bool, size: int) -> None:
-        super().file_done(project, filename, added=added, size=size)
+        # The bar shows progress; a line per file only with --verbose.
+        log.debug("%s: %s %s", project, "added" if added else "kept", filename)
         if self._files is not None:
+            self._progress.advance(self._files)
+
+    def failed(self, failure: Failure) -> None:
+        super().failed(failure)
+        if self._files is not None and failure.filename is not None:
             self._progress.advance(self._files)
 
     def project_done(self, project: str, files: int) -> None:

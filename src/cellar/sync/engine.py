@@ -97,16 +97,20 @@ class _Run:
         )
         tally = _Tally()
         failures: list[Failure] = []
-        async with UpstreamClient(settings) as client:
-            fetcher = FileFetcher(
-                client, self.state, mirror.web_root, self.reporter.bytes_transferred
-            )
-            outcomes = await asyncio.gather(
-                *(
-                    self._project(fetcher, client, name, requirements)
-                    for name, requirements in grouped.items()
+        try:
+            async with UpstreamClient(settings) as client:
+                fetcher = FileFetcher(
+                    client, self.state, mirror.web_root, self.reporter.bytes_transferred
                 )
-            )
+                outcomes = await asyncio.gather(
+                    *(
+                        self._project(fetcher, client, name, requirements)
+                        for name, requirements in grouped.items()
+                    )
+                )
+        finally:
+            # Also when interrupted: the root lists every project whose pages are published.
+            self._publish_root()
         for listing, added, added_bytes, project_failures in outcomes:
             failures.extend(project_failures)
             if listing is not None:
@@ -114,7 +118,6 @@ class _Run:
                 tally.files += len(listing.files)
             tally.files_added += added
             tally.bytes_added += added_bytes
-        self._publish_root()
         result = MirrorResult(
             projects=tally.projects,
             files=tally.files,
