@@ -110,9 +110,8 @@ class BarReporter(LogReporter):
         if self._files is not None:
             self._progress.advance(self._files)
 
-    def failed(self, failure: Failure) -> None:
-        super().failed(failure)
-        if self._files is not None and failure.filename is not None:
+    def file_failed(self, project: str, filename: str) -> None:
+        if self._files is not None:
             self._progress.advance(self._files)
 
     def project_done(self, project: str, files: int) -> None:

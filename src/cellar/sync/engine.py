@@ -169,6 +169,7 @@ class _Run:
         for entry, outcome in zip(selection.files, placed, strict=True):
             if isinstance(outcome, Failure):
                 failures.append(outcome)
+                self.reporter.file_failed(name, entry.filename)
                 continue
             file, file_added, metadata_failure = outcome
             published.append(file)

@@ -20,6 +20,9 @@ class Reporter:
     def file_done(self, project: str, filename: str, *, added: bool, size: int) -> None:
         """A file is in place; ``added`` is false when it was already there."""
 
+    def file_failed(self, project: str, filename: str) -> None:
+        """A selected file could not be put in place (``failed`` says why)."""
+
     def failed(self, failure: Failure) -> None:
         """Something could not be mirrored."""
 
