@@ -6,13 +6,12 @@ the Cellar server.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import pytest
 
 from cellar.cli import main
-from tests.support.installers import make_venv, pip_install, uv_install, uv_venv
+from tests.support.installers import imported_version, make_venv, pip_install, uv_install, uv_venv
 from tests.support.mirror import assert_consistent, cellar_serve, write_config
 from tests.support.packages import build_sdist, build_wheel
 from tests.support.upstream import LocalIndex
@@ -39,16 +38,6 @@ def served_mirror(tmp_path_factory):
     assert_consistent(root / "mirror" / "web")
     with cellar_serve(config) as base:
         yield base + "simple/"
-
-
-def imported_version(python, module: str) -> str:
-    result = subprocess.run(
-        [str(python), "-c", f"import {module}; print({module}.__version__)"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout.strip()
 
 
 def test_pip_installs_from_the_mirror_alone(served_mirror, tmp_path, installer_env):

@@ -12,7 +12,6 @@ import sys
 import tarfile
 import zipfile
 from collections.abc import Mapping
-from pathlib import Path
 from urllib.parse import quote, urljoin, urlsplit
 
 import pytest
@@ -20,6 +19,7 @@ import pytest
 from tests.support.installers import (
     clean_env,
     find_interpreters,
+    imported_version,
     make_venv,
     pip_install,
     uv_install,
@@ -45,17 +45,6 @@ def get(
         return response.status, response.headers, response.read()
     finally:
         connection.close()
-
-
-def imported_version(python: Path, module: str) -> str:
-    """Return ``module.__version__`` as the interpreter ``python`` imports it."""
-    result = subprocess.run(
-        [str(python), "-c", f"import {module}; print({module}.__version__)"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout.strip()
 
 
 def anchors(page: bytes) -> dict[str, str]:

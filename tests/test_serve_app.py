@@ -28,16 +28,8 @@ from cellar.serve.app import (
     file_content_type,
     start,
 )
+from tests.support.accept import FIREFOX, PIP, UV
 
-PIP = (
-    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, "
-    "text/html; q=0.01"
-)
-UV = (
-    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
-    "text/html;q=0.01"
-)
-FIREFOX = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 WHEEL = "packages/ab/cd/foo_bar-1.0-py3-none-any.whl"
 WHEEL_BYTES = bytes(range(256)) * 400  # 100 KiB, not text

@@ -11,20 +11,12 @@ from cellar.serve.negotiate import (
     choose_format,
     parse_accept,
 )
+from tests.support.accept import FIREFOX, PIP, UV
 
 JSON = PageFormat.JSON_V1
 HTML_V1 = PageFormat.HTML_V1
 LEGACY = PageFormat.HTML_LEGACY
 
-PIP = (
-    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, "
-    "text/html; q=0.01"
-)
-UV = (
-    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
-    "text/html;q=0.01"
-)
-FIREFOX = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 CHROME = (
     "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,"
     "*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"

@@ -217,3 +217,14 @@ def _run(command: list[str], env: Mapping[str, str], cwd: Path) -> subprocess.Co
         cwd=cwd,
         timeout=INSTALL_TIMEOUT,
     )
+
+
+def imported_version(python: Path, module: str) -> str:
+    """Return ``module.__version__`` as the interpreter ``python`` imports it."""
+    result = subprocess.run(
+        [str(python), "-c", f"import {module}; print({module}.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip()
