@@ -58,11 +58,18 @@ class MirrorResult:
 
 
 @dataclass(slots=True)
-class _Tally:
-    projects: int = 0
-    files: int = 0
+class _FileOutcome:
+    published: PublishedFile | None
+    added: bool
+    failures: list[Failure]
+
+
+@dataclass(slots=True)
+class _ProjectOutcome:
+    listing: ProjectListing | None = None
     files_added: int = 0
     bytes_added: int = 0
+    failures: list[Failure] = dataclasses.field(default_factory=list)
 
 
 def run_mirror(config: Config, reporter: Reporter | None = None) -> MirrorResult:
@@ -95,8 +102,6 @@ class _Run:
             timeout=mirror.timeout,
             retry=RetryPolicy(retries=mirror.retries),
         )
-        tally = _Tally()
-        failures: list[Failure] = []
         try:
             async with UpstreamClient(settings) as client:
                 fetcher = FileFetcher(
@@ -111,20 +116,14 @@ class _Run:
         finally:
             # Also when interrupted: the root lists every project whose pages are published.
             self._publish_root()
-        for listing, added, added_bytes, project_failures in outcomes:
-            failures.extend(project_failures)
-            if listing is not None:
-                tally.projects += 1
-                tally.files += len(listing.files)
-            tally.files_added += added
-            tally.bytes_added += added_bytes
+        listings = [outcome.listing for outcome in outcomes if outcome.listing is not None]
         result = MirrorResult(
-            projects=tally.projects,
-            files=tally.files,
-            files_added=tally.files_added,
-            bytes_added=tally.bytes_added,
+            projects=len(listings),
+            files=sum(len(listing.files) for listing in listings),
+            files_added=sum(outcome.files_added for outcome in outcomes),
+            bytes_added=sum(outcome.bytes_added for outcome in outcomes),
             seconds=time.monotonic() - started,
-            failures=tuple(failures),
+            failures=tuple(failure for outcome in outcomes for failure in outcome.failures),
         )
         self.state.finish_run(
             run_id,
@@ -141,13 +140,13 @@ class _Run:
         client: UpstreamClient,
         name: NormalizedName,
         requirements: tuple[Requirement, ...],
-    ) -> tuple[ProjectListing | None, int, int, list[Failure]]:
+    ) -> _ProjectOutcome:
         failures: list[Failure] = []
         try:
             page = await client.fetch_project(name)
         except UpstreamError as error:
             failures.append(self._fail(name, None, str(error)))
-            return None, 0, 0, failures
+            return _ProjectOutcome(failures=failures)
         safe, refused = split_unsafe(name, page.files)
         failures.extend(self._fail(name, refusal.filename, str(refusal)) for refusal in refused)
         page = dataclasses.replace(page, files=safe)
@@ -157,30 +156,25 @@ class _Run:
             failures.append(
                 self._fail(name, None, f"no file on the upstream page matches {wanted}")
             )
-            return None, 0, 0, failures
+            return _ProjectOutcome(failures=failures)
         self.reporter.files_planned(
             name, len(selection.files), sum(file.size or 0 for file in selection.files)
         )
-        placed = await asyncio.gather(
+        outcomes = await asyncio.gather(
             *(self._file(fetcher, name, entry) for entry in selection.files)
         )
+        outcome = _ProjectOutcome(failures=failures)
         published: list[PublishedFile] = []
-        added = added_bytes = 0
-        for entry, outcome in zip(selection.files, placed, strict=True):
-            if isinstance(outcome, Failure):
-                failures.append(outcome)
-                self.reporter.file_failed(name, entry.filename)
+        for file in outcomes:
+            outcome.failures.extend(file.failures)
+            if file.published is None:
                 continue
-            file, file_added, metadata_failure = outcome
-            published.append(file)
-            if metadata_failure is not None:
-                failures.append(metadata_failure)
-            if file_added:
-                added += 1
-                added_bytes += file.size
-            self.reporter.file_done(name, entry.filename, added=file_added, size=file.size)
+            published.append(file.published)
+            if file.added:
+                outcome.files_added += 1
+                outcome.bytes_added += file.published.size
         if not published:
-            return None, added, added_bytes, failures
+            return outcome
         versions = sorted(
             {version for file in published if (version := file_version(file.entry, name))}
         )
@@ -195,27 +189,31 @@ class _Run:
             self._publish_project(name, listing)
         except OSError as error:
             failures.append(self._fail(name, None, f"cannot write the project's pages: {error}"))
-            return None, added, added_bytes, failures
+            return outcome
         self.reporter.project_done(name, len(published))
-        return listing, added, added_bytes, failures
+        outcome.listing = listing
+        return outcome
 
-    async def _file(
-        self, fetcher: FileFetcher, project: str, entry: DistFile
-    ) -> tuple[PublishedFile, bool, Failure | None] | Failure:
+    async def _file(self, fetcher: FileFetcher, project: str, entry: DistFile) -> _FileOutcome:
+        """Place one file and its metadata file, reporting as soon as it is done."""
         try:
             placed = await fetcher.place(project, entry)
         except SyncFileError as error:
-            return self._fail(project, entry.filename, str(error))
+            self.reporter.file_failed(project, entry.filename)
+            return _FileOutcome(
+                None, added=False, failures=[self._fail(project, entry.filename, str(error))]
+            )
+        failures: list[Failure] = []
         metadata_sha256 = None
-        metadata_failure = None
         if entry.core_metadata is not None:
             try:
                 metadata = await fetcher.place_metadata(project, entry, placed.path)
                 metadata_sha256 = metadata.sha256
             except SyncFileError as error:
-                metadata_failure = self._fail(project, error.filename, str(error))
+                failures.append(self._fail(project, error.filename, str(error)))
         file = PublishedFile(entry, placed.path, placed.sha256, placed.size, metadata_sha256)
-        return file, placed.added, metadata_failure
+        self.reporter.file_done(project, entry.filename, added=placed.added, size=placed.size)
+        return _FileOutcome(file, added=placed.added, failures=failures)
 
     def _fail(self, project: str, filename: str | None, message: str) -> Failure:
         failure = Failure(project, filename, message)
