@@ -119,3 +119,20 @@ def test_interrupting_a_mirror_keeps_it_consistent_and_the_next_run_finishes(tmp
     assert result.returncode == 0, result.stderr
     assert local_index.count("alpha-") == 0  # verified before the interrupt: not fetched again
     assert assert_consistent(web) == 4
+
+
+def test_serve_refuses_to_start_without_a_mirror(tmp_path):
+    config = tmp_path / "cellar.toml"
+    config.write_text('[mirror]\ndirectory = "nothing-here"\n', encoding="utf-8")
+    result = run_cli("serve", "-c", str(config), "--port", "0")
+    assert result.returncode == 2
+    assert str(tmp_path / "nothing-here") in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_empty_selection_says_so(tmp_path, local_index):
+    config = write_config(tmp_path, local_index.url, [])
+    result = run_cli("mirror", "-c", str(config))
+    assert result.returncode == 0
+    assert "selects no projects" in result.stderr
+    assert "0 projects mirrored" in result.stdout

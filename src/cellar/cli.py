@@ -92,6 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CellarError as error:
         log.error("%s", error)
         return EXIT_USAGE
+    except OSError as error:
+        # What the engine could not attribute to a project or file, such as a full disk
+        # while writing the root page: the pages already published stay as they were.
+        log.error("%s", error)
+        return EXIT_FAILURES
     finally:
         # Logging is process-wide: leave it as found for callers that run main() in-process.
         log.removeHandler(handler)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import time
 from dataclasses import dataclass
 
@@ -37,7 +38,7 @@ from cellar.upstream.client import ClientSettings, UpstreamClient
 from cellar.upstream.errors import UpstreamError
 from cellar.upstream.retry import RetryPolicy
 
-PAGE_FILES = ("index.html", "index.v1_html", "index.v1_json")
+log = logging.getLogger("cellar.sync")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,11 @@ class _Run:
         started = time.monotonic()
         run_id = self.state.start_run()
         grouped = group_requirements(self.config.packages.requirements)
+        if not grouped:
+            log.warning(
+                "%s selects no projects: add requirements to [packages] requirements",
+                self.config.source,
+            )
         self.reporter.projects_planned(len(grouped))
         mirror = self.config.mirror
         settings = ClientSettings(
