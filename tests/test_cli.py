@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from tests.support.mirror import assert_consistent, run_cli, write_config
+from tests.support.mirror import EVERY_VERSION, assert_consistent, run_cli, write_config
 from tests.support.packages import build_wheel
 
 
@@ -55,7 +55,7 @@ def test_usage_error_exits_2():
 
 def test_mirror_as_a_process_logs_plain_lines_and_a_summary(tmp_path, local_index):
     local_index.add(build_wheel("alpha", "1.0"))
-    config = write_config(tmp_path, local_index.url, ["alpha"])
+    config = write_config(tmp_path, local_index.url, ["alpha"], extra_packages=EVERY_VERSION)
     result = run_cli("mirror", "-c", str(config))
     assert result.returncode == 0, result.stderr
     assert "INFO alpha: added alpha-1.0-py3-none-any.whl" in result.stderr
@@ -66,7 +66,7 @@ def test_mirror_as_a_process_logs_plain_lines_and_a_summary(tmp_path, local_inde
 def test_a_second_mirror_run_is_refused_while_one_holds_the_lock(tmp_path, local_index):
     local_index.add(build_wheel("alpha", "1.0"))
     local_index.fault("/simple/alpha/", delay=5, times=1)
-    config = write_config(tmp_path, local_index.url, ["alpha"])
+    config = write_config(tmp_path, local_index.url, ["alpha"], extra_packages=EVERY_VERSION)
     first = subprocess.Popen(
         [sys.executable, "-m", "cellar", "mirror", "-c", str(config)],
         stdout=subprocess.DEVNULL,
@@ -91,7 +91,9 @@ def test_interrupting_a_mirror_keeps_it_consistent_and_the_next_run_finishes(tmp
     local_index.add(build_wheel("beta", "1.0"))
     # alpha's page is quick; beta's files are slow, so the interrupt lands mid-run.
     local_index.fault("*beta-1.0-py3-none-any.whl", delay=30)
-    config = write_config(tmp_path, local_index.url, ["alpha", "beta"])
+    config = write_config(
+        tmp_path, local_index.url, ["alpha", "beta"], extra_packages=EVERY_VERSION
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "cellar", "mirror", "-c", str(config)],
         stdout=subprocess.PIPE,
@@ -131,7 +133,7 @@ def test_serve_refuses_to_start_without_a_mirror(tmp_path):
 
 
 def test_an_empty_selection_says_so(tmp_path, local_index):
-    config = write_config(tmp_path, local_index.url, [])
+    config = write_config(tmp_path, local_index.url, [], extra_packages=EVERY_VERSION)
     result = run_cli("mirror", "-c", str(config))
     assert result.returncode == 0
     assert "selects no projects" in result.stderr

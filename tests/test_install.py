@@ -12,7 +12,7 @@ import pytest
 
 from cellar.cli import main
 from tests.support.installers import imported_version, make_venv, pip_install, uv_install, uv_venv
-from tests.support.mirror import assert_consistent, cellar_serve, write_config
+from tests.support.mirror import EVERY_VERSION, assert_consistent, cellar_serve, write_config
 from tests.support.packages import build_sdist, build_wheel
 from tests.support.upstream import LocalIndex
 
@@ -33,7 +33,12 @@ def served_mirror(tmp_path_factory):
         index.add(
             build_wheel("zope.thing", "4.0", requires_python=">=3.8"), requires_python=">=3.8"
         )
-        config = write_config(root, index.url, ["alpha", "Foo_Bar.baz>=1.0,<2", "zope.thing"])
+        config = write_config(
+            root,
+            index.url,
+            ["alpha", "Foo_Bar.baz>=1.0,<2", "zope.thing"],
+            extra_packages=EVERY_VERSION,
+        )
         assert main(["mirror", "-c", str(config)]) == 0
     assert_consistent(root / "mirror" / "web")
     with cellar_serve(config) as base:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cellar.cli import main
-from tests.support.mirror import assert_consistent, listed_files, write_config
+from tests.support.mirror import EVERY_VERSION, assert_consistent, listed_files, write_config
 from tests.support.packages import build_sdist, build_wheel
 from tests.support.upstream import LocalIndex
 
@@ -30,7 +30,7 @@ def populate(index: LocalIndex) -> None:
 
 
 def mirror(tmp_path: Path, index: LocalIndex, *requirements: str) -> tuple[int, Path]:
-    config = write_config(tmp_path, index.url, requirements)
+    config = write_config(tmp_path, index.url, requirements, extra_packages=EVERY_VERSION)
     return main(["mirror", "-c", str(config)]), tmp_path / "mirror" / "web"
 
 
@@ -115,7 +115,9 @@ def test_prereleases_are_left_out_unless_asked(tmp_path, local_index):
     code, web = mirror(tmp_path, local_index, "gamma")
     assert code == 0
     assert sorted(listed_files(web, "gamma")) == ["gamma-1.0-py3-none-any.whl"]
-    config = write_config(tmp_path, local_index.url, ["gamma"], extra_packages="prereleases = true")
+    config = write_config(
+        tmp_path, local_index.url, ["gamma"], extra_packages=EVERY_VERSION + "\nprereleases = true"
+    )
     assert main(["mirror", "-c", str(config)]) == 0
     assert len(listed_files(web, "gamma")) == 2
     versions = json.loads((web / "simple" / "gamma" / "index.v1_json").read_bytes())["versions"]
@@ -209,8 +211,9 @@ def test_unknown_project_and_unmatched_specifier(tmp_path, local_index, capsys):
     code, web = mirror(tmp_path, local_index, "alpha", "no-such-project", "beta>5")
     out = capsys.readouterr().out
     assert code == 1
-    assert "project 'no-such-project' does not exist on the upstream index" in out
-    assert "beta: no file on the upstream page matches beta>5" in out
+    assert "no-such-project: for cp" in out
+    assert "the index has no project named 'no-such-project'" in out
+    assert "beta>5 cannot be satisfied: no version matches; the index has version 0.1" in out
     assert "1 project mirrored" in out
     assert_consistent(web)
 
@@ -235,7 +238,9 @@ class LocalIndexAt:
 def test_status_reports_the_mirror(tmp_path, local_index, capsys):
     populate(local_index)
     local_index.fault("*alpha-2.0.tar.gz", status=404)
-    config = write_config(tmp_path, local_index.url, ["alpha", "beta"])
+    config = write_config(
+        tmp_path, local_index.url, ["alpha", "beta"], extra_packages=EVERY_VERSION
+    )
     assert main(["mirror", "-c", str(config)]) == 1
     capsys.readouterr()
     assert main(["status", "-c", str(config)]) == 1
@@ -250,7 +255,11 @@ def test_a_slow_upstream_times_out_with_a_clear_message(tmp_path, local_index, c
     populate(local_index)
     local_index.fault("*beta-0.1-py3-none-any.whl", delay=3)
     config = write_config(
-        tmp_path, local_index.url, ["alpha", "beta"], extra_mirror="timeout = 0.3"
+        tmp_path,
+        local_index.url,
+        ["alpha", "beta"],
+        extra_mirror="timeout = 0.3",
+        extra_packages=EVERY_VERSION,
     )
     code = main(["mirror", "-c", str(config)])
     out = capsys.readouterr().out

@@ -18,9 +18,10 @@ from typing import TypeVar
 import pytest
 
 from cellar.simple_api import HTML_LEGACY, JSON_V1
-from cellar.upstream.client import ClientSettings, UpstreamClient
+from cellar.upstream.client import ClientSettings, Fetched, UpstreamClient
 from cellar.upstream.errors import (
     ProjectNotFoundError,
+    ResponseTooLargeError,
     UpstreamConnectionError,
     UpstreamHTTPError,
 )
@@ -378,3 +379,49 @@ def test_settings_and_project_urls() -> None:
         client.project_url("../etc")
     with pytest.raises(ValueError, match="concurrency"):
         ClientSettings("http://127.0.0.1:1/", concurrency=0)
+
+
+def test_fetch_bytes_sends_range_and_reads_content_range(upstream: Upstream) -> None:
+    def ranged(handler: BaseHTTPRequestHandler) -> None:
+        assert handler.headers["Range"] == "bytes=-4"
+        assert handler.headers["Accept-Encoding"] == "identity"
+        send(handler, 206, b"tail", {"Content-Range": "bytes 96-99/100"})
+
+    upstream.routes["/files/x.whl"] = ranged
+    fetched = run(
+        settings(upstream),
+        lambda client: client.fetch_bytes(upstream.url("/files/x.whl"), range_header="bytes=-4"),
+    )
+    assert (fetched.status, fetched.body, fetched.content_range()) == (206, b"tail", (96, 99, 100))
+    assert fetched.headers["content-range"] == "bytes 96-99/100"
+    assert fetched.url == upstream.url("/files/x.whl")
+
+
+def test_fetch_bytes_is_retried_like_pages(upstream: Upstream) -> None:
+    upstream.routes["/files/x.metadata"] = in_turn(answer(503), answer(200, b"Name: x\n"))
+    fetched = run(
+        settings(upstream), lambda client: client.fetch_bytes(upstream.url("/files/x.metadata"))
+    )
+    assert (fetched.status, fetched.body, fetched.content_range()) == (200, b"Name: x\n", None)
+    assert upstream.hits("/files/x.metadata") == 2
+
+
+def test_fetch_bytes_stops_past_its_limit_without_retrying(upstream: Upstream) -> None:
+    def chunked(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.end_headers()  # no Content-Length: the limit is found while reading
+        handler.wfile.write(b"x" * 5000)
+
+    upstream.routes["/files/big"] = answer(200, b"x" * 5000)
+    upstream.routes["/files/chunked"] = chunked
+    for path in ("/files/big", "/files/chunked"):
+        url = upstream.url(path)
+
+        async def job(client: UpstreamClient, url: str = url) -> Fetched:
+            return await client.fetch_bytes(url, max_bytes=1000)
+
+        with pytest.raises(ResponseTooLargeError) as caught:
+            run(settings(upstream), job)
+        assert caught.value.limit == 1000
+        assert caught.value.url == url
+        assert upstream.hits(path) == 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from rich.console import Console
@@ -65,6 +65,23 @@ def _parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
     )
     serve.add_argument("--port", type=int, default=8080, help="port (default: %(default)s)")
+    plan = commands.add_parser(
+        "plan",
+        parents=[common],
+        help="show what `cellar mirror` would mirror, without downloading distributions",
+        description="Resolve the dependency closure for every target and print projects, "
+        "versions, files and bytes per target and overall, and what is new against the mirror. "
+        "Exit 1 when some requirement cannot be satisfied on some target.",
+    )
+    plan.add_argument("--json", action="store_true", help="print JSON for machines")
+    why = commands.add_parser(
+        "why",
+        parents=[common],
+        help="show the chain of requirements that pulls a project in, per target",
+        description="Print, for each target, every chain of requirements from your requirements "
+        "to PROJECT. Exit 1 when no target needs it.",
+    )
+    why.add_argument("project", help="a project name (any spelling)")
     commands.add_parser(
         "status",
         parents=[common],
@@ -81,11 +98,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = _configure_logging(console, verbose=args.verbose, quiet=args.quiet)
     try:
         config = load_config(config_path(args.config))
-        if args.command == "mirror":
-            return _mirror(config, console)
-        if args.command == "serve":
-            return _serve(config, args.host, args.port)
-        return _status(config)
+        commands: dict[str, Callable[[], int]] = {
+            "mirror": lambda: _mirror(config, console),
+            "serve": lambda: _serve(config, args.host, args.port),
+            "plan": lambda: _plan(config, as_json=args.json),
+            "why": lambda: _why(config, args.project),
+            "status": lambda: _status(config),
+        }
+        return commands[args.command]()
     except KeyboardInterrupt:
         log.error("interrupted; what was already verified is kept, run again to finish")
         return EXIT_INTERRUPTED
@@ -128,6 +148,25 @@ def _mirror(config: Config, console: Console) -> int:
         result = run_mirror(config, LogReporter())
     print(summarize(result))
     return EXIT_OK if result.ok else EXIT_FAILURES
+
+
+def _plan(config: Config, *, as_json: bool) -> int:
+    from cellar.plan_report import plan_json, plan_text  # noqa: PLC0415 - keeps --help fast
+    from cellar.sync.plan import run_plan  # noqa: PLC0415
+
+    plan, novelty = run_plan(config)
+    print(plan_json(plan, novelty) if as_json else plan_text(plan, novelty))
+    return EXIT_FAILURES if plan.failures else EXIT_OK
+
+
+def _why(config: Config, project: str) -> int:
+    from cellar.plan_report import why_text  # noqa: PLC0415 - keeps --help fast
+    from cellar.sync.plan import run_plan  # noqa: PLC0415
+
+    plan, _ = run_plan(config)
+    text, needed = why_text(plan, project)
+    print(text)
+    return EXIT_OK if needed else EXIT_FAILURES
 
 
 def _serve(config: Config, host: str, port: int) -> int:

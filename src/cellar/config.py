@@ -11,13 +11,15 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
 from pypi_simple import PYPI_SIMPLE_ENDPOINT
 
 from cellar.errors import CellarError
+from cellar.select.sources import read_pylock, read_pyproject, read_requirements_file
+from cellar.select.targets import InvalidTargetError, TargetEnvironment, host_target, targets_for
 
 #: Where ``cellar`` looks for its configuration when neither ``--config`` nor the environment
 #: variable names one.
@@ -68,12 +70,20 @@ class MirrorSettings:
         return self.directory / "web"
 
 
+SdistPolicy = Literal["all", "needed", "none"]
+SDIST_POLICIES: tuple[SdistPolicy, ...] = ("all", "needed", "none")
+
+
 @dataclass(frozen=True, slots=True)
 class PackageSettings:
-    """The ``[packages]`` table: which projects, and which of their versions, to mirror."""
+    """The ``[packages]`` table: what to mirror, from all requirement sources together."""
 
     requirements: tuple[Requirement, ...] = ()
+    constraints: tuple[Requirement, ...] = ()
+    dependencies: bool = True
+    versions: int = 1
     prereleases: bool = False
+    sdists: SdistPolicy = "needed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +93,22 @@ class Config:
     source: Path
     mirror: MirrorSettings
     packages: PackageSettings = field(default_factory=PackageSettings)
+    targets: tuple[TargetEnvironment, ...] = ()
 
 
 _KNOWN = {
     "mirror": {"directory", "upstream", "workers", "timeout", "retries"},
-    "packages": {"requirements", "prereleases"},
+    "packages": {
+        "requirements",
+        "requirements-files",
+        "pyproject-files",
+        "pylock-files",
+        "dependencies",
+        "versions",
+        "prereleases",
+        "sdists",
+    },
+    "targets": {"python", "platforms", "implementation"},
 }
 
 
@@ -145,9 +166,6 @@ def parse_config(data: Mapping[str, Any], source: Path) -> Config:
     workers = _get(mirror, "mirror", "workers", int, problems)
     timeout = _get(mirror, "mirror", "timeout", (int, float), problems)
     retries = _get(mirror, "mirror", "retries", int, problems)
-    requirements_raw = _get(packages, "packages", "requirements", list, problems)
-    prereleases = _get(packages, "packages", "prereleases", bool, problems)
-
     if directory is not None and not directory.strip():
         problems.append(ConfigProblem("[mirror] directory", "must not be empty"))
     upstream = _check_upstream(upstream, problems)
@@ -157,7 +175,8 @@ def parse_config(data: Mapping[str, Any], source: Path) -> Config:
         problems.append(ConfigProblem("[mirror] timeout", f"must be above 0, not {timeout}"))
     if retries is not None and not 0 <= retries <= 20:
         problems.append(ConfigProblem("[mirror] retries", f"must be 0 to 20, not {retries}"))
-    requirements = _parse_requirements(requirements_raw or [], problems)
+    package_settings = _packages(packages, base, problems)
+    targets = _targets(_table(data, "targets"), problems)
 
     if problems:
         raise ConfigError(source, tuple(problems))
@@ -172,8 +191,95 @@ def parse_config(data: Mapping[str, Any], source: Path) -> Config:
     return Config(
         source=source,
         mirror=settings,
-        packages=PackageSettings(requirements=requirements, prereleases=bool(prereleases)),
+        packages=package_settings,
+        targets=targets,
     )
+
+
+def _packages(
+    table: Mapping[str, Any], base: Path, problems: list[ConfigProblem]
+) -> PackageSettings:
+    """Validate ``[packages]`` and read every requirement source it names."""
+    requirements = list(
+        _parse_requirements(_get(table, "packages", "requirements", list, problems) or [], problems)
+    )
+    constraints: list[Requirement] = []
+    for key, reader in (
+        ("requirements-files", _read_requirements_file),
+        ("pyproject-files", _read_pyproject),
+        ("pylock-files", _read_pylock),
+    ):
+        for index, path in enumerate(_get(table, "packages", key, list, problems) or []):
+            where = f"[packages] {key}[{index}]"
+            if not isinstance(path, str):
+                problems.append(ConfigProblem(where, f"must be a path string, not {path!r}"))
+                continue
+            try:
+                found, constrained = reader(base / Path(path).expanduser())
+            except (CellarError, OSError) as error:
+                problems.append(ConfigProblem(where, str(error)))
+                continue
+            requirements.extend(found)
+            constraints.extend(constrained)
+    dependencies = _get(table, "packages", "dependencies", bool, problems)
+    versions = _get(table, "packages", "versions", int, problems)
+    if versions is not None and versions < 0:
+        problems.append(
+            ConfigProblem("[packages] versions", f"must be 0 (all) or more, not {versions}")
+        )
+    sdists = _get(table, "packages", "sdists", str, problems)
+    if sdists is not None and sdists not in SDIST_POLICIES:
+        problems.append(
+            ConfigProblem("[packages] sdists", f'must be "all", "needed" or "none", not {sdists!r}')
+        )
+    return PackageSettings(
+        requirements=tuple(requirements),
+        constraints=tuple(constraints),
+        dependencies=dependencies if dependencies is not None else True,
+        versions=versions if versions is not None else 1,
+        prereleases=bool(_get(table, "packages", "prereleases", bool, problems)),
+        sdists=cast(SdistPolicy, sdists) if sdists in SDIST_POLICIES else "needed",
+    )
+
+
+def _read_requirements_file(path: Path) -> tuple[tuple[Requirement, ...], tuple[Requirement, ...]]:
+    source = read_requirements_file(path)
+    return source.requirements, source.constraints
+
+
+def _read_pyproject(path: Path) -> tuple[tuple[Requirement, ...], tuple[Requirement, ...]]:
+    return read_pyproject(path), ()
+
+
+def _read_pylock(path: Path) -> tuple[tuple[Requirement, ...], tuple[Requirement, ...]]:
+    return read_pylock(path), ()
+
+
+def _targets(
+    table: Mapping[str, Any], problems: list[ConfigProblem]
+) -> tuple[TargetEnvironment, ...]:
+    """Validate ``[targets]``; what it leaves out is taken from the running interpreter."""
+    pythons = _get(table, "targets", "python", list, problems)
+    platforms = _get(table, "targets", "platforms", list, problems)
+    implementation = _get(table, "targets", "implementation", str, problems) or "cpython"
+    for key, values in (("python", pythons), ("platforms", platforms)):
+        if values is not None and not all(isinstance(value, str) for value in values):
+            problems.append(ConfigProblem(f"[targets] {key}", "must be a list of strings"))
+            return ()
+        if values == []:
+            problems.append(ConfigProblem(f"[targets] {key}", "must not be empty"))
+            return ()
+    try:
+        if pythons is None or platforms is None:
+            host = host_target()
+            pythons = pythons if pythons is not None else [host.python]
+            platforms = platforms if platforms is not None else [host.platform]
+            if "implementation" not in table:
+                implementation = host.implementation
+        return targets_for(pythons, platforms, implementation)
+    except InvalidTargetError as error:
+        problems.append(ConfigProblem("[targets]", str(error)))
+        return ()
 
 
 def _table(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:

@@ -7,6 +7,10 @@ person can act on. The CLI is the only place that turns these into messages and 
     CellarError
     ├── ConfigError                    cellar.config      (exit code 2)
     ├── LockHeldError                  cellar.lock        (exit code 2)
+    ├── InvalidTargetError             cellar.select.targets  (a Python/platform not targetable)
+    ├── RequirementsFileError          cellar.select.sources  (names file and line)
+    ├── InvalidMetadataError           cellar.select.metadata (core metadata without name/version)
+    ├── ResolutionFailed               cellar.select.failure  (per target, with the chain)
     ├── MirrorStateError               cellar.state
     ├── ServeError                     cellar.serve.app   (cannot start serving)
     │   ├── WebRootError               the tree to serve is missing or not a mirror

@@ -1,8 +1,9 @@
 """The mirror's own record, in SQLite inside the mirror directory (never the current directory).
 
 It remembers each file Cellar verified (path, sha256, size, mtime) so a later run can skip it
-without hashing again, each project's last successful sync, and each run with its failures,
-which is what ``cellar status`` reports.
+without hashing again, each project's last successful sync, each run with its failures,
+which is what ``cellar status`` reports, and the core metadata read from upstream files, so a
+later plan asks the upstream for none of it again.
 """
 
 from __future__ import annotations
@@ -51,6 +52,14 @@ CREATE TABLE IF NOT EXISTS failures (
     filename TEXT,
     message TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS metadata (
+    key TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    metadata BLOB NOT NULL,
+    requires_txt BLOB,
+    build_requires TEXT,
+    recorded_at TEXT NOT NULL
+);
 """
 
 
@@ -97,6 +106,20 @@ class RunRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class CachedMetadata:
+    """The files a distribution's core metadata was read from, as fetched (not yet parsed).
+
+    ``metadata`` is METADATA, PKG-INFO or a PEP 658 file; ``requires_txt`` an sdist's egg-info
+    ``requires.txt``; ``build_requires`` an sdist's build requirements as written, and ``None``
+    for a wheel.
+    """
+
+    metadata: bytes
+    requires_txt: bytes | None = None
+    build_requires: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Totals:
     """What the mirror holds according to its record."""
 
@@ -140,6 +163,8 @@ class MirrorState:
             try:
                 connection.execute("PRAGMA journal_mode=WAL")
                 connection.execute("PRAGMA synchronous=NORMAL")
+                # `cellar plan` may write the metadata cache while a mirror run does.
+                connection.execute("PRAGMA busy_timeout=10000")
                 connection.executescript(_SCHEMA)
             except sqlite3.DatabaseError as error:
                 raise MirrorStateError(path, str(error)) from None
@@ -177,6 +202,25 @@ class MirrorState:
         """Return each published project's normalised name mapped to its display name."""
         rows = self._db.execute("SELECT name, display_name FROM projects ORDER BY name")
         return dict(rows.fetchall())
+
+    def cached_metadata(self, key: str) -> CachedMetadata | None:
+        """Return the metadata recorded under ``key``, if any."""
+        row = self._db.execute(
+            "SELECT metadata, requires_txt, build_requires FROM metadata WHERE key = ?", (key,)
+        ).fetchone()
+        if row is None:
+            return None
+        metadata, requires_txt, build_requires = row
+        build = None if build_requires is None else tuple(filter(None, build_requires.split("\n")))
+        return CachedMetadata(bytes(metadata), requires_txt, build)
+
+    def record_metadata(self, key: str, entry: CachedMetadata, *, url: str) -> None:
+        """Remember ``entry`` under ``key`` (a file's sha256, or its URL), read from ``url``."""
+        build = None if entry.build_requires is None else "\n".join(entry.build_requires)
+        self._db.execute(
+            "INSERT OR REPLACE INTO metadata VALUES (?, ?, ?, ?, ?, ?)",
+            (key, url, entry.metadata, entry.requires_txt, build, _now()),
+        )
 
     def start_run(self) -> int:
         """Record the start of a run and return its id."""

@@ -18,6 +18,10 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 PAGE_FILES = ("index.html", "index.v1_html", "index.v1_json")
 
+#: ``[packages]`` lines that mirror every version a requirement allows, sdists too, and no
+#: dependencies: what the tests of mirroring mechanics (not of the closure) want.
+EVERY_VERSION = 'versions = 0\nsdists = "all"\ndependencies = false'
+
 
 def write_config(
     directory: Path,

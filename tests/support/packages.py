@@ -117,11 +117,15 @@ def build_sdist(
     *,
     requires_python: str | None = None,
     requires_dist: Iterable[str] = (),
+    build_requires: Iterable[str] = ("setuptools",),
+    build_backend: str = "setuptools.build_meta",
 ) -> Dist:
-    """Return a source distribution of ``name`` (``.tar.gz``) that setuptools can build.
+    """Return a source distribution of ``name`` (``.tar.gz``) that its build backend can build.
 
-    The archive holds ``PKG-INFO``, a ``pyproject.toml`` declaring the same metadata, and the
-    module. The version is written in its normal form, as for :func:`build_wheel`.
+    The archive holds ``PKG-INFO``, a ``pyproject.toml`` declaring the same metadata and the
+    build system, and the module. The version is written in its normal form, as for
+    :func:`build_wheel`. With ``build_requires=["tinybackend"]`` and
+    ``build_backend="tinybackend"`` it builds offline with :func:`build_backend_wheel`'s backend.
     """
     version = _normal_version(version)
     stem = f"{escaped_name(name)}-{version}"
@@ -135,8 +139,8 @@ def build_sdist(
     pyproject = "\n".join(
         [
             "[build-system]",
-            'requires = ["setuptools"]',
-            'build-backend = "setuptools.build_meta"',
+            f"requires = {json.dumps(list(build_requires))}",
+            f"build-backend = {json.dumps(build_backend)}",
             "",
             "[project]",
             *project,
@@ -162,6 +166,73 @@ def build_sdist(
             info.mode = 0o644
             archive.addfile(info, io.BytesIO(content))
     return Dist(filename=f"{stem}.tar.gz", data=buffer.getvalue(), metadata=metadata)
+
+
+_BACKEND_SOURCE = '''"""A PEP 517 build backend small enough for tests: wheels a pure module from its sdist."""
+
+import base64
+import hashlib
+import io
+import os
+import zipfile
+
+
+def _metadata():
+    with open("PKG-INFO", "rb") as stream:
+        text = stream.read()
+    fields = dict(
+        line.split(": ", 1) for line in text.decode().splitlines() if ": " in line
+    )
+    return fields["Name"], fields["Version"], text
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+def get_requires_for_build_sdist(config_settings=None):
+    return []
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    name, version, metadata = _metadata()
+    stem = name.lower().replace("-", "_").replace(".", "_") + "-" + version
+    members = {}
+    module = name.lower().replace("-", "_").replace(".", "_")
+    for root, _, files in os.walk(module):
+        for file in files:
+            path = os.path.join(root, file)
+            with open(path, "rb") as stream:
+                members[path.replace(os.sep, "/")] = stream.read()
+    members[stem + ".dist-info/METADATA"] = metadata
+    members[stem + ".dist-info/WHEEL"] = (
+        b"Wheel-Version: 1.0\\nGenerator: tinybackend\\nRoot-Is-Purelib: true\\n"
+        b"Tag: py3-none-any\\n\\n"
+    )
+    record = []
+    for path, data in members.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+    record.append(stem + ".dist-info/RECORD,,")
+    members[stem + ".dist-info/RECORD"] = ("\\n".join(record) + "\\n").encode()
+    filename = stem + "-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w") as archive:
+        for path, data in members.items():
+            archive.writestr(path, data)
+    return filename
+'''
+
+
+def build_backend_wheel(name: str = "tinybackend", version: str = "1.0") -> Dist:
+    """Return a wheel of a tiny PEP 517 build backend (module ``name``), for offline sdist builds.
+
+    Its backend wheels a pure module from an sdist made by :func:`build_sdist`; pip and uv can
+    install it from a mirror into an isolated build environment, so an sdist-only project
+    installs with nothing but the mirror.
+    """
+    return build_wheel(
+        name, version, extra_files={f"{import_name(name)}/__init__.py": _BACKEND_SOURCE.encode()}
+    )
 
 
 def _normal_version(version: str) -> str:

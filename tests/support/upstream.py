@@ -134,8 +134,10 @@ class LocalIndex:
         relative_urls: bool = False,
         html_only: bool = False,
         api_version: str = "1.1",
+        ranges: bool = True,
     ) -> None:
         self.file_layout = file_layout
+        self.ranges = ranges  # False: ignore Range headers, always answer 200 with the whole file
         self.relative_urls = relative_urls
         self.html_only = html_only
         self.api_version = api_version
@@ -401,7 +403,7 @@ class LocalIndex:
             data = self._blobs.get(path)
         if data is None:
             return _Response(404, b"Not Found\n")
-        return _Response(200, data, _OCTET, (("Accept-Ranges", "bytes"),))
+        return _Response(200, data, _OCTET, (("Accept-Ranges", "bytes"),) if self.ranges else ())
 
     def _simple_page(self, name: str, query: str, headers: Message) -> _Response:
         media = self._negotiate(headers, query)
@@ -644,7 +646,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = bytes(byte ^ 0xFF for byte in body)
         if fault is not None and fault.malformed:
             body = _malformed(response.content_type)
-        if status == 200 and response.content_type == _OCTET and "Range" in self.headers:
+        ranged = index.ranges and "Range" in self.headers
+        if status == 200 and response.content_type == _OCTET and ranged:
             status, body, headers = _ranged(self.headers["Range"], body, headers)
 
         self.send_response(status)

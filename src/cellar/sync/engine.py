@@ -13,18 +13,17 @@ import logging
 import time
 from dataclasses import dataclass
 
-from packaging.requirements import Requirement
-from packaging.utils import NormalizedName
+from packaging.utils import canonicalize_name
 
 from cellar.config import Config
 from cellar.lock import MirrorLock
-from cellar.select.requirements import file_version, group_requirements, select_files
-from cellar.simple_api import DistFile
+from cellar.select.requirements import file_version
+from cellar.simple_api import DistFile, ProjectPage
 from cellar.state import STATE_DIR, Failure, MirrorState
 from cellar.storage import atomic_write
 from cellar.sync.errors import SyncFileError
 from cellar.sync.fetch import FileFetcher
-from cellar.sync.paths import split_unsafe
+from cellar.sync.plan import MirrorPlan, client_settings, make_plan
 from cellar.sync.render import (
     ProjectListing,
     PublishedFile,
@@ -34,9 +33,7 @@ from cellar.sync.render import (
     render_root_json,
 )
 from cellar.sync.reporter import Reporter
-from cellar.upstream.client import ClientSettings, UpstreamClient
-from cellar.upstream.errors import UpstreamError
-from cellar.upstream.retry import RetryPolicy
+from cellar.upstream.client import UpstreamClient
 
 log = logging.getLogger("cellar.sync")
 
@@ -94,29 +91,26 @@ class _Run:
     async def run(self) -> MirrorResult:
         started = time.monotonic()
         run_id = self.state.start_run()
-        grouped = group_requirements(self.config.packages.requirements)
-        if not grouped:
+        if not self.config.packages.requirements:
             log.warning(
                 "%s selects no projects: add requirements to [packages] requirements",
                 self.config.source,
             )
-        self.reporter.projects_planned(len(grouped))
         mirror = self.config.mirror
-        settings = ClientSettings(
-            index_url=mirror.upstream,
-            concurrency=mirror.workers,
-            timeout=mirror.timeout,
-            retry=RetryPolicy(retries=mirror.retries),
-        )
+        settings = client_settings(self.config)
+        failures: list[Failure] = []
         try:
             async with UpstreamClient(settings) as client:
+                plan = await make_plan(self.config, client, self.state)
+                failures.extend(self._plan_failures(plan))
+                self.reporter.projects_planned(len(plan.projects))
                 fetcher = FileFetcher(
                     client, self.state, mirror.web_root, self.reporter.bytes_transferred
                 )
                 outcomes = await asyncio.gather(
                     *(
-                        self._project(fetcher, client, name, requirements)
-                        for name, requirements in grouped.items()
+                        self._project(fetcher, plan.pages[name], plan.files(name))
+                        for name in plan.projects
                     )
                 )
         finally:
@@ -129,7 +123,8 @@ class _Run:
             files_added=sum(outcome.files_added for outcome in outcomes),
             bytes_added=sum(outcome.bytes_added for outcome in outcomes),
             seconds=time.monotonic() - started,
-            failures=tuple(failure for outcome in outcomes for failure in outcome.failures),
+            failures=tuple(failures)
+            + tuple(failure for outcome in outcomes for failure in outcome.failures),
         )
         self.state.finish_run(
             run_id,
@@ -140,35 +135,31 @@ class _Run:
         )
         return result
 
+    def _plan_failures(self, plan: MirrorPlan) -> list[Failure]:
+        """Turn what planning could not do into failures: refused files, failed resolutions."""
+        failures = [
+            self._fail(name, refusal.filename, str(refusal))
+            for name, refusals in plan.refused.items()
+            for refusal in refusals
+        ]
+        seen: set[str] = set()
+        for problem in plan.failures:
+            message = str(problem.error)
+            if message in seen:
+                # The same upstream fault met by several targets or requirement sets.
+                continue
+            seen.add(message)
+            failures.append(self._fail(", ".join(problem.projects), None, str(problem)))
+        return failures
+
     async def _project(
-        self,
-        fetcher: FileFetcher,
-        client: UpstreamClient,
-        name: NormalizedName,
-        requirements: tuple[Requirement, ...],
+        self, fetcher: FileFetcher, page: ProjectPage, files: tuple[DistFile, ...]
     ) -> _ProjectOutcome:
+        """Put ``files`` of ``page``'s project in place, then publish its pages."""
+        name = canonicalize_name(page.name)
         failures: list[Failure] = []
-        try:
-            page = await client.fetch_project(name)
-        except UpstreamError as error:
-            failures.append(self._fail(name, None, str(error)))
-            return _ProjectOutcome(failures=failures)
-        safe, refused = split_unsafe(name, page.files)
-        failures.extend(self._fail(name, refusal.filename, str(refusal)) for refusal in refused)
-        page = dataclasses.replace(page, files=safe)
-        selection = select_files(page, requirements, prereleases=self.config.packages.prereleases)
-        if not selection.files:
-            wanted = ", ".join(str(requirement) for requirement in requirements)
-            failures.append(
-                self._fail(name, None, f"no file on the upstream page matches {wanted}")
-            )
-            return _ProjectOutcome(failures=failures)
-        self.reporter.files_planned(
-            name, len(selection.files), sum(file.size or 0 for file in selection.files)
-        )
-        outcomes = await asyncio.gather(
-            *(self._file(fetcher, name, entry) for entry in selection.files)
-        )
+        self.reporter.files_planned(name, len(files), sum(file.size or 0 for file in files))
+        outcomes = await asyncio.gather(*(self._file(fetcher, name, entry) for entry in files))
         outcome = _ProjectOutcome(failures=failures)
         published: list[PublishedFile] = []
         for file in outcomes:

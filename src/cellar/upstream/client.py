@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import logging
 import platform
+import re
 from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from cellar import __version__
 from cellar.simple_api import HTML_LEGACY, HTML_V1, JSON_V1, ProjectPage, frozen_mapping
 from cellar.upstream.errors import (
     ProjectNotFoundError,
+    ResponseTooLargeError,
     UpstreamConnectionError,
     UpstreamError,
     UpstreamHTTPError,
@@ -41,6 +43,7 @@ T = TypeVar("T")
 #: PEP 691 negotiation: JSON first; HTML from indexes that only speak PEP 503.
 ACCEPT = f"{JSON_V1}, {HTML_V1};q=0.2, {HTML_LEGACY};q=0.01"
 CHUNK_SIZE = 256 * 1024
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)", re.ASCII)
 _NETWORK_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError)
 
 
@@ -80,6 +83,28 @@ class Download:
     size: int
     digests: Mapping[str, str]
     url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A small answer read whole into memory: status (200, or 206 for a range), body, headers
+    (names lower-cased) and final URL."""
+
+    status: int
+    body: bytes
+    headers: Mapping[str, str]
+    url: str
+
+    def content_range(self) -> tuple[int, int, int | None] | None:
+        """Return the first byte, last byte and total length a 206 answer states, if it does.
+
+        The total is ``None`` when the server gives it as ``*``.
+        """
+        match = _CONTENT_RANGE.fullmatch(self.headers.get("content-range", "").strip())
+        if match is None:
+            return None
+        first, last, total = match.groups()
+        return int(first), int(last), None if total == "*" else int(total)
 
 
 class _Page(NamedTuple):
@@ -223,6 +248,46 @@ class UpstreamClient:
             return Download(size=written, digests=frozen_mapping(digests), url=final_url)
 
         return await self._retrying(url, attempt)
+
+    async def fetch_bytes(
+        self, url: str, *, range_header: str | None = None, max_bytes: int | None = None
+    ) -> Fetched:
+        """GET ``url`` into memory, asking for ``range_header`` (a ``Range`` value) if given.
+
+        Bodies are taken as served (no content-coding), so ranges and digests apply to the
+        file's own bytes. Retries as ``fetch_project`` does. A server that ignores the range
+        answers 200 with the whole body; the caller checks ``status``. Raises
+        ``ResponseTooLargeError`` (not retried) once the body passes ``max_bytes``, and
+        ``UpstreamHTTPError`` / ``UpstreamConnectionError`` as ``fetch_project``.
+        """
+        headers = {"Accept-Encoding": "identity"}
+        if range_header is not None:
+            headers["Range"] = range_header
+
+        async def attempt(_: int) -> Fetched:
+            with self._network():
+                response = await self._http.get(url, headers=headers, auto_decompress=False)
+            async with response:
+                _check_status(response, self.settings.retry)
+                limit = max_bytes if max_bytes is not None else -1
+                if 0 <= limit < (response.content_length or 0):
+                    raise ResponseTooLargeError(url, limit, 0)
+                body = bytearray()
+                while chunk := await self._read_chunk(response):
+                    body += chunk
+                    if 0 <= limit < len(body):
+                        raise ResponseTooLargeError(url, limit, len(body))
+                _check_length(response, len(body))
+                headers_read = {name.lower(): value for name, value in response.headers.items()}
+                return Fetched(
+                    response.status, bytes(body), frozen_mapping(headers_read), str(response.url)
+                )
+
+        return await self._retrying(url, attempt)
+
+    async def _read_chunk(self, response: aiohttp.ClientResponse) -> bytes:
+        with self._network():
+            return await response.content.read(CHUNK_SIZE)
 
     @property
     def _http(self) -> aiohttp.ClientSession:

@@ -62,3 +62,34 @@ class UnsupportedAPIVersionError(UpstreamError):
             "Cellar understands major version 1 only — upgrade Cellar or use another upstream",
         )
         self.version = version
+
+
+class ResponseTooLargeError(UpstreamError):
+    """An answer longer than ``limit`` bytes, the most the caller would hold in memory."""
+
+    def __init__(self, url: str, limit: int, received: int) -> None:
+        super().__init__(url, f"{url} sent more than {limit} bytes, too many to hold in memory")
+        self.limit = limit
+        self.received = received
+
+
+class UpstreamDigestMismatchError(UpstreamError):
+    """Bytes from ``url`` whose ``algorithm`` digest differs from what the index states."""
+
+    def __init__(self, url: str, algorithm: str, expected: str, actual: str) -> None:
+        super().__init__(
+            url,
+            f"{algorithm} mismatch for {url}: the index says {expected}, the upstream sent "
+            f"{actual} (the upstream, or something between, corrupts it)",
+        )
+        self.algorithm = algorithm
+        self.expected = expected
+        self.actual = actual
+
+
+class UnreadableDistributionError(UpstreamError):
+    """A distribution file whose core metadata cannot be read; ``reason`` says why."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(url, f"cannot read the core metadata of {url}: {reason}")
+        self.reason = reason

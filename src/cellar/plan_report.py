@@ -1,0 +1,104 @@
+"""Say what a plan holds, for people (text) and machines (JSON); and why a project is in it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from packaging.utils import NormalizedName, canonicalize_name
+
+from cellar.progress import human_bytes
+from cellar.select.closure import TargetPlan
+from cellar.simple_api import DistFile
+from cellar.sync.plan import MirrorPlan, Novelty
+
+
+def _target_files(target: TargetPlan) -> dict[str, DistFile]:
+    return {file.filename: file for files in target.files().values() for file in files}
+
+
+def _versions(plan: MirrorPlan) -> dict[NormalizedName, list[str]]:
+    versions: dict[NormalizedName, set[str]] = {}
+    for target in plan.closure.targets.values():
+        for name, pinned in target.pins().items():
+            versions.setdefault(name, set()).update(str(version) for version in pinned)
+    return {name: sorted(found) for name, found in sorted(versions.items())}
+
+
+def plan_text(plan: MirrorPlan, novelty: Novelty) -> str:
+    """Return the plan as a few lines per target, the overall total, news and failures."""
+    lines = []
+    for name, target in plan.closure.targets.items():
+        files = _target_files(target)
+        size = sum(file.size or 0 for file in files.values())
+        lines.append(
+            f"{name}: {len(target.pins())} projects, {len(files)} files, {human_bytes(size)}"
+            + (f", {len(target.failures)} failed" if target.failures else "")
+        )
+    versions = _versions(plan)
+    lines.append(
+        f"overall: {len(plan.projects)} projects, "
+        f"{sum(len(found) for found in versions.values())} versions, {novelty.files} files, "
+        f"{human_bytes(novelty.bytes)}"
+    )
+    lines.append(
+        f"new against the mirror: {novelty.new_files} files, {human_bytes(novelty.new_bytes)}"
+    )
+    for project, found in versions.items():
+        lines.append(f"  {project} {', '.join(found)}")
+    if plan.failures:
+        lines.append(f"{len(plan.failures)} could not be planned:")
+        lines.extend(f"  {failure}" for failure in plan.failures)
+    return "\n".join(lines)
+
+
+def plan_json(plan: MirrorPlan, novelty: Novelty) -> str:
+    """Return the plan as JSON: targets, projects with versions and files, totals, failures."""
+    versions = _versions(plan)
+    data: dict[str, Any] = {
+        "targets": {
+            name: {
+                "projects": {
+                    project: sorted(str(v) for v in found)
+                    for project, found in sorted(target.pins().items())
+                },
+                "files": len(files := _target_files(target)),
+                "bytes": sum(file.size or 0 for file in files.values()),
+                "failures": [str(failure) for failure in target.failures],
+            }
+            for name, target in plan.closure.targets.items()
+        },
+        "projects": {
+            name: {
+                "versions": versions.get(name, []),
+                "files": [
+                    {"filename": f.filename, "size": f.size, "sha256": f.sha256, "url": f.url}
+                    for f in plan.files(name)
+                ],
+            }
+            for name in plan.projects
+        },
+        "total": {"files": novelty.files, "bytes": novelty.bytes},
+        "new": {"files": novelty.new_files, "bytes": novelty.new_bytes},
+        "failures": [str(failure) for failure in plan.failures],
+    }
+    return json.dumps(data, indent=2)
+
+
+def why_text(plan: MirrorPlan, project: str) -> tuple[str, bool]:
+    """Return, per target, the chains of requirements that pull ``project`` in.
+
+    The flag is false when no target needs the project.
+    """
+    name = canonicalize_name(project)
+    lines = []
+    needed = False
+    for target_name, target in plan.closure.targets.items():
+        chains = target.why(name)
+        if not chains:
+            lines.append(f"{target_name}: not needed")
+            continue
+        needed = True
+        lines.append(f"{target_name}:")
+        lines.extend("  " + " -> ".join(chain) for chain in chains)
+    return "\n".join(lines), needed

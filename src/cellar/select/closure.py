@@ -1,0 +1,244 @@
+"""The dependency closure: what to mirror so that every requirement installs on every target.
+
+For each target this resolves, as an installer would: all requirements together, each
+requirement alone, and each kept version of each requirement pinned; and for every release that
+only an sdist can install, its build requirements. The union of the files those resolutions pin
+is the plan. Resolution itself is ``cellar.select.resolve``; this module only decides what to
+resolve and collects the results (pure, synchronous; the repository does any I/O).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+
+from cellar.errors import CellarError
+from cellar.select.releases import Release
+from cellar.select.resolve import (
+    Repository,
+    Resolution,
+    SdistPolicy,
+    Target,
+    installable_releases,
+    resolve,
+)
+from cellar.simple_api import DistFile
+
+#: How deep build requirements of build requirements are followed before giving up.
+MAX_BUILD_DEPTH = 4
+
+
+@dataclass(frozen=True, slots=True)
+class ClosureSettings:
+    """How much to mirror: dependencies or not, how many versions, prereleases, sdists."""
+
+    dependencies: bool = True
+    versions: int = 1
+    prereleases: bool = False
+    sdists: SdistPolicy = "needed"
+    constraints: tuple[Requirement, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PlanProblem:
+    """What could not be planned: on which target, resolving which requirements, and why."""
+
+    target: str
+    requirements: tuple[str, ...]
+    error: CellarError
+
+    @property
+    def projects(self) -> tuple[NormalizedName, ...]:
+        """The projects of the requirements being resolved."""
+        return tuple(canonicalize_name(Requirement(r).name) for r in self.requirements)
+
+    def __str__(self) -> str:
+        text = str(self.error)
+        return text if text.startswith("for ") else f"for {self.target}: {text}"
+
+
+@dataclass(slots=True)
+class TargetPlan:
+    """What one target needs: its pins (name -> versions) and the resolutions that failed."""
+
+    target: str
+    resolutions: list[Resolution] = field(default_factory=list)
+    failures: list[PlanProblem] = field(default_factory=list)
+    #: Releases taken as they are, without dependencies (``dependencies = false``).
+    direct: dict[NormalizedName, dict[Version, tuple[DistFile, ...]]] = field(default_factory=dict)
+
+    def pins(self) -> dict[NormalizedName, set[Version]]:
+        """Return every project this target needs, with every version some resolution pinned."""
+        pinned: dict[NormalizedName, set[Version]] = {
+            name: set(releases) for name, releases in self.direct.items()
+        }
+        for resolution in self.resolutions:
+            for name, pin in resolution.pins.items():
+                pinned.setdefault(name, set()).add(pin.version)
+        return pinned
+
+    def files(self) -> dict[NormalizedName, list[DistFile]]:
+        """Return the files this target needs, by project."""
+        found: dict[NormalizedName, list[DistFile]] = {}
+        for name, releases in self.direct.items():
+            for files in releases.values():
+                found.setdefault(name, []).extend(files)
+        for resolution in self.resolutions:
+            for pin in resolution.pins.values():
+                found.setdefault(pin.name, []).extend(pin.files)
+        return found
+
+    def why(self, name: NormalizedName) -> tuple[tuple[str, ...], ...]:
+        """Return each distinct chain of requirements that pulled ``name`` in for this target."""
+        chains: dict[tuple[str, ...], None] = {}
+        for resolution in self.resolutions:
+            if name in resolution.pins:
+                chains.update(dict.fromkeys(resolution.why(name)))
+        return tuple(chains)
+
+
+@dataclass(slots=True)
+class ClosurePlan:
+    """The union over targets: the files of each project to mirror, and each target's plan."""
+
+    files: dict[NormalizedName, dict[str, DistFile]] = field(default_factory=dict)
+    targets: dict[str, TargetPlan] = field(default_factory=dict)
+
+    def add(self, files: Mapping[NormalizedName, Iterable[DistFile]]) -> None:
+        """Add ``files`` (by project) to the union."""
+        for name, found in files.items():
+            chosen = self.files.setdefault(name, {})
+            for file in found:
+                chosen.setdefault(file.filename, file)
+
+    @property
+    def failures(self) -> tuple[PlanProblem, ...]:
+        """Every resolution that failed, on every target."""
+        return tuple(f for plan in self.targets.values() for f in plan.failures)
+
+
+def plan_closure(
+    requirements: Sequence[Requirement],
+    targets: Sequence[Target],
+    repository: Repository,
+    settings: ClosureSettings,
+) -> ClosurePlan:
+    """Return what to mirror so that ``requirements`` install on each of ``targets``.
+
+    Failures (a requirement no version of which fits a target, a conflict) are collected per
+    target in the plan, never raised: the other targets and requirements are still planned.
+    """
+    return merge_plans(plan_target(requirements, t, repository, settings) for t in targets)
+
+
+def merge_plans(target_plans: Iterable[TargetPlan]) -> ClosurePlan:
+    """Return the union of the files each target's resolutions pinned."""
+    plan = ClosurePlan()
+    for target_plan in target_plans:
+        plan.targets[target_plan.target] = target_plan
+        plan.add(target_plan.files())
+    return plan
+
+
+def plan_target(
+    requirements: Sequence[Requirement],
+    target: Target,
+    repository: Repository,
+    settings: ClosureSettings,
+) -> TargetPlan:
+    """Resolve everything one target needs and return its plan (safe to run in a thread)."""
+    result = TargetPlan(target.name)
+    environment = target.markers()
+    roots = [r for r in requirements if r.marker is None or r.marker.evaluate(environment)]
+    sets: list[list[Requirement]] = []
+    if settings.dependencies and len(roots) > 1:
+        sets.append(list(roots))
+    for requirement in roots:
+        try:
+            kept = _kept_releases(requirement, target, repository, settings)
+        except CellarError as error:
+            # The upstream failed to answer for this project's page.
+            result.failures.append(PlanProblem(target.name, (str(requirement),), error))
+            continue
+        if not kept or settings.dependencies:
+            # Resolving also explains, when nothing fits, why not.
+            sets.extend([_pinned(requirement, release.version)] for release in kept)
+            sets.extend([[requirement]] if not kept else [])
+        else:
+            releases = result.direct.setdefault(canonicalize_name(requirement.name), {})
+            releases.update((release.version, release.files(settings.sdists)) for release in kept)
+    seen: set[tuple[str, ...]] = set()
+    for requirement_set in sets:
+        key = tuple(sorted(str(r) for r in requirement_set))
+        if key in seen:
+            continue
+        seen.add(key)
+        _resolve_into(requirement_set, target, repository, settings, result, depth=0)
+    return result
+
+
+def _kept_releases(
+    requirement: Requirement,
+    target: Target,
+    repository: Repository,
+    settings: ClosureSettings,
+) -> list[Release]:
+    """Return the releases of ``requirement`` to keep: the newest N installable ones."""
+    releases = installable_releases(
+        requirement,
+        target,
+        repository,
+        prereleases=settings.prereleases,
+        sdists=settings.sdists,
+        # "All versions" includes yanked ones, so exact pins in old lock files keep working.
+        yanked=settings.versions == 0,
+    )
+    return releases[: settings.versions] if settings.versions else releases
+
+
+def _pinned(requirement: Requirement, version: Version) -> Requirement:
+    """Return ``requirement`` pinned to ``version``, keeping its extras."""
+    name = canonicalize_name(requirement.name)
+    extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
+    return Requirement(f"{name}{extras}=={version}")
+
+
+def _resolve_into(
+    requirements: Sequence[Requirement],
+    target: Target,
+    repository: Repository,
+    settings: ClosureSettings,
+    result: TargetPlan,
+    *,
+    depth: int,
+) -> None:
+    try:
+        resolution = resolve(
+            requirements,
+            target,
+            repository,
+            prereleases=settings.prereleases,
+            sdists=settings.sdists,
+            constraints=settings.constraints,
+            dependencies=settings.dependencies,
+        )
+    except CellarError as error:
+        # ResolutionFailed, or the upstream failing to answer for a page or metadata file.
+        result.failures.append(PlanProblem(target.name, tuple(str(r) for r in requirements), error))
+        return
+    result.resolutions.append(resolution)
+    if depth >= MAX_BUILD_DEPTH:
+        return
+    for pin in resolution.pins.values():
+        build = pin.metadata.build_requires
+        if pin.needs_build and build:
+            _resolve_into(build, target, repository, settings, result, depth=depth + 1)
+
+
+def union_size(files: Mapping[NormalizedName, Mapping[str, DistFile]]) -> int:
+    """Return the bytes the planned files take, as the index states their sizes."""
+    return sum(file.size or 0 for chosen in files.values() for file in chosen.values())

@@ -1,0 +1,346 @@
+"""Read requirements from the files a configuration names: pip files, pyproject.toml, pylock.toml.
+
+Requirements files follow pip's format and pip's rules: comments, ``\\`` continuations, ``${VAR}``
+expansion, ``-r``/``-c`` relative to the including file (a file including itself, directly or
+not, is an error; including the same file twice from different places is not), ``--hash`` and
+``--config-settings`` allowed on a requirement. Options that steer an installer (``--index-url``,
+``--pre``, ``--only-binary``...) mean nothing to a mirror: they are logged and ignored. What a
+mirror cannot serve (editable installs, paths, URLs) is an error naming the file and line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import optparse
+import os
+import re
+import shlex
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import VERSION_PATTERN
+
+from cellar.errors import CellarError
+
+logger = logging.getLogger("cellar.config")
+
+_VERSION = re.compile(VERSION_PATTERN, re.VERBOSE | re.IGNORECASE)
+_COMMENT = re.compile(r"(^|\s+)#.*$")
+_ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
+_CODING = re.compile(rb"coding[:=]\s*([-\w.]+)")
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+_ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")
+# UTF-32 before UTF-16: the UTF-16 LE mark begins the UTF-32 LE one. UTF-8's is dropped later.
+_BOMS = {"utf-32": (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)}
+_BOMS["utf-16"] = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+#: A PEP 751 marker atom about the extras or groups a lock is installed with, e.g. 'dev' in extras.
+_SELECTION_ATOM = re.compile(r"""(['"])[^'"]*\1\s+(?:not\s+)?in\s+(?:extras|dependency_groups)\b""")
+_ALWAYS = 'python_version >= "0"'
+_APPEND_OPTIONS = (
+    *("-r --requirement", "-c --constraint", "-e --editable", "--hash", "-C --config-settings"),
+    *("-f --find-links", "--extra-index-url", "--no-binary", "--only-binary", "--trusted-host"),
+    *("--all-releases", "--only-final", "--use-feature"),
+)
+#: The options that matter to a mirror; pip's others steer an installer and are ignored.
+_USED = frozenset({"requirement", "constraint", "editable", "hash", "config_settings"})
+
+
+class RequirementsFileError(CellarError):
+    """A requirement source that cannot be used: the file, the line if known, and why."""
+
+    def __init__(
+        self, path: Path, reason: str, *, lineno: int | None = None, line: str | None = None
+    ) -> None:
+        where = f"{path}:{lineno}" if lineno is not None else str(path)
+        super().__init__(f"{where}: {reason}" + (f"\n    {line}" if line else ""))
+        self.path = path
+        self.lineno = lineno
+        self.line = line
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class RequirementSource:
+    """What a requirements file asks for, and the constraints its ``-c`` files impose."""
+
+    requirements: tuple[Requirement, ...] = ()
+    constraints: tuple[Requirement, ...] = ()
+
+
+def read_requirements_file(
+    path: Path, *, environ: Mapping[str, str] | None = None
+) -> RequirementSource:
+    """Return the requirements and constraints of a pip requirements file and those it includes.
+
+    ``environ`` supplies ``${VAR}`` values (default: the process environment).
+
+    Raises:
+        RequirementsFileError: a file cannot be read, a line is not a requirement pip would
+            accept, names something an index cannot serve, or a file includes itself.
+    """
+    requirements: list[Requirement] = []
+    constraints: list[Requirement] = []
+    env = os.environ if environ is None else environ
+    _read_pip_file(path, (path.resolve(),), env, requirements, constraints, constraint=False)
+    return RequirementSource(tuple(requirements), tuple(constraints))
+
+
+def read_pyproject(path: Path, *, extras: Sequence[str] | None = None) -> tuple[Requirement, ...]:
+    """Return ``[project] dependencies`` and the optional dependencies of ``extras``.
+
+    ``extras=None`` means every optional-dependency group. A group naming the project itself
+    (``all = ["me[test,docs]"]``) contributes those groups' requirements instead.
+
+    Raises:
+        RequirementsFileError: the file is not TOML, has no static ``[project]`` dependencies,
+            names an unknown extra, or holds an invalid or direct-URL requirement.
+    """
+    project = _load_toml(path).get("project")
+    if not isinstance(project, dict):
+        raise RequirementsFileError(path, "has no [project] table to read dependencies from")
+    if "dependencies" not in project and "dependencies" in project.get("dynamic", []):
+        raise RequirementsFileError(
+            path, "[project] dependencies are dynamic (computed by the build backend); list them"
+        )
+    own = canonicalize_name(str(project.get("name", "")))
+    groups = project.get("optional-dependencies", {})
+    if not isinstance(groups, dict):
+        raise RequirementsFileError(path, "[project] optional-dependencies must be a table")
+    by_name = {canonicalize_name(name): name for name in groups}
+    for extra in [] if extras is None else extras:
+        if canonicalize_name(extra) not in by_name:
+            known = ", ".join(groups) or "none"
+            raise RequirementsFileError(path, f"no optional dependencies {extra!r} (has: {known})")
+    wanted = by_name if extras is None else [canonicalize_name(extra) for extra in extras]
+    queue: list[tuple[NormalizedName, Any]] = [(extra, None) for extra in wanted]
+    found = _toml_requirements(path, "[project] dependencies", project.get("dependencies", []))
+    # The extras read so far, True once read without a marker (then there is nothing to add).
+    unconditional: dict[NormalizedName, bool] = {}
+    while queue:
+        extra, marker = queue.pop(0)
+        if extra not in by_name or (extra in unconditional and (unconditional[extra] or marker)):
+            continue  # an unknown self-reference (pip ignores those too), or already read
+        unconditional[extra] = marker is None
+        key = f"[project] optional-dependencies.{by_name[extra]}"
+        for listed in _toml_requirements(path, key, groups[by_name[extra]]):
+            requirement = _and_marker(listed, marker)
+            if canonicalize_name(requirement.name) == own:
+                queue += [(canonicalize_name(e), requirement.marker) for e in requirement.extras]
+            else:
+                found.append(requirement)
+    return tuple(found)
+
+
+def read_pylock(path: Path) -> tuple[Requirement, ...]:
+    """Return each package of a PEP 751 lock file as ``name==version`` with its marker.
+
+    Packages from a VCS, a directory or an archive URL, and packages without a version, are
+    skipped with a warning: an index does not serve them. Markers on the extras or groups the
+    lock is installed with count as true, so every selection the lock allows is mirrored.
+
+    Raises:
+        RequirementsFileError: the file is not a lock file of a supported version, or an entry
+            is malformed.
+    """
+    data = _load_toml(path)
+    version = data.get("lock-version")
+    if not isinstance(version, str) or not re.fullmatch(r"\d+\.\d+", version):
+        raise RequirementsFileError(path, "has no lock-version; is it a PEP 751 pylock.toml?")
+    if version.split(".")[0] != "1":
+        raise RequirementsFileError(path, f"lock-version {version} is not supported (1.x is)")
+    if version != "1.0":
+        logger.warning("%s: lock-version %s is newer than 1.0; reading it as 1.0", path, version)
+    packages = data.get("packages", [])
+    found: list[Requirement] = []
+    for index, entry in enumerate(packages if isinstance(packages, list) else [None]):
+        key = f"[[packages]] entry {index + 1}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise RequirementsFileError(path, f"{key} is not a table with a name")
+        name, version, marker = entry["name"], entry.get("version"), entry.get("marker")
+        if source := next((k for k in ("vcs", "directory", "archive") if k in entry), None):
+            logger.warning("%s: skipping %s: installed from a %s, not an index", path, name, source)
+            continue
+        if not isinstance(version, str):
+            logger.warning("%s: skipping %s: the lock gives no version", path, name)
+            continue
+        operator = "==" if _VERSION.fullmatch(version) else "==="
+        marker = _SELECTION_ATOM.sub(_ALWAYS, marker) if isinstance(marker, str) else None
+        suffix = "" if marker in (None, _ALWAYS) else f"; {marker}"
+        found.append(_requirement(path, f"{name}{operator}{version}{suffix}", key=key))
+    return tuple(found)
+
+
+def _read_pip_file(
+    path: Path,
+    chain: tuple[Path, ...],
+    environ: Mapping[str, str],
+    requirements: list[Requirement],
+    constraints: list[Requirement],
+    *,
+    constraint: bool,
+) -> None:
+    """Add the requirements (or constraints) of ``path`` and the files it includes."""
+    for lineno, line in _logical_lines(_decode(path), environ):
+        args, options = _split_options(line)
+        parser = _option_parser()  # a new one each line: optparse appends to its defaults
+        where: dict[str, Any] = {"lineno": lineno, "line": line}
+        try:
+            opts, leftovers = parser.parse_args(shlex.split(options))
+        except (_OptionError, ValueError) as error:
+            raise RequirementsFileError(path, f"invalid option: {error}", **where) from None
+        if opts.editable:
+            raise RequirementsFileError(
+                path, "editable requirements (-e) are local projects a mirror cannot serve", **where
+            )
+        ignored = [
+            option.get_opt_string()
+            for option in parser.option_list
+            if option.dest not in _USED and getattr(opts, str(option.dest))
+        ] + leftovers
+        if ignored:
+            logger.warning(
+                "%s:%s: ignoring %s (not used by a mirror)", path, lineno, " ".join(ignored)
+            )
+        if args:
+            requirement = _requirement(path, args, **where)
+            if constraint and requirement.extras:
+                raise RequirementsFileError(path, "constraints cannot have extras", **where)
+            (constraints if constraint else requirements).append(requirement)
+        includes = [(p, False) for p in opts.requirement] + [(p, True) for p in opts.constraint]
+        for name, nested in includes:
+            if _URL.match(name):
+                raise RequirementsFileError(path, f"cannot include remote file {name}", **where)
+            included = path.parent / name
+            key = included.resolve()
+            if key in chain:
+                cycle = " -> ".join(str(p) for p in (*chain[chain.index(key) :], key))
+                raise RequirementsFileError(path, f"includes itself: {cycle}", **where)
+            if not included.is_file():
+                raise RequirementsFileError(path, f"cannot read included {included}", **where)
+            _read_pip_file(
+                included, (*chain, key), environ, requirements, constraints, constraint=nested
+            )
+
+
+def _decode(path: Path) -> str:
+    """Return a requirements file's text, honouring a BOM or PEP 263 coding line as pip does."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise RequirementsFileError(path, f"cannot read: {error.strerror or error}") from None
+    encoding = next((enc for enc, boms in _BOMS.items() if data.startswith(boms)), None)
+    for first in data.split(b"\n")[:2]:
+        if encoding is None and first.startswith(b"#") and (match := _CODING.search(first)):
+            encoding = match.group(1).decode("ascii")
+    try:
+        return data.decode(encoding or "utf-8").removeprefix("\ufeff")
+    except (UnicodeDecodeError, LookupError) as error:
+        raise RequirementsFileError(path, f"cannot decode: {error}") from None
+
+
+def _logical_lines(text: str, environ: Mapping[str, str]) -> list[tuple[int, str]]:
+    """Return (first line number, line) after pip's continuation, comment and variable rules."""
+    joined: list[tuple[int, str]] = []
+    pending: list[str] = []
+    start = 0
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        if raw.endswith("\\") and not _COMMENT.match(raw):
+            start = start if pending else lineno
+            pending.append(raw.rstrip("\\"))
+            continue
+        line = " " + raw if _COMMENT.match(raw) else raw  # a comment ends a continuation
+        joined.append((start, "".join([*pending, line])) if pending else (lineno, line))
+        pending = []
+    if pending:
+        joined.append((start, "".join(pending)))
+    logical = []
+    for lineno, line in joined:
+        stripped = _COMMENT.sub("", line).strip()
+        expanded = _ENV_VAR.sub(lambda m: environ.get(m[1]) or m[0], stripped)
+        if expanded:
+            logical.append((lineno, expanded))
+    return logical
+
+
+def _split_options(line: str) -> tuple[str, str]:
+    """Split a line at its first option, as pip does (markers would not survive shlex)."""
+    tokens = line.split(" ")
+    first = next((i for i, token in enumerate(tokens) if token.startswith("-")), len(tokens))
+    return " ".join(tokens[:first]).strip(), " ".join(tokens[first:])
+
+
+class _OptionError(Exception):
+    pass
+
+
+class _OptionParser(optparse.OptionParser):
+    def error(self, msg: str) -> NoReturn:
+        raise _OptionError(msg)
+
+
+def _option_parser() -> _OptionParser:
+    """Return a parser of the options pip accepts in requirements files (dest: the long name)."""
+    parser = _OptionParser(add_help_option=False)
+    for flags in _APPEND_OPTIONS:
+        parser.add_option(*flags.split(), action="append", default=[])
+    parser.add_option("-i", "--index-url")
+    for flag in ("--no-index", "--prefer-binary", "--require-hashes", "--no-require-hashes"):
+        parser.add_option(flag, action="store_true", default=False)
+    parser.add_option("--pre", action="store_true", default=False)
+    return parser
+
+
+def _requirement(path: Path, text: str, key: str = "", **where: Any) -> Requirement:
+    """Return ``text`` as a requirement an index can serve, or raise naming where it was."""
+    key = f"{key}: " if key else ""
+    head = text.split(";", maxsplit=1)[0].strip()
+    if "@" not in head and (
+        _URL.match(head) or "/" in head or "\\" in head or head.lower().endswith(_ARCHIVES)
+    ):
+        raise RequirementsFileError(
+            path, f"{key}{head!r} is a path or URL; a mirror serves projects by name", **where
+        )
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement as error:
+        raise RequirementsFileError(
+            path, f"{key}not a valid requirement: {error}", **where
+        ) from None
+    if requirement.url:
+        raise RequirementsFileError(
+            path,
+            f"{key}{requirement.name} @ {requirement.url} is a direct URL a mirror cannot serve",
+            **where,
+        )
+    return requirement
+
+
+def _toml_requirements(path: Path, key: str, values: object) -> list[Requirement]:
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise RequirementsFileError(path, f"{key} must be a list of requirement strings")
+    return [_requirement(path, value, key=key) for value in values]
+
+
+def _and_marker(requirement: Requirement, marker: Any) -> Requirement:
+    """Return ``requirement`` that applies only where ``marker`` (if any) also holds."""
+    if marker is None:
+        return requirement
+    combined = Requirement(str(requirement).split(";", maxsplit=1)[0])
+    both = f"({requirement.marker}) and ({marker})" if requirement.marker else str(marker)
+    return Requirement(f"{combined}; {both}")
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file)
+    except OSError as error:
+        raise RequirementsFileError(path, f"cannot read: {error.strerror or error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise RequirementsFileError(path, f"not valid TOML: {error}") from None

@@ -1,0 +1,145 @@
+"""Plan a sync: resolve the closure for every target against the upstream, without downloading
+distributions, and say what is new against the mirror on disk.
+
+Each target resolves in its own worker thread; pages and metadata are fetched on the event loop
+and shared between threads, so a page or metadata file is fetched once per run, and not at all
+when the state's metadata cache already knows it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from packaging.utils import NormalizedName
+
+from cellar.config import Config
+from cellar.select.closure import (
+    ClosurePlan,
+    ClosureSettings,
+    PlanProblem,
+    merge_plans,
+    plan_target,
+)
+from cellar.simple_api import DistFile, ProjectPage
+from cellar.state import MirrorState
+from cellar.sync.errors import UnsafePathError
+from cellar.sync.paths import mirror_path
+from cellar.sync.repository import UpstreamRepository
+from cellar.upstream.client import ClientSettings, UpstreamClient
+from cellar.upstream.metadata import MetadataFetcher
+from cellar.upstream.retry import RetryPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class MirrorPlan:
+    """What a run will mirror: per project its upstream page and chosen files; and the failures."""
+
+    closure: ClosurePlan
+    pages: Mapping[NormalizedName, ProjectPage]
+    refused: Mapping[NormalizedName, tuple[UnsafePathError, ...]] = field(default_factory=dict)
+
+    def files(self, name: NormalizedName) -> tuple[DistFile, ...]:
+        """Return the files planned for project ``name``, in page order."""
+        chosen = self.closure.files.get(name, {})
+        page = self.pages.get(name)
+        if page is None:
+            return tuple(chosen.values())
+        return tuple(file for file in page.files if file.filename in chosen)
+
+    @property
+    def projects(self) -> tuple[NormalizedName, ...]:
+        """Every planned project, sorted."""
+        return tuple(sorted(self.closure.files))
+
+    @property
+    def failures(self) -> tuple[PlanProblem, ...]:
+        """Every resolution that failed, on every target."""
+        return self.closure.failures
+
+
+def closure_settings(config: Config) -> ClosureSettings:
+    """Return the closure settings ``config`` asks for."""
+    packages = config.packages
+    return ClosureSettings(
+        dependencies=packages.dependencies,
+        versions=packages.versions,
+        prereleases=packages.prereleases,
+        sdists=packages.sdists,
+        constraints=packages.constraints,
+    )
+
+
+async def make_plan(
+    config: Config, client: UpstreamClient, state: MirrorState | None
+) -> MirrorPlan:
+    """Resolve what ``config`` selects for each of its targets and return the plan.
+
+    Resolution failures are in the plan; upstream errors for pages or metadata become failures
+    of the resolutions that needed them.
+    """
+    loop = asyncio.get_running_loop()
+    repository = UpstreamRepository(loop, client, MetadataFetcher(client, state))
+    settings = closure_settings(config)
+    requirements = config.packages.requirements
+    target_plans = await asyncio.gather(
+        *(
+            asyncio.to_thread(plan_target, requirements, target, repository, settings)
+            for target in config.targets
+        )
+    )
+    closure = merge_plans(target_plans)
+    return MirrorPlan(closure, dict(repository.pages), dict(repository.refused))
+
+
+@dataclass(frozen=True, slots=True)
+class Novelty:
+    """How much of a plan the mirror on disk already holds."""
+
+    files: int
+    bytes: int
+    new_files: int
+    new_bytes: int
+
+
+def novelty(plan: MirrorPlan, state: MirrorState) -> Novelty:
+    """Return the plan's size, and what of it is not yet verified in the mirror."""
+    files = size = new_files = new_bytes = 0
+    for name in plan.projects:
+        for file in plan.files(name):
+            files += 1
+            size += file.size or 0
+            path = mirror_path(name, file, file.sha256)
+            record = state.file(str(path)) if path is not None else None
+            if record is None or (file.sha256 and record.sha256 != file.sha256.lower()):
+                new_files += 1
+                new_bytes += file.size or 0
+    return Novelty(files, size, new_files, new_bytes)
+
+
+def run_plan(config: Config) -> tuple[MirrorPlan, Novelty]:
+    """Plan what ``config`` selects (no distribution is downloaded) and compare with the mirror.
+
+    Metadata read on the way is cached in the mirror's state, so the next plan or mirror run
+    asks the upstream for nothing it already knows.
+    """
+
+    async def plan(state: MirrorState) -> MirrorPlan:
+        async with UpstreamClient(client_settings(config)) as client:
+            return await make_plan(config, client, state)
+
+    with MirrorState.open(config.mirror.directory) as state:
+        result = asyncio.run(plan(state))
+        return result, novelty(result, state)
+
+
+def client_settings(config: Config) -> ClientSettings:
+    """Return the upstream client settings ``config`` asks for."""
+    mirror = config.mirror
+    return ClientSettings(
+        index_url=mirror.upstream,
+        concurrency=mirror.workers,
+        timeout=mirror.timeout,
+        retry=RetryPolicy(retries=mirror.retries),
+    )

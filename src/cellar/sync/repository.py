@@ -1,0 +1,94 @@
+"""The upstream as the resolver sees it: synchronous calls answered by the async client.
+
+Resolution (resolvelib) is synchronous and runs in worker threads, one resolution per thread;
+page and metadata fetches run on the event loop, shared by every resolution, each fetched once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+from cellar.select.metadata import DistMetadata
+from cellar.simple_api import DistFile, ProjectPage
+from cellar.sync.errors import UnsafePathError
+from cellar.sync.paths import split_unsafe
+from cellar.upstream.client import UpstreamClient
+from cellar.upstream.errors import ProjectNotFoundError
+from cellar.upstream.metadata import MetadataFetcher
+
+
+@dataclass(slots=True)
+class UpstreamRepository:
+    """Answers ``project_files`` and ``metadata`` from the upstream, caching pages for the run.
+
+    Only call its methods from worker threads; ``loop`` is the event loop the client runs on.
+    """
+
+    loop: asyncio.AbstractEventLoop
+    client: UpstreamClient
+    fetcher: MetadataFetcher
+    pages: dict[NormalizedName, ProjectPage] = field(default_factory=dict)
+    refused: dict[NormalizedName, tuple[UnsafePathError, ...]] = field(default_factory=dict)
+    _pages: dict[NormalizedName, asyncio.Future[ProjectPage | None]] = field(default_factory=dict)
+
+    def project_files(self, name: NormalizedName) -> Sequence[DistFile]:
+        """Return the files on ``name``'s upstream page (none for an unknown project)."""
+        page = self.page(name)
+        return page.files if page is not None else ()
+
+    def page(self, name: NormalizedName) -> ProjectPage | None:
+        """Return ``name``'s upstream page, fetched once per run; ``None`` if it does not exist."""
+        return asyncio.run_coroutine_threadsafe(self._page(name), self.loop).result()
+
+    def metadata(
+        self, name: NormalizedName, version: Version, files: Sequence[DistFile]
+    ) -> DistMetadata:
+        """Return the core metadata of ``name`` ``version``, read from the cheapest of ``files``."""
+        file = min(files, key=_metadata_cost)
+        return asyncio.run_coroutine_threadsafe(self.fetcher.fetch(name, file), self.loop).result()
+
+    async def _page(self, name: NormalizedName) -> ProjectPage | None:
+        # Runs on the loop, so the dict of futures is only ever touched from one thread.
+        future = self._pages.get(name)
+        if future is None:
+            future = self.loop.create_future()
+            self._pages[name] = future
+            try:
+                page = await self._fetch(name)
+            except asyncio.CancelledError:
+                future.cancel()
+                raise
+            except Exception as error:  # noqa: BLE001 - handed to every waiter, not swallowed
+                future.set_exception(error)
+            else:
+                future.set_result(page)
+        return await asyncio.shield(future)
+
+    async def _fetch(self, name: NormalizedName) -> ProjectPage | None:
+        """Fetch ``name``'s page, keep it for publishing, and set aside unsafe file names."""
+        try:
+            page = await self.client.fetch_project(name)
+        except ProjectNotFoundError:
+            return None
+        # Names that would escape the mirror never reach the resolver.
+        safe, refused = split_unsafe(name, page.files)
+        page = dataclasses.replace(page, files=safe)
+        self.pages[name] = page
+        if refused:
+            self.refused[name] = refused
+        return page
+
+
+def _metadata_cost(file: DistFile) -> tuple[int, int]:
+    """Order files by how cheaply their metadata can be read: PEP 658, wheel, then sdist."""
+    if file.core_metadata is not None:
+        return (0, 0)
+    if file.filename.endswith(".whl"):
+        return (1, file.size or 0)
+    return (2, file.size or 0)
