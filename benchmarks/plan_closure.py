@@ -47,7 +47,12 @@ def build_graph(index: LocalIndex, projects: int, versions: int, seed: int = 7) 
             deps = []
             for dep in rng.sample(later, k=min(len(later), rng.randint(0, 4))):
                 marker = rng.choice(
-                    ["", "; python_version < '3.12'", "; sys_platform == 'win32'", "; sys_platform != 'darwin'"]
+                    [
+                        "",
+                        "; python_version < '3.12'",
+                        "; sys_platform == 'win32'",
+                        "; sys_platform != 'darwin'",
+                    ]
                 )
                 deps.append(f"{dep}>=1{marker}")
             index.add(
@@ -84,7 +89,9 @@ def main() -> None:
         pythons = sorted({t[0] for t in TARGETS})
         platforms = sorted({t[1] for t in TARGETS})
         with config.open("a", encoding="utf-8") as stream:
-            stream.write(f"[targets]\npython = {pythons!r}\nplatforms = {platforms!r}\n".replace("'", '"'))
+            stream.write(
+                f"[targets]\npython = {pythons!r}\nplatforms = {platforms!r}\n".replace("'", '"')
+            )
 
         index.reset_log()
         cold = timed(cli=("plan", "-c", str(config)))
@@ -100,14 +107,28 @@ def main() -> None:
         for python, _, uv_platform in TARGETS:
             uv += timed(
                 [
-                    str(find_uv()), "pip", "compile", "--no-config", "--quiet", "--no-cache",
-                    "--python-version", python, "--python-platform", uv_platform,
-                    "--default-index", index.url, str(source),
+                    str(find_uv()),
+                    "pip",
+                    "compile",
+                    "--no-config",
+                    "--quiet",
+                    "--no-cache",
+                    "--python-version",
+                    python,
+                    "--python-platform",
+                    uv_platform,
+                    "--default-index",
+                    index.url,
+                    "--python",
+                    sys.executable,
+                    str(source),
                 ]
             )
         uv_requests = len(index.requests)
 
-    print(f"graph: {args.projects} projects x {args.versions} versions, {len(roots)} roots, {len(TARGETS)} targets")
+    print(
+        f"graph: {args.projects} projects x {args.versions} versions, {len(roots)} roots, {len(TARGETS)} targets"
+    )
     print(f"{'':28}{'seconds':>10}{'requests':>10}{'vs uv':>8}")
     print(f"{'cellar plan, cold':28}{cold:10.2f}{cold_requests:10d}{cold / uv:8.2f}")
     print(f"{'cellar plan, warm (cached)':28}{warm:10.2f}{warm_requests:10d}{warm / uv:8.2f}")

@@ -187,7 +187,13 @@ def uv_compile(
         text=True,
         check=False,
         cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "UV_NO_CONFIG": "1"},
+        # No interpreter downloads: uv must never reach beyond 127.0.0.1.
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "UV_NO_CONFIG": "1",
+            "UV_PYTHON_DOWNLOADS": "never",
+        },
     )
     assert result.returncode == 0, f"uv on {python} {uv_platform}: {result.stderr}"
     pins = {}
@@ -246,7 +252,11 @@ def test_why_and_plan(closure_mirror, capsys):
     assert main(["why", "-c", str(config), "winonly"]) == 0
     out = capsys.readouterr().out
     assert "cp311-manylinux_2_28_x86_64: not needed" in out
-    assert "app[extra]==2.0 -> winonly" in out or "app" in out.split("cp311-win_amd64:")[1]
+    assert "cp311-win_amd64:\n  app[extra] -> winonly\n  app[extra]==2.0 -> winonly\n" in out
+    assert main(["why", "-c", str(config), "lib"]) == 0
+    assert "app[extra] -> lib>=1.0" in capsys.readouterr().out
+    assert main(["why", "-c", str(config), "unused"]) == 1
+    capsys.readouterr()
     assert main(["plan", "-c", str(config), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["new"] == {"files": 0, "bytes": 0}
