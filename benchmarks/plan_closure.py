@@ -24,10 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.installers import find_uv  # noqa: E402
-from tests.support.mirror import run_cli, write_config  # noqa: E402
-from tests.support.packages import build_wheel  # noqa: E402
-from tests.support.upstream import LocalIndex  # noqa: E402
+from tests.support.installers import find_uv
+from tests.support.mirror import run_cli, write_config
+from tests.support.packages import build_wheel
+from tests.support.upstream import LocalIndex
 
 TARGETS = [
     ("3.11", "manylinux_2_28_x86_64", "x86_64-manylinux_2_28"),

@@ -19,6 +19,9 @@ person can act on. The CLI is the only place that turns these into messages and 
     │   ├── UpstreamHTTPError          a status code the client does not retry, or retries ran out
     │   ├── UpstreamConnectionError    connection refused, reset or timed out after retries
     │   ├── MalformedPageError         a page that is not valid PEP 691 JSON or PEP 503 HTML
+    │   ├── ResponseTooLargeError      a metadata response beyond the size Cellar reads
+    │   ├── UpstreamDigestMismatchError fetched bytes whose hash differs from the index's
+    │   ├── UnreadableDistributionError a wheel or sdist whose metadata cannot be read
     │   └── UnsupportedAPIVersionError a page declaring a major API version above 1
     └── SyncFileError                  cellar.sync.errors (one file that could not be mirrored)
         ├── UnsafePathError            a name or URL path that would escape the mirror

@@ -17,7 +17,7 @@ from packaging.utils import canonicalize_name
 
 from cellar.config import Config
 from cellar.lock import MirrorLock
-from cellar.select.requirements import file_version
+from cellar.select.releases import file_version
 from cellar.simple_api import DistFile, ProjectPage
 from cellar.state import STATE_DIR, Failure, MirrorState
 from cellar.storage import atomic_write
@@ -173,7 +173,7 @@ class _Run:
         if not published:
             return outcome
         versions = sorted(
-            {version for file in published if (version := file_version(file.entry, name))}
+            {found[0] for file in published if (found := file_version(file.entry.filename, name))}
         )
         listing = ProjectListing(
             name=page.name,
