@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,69 @@ def test_config_path_precedence():
     assert config_path("a.toml", {"CELLAR_CONFIG": "b.toml"}) == Path("a.toml")
     assert config_path(None, {"CELLAR_CONFIG": "b.toml"}) == Path("b.toml")
     assert config_path(None, {}) == Path("cellar.toml")
+
+
+def test_closure_keys_targets_and_requirement_sources(tmp_path):
+    (tmp_path / "requirements.txt").write_text(
+        "# base\nrequests[socks]>=2 ; python_version >= '3.9'\n-c constraints.txt\n"
+    )
+    (tmp_path / "constraints.txt").write_text("urllib3<3\n")
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\nversion = "1"\ndependencies = ["attrs"]\n'
+    )
+    path = write(
+        tmp_path,
+        '[mirror]\ndirectory = "m"\n'
+        '[packages]\nrequirements = ["pandas"]\nrequirements-files = ["requirements.txt"]\n'
+        'pyproject-files = ["pyproject.toml"]\nversions = 2\nsdists = "none"\ndependencies = false\n'
+        '[targets]\npython = ["3.11", "3.12"]\nplatforms = ["linux", "windows"]\n',
+    )
+    config = load_config(path)
+    assert [str(r) for r in config.packages.requirements] == [
+        "pandas",
+        'requests[socks]>=2; python_version >= "3.9"',
+        "attrs",
+    ]
+    assert [str(r) for r in config.packages.constraints] == ["urllib3<3"]
+    assert (config.packages.versions, config.packages.sdists, config.packages.dependencies) == (
+        2,
+        "none",
+        False,
+    )
+    assert [t.name for t in config.targets] == [
+        "cp311-manylinux_2_28_x86_64",
+        "cp311-win_amd64",
+        "cp312-manylinux_2_28_x86_64",
+        "cp312-win_amd64",
+    ]
+
+
+def test_defaults_are_the_closure_for_the_running_interpreter(tmp_path):
+    config = load_config(write(tmp_path, '[mirror]\ndirectory = "m"\n'))
+    assert (config.packages.versions, config.packages.sdists, config.packages.dependencies) == (
+        1,
+        "needed",
+        True,
+    )
+    (target,) = config.targets
+    assert target.python.startswith(f"{sys.version_info.major}.{sys.version_info.minor}")
+
+
+def test_closure_problems_are_named(tmp_path):
+    (tmp_path / "requirements.txt").write_text("ok\n-e ./local\n")
+    path = write(
+        tmp_path,
+        '[mirror]\ndirectory = "m"\n'
+        '[packages]\nrequirements-files = ["requirements.txt", "missing.txt"]\nversions = -1\nsdists = "some"\n'
+        '[targets]\npython = ["3.11"]\nplatforms = ["amiga"]\n',
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert "[packages] requirements-files[0]" in message
+    assert "requirements.txt:2" in message
+    assert "[packages] requirements-files[1]" in message
+    assert "[packages] versions: must be 0 (all) or more, not -1" in message
+    assert '[packages] sdists: must be "all", "needed" or "none", not \'some\'' in message
+    assert "[targets]" in message
+    assert "amiga" in message

@@ -271,3 +271,30 @@ def test_a_slow_upstream_times_out_with_a_clear_message(tmp_path, local_index, c
     web = tmp_path / "mirror" / "web"
     assert len(listed_files(web, "alpha")) == 4
     assert_consistent(web)
+
+
+def test_unsatisfiable_on_one_target_still_mirrors_the_others(tmp_path, local_index, capsys):
+    local_index.add(build_wheel("app", "1.0", requires_dist=["newlib>=2"]))
+    local_index.add(build_wheel("newlib", "1.0"))
+    local_index.add(
+        build_wheel("newlib", "2.0", requires_python=">=3.12"), requires_python=">=3.12"
+    )
+    config = write_config(tmp_path, local_index.url, ["app"])
+    with config.open("a", encoding="utf-8") as stream:
+        stream.write('[targets]\npython = ["3.11", "3.12"]\nplatforms = ["win_amd64"]\n')
+    assert main(["plan", "-c", str(config)]) == 1
+    plan = capsys.readouterr().out
+    assert "cp311-win_amd64: 0 projects" in plan
+    assert "cp312-win_amd64: 2 projects, 2 files" in plan
+    assert "new against the mirror: 2 files" in plan
+    code = main(["mirror", "-c", str(config)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert (
+        "for cp311-win_amd64: newlib>=2 (required by app 1.0 <- app==1.0) cannot be satisfied: "
+        "version 2.0 exists but requires Python >=3.12"
+    ) in out
+    web = tmp_path / "mirror" / "web"
+    assert sorted(listed_files(web, "newlib")) == ["newlib-2.0-py3-none-any.whl"]
+    assert sorted(listed_files(web, "app")) == ["app-1.0-py3-none-any.whl"]
+    assert_consistent(web)

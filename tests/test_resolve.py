@@ -22,7 +22,7 @@ from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filen
 from packaging.version import Version
 
 from cellar.select.metadata import DistMetadata, InvalidMetadataError
-from cellar.select.resolve import ResolutionFailed, installable_versions, resolve
+from cellar.select.resolve import ResolutionFailed, installable_releases, resolve
 from cellar.simple_api import DistFile
 
 CASES_DIR = Path(__file__).parent / "resolver_cases"
@@ -328,12 +328,14 @@ def test_no_dependencies_resolves_the_requirements_alone():
     assert list(resolution.pins) == ["app"]
 
 
-def test_installable_versions_are_newest_first_without_reading_metadata():
+def test_installable_releases_are_newest_first_without_reading_metadata():
     repository = SnapshotRepository(INDEX)
-    versions = installable_versions(Requirement("lib<3"), TagTarget(), repository)
+    versions = [
+        r.version for r in installable_releases(Requirement("lib<3"), TagTarget(), repository)
+    ]
     assert versions == [Version("2.0"), Version("1.0")]
     assert repository.metadata_requests == []
-    assert installable_versions(Requirement("lib; os_name == 'nt'"), TagTarget(), repository) == []
+    assert installable_releases(Requirement("lib; os_name == 'nt'"), TagTarget(), repository) == []
 
 
 def test_why_is_empty_for_a_project_not_pinned():

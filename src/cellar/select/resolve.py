@@ -46,7 +46,7 @@ __all__ = [
     "SdistPolicy",
     "Target",
     "UnsatisfiedRequirement",
-    "installable_versions",
+    "installable_releases",
     "resolve",
 ]
 
@@ -210,22 +210,6 @@ def installable_releases(
         return []
     releases = provider.releases(canonicalize_name(requirement.name)) or ()
     return admitted(releases, requirement.specifier, prereleases=prereleases, yanked=yanked)
-
-
-def installable_versions(
-    requirement: Requirement,
-    target: Target,
-    repository: Repository,
-    *,
-    prereleases: bool = False,
-    sdists: SdistPolicy = "needed",
-    yanked: bool = False,
-) -> list[Version]:
-    """Return the versions of ``installable_releases``, newest first."""
-    releases = installable_releases(
-        requirement, target, repository, prereleases=prereleases, sdists=sdists, yanked=yanked
-    )
-    return [release.version for release in releases]
 
 
 def _resolution(

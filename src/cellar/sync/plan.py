@@ -9,6 +9,7 @@ when the state's metadata cache already knows it.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -19,9 +20,11 @@ from cellar.select.closure import (
     ClosurePlan,
     ClosureSettings,
     PlanProblem,
+    TargetPlan,
     merge_plans,
     plan_target,
 )
+from cellar.select.targets import TargetEnvironment
 from cellar.simple_api import DistFile, ProjectPage
 from cellar.state import MirrorState
 from cellar.sync.errors import UnsafePathError
@@ -30,6 +33,8 @@ from cellar.sync.repository import UpstreamRepository
 from cellar.upstream.client import ClientSettings, UpstreamClient
 from cellar.upstream.metadata import MetadataFetcher
 from cellar.upstream.retry import RetryPolicy
+
+log = logging.getLogger("cellar.sync")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +88,19 @@ async def make_plan(
     repository = UpstreamRepository(loop, client, MetadataFetcher(client, state))
     settings = closure_settings(config)
     requirements = config.packages.requirements
-    target_plans = await asyncio.gather(
-        *(
-            asyncio.to_thread(plan_target, requirements, target, repository, settings)
-            for target in config.targets
+
+    async def one(target: TargetEnvironment) -> TargetPlan:
+        found = await asyncio.to_thread(plan_target, requirements, target, repository, settings)
+        log.info(
+            "%s: resolved %d projects%s",
+            target.name,
+            len(found.pins()),
+            f", {len(found.failures)} could not be resolved" if found.failures else "",
         )
-    )
+        return found
+
+    log.info("resolving for %d target%s", len(config.targets), "s" * (len(config.targets) != 1))
+    target_plans = await asyncio.gather(*(one(target) for target in config.targets))
     closure = merge_plans(target_plans)
     return MirrorPlan(closure, dict(repository.pages), dict(repository.refused))
 
