@@ -1,4 +1,4 @@
-"""``cellar mirror``: fetch each selected project's page, put its files in place, publish pages.
+"""``cellar mirror``: plan the closure, put the planned files in place, publish the pages.
 
 Order matters for whoever is serving the tree meanwhile: a project's pages are written only
 after every file they list is in place, and the root page only after the project pages, so the
