@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS projects (
     display_name TEXT NOT NULL,
     synced_at TEXT NOT NULL,
     files INTEGER NOT NULL,
-    bytes INTEGER NOT NULL
+    bytes INTEGER NOT NULL,
+    page BLOB
 );
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -191,12 +192,23 @@ class MirrorState:
             ),
         )
 
-    def record_project(self, name: str, display_name: str, files: int, size: int) -> None:
-        """Remember that project ``name``'s page was published with ``files`` files."""
+    def record_project(
+        self, name: str, display_name: str, files: int, size: int, page: bytes | None = None
+    ) -> None:
+        """Remember that project ``name``'s page was published with ``files`` files.
+
+        ``page`` is the published PEP 691 JSON page: the record ``cellar verify --repair``
+        rewrites damaged pages from.
+        """
         self._db.execute(
-            "INSERT OR REPLACE INTO projects VALUES (?, ?, ?, ?, ?)",
-            (name, display_name, _now(), files, size),
+            "INSERT OR REPLACE INTO projects VALUES (?, ?, ?, ?, ?, ?)",
+            (name, display_name, _now(), files, size, page),
         )
+
+    def project_page(self, name: str) -> bytes | None:
+        """Return the JSON page last published for project ``name``, if any."""
+        row = self._db.execute("SELECT page FROM projects WHERE name = ?", (name,)).fetchone()
+        return bytes(row[0]) if row and row[0] is not None else None
 
     def project_names(self) -> dict[str, str]:
         """Return each published project's normalised name mapped to its display name."""

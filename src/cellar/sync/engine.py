@@ -219,13 +219,13 @@ class _Run:
 
     def _publish_project(self, name: str, listing: ProjectListing) -> None:
         html = render_project_html(listing)
-        pages = {"index.v1_json": render_project_json(listing), "index.v1_html": html}
-        pages["index.html"] = html
+        page = render_project_json(listing)
+        pages = {"index.v1_json": page, "index.v1_html": html, "index.html": html}
         directory = self.config.mirror.web_root / "simple" / name
         for filename, body in pages.items():
             atomic_write(directory / filename, body)
         size = sum(file.size for file in listing.files)
-        self.state.record_project(name, listing.name, len(listing.files), size)
+        self.state.record_project(name, listing.name, len(listing.files), size, page)
 
     def _publish_root(self) -> None:
         names = self.state.project_names().values()
