@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from cellar.cli import main
-from tests.support.mirror import EVERY_VERSION, assert_consistent, listed_files, write_config
+from tests.support.mirror import (
+    EVERY_VERSION,
+    assert_consistent,
+    cellar_serve,
+    listed_files,
+    write_config,
+)
 from tests.support.packages import build_sdist, build_wheel
 from tests.support.upstream import LocalIndex
 
@@ -298,3 +304,70 @@ def test_unsatisfiable_on_one_target_still_mirrors_the_others(tmp_path, local_in
     assert sorted(listed_files(web, "newlib")) == ["newlib-2.0-py3-none-any.whl"]
     assert sorted(listed_files(web, "app")) == ["app-1.0-py3-none-any.whl"]
     assert_consistent(web)
+
+
+def test_a_rerun_with_nothing_changed_asks_only_conditional_questions(
+    tmp_path, local_index, capsys
+):
+    populate(local_index)
+    assert mirror(tmp_path, local_index, "alpha", "beta", "Foo_Bar.baz")[0] == 0
+    assert (
+        "3 project pages checked upstream: 3 new or changed, 0 unchanged" in capsys.readouterr().out
+    )
+    local_index.reset_log()
+    code, web = mirror(tmp_path, local_index, "alpha", "beta", "Foo_Bar.baz")
+    assert code == 0
+    assert (
+        "3 project pages checked upstream: 0 new or changed, 3 unchanged" in capsys.readouterr().out
+    )
+    # Only the three conditional page requests: no file, no metadata, nothing else.
+    assert sorted(r.path for r in local_index.requests) == [
+        "/simple/alpha/",
+        "/simple/beta/",
+        "/simple/foo-bar-baz/",
+    ]
+    assert all("If-None-Match" in r.headers for r in local_index.requests)
+    assert_consistent(web)
+
+
+def test_upstream_changes_appear_after_the_next_run(tmp_path, local_index, capsys):
+    populate(local_index)
+    assert mirror(tmp_path, local_index, "alpha")[0] == 0
+    local_index.set_yanked("alpha", "alpha-2.1-py3-none-any.whl", False)
+    local_index.set_yanked("alpha", "alpha-1.0-py3-none-any.whl", "security hole")
+    local_index.add(build_wheel("alpha", "3.0"))
+    local_index.set_status("alpha", "deprecated", "use beta")
+    code, web = mirror(tmp_path, local_index, "alpha")
+    assert code == 0
+    assert "1 new or changed" in capsys.readouterr().out
+    files = listed_files(web, "alpha")
+    assert files["alpha-2.1-py3-none-any.whl"]["yanked"] is False
+    assert files["alpha-1.0-py3-none-any.whl"]["yanked"] == "security hole"
+    assert "alpha-3.0-py3-none-any.whl" in files
+    page = json.loads((web / "simple" / "alpha" / "index.v1_json").read_bytes())
+    assert page["project-status"] == {"status": "deprecated", "reason": "use beta"}
+    assert_consistent(web)
+
+
+def test_a_cellar_mirror_is_an_upstream_for_another(tmp_path, local_index):
+    populate(local_index)
+    first = tmp_path / "first"
+    first.mkdir()
+    config = write_config(
+        first, local_index.url, ["alpha", "Foo_Bar.baz"], extra_packages=EVERY_VERSION
+    )
+    assert main(["mirror", "-c", str(config)]) == 0
+    with cellar_serve(config) as base:
+        second = tmp_path / "second"
+        second.mkdir()
+        chained = write_config(
+            second, base + "simple/", ["alpha", "foo-bar-baz"], extra_packages=EVERY_VERSION
+        )
+        assert main(["mirror", "-c", str(chained)]) == 0
+    inner = second / "mirror" / "web"
+    assert assert_consistent(inner) == 6
+    assert (
+        listed_files(inner, "alpha").keys()
+        == listed_files(first / "mirror" / "web", "alpha").keys()
+    )
+    assert listed_files(inner, "alpha")["alpha-2.1-py3-none-any.whl"]["yanked"] == "broken build"

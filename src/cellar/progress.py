@@ -123,10 +123,13 @@ class BarReporter(LogReporter):
 
 def summarize(result: MirrorResult) -> str:
     """Return the end-of-run summary: projects, files, bytes added, time, and each failure."""
+    pages = result.pages
     lines = [
+        f"{pages.checked} project page{'s' if pages.checked != 1 else ''} checked upstream: "
+        f"{pages.changed} new or changed, {pages.unchanged} unchanged",
         f"{result.projects} project{'s' if result.projects != 1 else ''} mirrored, "
         f"{result.files} files listed, {result.files_added} added "
-        f"({human_bytes(result.bytes_added)}) in {result.seconds:.1f} s"
+        f"({human_bytes(result.bytes_added)}) in {result.seconds:.1f} s",
     ]
     if result.failures:
         lines.append(f"{len(result.failures)} failure{'s' if len(result.failures) != 1 else ''}:")

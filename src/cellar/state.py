@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cellar.errors import CellarError
+from cellar.upstream.snapshots import PageSnapshot
 
 STATE_DIR = ".cellar"
 STATE_FILE = "state.sqlite3"
@@ -37,6 +38,15 @@ CREATE TABLE IF NOT EXISTS projects (
     files INTEGER NOT NULL,
     bytes INTEGER NOT NULL,
     page BLOB
+);
+CREATE TABLE IF NOT EXISTS pages (
+    name TEXT PRIMARY KEY,
+    body BLOB NOT NULL,
+    content_type TEXT,
+    url TEXT NOT NULL,
+    serial TEXT,
+    etag TEXT,
+    last_modified TEXT
 );
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -209,6 +219,29 @@ class MirrorState:
         """Return the JSON page last published for project ``name``, if any."""
         row = self._db.execute("SELECT page FROM projects WHERE name = ?", (name,)).fetchone()
         return bytes(row[0]) if row and row[0] is not None else None
+
+    def page_snapshot(self, name: str) -> PageSnapshot | None:
+        """Return the upstream page of ``name`` as last fetched, to ask again conditionally."""
+        row = self._db.execute(
+            "SELECT body, content_type, url, serial, etag, last_modified FROM pages WHERE name = ?",
+            (name,),
+        ).fetchone()
+        return PageSnapshot(bytes(row[0]), *row[1:]) if row else None
+
+    def record_page_snapshot(self, name: str, snapshot: PageSnapshot) -> None:
+        """Keep ``snapshot`` as the upstream page of ``name``."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                name,
+                snapshot.body,
+                snapshot.content_type,
+                snapshot.url,
+                snapshot.serial,
+                snapshot.etag,
+                snapshot.last_modified,
+            ),
+        )
 
     def project_names(self) -> dict[str, str]:
         """Return each published project's normalised name mapped to its display name."""

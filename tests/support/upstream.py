@@ -135,9 +135,11 @@ class LocalIndex:
         html_only: bool = False,
         api_version: str = "1.1",
         ranges: bool = True,
+        validators: bool = True,
     ) -> None:
         self.file_layout = file_layout
         self.ranges = ranges  # False: ignore Range headers, always answer 200 with the whole file
+        self.validators = validators  # False: pages carry no ETag and are never answered 304
         self.relative_urls = relative_urls
         self.html_only = html_only
         self.api_version = api_version
@@ -649,6 +651,12 @@ class _Handler(BaseHTTPRequestHandler):
         ranged = index.ranges and "Range" in self.headers
         if status == 200 and response.content_type == _OCTET and ranged:
             status, body, headers = _ranged(self.headers["Range"], body, headers)
+        if status == 200 and response.content_type != _OCTET and index.validators:
+            # Pages carry an ETag and answer a matching If-None-Match with 304, as PyPI does.
+            etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+            headers.append(("ETag", etag))
+            if self.headers.get("If-None-Match") == etag:
+                status, body = 304, b""
 
         self.send_response(status)
         self.send_header("Content-Type", response.content_type)

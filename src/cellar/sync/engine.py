@@ -34,6 +34,7 @@ from cellar.sync.render import (
 )
 from cellar.sync.reporter import Reporter
 from cellar.upstream.client import UpstreamClient
+from cellar.upstream.snapshots import PageStats
 
 log = logging.getLogger("cellar.sync")
 
@@ -48,6 +49,7 @@ class MirrorResult:
     bytes_added: int
     seconds: float
     failures: tuple[Failure, ...]
+    pages: PageStats = dataclasses.field(default_factory=PageStats)
 
     @property
     def ok(self) -> bool:
@@ -100,7 +102,7 @@ class _Run:
         settings = client_settings(self.config)
         failures: list[Failure] = []
         try:
-            async with UpstreamClient(settings) as client:
+            async with UpstreamClient(settings, pages=self.state) as client:
                 plan = await make_plan(self.config, client, self.state)
                 failures.extend(self._plan_failures(plan))
                 self.reporter.projects_planned(len(plan.projects))
@@ -125,6 +127,7 @@ class _Run:
             seconds=time.monotonic() - started,
             failures=tuple(failures)
             + tuple(failure for outcome in outcomes for failure in outcome.failures),
+            pages=client.page_stats,
         )
         self.state.finish_run(
             run_id,

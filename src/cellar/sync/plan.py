@@ -138,7 +138,7 @@ def run_plan(config: Config) -> tuple[MirrorPlan, Novelty]:
     """
 
     async def plan(state: MirrorState) -> MirrorPlan:
-        async with UpstreamClient(client_settings(config)) as client:
+        async with UpstreamClient(client_settings(config), pages=state) as client:
             return await make_plan(config, client, state)
 
     with MirrorState.open(config.mirror.directory) as state:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import NamedTuple, TypeVar
+from typing import TypeVar
 
 import aiohttp
 from packaging.utils import canonicalize_name
@@ -35,6 +35,7 @@ from cellar.upstream.errors import (
 )
 from cellar.upstream.parse import parse_index_page, parse_project_page
 from cellar.upstream.retry import RetryPolicy
+from cellar.upstream.snapshots import PageSnapshot, PageStats, PageStore
 
 logger = logging.getLogger("cellar.upstream")
 
@@ -107,13 +108,6 @@ class Fetched:
         return int(first), int(last), None if total == "*" else int(total)
 
 
-class _Page(NamedTuple):
-    body: bytes
-    content_type: str | None
-    url: str
-    serial: str | None
-
-
 @dataclass
 class _Failure(Exception):
     """One failed attempt; ``retryable`` says whether another attempt may succeed."""
@@ -133,8 +127,10 @@ class _Failure(Exception):
 class UpstreamClient:
     """Fetches pages and files from the index in ``settings``; use it as an async context."""
 
-    def __init__(self, settings: ClientSettings) -> None:
+    def __init__(self, settings: ClientSettings, pages: PageStore | None = None) -> None:
         self.settings = settings
+        self.page_stats = PageStats()
+        self._pages = pages
         self._session: aiohttp.ClientSession | None = None
         self._slots: asyncio.Semaphore | None = None
 
@@ -173,20 +169,35 @@ class UpstreamClient:
     async def fetch_project(self, name: str) -> ProjectPage:
         """Return project ``name``'s page, relative URLs resolved against the final URL.
 
+        With a page store, the request is conditional (``If-None-Match`` /
+        ``If-Modified-Since`` from the last snapshot) and a 304 answer re-reads the stored
+        snapshot, so an unchanged page costs one small request. ``page_stats`` counts both.
+
         Raises ``ProjectNotFoundError`` on 404 or 410, ``UpstreamHTTPError`` on another
         failing status, ``UpstreamConnectionError`` when the index cannot be reached, and
         ``MalformedPageError`` / ``UnsupportedAPIVersionError`` for a page Cellar cannot read.
         """
         url = self.project_url(name)
+        previous = self._pages.page_snapshot(name) if self._pages is not None else None
         try:
-            page = await self._retrying(url, lambda _: self._get_page(url))
+            page = await self._retrying(url, lambda _: self._get_page(url, previous))
         except UpstreamHTTPError as exc:
             if exc.status in (404, 410):
                 raise ProjectNotFoundError(name, url, exc.status) from None
             raise
-        return parse_project_page(
+        self.page_stats.checked += 1
+        if page is None:
+            assert previous is not None  # a 304 answers only a conditional request  # noqa: S101
+            page = previous
+        else:
+            self.page_stats.changed += 1
+        parsed = parse_project_page(
             page.body, page.content_type, page.url, name, serial_header=page.serial
         )
+        if self._pages is not None and page is not previous:
+            # Kept only once it parses: a malformed page never replaces a good snapshot.
+            self._pages.record_page_snapshot(name, page)
+        return parsed
 
     async def fetch_index(self) -> tuple[str, ...]:
         """Return the names of all projects on the index, as it spells them.
@@ -195,6 +206,7 @@ class UpstreamClient:
         """
         url = self.settings.index_url
         page = await self._retrying(url, lambda _: self._get_page(url))
+        assert page is not None  # an unconditional request is never answered 304  # noqa: S101
         return parse_index_page(page.body, page.content_type, page.url)
 
     async def download(
@@ -295,19 +307,31 @@ class UpstreamClient:
             raise RuntimeError("UpstreamClient is used outside 'async with'")
         return self._session
 
-    async def _get_page(self, url: str) -> _Page:
+    async def _get_page(
+        self, url: str, previous: PageSnapshot | None = None
+    ) -> PageSnapshot | None:
+        """Fetch a page; ``None`` when the upstream says ``previous`` is still current (304)."""
+        headers = {"Accept": ACCEPT}
+        if previous is not None and previous.etag:
+            headers["If-None-Match"] = previous.etag
+        if previous is not None and previous.last_modified:
+            headers["If-Modified-Since"] = previous.last_modified
         with self._network():
-            response = await self._http.get(url, headers={"Accept": ACCEPT})
+            response = await self._http.get(url, headers=headers)
         async with response:
+            if response.status == 304 and previous is not None:
+                return None
             _check_status(response, self.settings.retry)
             with self._network():
                 body = await response.read()
             _check_length(response, len(body))
-            return _Page(
+            return PageSnapshot(
                 body,
                 response.headers.get("Content-Type"),
                 str(response.url),
                 response.headers.get("X-PyPI-Last-Serial"),
+                response.headers.get("ETag"),
+                response.headers.get("Last-Modified"),
             )
 
     async def _retrying(self, url: str, attempt: Callable[[int], Awaitable[T]]) -> T:

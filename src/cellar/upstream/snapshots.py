@@ -1,0 +1,45 @@
+"""Page snapshots: what the client keeps of each project page to ask again conditionally.
+
+An upstream that sends ``ETag`` or ``Last-Modified`` answers an unchanged page with a bodiless
+304, so a re-run's cost grows with what changed upstream, not with what is mirrored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class PageSnapshot:
+    """A project page as fetched: its bytes, where from, and the validators to ask again with."""
+
+    body: bytes
+    content_type: str | None
+    url: str
+    serial: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+class PageStore(Protocol):
+    """Where the client keeps page snapshots between runs (the mirror's state)."""
+
+    def page_snapshot(self, name: str) -> PageSnapshot | None:
+        """Return the last snapshot of ``name``'s page, if any."""
+
+    def record_page_snapshot(self, name: str, snapshot: PageSnapshot) -> None:
+        """Keep ``snapshot`` as ``name``'s page."""
+
+
+@dataclass(slots=True)
+class PageStats:
+    """How many project pages were checked, and how many had changed upstream."""
+
+    checked: int = 0
+    changed: int = 0
+
+    @property
+    def unchanged(self) -> int:
+        """Pages the upstream confirmed unchanged (304 Not Modified)."""
+        return self.checked - self.changed
