@@ -25,22 +25,59 @@ def temp_path(directory: Path, name: str) -> Path:
     return directory / f".{name}.{secrets.token_hex(6)}{TEMP_SUFFIX}"
 
 
+def resume_path(directory: Path, name: str, sha256: str) -> Path:
+    """Return the stable temporary path of a download of ``name`` with this sha256.
+
+    The same file always gets the same name, so a partial download left by a cut connection
+    or a killed run is found and resumed; the hash in the name keeps two versions apart.
+    """
+    return directory / f".{name}.{sha256[:16]}{TEMP_SUFFIX}"
+
+
+def sweep_temporaries(root: Path, keep: Collection[Path] = ()) -> int:
+    """Remove every temporary file under ``root`` except ``keep``; return how many went.
+
+    Call only while holding the mirror's lock: then no other writer is using them, and each
+    is a leftover of an interrupted run.
+    """
+    removed = 0
+    for path in root.rglob(f".*{TEMP_SUFFIX}"):
+        if path not in keep and path.is_file():
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` by writing a temporary file beside it and renaming it.
 
     Raises ``OSError`` (the destination is untouched) if the write fails.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = temp_path(path.parent, path.name)
+    atomic_write_all({path: data})
+
+
+def atomic_write_all(files: Mapping[Path, bytes]) -> None:
+    """Write several files atomically each, renaming them into place one right after another.
+
+    Every temporary file is written and synced before the first rename, so the files appear
+    (or change) together but for the instants between renames. Raises ``OSError`` if a write
+    fails; then no destination has been touched.
+    """
+    temps: dict[Path, Path] = {}
     try:
-        with temp.open("wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        temp.chmod(0o644)
-        temp.replace(path)
+        for path, data in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temp = temps[path] = temp_path(path.parent, path.name)
+            with temp.open("wb") as stream:
+                stream.write(data)
+                stream.flush()
+                os.fsync(stream.fileno())
+            temp.chmod(0o644)
+        for path, temp in temps.items():
+            temp.replace(path)
     finally:
-        temp.unlink(missing_ok=True)
+        for temp in temps.values():
+            temp.unlink(missing_ok=True)
 
 
 def publish(temp: Path, path: Path) -> None:

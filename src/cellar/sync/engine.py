@@ -20,7 +20,7 @@ from cellar.lock import MirrorLock
 from cellar.select.releases import file_version
 from cellar.simple_api import DistFile, ProjectPage
 from cellar.state import STATE_DIR, Failure, MirrorState
-from cellar.storage import atomic_write
+from cellar.storage import atomic_write_all, sweep_temporaries
 from cellar.sync.errors import SyncFileError
 from cellar.sync.fetch import FileFetcher
 from cellar.sync.plan import MirrorPlan, client_settings, make_plan
@@ -101,6 +101,9 @@ class _Run:
         mirror = self.config.mirror
         settings = client_settings(self.config)
         failures: list[Failure] = []
+        # The root first too: a run killed with SIGKILL leaves a root that lists, at worst,
+        # a little less than the project pages on disk, never a project without pages.
+        self._publish_root()
         try:
             async with UpstreamClient(settings, pages=self.state) as client:
                 plan = await make_plan(self.config, client, self.state)
@@ -114,6 +117,14 @@ class _Run:
                         self._project(fetcher, plan.pages[name], plan.files(name))
                         for name in plan.projects
                     )
+                )
+            # Leftovers of interrupted runs go, but for partial downloads kept to resume.
+            swept = sweep_temporaries(mirror.web_root, keep=fetcher.partials)
+            if swept:
+                log.info(
+                    "removed %d temporary file%s left by an interrupted run",
+                    swept,
+                    "s" * (swept != 1),
                 )
         finally:
             # Also when interrupted: the root lists every project whose pages are published.
@@ -225,8 +236,7 @@ class _Run:
         page = render_project_json(listing)
         pages = {"index.v1_json": page, "index.v1_html": html, "index.html": html}
         directory = self.config.mirror.web_root / "simple" / name
-        for filename, body in pages.items():
-            atomic_write(directory / filename, body)
+        atomic_write_all({directory / filename: body for filename, body in pages.items()})
         size = sum(file.size for file in listing.files)
         self.state.record_project(name, listing.name, len(listing.files), size, page)
 
@@ -234,6 +244,10 @@ class _Run:
         names = self.state.project_names().values()
         root = self.config.mirror.web_root / "simple"
         html = render_root_html(names)
-        atomic_write(root / "index.v1_json", render_root_json(names))
-        atomic_write(root / "index.v1_html", html)
-        atomic_write(root / "index.html", html)
+        atomic_write_all(
+            {
+                root / "index.v1_json": render_root_json(names),
+                root / "index.v1_html": html,
+                root / "index.html": html,
+            }
+        )

@@ -11,16 +11,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from cellar.simple_api import DistFile
 from cellar.state import FileRecord, MirrorState
-from cellar.storage import hash_file, publish, temp_path
+from cellar.storage import hash_file, publish, resume_path, temp_path
 from cellar.sync.errors import DigestMismatchError, SizeMismatchError, SyncFileError
 from cellar.sync.paths import content_path, metadata_path, mirror_path
 from cellar.upstream.client import Download, UpstreamClient
 from cellar.upstream.errors import UpstreamError
+
+#: A partial download smaller than this is not worth keeping to resume.
+RESUME_MIN = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,8 @@ class FileFetcher:
     state: MirrorState
     web_root: Path
     on_progress: Callable[[int], None] | None = None
+    #: Partial downloads kept for resuming (the engine sweeps every other ``.part`` file).
+    partials: set[Path] = field(default_factory=set)
 
     async def place(self, project: str, entry: DistFile) -> Placed:
         """Ensure ``entry`` is in the mirror and return where; raise ``SyncFileError`` if not."""
@@ -77,14 +82,31 @@ class FileFetcher:
                 return kept
         directory = self.web_root / (path.parent if path is not None else "packages")
         directory.mkdir(parents=True, exist_ok=True)
-        temp = temp_path(directory, filename)
+        expected = hashes.get("sha256")
+        # A file whose sha256 is known gets a stable temporary name: a transfer cut short, or a
+        # run killed mid-file, leaves it to be resumed with Range by the next attempt or run.
+        resumable = path is not None and expected is not None
+        temp = (
+            resume_path(directory, filename, expected)
+            if expected is not None and resumable
+            else temp_path(directory, filename)
+        )
+        keep = False
         try:
             try:
                 download = await self.client.download(
-                    url, temp, algorithms=_algorithms(hashes), on_progress=self.on_progress
+                    url,
+                    temp,
+                    algorithms=_algorithms(hashes),
+                    on_progress=self.on_progress,
+                    resume=resumable,
                 )
             except UpstreamError as error:
+                keep = resumable
                 raise SyncFileError(project, filename, str(error)) from error
+            except asyncio.CancelledError:
+                keep = resumable
+                raise
             _verify(project, filename, url, expected=(size, hashes), actual=download)
             sha256 = download.digests["sha256"]
             final = path if path is not None else content_path(sha256, filename)
@@ -95,7 +117,10 @@ class FileFetcher:
                 project, filename, f"cannot write {where}: {error.strerror or error}"
             ) from error
         finally:
-            temp.unlink(missing_ok=True)
+            if keep and temp.exists() and temp.stat().st_size >= RESUME_MIN:
+                self.partials.add(temp)
+            else:
+                temp.unlink(missing_ok=True)
         self._remember(final, project, sha256, download.size, url)
         return Placed(final, sha256, download.size, added=True)
 

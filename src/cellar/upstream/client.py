@@ -13,13 +13,13 @@ import hashlib
 import logging
 import platform
 import re
-from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 from packaging.utils import canonicalize_name
@@ -216,34 +216,49 @@ class UpstreamClient:
         *,
         algorithms: Collection[str] = ("sha256",),
         on_progress: Callable[[int], None] | None = None,
+        resume: bool = False,
     ) -> Download:
         """Stream the file at ``url`` into ``dest`` and return its size and digests.
 
-        ``dest`` is created or truncated, and rewritten from the start on each retry; on
-        failure it is left as it is, for the caller to remove. ``on_progress`` is called with
-        each count of bytes written, and with minus the bytes written so far when a retry
-        starts over. Raises ``ValueError`` for an algorithm hashlib does not know,
-        ``UpstreamHTTPError`` / ``UpstreamConnectionError`` as ``fetch_project``, and lets
-        an ``OSError`` from writing ``dest`` propagate unchanged (it is never retried).
+        ``dest`` is created or truncated, and rewritten from the start on each retry; with
+        ``resume``, bytes already in ``dest`` (left by a cut connection or an earlier, killed
+        run) are kept and only the rest is asked for with ``Range``, when the upstream
+        answers 206; a 200 starts over. On failure ``dest`` is left as it is, for the caller
+        to keep or remove. ``on_progress`` is called with each count of bytes received, and
+        with minus the bytes received so far when a retry starts over. Raises ``ValueError``
+        for an algorithm hashlib does not know, ``UpstreamHTTPError`` /
+        ``UpstreamConnectionError`` as ``fetch_project``, and lets an ``OSError`` from
+        writing ``dest`` propagate unchanged (it is never retried).
         """
         for algorithm in algorithms:
             hashlib.new(algorithm)
         report = on_progress or (lambda _: None)
-        written = 0
+        received = 0
 
         async def attempt(_: int) -> Download:
-            nonlocal written
-            if written:
-                report(-written)
-                written = 0
+            nonlocal received
+            offset = dest.stat().st_size if resume and dest.exists() else 0
+            if received and not offset:
+                report(-received)
+                received = 0
             hashes = {algorithm: hashlib.new(algorithm) for algorithm in algorithms}
             # Files are stored as served: no transparent decompression of gzip bodies.
             headers = {"Accept-Encoding": "identity"}
+            if offset:
+                await asyncio.to_thread(_hash_prefix, dest, hashes.values())
+                headers["Range"] = f"bytes={offset}-"
             with self._network():
                 response = await self._http.get(url, headers=headers, auto_decompress=False)
             async with response:
+                if offset and response.status == 416:
+                    dest.unlink()  # what is there cannot be continued: start over
+                    raise _Failure("the partial download cannot be resumed", retryable=True)
                 _check_status(response, self.settings.retry)
-                with dest.open("wb") as sink:
+                if offset and response.status != 206:
+                    offset = 0
+                    hashes = {algorithm: hashlib.new(algorithm) for algorithm in algorithms}
+                body = 0
+                with dest.open("ab" if offset else "wb") as sink:
                     while True:
                         with self._network():
                             chunk = await response.content.read(CHUNK_SIZE)
@@ -252,12 +267,13 @@ class UpstreamClient:
                         sink.write(chunk)
                         for digest in hashes.values():
                             digest.update(chunk)
-                        written += len(chunk)
+                        body += len(chunk)
+                        received += len(chunk)
                         report(len(chunk))
-                _check_length(response, written)
+                _check_length(response, body)
                 final_url = str(response.url)
             digests = {algorithm: digest.hexdigest() for algorithm, digest in hashes.items()}
-            return Download(size=written, digests=frozen_mapping(digests), url=final_url)
+            return Download(size=offset + body, digests=frozen_mapping(digests), url=final_url)
 
         return await self._retrying(url, attempt)
 
@@ -370,6 +386,15 @@ class UpstreamClient:
             raise _Failure(_describe(exc, self.settings.timeout), retryable=True) from exc
         except aiohttp.ClientError as exc:
             raise _Failure(_describe(exc, self.settings.timeout), retryable=False) from exc
+
+
+def _hash_prefix(path: Path, hashes: Iterable[Any]) -> None:
+    """Feed the bytes already in ``path`` to ``hashes`` (resuming a download)."""
+    hashers = list(hashes)
+    with path.open("rb") as stream:
+        while chunk := stream.read(CHUNK_SIZE):
+            for hasher in hashers:
+                hasher.update(chunk)
 
 
 def _check_status(response: aiohttp.ClientResponse, policy: RetryPolicy) -> None:
