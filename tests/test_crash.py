@@ -13,6 +13,10 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
 
 from cellar.cli import main
 from tests.support.mirror import EVERY_VERSION, assert_consistent, listed_files, write_config
@@ -137,3 +141,52 @@ def test_leftover_temporary_files_are_swept(tmp_path, local_index):
     stray.write_bytes(b"half a file")
     assert main(["mirror", "-c", str(config)]) == 0
     assert not stray.exists()
+
+
+@contextmanager
+def small_filesystem(path: Path, size: str):
+    """Mount a tmpfs of ``size`` at ``path`` (a real full disk; needs root, as CI runs)."""
+    path.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"this test mounts a small tmpfs and needs root: {result.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], check=True)
+
+
+def test_a_full_disk_fails_clearly_and_keeps_what_was_mirrored(tmp_path, local_index, capsys):
+    local_index.add(build_wheel("small", "1.0"))
+    for i in range(4):
+        local_index.add(
+            build_wheel(
+                f"big{i}", "1.0", extra_files={"data.bin": incompressible(400_000, bytes([i]))}
+            )
+        )
+    with small_filesystem(tmp_path / "disk", "1200k") as disk:
+        config = write_config(disk, local_index.url, ["small"], extra_packages=EVERY_VERSION)
+        assert main(["mirror", "-c", str(config)]) == 0
+        web = disk / "mirror" / "web"
+        before = (web / "simple" / "small" / "index.v1_json").read_bytes()
+        config = write_config(
+            disk,
+            local_index.url,
+            ["small", *(f"big{i}" for i in range(4))],
+            extra_packages=EVERY_VERSION,
+        )
+        capsys.readouterr()
+        code = main(["mirror", "-c", str(config)])
+        captured = capsys.readouterr()
+        assert code == 1
+        assert "No space left on device" in captured.out + captured.err, captured.out + captured.err
+        assert "Traceback" not in captured.err
+        assert (web / "simple" / "small" / "index.v1_json").read_bytes() == before
+        assert_consistent(web)
+        assert not list(web.rglob("*.part"))
+        assert len([p for p in (web / "simple").iterdir() if p.is_dir()]) < 5

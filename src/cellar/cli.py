@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -112,6 +113,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CellarError as error:
         log.error("%s", error)
         return EXIT_USAGE
+    except sqlite3.Error as error:
+        # The state database failing mid-run (a full disk, most likely): the mirror on disk
+        # is as consistent as ever; the record of this run may be incomplete.
+        log.error("the mirror's state database failed: %s", error)
+        return EXIT_FAILURES
     except OSError as error:
         # What the engine could not attribute to a project or file, such as a full disk
         # while writing the root page: the pages already published stay as they were.
