@@ -371,3 +371,30 @@ def test_a_cellar_mirror_is_an_upstream_for_another(tmp_path, local_index):
         == listed_files(first / "mirror" / "web", "alpha").keys()
     )
     assert listed_files(inner, "alpha")["alpha-2.1-py3-none-any.whl"]["yanked"] == "broken build"
+
+
+def test_a_wrong_length_is_discarded_with_a_size_mismatch(tmp_path, local_index, capsys):
+    populate(local_index)
+    local_index.misstate_size("beta", "beta-0.1-py3-none-any.whl", 12345)
+    code, web = mirror(tmp_path, local_index, "beta", "alpha")
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "beta: beta-0.1-py3-none-any.whl: size mismatch for " in out
+    assert "the index says 12345 bytes" in out
+    assert listed_files(web, "beta") == {}
+    assert len(listed_files(web, "alpha")) == 4
+    assert not list(web.rglob("*.part"))
+    assert_consistent(web)
+
+
+def test_a_malformed_html_page_is_reported(tmp_path, capsys):
+    with LocalIndex(html_only=True) as index:
+        populate(index)
+        index.fault("/simple/alpha/", malformed=True)
+        code, web = mirror(tmp_path, index, "alpha", "beta")
+        url = index.url
+    out = capsys.readouterr().out
+    assert code == 1
+    assert f"malformed index page {url}alpha/" in out
+    assert "beta-0.1-py3-none-any.whl" in listed_files(web, "beta")
+    assert_consistent(web)

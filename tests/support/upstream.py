@@ -285,6 +285,13 @@ class LocalIndex:
             listed.files[filename].yanked = yanked
             listed.serial = self._next_serial()
 
+    def misstate_size(self, project: str, filename: str, size: int) -> None:
+        """Make the page state a wrong ``size`` for a listed file (its bytes are unchanged)."""
+        with self._lock:
+            listed = self._projects[canonicalize_name(project)]
+            listed.files[filename].size = size
+            listed.serial = self._next_serial()
+
     def set_status(self, project: str, status: str | None, reason: str | None = None) -> None:
         """Set a PEP 792 status (``None`` for unstated); pages carrying one say API version 1.4."""
         with self._lock:

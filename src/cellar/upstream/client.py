@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import platform
 import re
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping
@@ -270,6 +271,9 @@ class UpstreamClient:
                         body += len(chunk)
                         received += len(chunk)
                         report(len(chunk))
+                    # On disk before anyone renames it into place and a page lists it.
+                    sink.flush()
+                    os.fsync(sink.fileno())
                 _check_length(response, body)
                 final_url = str(response.url)
             digests = {algorithm: digest.hexdigest() for algorithm, digest in hashes.items()}
