@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
@@ -236,7 +237,7 @@ class _Run:
         page = render_project_json(listing)
         pages = {"index.v1_json": page, "index.v1_html": html, "index.html": html}
         directory = self.config.mirror.web_root / "simple" / name
-        atomic_write_all({directory / filename: body for filename, body in pages.items()})
+        atomic_write_all(_changed({directory / filename: body for filename, body in pages.items()}))
         size = sum(file.size for file in listing.files)
         self.state.record_project(name, listing.name, len(listing.files), size, page)
 
@@ -245,9 +246,25 @@ class _Run:
         root = self.config.mirror.web_root / "simple"
         html = render_root_html(names)
         atomic_write_all(
-            {
-                root / "index.v1_json": render_root_json(names),
-                root / "index.v1_html": html,
-                root / "index.html": html,
-            }
+            _changed(
+                {
+                    root / "index.v1_json": render_root_json(names),
+                    root / "index.v1_html": html,
+                    root / "index.html": html,
+                }
+            )
         )
+
+
+def _changed(pages: dict[Path, bytes]) -> dict[Path, bytes]:
+    """Return the pages whose bytes differ from what is on disk: unchanged pages keep their
+    mtime (and so their ETag for clients) and cost no write."""
+    changed = {}
+    for path, body in pages.items():
+        try:
+            if path.read_bytes() == body:
+                continue
+        except OSError:
+            pass
+        changed[path] = body
+    return changed
