@@ -89,6 +89,45 @@ def _parser() -> argparse.ArgumentParser:
         help="show what the mirror holds and how its last sync went",
         description="Show the mirror's projects, files and bytes, its last sync and its errors.",
     )
+    verify = commands.add_parser(
+        "verify",
+        parents=[common],
+        help="check every listed file and page; repair and prune on request",
+        description="Check that every file the pages list is there with its size and sha256, "
+        "that the pages agree, and find files no page lists. An interrupted run is resumed by "
+        "the next one. Exit 0 when all is well (or repaired), 1 when problems remain, 2 when "
+        "the mirror is busy or not there.",
+    )
+    verify.add_argument(
+        "--fast",
+        action="store_true",
+        help="trust files whose size and mtime match the state's record instead of hashing "
+        "them (misses corruption that keeps both)",
+    )
+    verify.add_argument(
+        "--repair",
+        action="store_true",
+        help="download missing and corrupt files again and rewrite damaged pages; a file "
+        "that cannot be repaired is removed from its page",
+    )
+    verify.add_argument("--prune-orphans", action="store_true", help="delete files no page lists")
+    verify.add_argument(
+        "--restart",
+        action="store_true",
+        help="start afresh instead of resuming an interrupted verify",
+    )
+    delete = commands.add_parser(
+        "delete",
+        parents=[common],
+        help="remove projects, their pages and the files no other project lists",
+        description="Remove each PROJECT's pages and record, and its files that no other "
+        "project's page lists, then rewrite the root page. Exit 1 (deleting nothing) when a "
+        "project is not in the mirror.",
+    )
+    delete.add_argument("projects", nargs="+", metavar="PROJECT", help="a project name")
+    delete.add_argument(
+        "--dry-run", action="store_true", help="print what would be removed; change nothing"
+    )
     return parser
 
 
@@ -105,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "plan": lambda: _plan(config, as_json=args.json),
             "why": lambda: _why(config, args.project),
             "status": lambda: _status(config),
+            "verify": lambda: _verify(config, console, args),
+            "delete": lambda: _delete(config, args.projects, dry_run=args.dry_run),
         }
         return commands[args.command]()
     except KeyboardInterrupt:
@@ -183,6 +224,35 @@ def _serve(config: Config, host: str, port: int) -> int:
 
     serve_forever(config.mirror.web_root, host, port, on_ready=ready)
     return EXIT_OK
+
+
+def _verify(config: Config, console: Console, args: argparse.Namespace) -> int:
+    from cellar.keep import VerifyOptions, verify_mirror  # noqa: PLC0415 - keeps --help fast
+    from cellar.progress import (  # noqa: PLC0415
+        BarVerifyReporter,
+        LogVerifyReporter,
+        summarize_verify,
+    )
+
+    options = VerifyOptions(
+        fast=args.fast, repair=args.repair, prune_orphans=args.prune_orphans, restart=args.restart
+    )
+    if console.is_terminal:
+        with BarVerifyReporter(console) as reporter:
+            result = verify_mirror(config, options, reporter)
+    else:
+        result = verify_mirror(config, options, LogVerifyReporter())
+    print(summarize_verify(result))
+    return EXIT_OK if result.ok else EXIT_FAILURES
+
+
+def _delete(config: Config, projects: list[str], *, dry_run: bool) -> int:
+    from cellar.keep import delete_projects  # noqa: PLC0415 - keeps --help fast
+    from cellar.progress import summarize_prune  # noqa: PLC0415
+
+    result = delete_projects(config, projects, dry_run=dry_run)
+    print(summarize_prune(result))
+    return EXIT_FAILURES if result.unknown else EXIT_OK
 
 
 def _status(config: Config) -> int:

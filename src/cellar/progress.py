@@ -1,4 +1,4 @@
-"""Show a sync as it runs (a bar on a terminal, plain log lines otherwise), then a summary."""
+"""Show a sync or a verify as it runs (a bar on a terminal, log lines otherwise), then a summary."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from cellar.keep.delete import PruneResult
+from cellar.keep.model import Finding, Fix, Problem, Resolution, VerifyReporter, VerifyResult
 from cellar.state import Failure
 from cellar.sync.engine import MirrorResult
 from cellar.sync.reporter import Reporter
@@ -140,4 +142,150 @@ def summarize(result: MirrorResult) -> str:
             lines.append(f"  {where}: {failure.message}")
     else:
         lines.append("no failures")
+    return "\n".join(lines)
+
+
+verify_log = logging.getLogger("cellar.verify")
+
+
+class LogVerifyReporter(VerifyReporter):
+    """Reports a verify run as log lines: a progress line every few seconds, each problem and
+    what was done about it, each file with ``--verbose``."""
+
+    def __init__(self, every: float = 10.0) -> None:
+        self._every = every
+        self._next = time.monotonic() + every
+        self._total = 0
+        self._done = 0
+        self._bytes = 0
+
+    def planned(self, files: int, size: int) -> None:
+        self._total = files
+        verify_log.info("verifying %d files (%s)", files, human_bytes(size))
+
+    def checked(self, path: str, size: int, *, intact: bool, skipped: bool) -> None:
+        self._done += 1
+        self._bytes += size
+        if intact:
+            verify_log.debug("%s %s", "skipped (verified before)" if skipped else "intact", path)
+        if time.monotonic() >= self._next:
+            self._next = time.monotonic() + self._every
+            verify_log.info(
+                "%d of %d files examined (%s)", self._done, self._total, human_bytes(self._bytes)
+            )
+
+    def found(self, finding: Finding) -> None:
+        verify_log.warning("%s: %s: %s", finding.problem, finding.where, finding.cause)
+
+    def resolved(self, resolution: Resolution) -> None:
+        level = logging.INFO if resolution.solved else logging.ERROR
+        detail = f": {resolution.detail}" if resolution.detail else ""
+        verify_log.log(level, "%s: %s%s", resolution.finding.where, resolution.fix, detail)
+
+
+class BarVerifyReporter(LogVerifyReporter):
+    """Reports a verify run with a live bar (files, bytes, rate) on a terminal, plus problems."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__()
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("files  {task.fields[rate]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self._task: TaskID | None = None
+        self._started = time.monotonic()
+
+    def __enter__(self) -> BarVerifyReporter:
+        self._progress.start()
+        self._task = self._progress.add_task("verifying", total=0, rate="")
+        self._started = time.monotonic()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._progress.stop()
+
+    def planned(self, files: int, size: int) -> None:
+        verify_log.debug("verifying %d files (%s)", files, human_bytes(size))
+        if self._task is not None:
+            self._progress.update(self._task, total=files)
+
+    def checked(self, path: str, size: int, *, intact: bool, skipped: bool) -> None:
+        self._bytes += size
+        if self._task is not None:
+            rate = self._bytes / max(time.monotonic() - self._started, 0.001)
+            shown = f"{human_bytes(self._bytes)} at {human_bytes(rate)}/s"
+            self._progress.update(self._task, advance=1, rate=shown)
+
+
+def summarize_verify(result: VerifyResult) -> str:
+    """Return the end-of-verify report: counts, each problem with what became of it, verdict."""
+    resumed = (
+        f", {result.skipped} skipped (found intact by the interrupted run this one resumed)"
+        if result.resumed
+        else ""
+    )
+    lines = [
+        f"{result.projects} project{'s' if result.projects != 1 else ''}, {result.files} files "
+        f"listed; checked {result.checked}"
+        f"{resumed}; {human_bytes(result.bytes_checked)} hashed in {result.seconds:.1f} s",
+        f"intact {result.intact}, missing {result.count(Problem.MISSING)}, "
+        f"corrupt {result.count(Problem.CORRUPT)}, orphans {result.count(Problem.ORPHAN)}, "
+        f"damaged pages {result.count(Problem.DAMAGED_PAGE)}",
+    ]
+    fixes = {resolution.finding: resolution for resolution in result.resolutions}
+    for finding in result.findings:
+        where = finding.path if finding.project is None else f"{finding.where} ({finding.path})"
+        lines.append(f"  {finding.problem}: {where}: {finding.cause}")
+        resolution = fixes.get(finding)
+        if resolution is not None:
+            detail = f": {resolution.detail}" if resolution.detail else ""
+            lines.append(f"    -> {resolution.fix}{detail}")
+    unlisted = [r for r in result.resolutions if r.fix in (Fix.UNLISTED, Fix.METADATA_UNLISTED)]
+    if unlisted:
+        lines.append(
+            f"{len(unlisted)} file{'s' if len(unlisted) != 1 else ''} could not be repaired and "
+            "WERE REMOVED FROM THEIR PAGES (the next `cellar mirror` adds them back if the "
+            "upstream still has them):"
+        )
+        lines.extend(f"  {r.finding.where}: {r.detail}" for r in unlisted)
+    left = len(result.unsolved)
+    if left:
+        lines.append(f"{left} problem{'s' if left != 1 else ''} remain")
+    else:
+        lines.append("all good" if not result.findings else "all problems repaired")
+    return "\n".join(lines)
+
+
+def summarize_prune(result: PruneResult) -> str:
+    """Return what ``cellar delete`` removed (or, for a dry run, would remove)."""
+    if result.unknown:
+        return (
+            f"unknown project{'s' if len(result.unknown) != 1 else ''}: "
+            f"{', '.join(result.unknown)} (no pages and no record in this mirror); "
+            "nothing was deleted"
+        )
+    deleted, removed, kept = (
+        ("would delete", "would remove", "would keep")
+        if result.dry_run
+        else ("deleted", "removed", "kept")
+    )
+    count = len(result.projects)
+    lines = [
+        f"{deleted} {count} project{'s' if count != 1 else ''} ({', '.join(result.projects)}): "
+        f"{len(result.files)} files, {human_bytes(result.bytes)}"
+    ]
+    lines.extend(f"  {removed} {path} ({human_bytes(size)})" for path, size in result.files)
+    lines.extend(f"  {kept} {path}: another project's page lists it" for path in result.shared)
+    if result.dry_run:
+        lines.append("dry run: nothing was changed")
     return "\n".join(lines)

@@ -3,13 +3,14 @@
 It remembers each file Cellar verified (path, sha256, size, mtime) so a later run can skip it
 without hashing again, each project's last successful sync, each run with its failures,
 which is what ``cellar status`` reports, and the core metadata read from upstream files, so a
-later plan asks the upstream for none of it again.
+later plan asks the upstream for none of it again. For ``cellar verify`` it keeps each run and,
+while a run is unfinished, the files it found intact, so the next run can resume it.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -71,6 +72,22 @@ CREATE TABLE IF NOT EXISTS metadata (
     build_requires TEXT,
     recorded_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS verify_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    fast INTEGER NOT NULL,
+    checked INTEGER,
+    problems INTEGER
+);
+CREATE TABLE IF NOT EXISTS verified (
+    run_id INTEGER NOT NULL REFERENCES verify_runs(id),
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    PRIMARY KEY (run_id, path, sha256)
+) WITHOUT ROWID;
 """
 
 
@@ -128,6 +145,15 @@ class CachedMetadata:
     metadata: bytes
     requires_txt: bytes | None = None
     build_requires: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyRun:
+    """A ``cellar verify`` run as recorded: its id, when it started, whether it was ``--fast``."""
+
+    id: int
+    started_at: str
+    fast: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +349,69 @@ class MirrorState:
             "SELECT COUNT(*), COALESCE(SUM(files), 0), COALESCE(SUM(bytes), 0) FROM projects"
         ).fetchone()
         return Totals(projects, files, size)
+
+    def forget_project(self, name: str) -> None:
+        """Forget project ``name``'s record (its published page copy with it)."""
+        self._db.execute("DELETE FROM projects WHERE name = ?", (name,))
+
+    def project_files(self, name: str) -> list[FileRecord]:
+        """Return the records of the files placed for project ``name``."""
+        rows = self._db.execute(
+            "SELECT path, project, sha256, size, mtime_ns, url FROM files WHERE project = ?",
+            (name,),
+        )
+        return [FileRecord(*row) for row in rows.fetchall()]
+
+    def forget_files(self, paths: Iterable[str]) -> None:
+        """Forget the records of the files at mirror paths ``paths`` (unknown paths are fine)."""
+        with self._transaction():
+            self._db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in paths])
+
+    def unfinished_verify_run(self) -> VerifyRun | None:
+        """Return the newest ``cellar verify`` run that never finished, if the newest is one."""
+        row = self._db.execute(
+            "SELECT id, started_at, fast, finished_at FROM verify_runs ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if row is None or row[3] is not None:
+            return None
+        return VerifyRun(row[0], row[1], bool(row[2]))
+
+    def start_verify_run(self, *, fast: bool) -> int:
+        """Record the start of a ``cellar verify`` run and return its id."""
+        cursor = self._db.execute(
+            "INSERT INTO verify_runs (started_at, fast) VALUES (?, ?)", (_now(), int(fast))
+        )
+        assert cursor.lastrowid is not None  # an INSERT always has one  # noqa: S101
+        return cursor.lastrowid
+
+    def record_verified(self, run_id: int, files: Iterable[tuple[str, str, int, int]]) -> None:
+        """Remember that run ``run_id`` found ``files`` intact: (path, sha256, size, mtime_ns).
+
+        Committed together, at once: a run killed later keeps them.
+        """
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO verified VALUES (?, ?, ?, ?, ?)",
+                [(run_id, *file) for file in files],
+            )
+
+    def verified_files(self, run_id: int) -> dict[tuple[str, str], tuple[int, int]]:
+        """Return what run ``run_id`` verified: (path, sha256) -> (size, mtime_ns) at that time."""
+        rows = self._db.execute(
+            "SELECT path, sha256, size, mtime_ns FROM verified WHERE run_id = ?", (run_id,)
+        )
+        return {(path, sha256): (size, mtime) for path, sha256, size, mtime in rows.fetchall()}
+
+    def finish_verify_run(
+        self, run_id: int, *, checked: int | None = None, problems: int | None = None
+    ) -> None:
+        """Record that run ``run_id`` ended (``None`` counts: abandoned) and drop its progress."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE verify_runs SET finished_at = ?, checked = ?, problems = ? WHERE id = ?",
+                (_now(), checked, problems, run_id),
+            )
+            self._db.execute("DELETE FROM verified WHERE run_id = ?", (run_id,))
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

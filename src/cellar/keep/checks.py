@@ -1,0 +1,233 @@
+"""Examine the files the pages list, in parallel: present, right size, right sha256.
+
+Hashing runs in a thread pool (``hashlib`` releases the GIL while it digests large buffers),
+with a bounded number of files in flight; the caller consumes the outcomes in its own thread,
+which is the only one that touches the state database, and notes the intact files in a
+``ProgressLog`` that commits them to the run's record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from cellar.keep.pages import StoredPage, listed_paths
+from cellar.state import MirrorState
+from cellar.sync.paths import metadata_path
+
+#: How often a run commits which files it found intact (what a resumed run skips).
+FLUSH_SECONDS = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class FileCheck:
+    """A file the pages list, with what they say of it.
+
+    ``size`` is ``None`` for a ``.metadata`` file (pages state only its hash), and
+    ``metadata_of`` is then the path of its distribution. ``owners`` are the (project,
+    filename) pairs listing it: usually one, more when pages share a file.
+    """
+
+    path: str
+    sha256: str
+    size: int | None
+    owners: tuple[tuple[str, str], ...]
+    metadata_of: str | None = None
+
+
+class Status(Enum):
+    """What examining a file found."""
+
+    INTACT = "intact"
+    SKIPPED = "skipped"
+    MISSING = "missing"
+    CORRUPT = "corrupt"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A file examined: its status (and why, if bad), its size and mtime, the bytes hashed."""
+
+    check: FileCheck
+    status: Status
+    cause: str = ""
+    size: int = 0
+    mtime_ns: int = 0
+    hashed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Shortcut:
+    """What lets a file pass without hashing: ``(size, mtime_ns)`` pairs known to be good.
+
+    ``trusted`` is the state's record (``--fast`` only); ``verified`` what the resumed run found.
+    """
+
+    trusted: tuple[int, int] | None = None
+    verified: tuple[int, int] | None = None
+
+
+def file_checks(pages: Iterable[StoredPage]) -> list[FileCheck]:
+    """Return one check per distinct (path, sha256) the pages' listings list, in path order."""
+    found: dict[tuple[str, str], tuple[int | None, str | None, list[tuple[str, str]]]] = {}
+    for page in pages:
+        if page.listing is None:
+            continue
+        for file in page.listing.files:
+            key = (str(file.path), file.sha256)
+            found.setdefault(key, (file.size, None, []))[2].append((page.name, file.entry.filename))
+            if file.metadata_sha256:
+                meta = (str(metadata_path(file.path)), file.metadata_sha256)
+                owner = (page.name, file.entry.filename + ".metadata")
+                found.setdefault(meta, (None, str(file.path), []))[2].append(owner)
+    return [
+        FileCheck(path, sha256, size, tuple(owners), metadata_of)
+        for (path, sha256), (size, metadata_of, owners) in sorted(found.items())
+    ]
+
+
+def listed_by(pages: Iterable[StoredPage]) -> set[str]:
+    """Return every mirror path the pages link: their listings and whatever damaged HTML adds."""
+    paths: set[str] = set()
+    for page in pages:
+        paths |= page.extra_paths
+        if page.listing is not None:
+            paths.update(str(path) for path in listed_paths(page.listing))
+    return paths
+
+
+def examine(web_root: str, check: FileCheck, shortcut: Shortcut) -> Outcome:
+    """Return what the file ``check`` describes is like on disk; never raises for bad files.
+
+    Paths are strings here: pathlib's overhead shows at thousands of small files a second.
+    """
+    local = os.path.join(web_root, check.path)  # noqa: PTH118 - see above
+    try:
+        found = os.stat(local)  # noqa: PTH116 - see above
+    except FileNotFoundError:
+        return Outcome(check, Status.MISSING, "the file is not there")
+    except OSError as error:
+        return Outcome(check, Status.CORRUPT, f"cannot be read: {error.strerror or error}")
+    status, cause, hashed = _judge(local, check, shortcut, found)
+    return Outcome(check, status, cause, found.st_size, found.st_mtime_ns, hashed)
+
+
+def _judge(
+    local: str, check: FileCheck, shortcut: Shortcut, found: os.stat_result
+) -> tuple[Status, str, int]:
+    """Return the status of a file that exists, why if it is bad, and the bytes hashed."""
+    now = (found.st_size, found.st_mtime_ns)
+    if not stat.S_ISREG(found.st_mode):
+        return Status.CORRUPT, "is not a regular file", 0
+    if shortcut.verified == now:
+        return Status.SKIPPED, "", 0
+    if check.size is not None and found.st_size != check.size:
+        return Status.CORRUPT, f"its size is {found.st_size} bytes, the page says {check.size}", 0
+    if shortcut.trusted == now:
+        return Status.INTACT, "", 0
+    return _hash(local, check)
+
+
+def _hash(local: str, check: FileCheck) -> tuple[Status, str, int]:
+    """Hash the file: intact or corrupt, why, and the bytes hashed."""
+    try:
+        with open(local, "rb") as stream:  # noqa: PTH123 - see examine
+            digest = hashlib.file_digest(stream, "sha256")
+            size = os.fstat(stream.fileno()).st_size
+    except OSError as error:
+        return Status.CORRUPT, f"cannot be read: {error.strerror or error}", 0
+    actual = digest.hexdigest()
+    if actual != check.sha256:
+        return Status.CORRUPT, f"its sha256 is {actual}, the page says {check.sha256}", size
+    return Status.INTACT, "", size
+
+
+@dataclass(slots=True)
+class CheckPool:
+    """Examines files on ``workers`` threads, at most ``window`` per worker in flight."""
+
+    web_root: Path
+    workers: int
+    window: int = 8
+    _pending: set[Future[Outcome]] = field(default_factory=set)
+
+    def run(
+        self,
+        checks: Iterable[FileCheck],
+        shortcut: Callable[[FileCheck], Shortcut],
+    ) -> Iterator[Outcome]:
+        """Yield each check's outcome as it completes (not in order).
+
+        ``shortcut`` is called in the caller's thread. Closing the iterator (or an exception
+        in the caller, such as ``KeyboardInterrupt``) cancels the checks not yet started.
+        """
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="cellar-verify")
+        try:
+            for check in checks:
+                while len(self._pending) >= self.workers * self.window:
+                    yield from self._collect()
+                hint = shortcut(check)
+                self._pending.add(pool.submit(examine, str(self.web_root), check, hint))
+            while self._pending:
+                yield from self._collect()
+        finally:
+            self._pending.clear()
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _collect(self) -> Iterator[Outcome]:
+        done, self._pending = wait(self._pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            yield future.result()
+
+
+def shortcut_from(
+    previous: Mapping[tuple[str, str], tuple[int, int]],
+    trusted: Callable[[FileCheck], tuple[int, int] | None],
+) -> Callable[[FileCheck], Shortcut]:
+    """Return the ``shortcut`` for ``CheckPool.run``: what the resumed run verified, and
+    ``trusted(check)`` (the state's record, for ``--fast``)."""
+
+    def shortcut(check: FileCheck) -> Shortcut:
+        return Shortcut(trusted(check), previous.get((check.path, check.sha256)))
+
+    return shortcut
+
+
+def size_of(checks: Iterable[FileCheck]) -> int:
+    """Return the bytes the checks' pages state (``.metadata`` files count as 0)."""
+    return sum(check.size or 0 for check in checks)
+
+
+@dataclass(slots=True)
+class ProgressLog:
+    """Intact files of run ``run_id`` not yet committed to the state.
+
+    Committed every ``FLUSH_SECONDS`` (one transaction, not one per file: per-file commits
+    cost more than checking a file's size and mtime) and when the examination ends, whether
+    it finished or was interrupted; a SIGKILL loses at most the last interval.
+    """
+
+    state: MirrorState
+    run_id: int
+    rows: list[tuple[str, str, int, int]] = field(default_factory=list)
+    due: float = 0.0
+
+    def add(self, path: str, sha256: str, size: int, mtime_ns: int) -> None:
+        """Note a file found intact; commit what is noted if the interval is up."""
+        self.rows.append((path, sha256, size, mtime_ns))
+        if time.monotonic() >= self.due:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit what is noted now."""
+        if self.rows:
+            self.state.record_verified(self.run_id, self.rows)
+            self.rows = []
+        self.due = time.monotonic() + FLUSH_SECONDS

@@ -1,0 +1,277 @@
+"""Read back the pages Cellar published, and write them again: the record verify and delete use.
+
+A project's PEP 691 JSON page is parsed back into the ``ProjectListing`` it was rendered from
+(``listing_from_json``, pure), so the three page files can be rendered again and compared byte
+for byte, and rewritten after a repair. File URLs on the pages are relative
+(``../../packages/...``): the file's mirror path is the URL path after ``../../``, unquoted.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import unquote
+
+from packaging.utils import canonicalize_name
+
+from cellar.select.releases import file_version
+from cellar.simple_api import DistFile, frozen_mapping
+from cellar.state import MirrorState
+from cellar.storage import atomic_write
+from cellar.sync.paths import metadata_path
+from cellar.sync.render import (
+    ProjectListing,
+    PublishedFile,
+    render_project_html,
+    render_project_json,
+    render_root_html,
+    render_root_json,
+)
+
+#: The page files of a project (and of the root), in the order they are written.
+PAGE_FILES = ("index.v1_json", "index.v1_html", "index.html")
+_PREFIX = "../../"
+_HREF = re.compile(r'href="\.\./\.\./([^"#]+)')
+
+
+class PageFormatError(ValueError):
+    """A published JSON page that is not what Cellar writes; ``str()`` says what is wrong."""
+
+
+def file_path(url: str) -> PurePosixPath:
+    """Return the mirror path (below the web root) of a file a project page links as ``url``.
+
+    Raises ``PageFormatError`` unless the URL is ``../../packages/...`` without dot segments.
+    """
+    if not url.startswith(_PREFIX):
+        raise PageFormatError(f"the file URL {url!r} does not start with {_PREFIX!r}")
+    parts = unquote(url.removeprefix(_PREFIX)).split("/")
+    if parts[0] != "packages" or len(parts) < 2 or any(p in ("", ".", "..") for p in parts):
+        raise PageFormatError(f"the file URL {url!r} is not a path under packages/")
+    return PurePosixPath(*parts)
+
+
+def listing_from_json(body: bytes) -> ProjectListing:
+    """Return the listing a PEP 691 page rendered by ``render_project_json`` was made from.
+
+    Raises ``PageFormatError`` if ``body`` is not such a page (bad JSON, a missing or mistyped
+    key, a URL outside the mirror).
+    """
+    try:
+        data = json.loads(body)
+        status = data.get("project-status") or {}
+        return ProjectListing(
+            name=_str(data["name"]),
+            files=tuple(_published(item) for item in data["files"]),
+            versions=tuple(_str(version) for version in data["versions"]),
+            status=_optional(status.get("status")),
+            status_reason=_optional(status.get("reason")),
+        )
+    except PageFormatError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise PageFormatError(
+            f"not a Cellar project page: {type(error).__name__}: {error}"
+        ) from None
+
+
+def _published(item: Any) -> PublishedFile:
+    yanked = item["yanked"]
+    if not isinstance(yanked, bool | str):
+        raise TypeError(f"yanked is {yanked!r}")
+    metadata = item["core-metadata"]
+    metadata_sha256 = _str(metadata["sha256"]) if metadata else None
+    size = item["size"]
+    if not isinstance(size, int) or isinstance(size, bool):
+        raise TypeError(f"size is {size!r}")
+    url = _str(item["url"])
+    entry = DistFile(
+        filename=_str(item["filename"]),
+        url=url,
+        hashes=frozen_mapping({"sha256": _str(item["hashes"]["sha256"])}),
+        requires_python=_optional(item["requires-python"]),
+        yanked=yanked is not False,
+        yanked_reason=yanked if isinstance(yanked, str) else None,
+        core_metadata=frozen_mapping({"sha256": metadata_sha256}) if metadata_sha256 else None,
+        size=size,
+        upload_time=_optional(item.get("upload-time")),
+        provenance=_optional(item.get("provenance")),
+    )
+    sha256 = _str(item["hashes"]["sha256"])
+    return PublishedFile(entry, file_path(url), sha256, size, metadata_sha256)
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, found {value!r}")
+    return value
+
+
+def _optional(value: Any) -> str | None:
+    return None if value is None else _str(value)
+
+
+def listed_paths(listing: ProjectListing) -> Iterable[PurePosixPath]:
+    """Yield the mirror path of every file ``listing`` lists, ``.metadata`` files included."""
+    for file in listing.files:
+        yield file.path
+        if file.metadata_sha256:
+            yield metadata_path(file.path)
+
+
+def html_paths(body: bytes) -> set[str]:
+    """Return the mirror paths an HTML project page links (whatever state the page is in)."""
+    text = body.decode("utf-8", errors="replace")
+    return {unquote(html.unescape(match)) for match in _HREF.findall(text)}
+
+
+def render_pages(listing: ProjectListing) -> dict[str, bytes]:
+    """Return the three page files of ``listing`` by file name."""
+    page_html = render_project_html(listing)
+    return {
+        "index.v1_json": render_project_json(listing),
+        "index.v1_html": page_html,
+        "index.html": page_html,
+    }
+
+
+def versions_of(name: str, files: Iterable[PublishedFile]) -> tuple[str, ...]:
+    """Return the versions ``files`` carry, sorted, as the engine writes them on a page."""
+    project = canonicalize_name(name)
+    found = {hit[0] for file in files if (hit := file_version(file.entry.filename, project))}
+    return tuple(str(version) for version in sorted(found))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPage:
+    """A project's pages as found: the listing to trust (if any) and what is wrong with them.
+
+    ``listing`` comes from the JSON page on disk, else from the state's copy of it.
+    ``damaged`` maps each page file that is missing or differs from the listing's rendering
+    to the reason; ``extra_paths`` are files the damaged HTML pages link beyond the listing.
+    """
+
+    name: str
+    listing: ProjectListing | None
+    damaged: Mapping[str, str]
+    recorded: bool
+    extra_paths: frozenset[str] = frozenset()
+
+
+def read_project(web_root: Path, state: MirrorState, name: str, *, recorded: bool) -> StoredPage:
+    """Read project ``name``'s pages and compare each with the rendering of the trusted listing.
+
+    ``recorded`` says whether the state knows the project. Damaged pages are the answer,
+    not an error; raises ``OSError`` only for a page that exists but cannot be read.
+    """
+    directory = web_root / "simple" / name
+    found = {filename: _read(directory / filename) for filename in PAGE_FILES}
+    damaged: dict[str, str] = {}
+    listing = None
+    body = found["index.v1_json"]
+    if body is not None:
+        try:
+            listing = listing_from_json(body)
+        except PageFormatError as error:
+            damaged["index.v1_json"] = f"cannot be read: {error}"
+    if listing is None:
+        listing = _state_copy(state, name)
+    expected = render_pages(listing) if listing is not None else {}
+    known = {str(path) for path in listed_paths(listing)} if listing is not None else set()
+    extra: set[str] = set()
+    for filename, actual in found.items():
+        if filename in damaged:
+            continue
+        if actual is None:
+            damaged[filename] = "is missing"
+        elif actual != expected.get(filename):
+            damaged[filename] = "differs from the project's listing" if expected else "unreadable"
+            if filename != "index.v1_json":
+                extra |= html_paths(actual) - known
+    return StoredPage(name, listing, damaged, recorded, frozenset(extra))
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _state_copy(state: MirrorState, name: str) -> ProjectListing | None:
+    copy = state.project_page(name)
+    if copy is None:
+        return None
+    try:
+        return listing_from_json(copy)
+    except PageFormatError:
+        return None
+
+
+def published_names(web_root: Path, state: MirrorState) -> dict[str, bool]:
+    """Return every project with pages on disk or in the record, mapped to "is in the record".
+
+    A directory under ``simple/`` without any page file (say, holding only a crash's
+    temporary file) is not a project.
+    """
+    recorded = set(state.project_names())
+    simple = web_root / "simple"
+    on_disk = {
+        directory.name
+        for directory in (simple.iterdir() if simple.is_dir() else ())
+        if directory.is_dir() and any((directory / page).exists() for page in PAGE_FILES)
+    }
+    return {name: name in recorded for name in sorted(recorded | on_disk)}
+
+
+def write_project(web_root: Path, state: MirrorState, listing: ProjectListing) -> None:
+    """Write ``listing``'s three pages atomically and record the project with its JSON page.
+
+    Raises ``OSError`` if a page cannot be written (the ones already written stay).
+    """
+    name = canonicalize_name(listing.name)
+    pages = render_pages(listing)
+    for filename, body in pages.items():
+        atomic_write(web_root / "simple" / name / filename, body)
+    display = state.project_names().get(name, listing.name)
+    size = sum(file.size for file in listing.files)
+    state.record_project(name, display, len(listing.files), size, pages["index.v1_json"])
+
+
+def root_pages(names: Iterable[str]) -> dict[str, bytes]:
+    """Return the root page files listing ``names`` (display names), by file name."""
+    names = list(names)
+    root_html = render_root_html(names)
+    return {
+        "index.v1_json": render_root_json(names),
+        "index.v1_html": root_html,
+        "index.html": root_html,
+    }
+
+
+def damaged_root(web_root: Path, state: MirrorState) -> dict[str, str]:
+    """Return the root page files that differ from the state's projects, with the reason."""
+    damaged = {}
+    for filename, expected in root_pages(state.project_names().values()).items():
+        path = web_root / "simple" / filename
+        if not path.exists():
+            damaged[filename] = "is missing"
+        elif path.read_bytes() != expected:
+            damaged[filename] = "does not list exactly the mirror's projects"
+    return damaged
+
+
+def write_root(web_root: Path, state: MirrorState, *, without: Iterable[str] = ()) -> None:
+    """Write the root pages listing the state's projects, less ``without`` (normalised names).
+
+    Raises ``OSError`` if a page cannot be written.
+    """
+    left_out = set(without)
+    names = [shown for name, shown in state.project_names().items() if name not in left_out]
+    for filename, body in root_pages(names).items():
+        atomic_write(web_root / "simple" / filename, body)

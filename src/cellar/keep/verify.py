@@ -1,0 +1,298 @@
+"""``cellar verify``: check what the pages list against the disk; repair and prune on request.
+
+Order of work: read every project's pages (the JSON page, else the state's copy of it) and
+compare each page file with its rendering; examine every listed file; with ``--repair``
+download bad files again, then rewrite the pages that changed or were damaged, then the root
+page; last, find the orphans (files no page lists) and, with ``--prune-orphans``, remove them.
+
+Resuming: each file found intact is recorded, with its size and mtime, under the run's
+id. A run that does not finish (Ctrl-C, SIGKILL, a crash) leaves that record, and the
+next ``cellar verify`` of the same kind (``--fast`` or not) resumes it: a file the unfinished
+run found intact, with the same size and mtime now, is skipped. Problems are always examined
+again. ``--restart`` (or a run of the other kind) abandons the unfinished run instead. The
+record is committed every ``checks.FLUSH_SECONDS`` and when a run stops on an exception
+(Ctrl-C), so a SIGKILL costs at most that much work again.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cellar.config import Config
+from cellar.keep.checks import (
+    CheckPool,
+    FileCheck,
+    Outcome,
+    ProgressLog,
+    Status,
+    file_checks,
+    listed_by,
+    shortcut_from,
+    size_of,
+)
+from cellar.keep.disk import find_orphans, remove_files
+from cellar.keep.model import (
+    Finding,
+    Fix,
+    Problem,
+    Resolution,
+    VerifyOptions,
+    VerifyReporter,
+    VerifyResult,
+)
+from cellar.keep.pages import (
+    StoredPage,
+    damaged_root,
+    published_names,
+    read_project,
+    write_project,
+    write_root,
+)
+from cellar.keep.repair import Repairs, repair_files
+from cellar.lock import MirrorLock
+from cellar.state import STATE_DIR, FileRecord, MirrorState
+from cellar.upstream.client import ClientSettings
+
+_NO_COPY = (
+    "no intact copy of the project's JSON page, on disk or in the state: "
+    "run `cellar mirror` to publish it again"
+)
+
+
+def verify_mirror(
+    config: Config, options: VerifyOptions | None = None, reporter: VerifyReporter | None = None
+) -> VerifyResult:
+    """Verify (and repair, prune, as ``options`` ask) the mirror ``config`` names.
+
+    Raises ``MirrorStateError`` if there is no usable mirror state, ``LockHeldError`` if a
+    ``cellar mirror`` (or another verify or delete) holds the mirror, and ``OSError`` for a
+    page or file that cannot be written or removed. Problems with files are the result.
+    """
+    from cellar.sync.plan import client_settings  # noqa: PLC0415 - only repairs need it
+
+    directory = config.mirror.directory
+    with (
+        MirrorState.open(directory, create=False) as state,
+        MirrorLock(directory / STATE_DIR / "lock"),
+    ):
+        return run_verify(
+            config.mirror.web_root,
+            state,
+            options or VerifyOptions(),
+            reporter or VerifyReporter(),
+            client_settings(config),
+        )
+
+
+def run_verify(
+    web_root: Path,
+    state: MirrorState,
+    options: VerifyOptions,
+    reporter: VerifyReporter,
+    settings: ClientSettings,
+) -> VerifyResult:
+    """Verify the mirror under ``web_root`` (the caller holds the lock); see ``verify_mirror``."""
+    return _Verification(web_root, state, options, reporter, settings).run()
+
+
+@dataclass(slots=True)
+class _Verification:
+    web_root: Path
+    state: MirrorState
+    options: VerifyOptions
+    reporter: VerifyReporter
+    settings: ClientSettings
+    findings: list[Finding] = field(default_factory=list)
+    resolutions: list[Resolution] = field(default_factory=list)
+    checked: int = 0
+    skipped: int = 0
+    intact: int = 0
+    hashed: int = 0
+
+    def run(self) -> VerifyResult:
+        started = time.monotonic()
+        run_id, previous, resumed = self._open_run()
+        pages = {
+            name: read_project(self.web_root, self.state, name, recorded=recorded)
+            for name, recorded in published_names(self.web_root, self.state).items()
+        }
+        for page in pages.values():
+            self._page_findings(page)
+        checks = file_checks(pages.values())
+        self.reporter.planned(len(checks), size_of(checks))
+        bad = self._examine(checks, run_id, previous)
+        if self.options.repair:
+            repairs = repair_files(
+                self.web_root,
+                self.state,
+                settings=self.settings,
+                bad=bad,
+                pages=pages.values(),
+                reporter=self.reporter,
+            )
+            for resolution in repairs.resolutions:
+                self.resolutions.append(resolution)
+            pages = self._republish(pages, repairs)
+        self._root()
+        self._orphans(pages)
+        result = VerifyResult(
+            projects=sum(1 for page in pages.values() if page.listing is not None),
+            files=len(checks),
+            checked=self.checked,
+            skipped=self.skipped,
+            intact=self.intact,
+            bytes_checked=self.hashed,
+            seconds=time.monotonic() - started,
+            resumed=resumed,
+            findings=tuple(self.findings),
+            resolutions=tuple(self.resolutions),
+        )
+        self.state.finish_verify_run(run_id, checked=self.checked, problems=len(result.unsolved))
+        return result
+
+    def _open_run(self) -> tuple[int, dict[tuple[str, str], tuple[int, int]], bool]:
+        """Return the run's id, what it verified before, and whether it is resumed."""
+        unfinished = self.state.unfinished_verify_run()
+        if unfinished is not None:
+            if unfinished.fast == self.options.fast and not self.options.restart:
+                return unfinished.id, self.state.verified_files(unfinished.id), True
+            self.state.finish_verify_run(unfinished.id)
+        return self.state.start_verify_run(fast=self.options.fast), {}, False
+
+    def _find(self, finding: Finding) -> None:
+        self.findings.append(finding)
+        self.reporter.found(finding)
+
+    def _resolve(self, finding: Finding, fix: Fix, detail: str = "") -> None:
+        resolution = Resolution(finding, fix, detail)
+        self.resolutions.append(resolution)
+        self.reporter.resolved(resolution)
+
+    def _page_findings(self, page: StoredPage) -> None:
+        for filename, why in page.damaged.items():
+            path = f"simple/{page.name}/{filename}"
+            self._find(Finding(Problem.DAMAGED_PAGE, path, why, page.name, filename))
+        if page.listing is not None and not page.recorded:
+            why = "published, but not in the mirror's record, so the root page does not list it"
+            self._find(Finding(Problem.DAMAGED_PAGE, f"simple/{page.name}/", why, page.name))
+
+    def _examine(
+        self,
+        checks: list[FileCheck],
+        run_id: int,
+        previous: dict[tuple[str, str], tuple[int, int]],
+    ) -> list[tuple[FileCheck, Finding]]:
+        """Examine every check; record the intact ones; return the bad ones with findings."""
+
+        def trusted(check: FileCheck) -> tuple[int, int] | None:
+            record = self.state.file(check.path) if self.options.fast else None
+            if record is None or record.sha256 != check.sha256:
+                return None
+            return record.size, record.mtime_ns
+
+        bad: list[tuple[FileCheck, Finding]] = []
+        pool = CheckPool(self.web_root, self.options.workers)
+        progress = ProgressLog(self.state, run_id)
+        try:
+            for outcome in pool.run(checks, shortcut_from(previous, trusted)):
+                self._take(outcome, progress, bad)
+        finally:
+            progress.flush()  # also when interrupted: the next run resumes from here
+        return bad
+
+    def _take(
+        self, outcome: Outcome, progress: ProgressLog, bad: list[tuple[FileCheck, Finding]]
+    ) -> None:
+        """Count one examined file; record it if intact, make a finding if not."""
+        check = outcome.check
+        if outcome.status is Status.SKIPPED:
+            self.skipped += 1
+            self.reporter.checked(check.path, outcome.size, intact=True, skipped=True)
+            return
+        self.checked += 1
+        self.hashed += outcome.hashed
+        intact = outcome.status is Status.INTACT
+        if intact:
+            self.intact += 1
+            self._remember(outcome)
+            progress.add(check.path, check.sha256, outcome.size, outcome.mtime_ns)
+        else:
+            problem = Problem.MISSING if outcome.status is Status.MISSING else Problem.CORRUPT
+            project, filename = check.owners[0]
+            cause = outcome.cause
+            if len(check.owners) > 1:
+                others = ", ".join(sorted({owner for owner, _ in check.owners[1:]}))
+                cause += f" (also listed by {others})"
+            finding = Finding(problem, check.path, cause, project, filename)
+            self._find(finding)
+            bad.append((check, finding))
+        self.reporter.checked(check.path, outcome.size, intact=intact, skipped=False)
+
+    def _remember(self, outcome: Outcome) -> None:
+        """Bring the state's record of a file just hashed intact up to date."""
+        if not outcome.hashed:
+            return
+        check = outcome.check
+        record = self.state.file(check.path)
+        now = (check.sha256, outcome.size, outcome.mtime_ns)
+        if record is not None and (record.sha256, record.size, record.mtime_ns) == now:
+            return
+        project = record.project if record is not None else check.owners[0][0]
+        url = record.url if record is not None else ""
+        self.state.record_file(FileRecord(check.path, project, *now, url))
+
+    def _republish(self, pages: dict[str, StoredPage], repairs: Repairs) -> dict[str, StoredPage]:
+        """Write the pages the repairs changed or that were damaged; return the pages now."""
+        damaged = {f for f in self.findings if f.problem is Problem.DAMAGED_PAGE}
+        revised: dict[str, StoredPage] = {}
+        for name, page in pages.items():
+            page_findings = [f for f in damaged if f.project == name]
+            if page.listing is None:
+                for finding in page_findings:
+                    self._resolve(finding, Fix.NOT_FIXED, _NO_COPY)
+                revised[name] = page
+                continue
+            listing = repairs.revise(page.listing)
+            if listing is not None or page_findings:
+                write_project(self.web_root, self.state, listing or page.listing)
+                for finding in page_findings:
+                    self._resolve(finding, Fix.REPAIRED, "rewritten from the project's listing")
+            revised[name] = StoredPage(name, listing or page.listing, {}, recorded=True)
+        return revised
+
+    def _root(self) -> None:
+        findings = [
+            Finding(Problem.DAMAGED_PAGE, f"simple/{filename}", why, None, filename)
+            for filename, why in damaged_root(self.web_root, self.state).items()
+        ]
+        for finding in findings:
+            self._find(finding)
+        if findings and self.options.repair:
+            write_root(self.web_root, self.state)
+            for finding in findings:
+                self._resolve(finding, Fix.REPAIRED, "rewritten from the mirror's record")
+
+    def _orphans(self, pages: dict[str, StoredPage]) -> None:
+        orphans = [
+            Finding(Problem.ORPHAN, path, why, None, path.rpartition("/")[2])
+            for path, why in find_orphans(self.web_root, listed_by(pages.values()))
+        ]
+        for finding in orphans:
+            self._find(finding)
+        if not self.options.prune_orphans or not orphans:
+            return
+        unreadable = sorted(name for name, page in pages.items() if page.listing is None)
+        if unreadable:
+            why = (
+                f"not removed: the pages of {', '.join(unreadable)} cannot be read, "
+                "so which files they list is unknown"
+            )
+            for finding in orphans:
+                self._resolve(finding, Fix.NOT_FIXED, why)
+            return
+        removed, _ = remove_files(self.web_root, [finding.path for finding in orphans])
+        self.state.forget_files(removed)
+        for finding in orphans:
+            self._resolve(finding, Fix.PRUNED)
