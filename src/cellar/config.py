@@ -1,25 +1,42 @@
 """Read ``cellar.toml`` into one frozen, validated ``Config``; every problem is collected and named.
 
 Nothing below the CLI looks up configuration keys by string: this module is the only place that
-knows the TOML's shape. Relative paths are taken relative to the configuration file.
+knows the TOML's shape (``cellar.bandersnatch.ini`` knows a bandersnatch INI file's, and
+``load_config`` hands such files to it). Relative paths are taken relative to the configuration
+file. Problems raise ``ConfigError``; what is accepted but ignored is logged as a warning on
+``cellar.config``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
-from urllib.parse import urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
 from pypi_simple import PYPI_SIMPLE_ENDPOINT
 
+from cellar.bandersnatch.filters import Filters
+from cellar.config_checks import (
+    ConfigError,
+    ConfigProblem,
+    check_range,
+    check_timeout,
+    check_upstream,
+    filters_table,
+    get_value,
+    make_targets,
+    resolve_path,
+    selected,
+)
 from cellar.errors import CellarError
 from cellar.select.sources import read_pylock, read_pyproject, read_requirements_file
-from cellar.select.targets import InvalidTargetError, TargetEnvironment, host_target, targets_for
+from cellar.select.targets import TargetEnvironment
 
 #: Where ``cellar`` looks for its configuration when neither ``--config`` nor the environment
 #: variable names one.
@@ -31,27 +48,10 @@ DEFAULT_UPSTREAM = PYPI_SIMPLE_ENDPOINT
 DEFAULT_WORKERS = 10
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRIES = 3
+#: Files read as bandersnatch INI configurations whatever they hold.
+INI_SUFFIXES = (".conf", ".ini", ".cfg")
 
-
-@dataclass(frozen=True, slots=True)
-class ConfigProblem:
-    """One thing wrong with a configuration: the key (``[table] key``) and what is wrong."""
-
-    key: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.key}: {self.message}" if self.key else self.message
-
-
-class ConfigError(CellarError):
-    """A configuration that cannot be used; ``problems`` lists every fault found in ``path``."""
-
-    def __init__(self, path: Path, problems: tuple[ConfigProblem, ...]) -> None:
-        lines = "\n".join(f"  {problem}" for problem in problems)
-        super().__init__(f"invalid configuration {path}:\n{lines}")
-        self.path = path
-        self.problems = problems
+log = logging.getLogger("cellar.config")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +63,16 @@ class MirrorSettings:
     workers: int = DEFAULT_WORKERS
     timeout: float = DEFAULT_TIMEOUT
     retries: int = DEFAULT_RETRIES
+    #: Write PyPI-JSON-API documents at ``web/json/<name>`` and ``web/pypi/<name>/json``.
+    json_api: bool = False
+    #: Put project pages in ``web/simple/<first letter>/<name>/``, as bandersnatch's hash-index.
+    hash_index: bool = False
+    #: After each run, write the paths of the files it wrote here (bandersnatch's diff-file).
+    diff_file: Path | None = None
+    #: Append ``-<seconds since the epoch>`` to the diff file's name.
+    diff_append_epoch: bool = False
+    #: Stop the run at the first failure instead of mirroring everything else.
+    stop_on_error: bool = False
 
     @property
     def web_root(self) -> Path:
@@ -88,16 +98,24 @@ class PackageSettings:
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    """A whole, validated configuration, and the file it was read from."""
+    """A whole, validated configuration, and the file it was read from.
+
+    ``targets`` empty means no target filtering: every file of the selected releases is
+    mirrored, whatever Python or platform it is for (only with ``dependencies`` off).
+    """
 
     source: Path
     mirror: MirrorSettings
     packages: PackageSettings = field(default_factory=PackageSettings)
     targets: tuple[TargetEnvironment, ...] = ()
+    filters: Filters = field(default_factory=Filters)
 
 
 _KNOWN = {
-    "mirror": {"directory", "upstream", "workers", "timeout", "retries"},
+    "mirror": {
+        *("directory", "upstream", "workers", "timeout", "retries", "json-api", "hash-index"),
+        *("diff-file", "diff-append-epoch", "stop-on-error"),
+    },
     "packages": {
         "requirements",
         "requirements-files",
@@ -108,7 +126,12 @@ _KNOWN = {
         "prereleases",
         "sdists",
     },
-    "targets": {"python", "platforms", "implementation"},
+    "targets": {"python", "platforms", "implementation", "all"},
+    "filters": {
+        *("block-projects", "project-patterns", "allow-releases", "pinned-releases"),
+        *("block-releases", "release-patterns", "drop-prereleases", "prerelease-projects"),
+        *("latest", "latest-by", "exclude-platforms", "max-project-size", "size-exempt"),
+    },
 }
 
 
@@ -121,9 +144,23 @@ def config_path(explicit: str | None, environ: Mapping[str, str] = os.environ) -
 
 
 def load_config(path: Path) -> Config:
-    """Read and validate the TOML file at ``path``.
+    """Read and validate the configuration at ``path``, logging what it asks that is ignored.
 
-    Raises ``ConfigError`` naming the file and listing every problem found.
+    A ``.conf``/``.ini``/``.cfg`` file, or one not named ``.toml`` that is not TOML but reads as
+    INI with a ``[mirror]`` section, is a bandersnatch configuration (``cellar.bandersnatch.ini``);
+    anything else is ``cellar.toml``. Raises ``ConfigError`` naming the file and listing every
+    problem found.
+    """
+    config, warnings = read_config(path)
+    for warning in warnings:
+        log.warning("%s: %s", path, warning)
+    return config
+
+
+def read_config(path: Path) -> tuple[Config, tuple[ConfigProblem, ...]]:
+    """Return the configuration at ``path`` and the warnings about it, without logging them.
+
+    Raises ``ConfigError`` as ``load_config`` does.
     """
     try:
         text = path.read_bytes().decode("utf-8")
@@ -131,17 +168,28 @@ def load_config(path: Path) -> Config:
         raise ConfigError(path, (ConfigProblem("", "file not found"),)) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(path, (ConfigProblem("", f"cannot read: {error}"),)) from None
+    from cellar.bandersnatch.ini import looks_like_ini, parse_ini  # noqa: PLC0415 - it imports us
+
+    if path.suffix.lower() in INI_SUFFIXES:
+        return parse_ini(text, path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
+        # A .toml file with a typo must get the TOML error, not be read as INI.
+        if path.suffix.lower() != ".toml" and looks_like_ini(text):
+            return parse_ini(text, path)
         raise ConfigError(path, (ConfigProblem("", f"not valid TOML: {error}"),)) from None
-    return parse_config(data, path)
+    warnings: list[ConfigProblem] = []
+    return parse_config(data, path, warnings), tuple(warnings)
 
 
-def parse_config(data: Mapping[str, Any], source: Path) -> Config:
+def parse_config(
+    data: Mapping[str, Any], source: Path, warnings: list[ConfigProblem] | None = None
+) -> Config:
     """Validate decoded TOML ``data`` read from ``source`` into a ``Config``.
 
-    Raises ``ConfigError`` listing every problem, not only the first.
+    What is accepted but left out (a requirement the filters exclude) is appended to
+    ``warnings``. Raises ``ConfigError`` listing every problem, not only the first.
     """
     problems: list[ConfigProblem] = []
     for table, value in data.items():
@@ -158,41 +206,66 @@ def parse_config(data: Mapping[str, Any], source: Path) -> Config:
                         ConfigProblem(f"[{table}] {key}", f"unknown key (known: {known})")
                     )
     mirror = _table(data, "mirror")
-    packages = _table(data, "packages")
     base = source.parent if source.parent != Path() else Path.cwd()
 
-    directory = _get(mirror, "mirror", "directory", str, problems, required=True)
-    upstream = _get(mirror, "mirror", "upstream", str, problems) or DEFAULT_UPSTREAM
-    workers = _get(mirror, "mirror", "workers", int, problems)
-    timeout = _get(mirror, "mirror", "timeout", (int, float), problems)
-    retries = _get(mirror, "mirror", "retries", int, problems)
+    directory = get_value(mirror, "mirror", "directory", str, problems, required=True)
+    upstream = get_value(mirror, "mirror", "upstream", str, problems) or DEFAULT_UPSTREAM
+    workers = get_value(mirror, "mirror", "workers", int, problems)
+    timeout = get_value(mirror, "mirror", "timeout", (int, float), problems)
+    retries = get_value(mirror, "mirror", "retries", int, problems)
+    diff_file = get_value(mirror, "mirror", "diff-file", str, problems)
+    flags = {
+        key: bool(get_value(mirror, "mirror", key, bool, problems))
+        for key in ("json-api", "hash-index", "diff-append-epoch", "stop-on-error")
+    }
     if directory is not None and not directory.strip():
         problems.append(ConfigProblem("[mirror] directory", "must not be empty"))
-    upstream = _check_upstream(upstream, problems)
-    if workers is not None and not 1 <= workers <= 256:
-        problems.append(ConfigProblem("[mirror] workers", f"must be 1 to 256, not {workers}"))
-    if timeout is not None and not timeout > 0:
-        problems.append(ConfigProblem("[mirror] timeout", f"must be above 0, not {timeout}"))
-    if retries is not None and not 0 <= retries <= 20:
-        problems.append(ConfigProblem("[mirror] retries", f"must be 0 to 20, not {retries}"))
-    package_settings = _packages(packages, base, problems)
+    if diff_file is not None and not diff_file.strip():
+        problems.append(ConfigProblem("[mirror] diff-file", "must not be empty"))
+    upstream = check_upstream(upstream, "[mirror] upstream", problems)
+    workers = check_range(
+        workers, "[mirror] workers", problems, low=1, high=256, default=DEFAULT_WORKERS
+    )
+    timeout = check_timeout(timeout, "[mirror] timeout", problems, default=DEFAULT_TIMEOUT)
+    retries = check_range(
+        retries, "[mirror] retries", problems, low=0, high=20, default=DEFAULT_RETRIES
+    )
+    filters = filters_table(_table(data, "filters"), problems)
+    package_settings = _packages(_table(data, "packages"), base, problems)
     targets = _targets(_table(data, "targets"), problems)
+    if not targets and package_settings.dependencies and not problems:
+        problems.append(
+            ConfigProblem(
+                "[targets] all",
+                "needs [packages] dependencies = false: the dependency closure is resolved "
+                "for real targets; list them in [targets] python and platforms instead",
+            )
+        )
 
     if problems:
         raise ConfigError(source, tuple(problems))
     assert directory is not None  # a missing directory is a problem above  # noqa: S101
     settings = MirrorSettings(
-        directory=(base / Path(directory).expanduser()).absolute(),
+        directory=resolve_path(base, directory),
         upstream=upstream,
-        workers=workers if workers is not None else DEFAULT_WORKERS,
-        timeout=float(timeout) if timeout is not None else DEFAULT_TIMEOUT,
-        retries=retries if retries is not None else DEFAULT_RETRIES,
+        workers=workers,
+        timeout=timeout,
+        retries=retries,
+        json_api=flags["json-api"],
+        hash_index=flags["hash-index"],
+        diff_file=resolve_path(base, diff_file) if diff_file else None,
+        diff_append_epoch=flags["diff-append-epoch"],
+        stop_on_error=flags["stop-on-error"],
+    )
+    requirements = selected(
+        package_settings.requirements, filters, "[packages] requirements", warnings
     )
     return Config(
         source=source,
         mirror=settings,
-        packages=package_settings,
+        packages=dataclasses.replace(package_settings, requirements=requirements),
         targets=targets,
+        filters=filters,
     )
 
 
@@ -201,7 +274,9 @@ def _packages(
 ) -> PackageSettings:
     """Validate ``[packages]`` and read every requirement source it names."""
     requirements = list(
-        _parse_requirements(_get(table, "packages", "requirements", list, problems) or [], problems)
+        _parse_requirements(
+            get_value(table, "packages", "requirements", list, problems) or [], problems
+        )
     )
     constraints: list[Requirement] = []
     for key, reader in (
@@ -209,7 +284,7 @@ def _packages(
         ("pyproject-files", _read_pyproject),
         ("pylock-files", _read_pylock),
     ):
-        for index, path in enumerate(_get(table, "packages", key, list, problems) or []):
+        for index, path in enumerate(get_value(table, "packages", key, list, problems) or []):
             where = f"[packages] {key}[{index}]"
             if not isinstance(path, str):
                 problems.append(ConfigProblem(where, f"must be a path string, not {path!r}"))
@@ -221,13 +296,13 @@ def _packages(
                 continue
             requirements.extend(found)
             constraints.extend(constrained)
-    dependencies = _get(table, "packages", "dependencies", bool, problems)
-    versions = _get(table, "packages", "versions", int, problems)
+    dependencies = get_value(table, "packages", "dependencies", bool, problems)
+    versions = get_value(table, "packages", "versions", int, problems)
     if versions is not None and versions < 0:
         problems.append(
             ConfigProblem("[packages] versions", f"must be 0 (all) or more, not {versions}")
         )
-    sdists = _get(table, "packages", "sdists", str, problems)
+    sdists = get_value(table, "packages", "sdists", str, problems)
     if sdists is not None and sdists not in SDIST_POLICIES:
         problems.append(
             ConfigProblem("[packages] sdists", f'must be "all", "needed" or "none", not {sdists!r}')
@@ -237,7 +312,7 @@ def _packages(
         constraints=tuple(constraints),
         dependencies=dependencies if dependencies is not None else True,
         versions=versions if versions is not None else 1,
-        prereleases=bool(_get(table, "packages", "prereleases", bool, problems)),
+        prereleases=bool(get_value(table, "packages", "prereleases", bool, problems)),
         sdists=cast(SdistPolicy, sdists) if sdists in SDIST_POLICIES else "needed",
     )
 
@@ -258,10 +333,23 @@ def _read_pylock(path: Path) -> tuple[tuple[Requirement, ...], tuple[Requirement
 def _targets(
     table: Mapping[str, Any], problems: list[ConfigProblem]
 ) -> tuple[TargetEnvironment, ...]:
-    """Validate ``[targets]``; what it leaves out is taken from the running interpreter."""
-    pythons = _get(table, "targets", "python", list, problems)
-    platforms = _get(table, "targets", "platforms", list, problems)
-    implementation = _get(table, "targets", "implementation", str, problems) or "cpython"
+    """Validate ``[targets]``; what it leaves out is taken from the running interpreter.
+
+    ``all = true`` returns no targets: every file of the selected releases is kept.
+    """
+    if get_value(table, "targets", "all", bool, problems):
+        others = sorted(key for key in table if key != "all")
+        if others:
+            problems.append(
+                ConfigProblem(
+                    "[targets] all",
+                    f"true keeps the files of every target; remove {', '.join(others)}",
+                )
+            )
+        return ()
+    pythons = get_value(table, "targets", "python", list, problems)
+    platforms = get_value(table, "targets", "platforms", list, problems)
+    implementation = get_value(table, "targets", "implementation", str, problems)
     for key, values in (("python", pythons), ("platforms", platforms)):
         if values is not None and not all(isinstance(value, str) for value in values):
             problems.append(ConfigProblem(f"[targets] {key}", "must be a list of strings"))
@@ -269,61 +357,12 @@ def _targets(
         if values == []:
             problems.append(ConfigProblem(f"[targets] {key}", "must not be empty"))
             return ()
-    try:
-        if pythons is None or platforms is None:
-            host = host_target()
-            pythons = pythons if pythons is not None else [host.python]
-            platforms = platforms if platforms is not None else [host.platform]
-            if "implementation" not in table:
-                implementation = host.implementation
-        return targets_for(pythons, platforms, implementation)
-    except InvalidTargetError as error:
-        problems.append(ConfigProblem("[targets]", str(error)))
-        return ()
+    return make_targets(pythons, platforms, implementation, "[targets]", problems)
 
 
 def _table(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     value = data.get(name, {})
     return value if isinstance(value, Mapping) else {}
-
-
-_TYPE_NAMES = {str: "a string", int: "a whole number", bool: "true or false", list: "a list"}
-
-
-def _get(
-    table: Mapping[str, Any],
-    table_name: str,
-    key: str,
-    kind: Any,
-    problems: list[ConfigProblem],
-    *,
-    required: bool = False,
-) -> Any:
-    if key not in table:
-        if required:
-            problems.append(ConfigProblem(f"[{table_name}] {key}", "missing (required)"))
-        return None
-    value = table[key]
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    # bool is an int in Python; a boolean is not a number in a config file.
-    if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
-        wanted = "a number" if float in kinds else _TYPE_NAMES.get(kinds[0], kinds[0].__name__)
-        problems.append(ConfigProblem(f"[{table_name}] {key}", f"must be {wanted}, not {value!r}"))
-        return None
-    return value
-
-
-def _check_upstream(url: str, problems: list[ConfigProblem]) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        problems.append(
-            ConfigProblem(
-                "[mirror] upstream",
-                f"must be an http:// or https:// URL of a simple index, not {url!r}",
-            )
-        )
-        return url
-    return url if url.endswith("/") else url + "/"
 
 
 def _parse_requirements(raw: list[Any], problems: list[ConfigProblem]) -> tuple[Requirement, ...]:

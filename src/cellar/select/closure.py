@@ -17,7 +17,13 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from cellar.errors import CellarError
-from cellar.select.releases import Release
+from cellar.select.releases import (
+    ProjectExcluded,
+    Release,
+    any_file_version,
+    file_version,
+    is_pinned,
+)
 from cellar.select.resolve import (
     Repository,
     Resolution,
@@ -41,6 +47,23 @@ class ClosureSettings:
     prereleases: bool = False
     sdists: SdistPolicy = "needed"
     constraints: tuple[Requirement, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EveryTarget:
+    """Every Python and platform at once: a plan for it keeps every file of the chosen
+    releases, whatever it installs on, and resolves nothing (``dependencies`` must be off)."""
+
+    name: str = "every target"
+
+
+class NoReleaseError(CellarError):
+    """No release of a requirement's project is left to mirror; ``reason`` says why."""
+
+    def __init__(self, requirement: str, reason: str) -> None:
+        super().__init__(f"nothing to mirror for {requirement}: {reason}")
+        self.requirement = requirement
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +93,8 @@ class TargetPlan:
     failures: list[PlanProblem] = field(default_factory=list)
     #: Releases taken as they are, without dependencies (``dependencies = false``).
     direct: dict[NormalizedName, dict[Version, tuple[DistFile, ...]]] = field(default_factory=dict)
+    #: Requirements whose whole project the filters leave out, and why (not failures).
+    excluded: dict[NormalizedName, str] = field(default_factory=dict)
 
     def pins(self) -> dict[NormalizedName, set[Version]]:
         """Return every project this target needs, with every version some resolution pinned."""
@@ -95,6 +120,9 @@ class TargetPlan:
     def why(self, name: NormalizedName) -> tuple[tuple[str, ...], ...]:
         """Return each distinct chain of requirements that pulled ``name`` in for this target."""
         chains: dict[tuple[str, ...], None] = {}
+        if name in self.direct:
+            # Taken as named, without dependencies: the requirement is its own chain.
+            chains[(name,)] = None
         for resolution in self.resolutions:
             if name in resolution.pins:
                 chains.update(dict.fromkeys(resolution.why(name)))
@@ -146,14 +174,25 @@ def merge_plans(target_plans: Iterable[TargetPlan]) -> ClosurePlan:
 
 def plan_target(
     requirements: Sequence[Requirement],
-    target: Target,
+    target: Target | EveryTarget,
     repository: Repository,
     settings: ClosureSettings,
 ) -> TargetPlan:
-    """Resolve everything one target needs and return its plan (safe to run in a thread)."""
+    """Resolve everything one target needs and return its plan (safe to run in a thread).
+
+    For ``EveryTarget`` the plan takes the chosen releases' files as they are (markers and
+    Requires-Python play no part).
+    """
+    if isinstance(target, EveryTarget):
+        return _every_file(requirements, target.name, repository, settings)
     result = TargetPlan(target.name)
     environment = target.markers()
-    roots = [r for r in requirements if r.marker is None or r.marker.evaluate(environment)]
+    roots = [
+        r
+        for r in requirements
+        if (r.marker is None or r.marker.evaluate(environment))
+        and not _left_out(r, repository, result)
+    ]
     sets: list[list[Requirement]] = []
     if settings.dependencies and len(roots) > 1:
         sets.append(list(roots))
@@ -179,6 +218,65 @@ def plan_target(
         seen.add(key)
         _resolve_into(requirement_set, target, repository, settings, result, depth=0)
     return result
+
+
+def _every_file(
+    requirements: Sequence[Requirement],
+    name: str,
+    repository: Repository,
+    settings: ClosureSettings,
+) -> TargetPlan:
+    """Return a plan holding every file of each requirement's newest N allowed releases."""
+    result = TargetPlan(name)
+    for requirement in requirements:
+        project = canonicalize_name(requirement.name)
+        if _left_out(requirement, repository, result):
+            continue
+        try:
+            files = repository.project_files(project)
+        except LookupError:
+            files = ()
+        except CellarError as error:
+            result.failures.append(PlanProblem(name, (str(requirement),), error))
+            continue
+        releases: dict[Version, list[DistFile]] = {}
+        for file in files:
+            version = any_file_version(file.filename, project)
+            if version is not None and _wanted(file.filename, project, settings):
+                releases.setdefault(version, []).append(file)
+        allowed = requirement.specifier.filter(
+            sorted(releases, reverse=True), prereleases=True if settings.prereleases else None
+        )
+        # All versions include yanked ones; else, as pip, only an exact pin picks a yanked one.
+        keep_yanked = settings.versions == 0 or is_pinned(requirement.specifier)
+        chosen = [v for v in allowed if keep_yanked or not all(f.yanked for f in releases[v])]
+        chosen = chosen[: settings.versions] if settings.versions else chosen
+        if not chosen:
+            reason = "no release matches" if releases else "the index lists no files of it"
+            problem = NoReleaseError(str(requirement), reason)
+            result.failures.append(PlanProblem(name, (str(requirement),), problem))
+            continue
+        result.direct[project] = {version: tuple(releases[version]) for version in chosen}
+    return result
+
+
+def _left_out(requirement: Requirement, repository: Repository, result: TargetPlan) -> bool:
+    """Whether the filters leave the requirement's project out (noted in ``result``)."""
+    name = canonicalize_name(requirement.name)
+    try:
+        repository.project_files(name)
+    except ProjectExcluded as error:
+        result.excluded[name] = error.reason
+        return True
+    except (LookupError, CellarError):
+        return False  # reported where the releases are read
+    return False
+
+
+def _wanted(filename: str, project: NormalizedName, settings: ClosureSettings) -> bool:
+    """Whether a file is kept when every file of a release is: all but sdists under "none"."""
+    parsed = file_version(filename, project)
+    return settings.sdists != "none" or parsed is None or parsed[1]
 
 
 def _kept_releases(

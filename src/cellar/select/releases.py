@@ -9,6 +9,7 @@ for one target, each page and each release's metadata at most once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -53,12 +54,22 @@ class Target(Protocol):
         ...
 
 
+class ProjectExcluded(LookupError):
+    """The configuration's filters leave a whole project out; ``reason`` says why."""
+
+    def __init__(self, project: str, reason: str) -> None:
+        super().__init__(f"{project} is left out: {reason}")
+        self.project = project
+        self.reason = reason
+
+
 class Repository(Protocol):
     """An index as the resolver sees it: files per project, and core metadata per release."""
 
     def project_files(self, name: NormalizedName) -> Sequence[DistFile]:
         """Return every file on the project's page; raise ``LookupError`` or return ``()``
-        for a project the index does not have."""
+        for a project the index does not have, ``ProjectExcluded`` for one the configuration
+        leaves out."""
         ...
 
     def metadata(
@@ -120,6 +131,43 @@ def file_version(filename: str, project: NormalizedName) -> tuple[Version, bool]
     except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
         return None
     return (version, filename.endswith(".whl")) if name == project else None
+
+
+#: Suffixes of the distribution kinds older than wheels that indexes still list (eggs, Windows
+#: and RPM installers, bdist_dumb archives, sdists in other archive formats).
+_LEGACY_SUFFIXES = (
+    *(".tar.gz", ".tar.bz2", ".tar.xz", ".tar.Z", ".tgz", ".tbz", ".tar", ".zip"),
+    *(".egg", ".exe", ".msi", ".rpm", ".dmg"),
+)
+#: What follows the version in a legacy installer's or built archive's name: ``.win32``,
+#: ``.win-amd64``, ``.linux-x86_64``, ``.macosx-10.9-x86_64``, ``-1.noarch`` ...
+_PLATFORM_PART = re.compile(r"\.(?:win|linux|macosx|freebsd|cygwin|solaris|sunos)[-_.\w]*$")
+
+
+def any_file_version(filename: str, project: NormalizedName) -> Version | None:
+    """Return the version any distribution file of ``project`` names, wheels and sdists first.
+
+    Also reads eggs (``name-1.0-py2.7.egg``), Windows installers (``name-1.0.win32-py2.7.exe``,
+    ``name-1.0.win-amd64.msi``), RPMs and sdists in old archive formats, which installers pass
+    over but a mirror that keeps every file of a release must place. Returns ``None`` when the
+    name does not start with the project's name and a PEP 440 version.
+    """
+    parsed = file_version(filename, project)
+    if parsed is not None:
+        return parsed[0]
+    suffix = next((s for s in _LEGACY_SUFFIXES if filename.lower().endswith(s.lower())), None)
+    if suffix is None:
+        return None
+    stem = filename[: -len(suffix)]
+    for cut in (index for index, char in enumerate(stem) if char == "-"):
+        if canonicalize_name(stem[:cut]) != project:
+            continue
+        candidate = _PLATFORM_PART.sub("", stem[cut + 1 :].split("-", 1)[0])
+        try:
+            return Version(candidate)
+        except InvalidVersion:
+            continue
+    return None
 
 
 def python_fits(requires_python: str | None, python: Version) -> bool:

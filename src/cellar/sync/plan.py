@@ -19,6 +19,7 @@ from cellar.config import Config
 from cellar.select.closure import (
     ClosurePlan,
     ClosureSettings,
+    EveryTarget,
     PlanProblem,
     TargetPlan,
     merge_plans,
@@ -85,11 +86,16 @@ async def make_plan(
     of the resolutions that needed them.
     """
     loop = asyncio.get_running_loop()
-    repository = UpstreamRepository(loop, client, MetadataFetcher(client, state))
+    repository = UpstreamRepository(
+        loop, client, MetadataFetcher(client, state), filters=config.filters
+    )
     settings = closure_settings(config)
     requirements = config.packages.requirements
 
-    async def one(target: TargetEnvironment) -> TargetPlan:
+    # No targets: every file of the chosen releases (a bandersnatch configuration's default).
+    targets = config.targets or (EveryTarget(),)
+
+    async def one(target: TargetEnvironment | EveryTarget) -> TargetPlan:
         found = await asyncio.to_thread(plan_target, requirements, target, repository, settings)
         log.info(
             "%s: resolved %d projects%s",
@@ -99,8 +105,8 @@ async def make_plan(
         )
         return found
 
-    log.info("resolving for %d target%s", len(config.targets), "s" * (len(config.targets) != 1))
-    target_plans = await asyncio.gather(*(one(target) for target in config.targets))
+    log.info("resolving for %d target%s", len(targets), "s" * (len(targets) != 1))
+    target_plans = await asyncio.gather(*(one(target) for target in targets))
     closure = merge_plans(target_plans)
     return MirrorPlan(closure, dict(repository.pages), dict(repository.refused))
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
+from cellar.bandersnatch.filters import Filters
 from cellar.select.metadata import DistMetadata
+from cellar.select.releases import ProjectExcluded
 from cellar.simple_api import DistFile, ProjectPage
 from cellar.sync.errors import UnsafePathError
 from cellar.sync.paths import split_unsafe
@@ -22,24 +25,36 @@ from cellar.upstream.client import UpstreamClient
 from cellar.upstream.errors import ProjectNotFoundError
 from cellar.upstream.metadata import MetadataFetcher
 
+log = logging.getLogger("cellar.sync")
+
 
 @dataclass(slots=True)
 class UpstreamRepository:
     """Answers ``project_files`` and ``metadata`` from the upstream, caching pages for the run.
 
-    Only call its methods from worker threads; ``loop`` is the event loop the client runs on.
+    Each page is seen through ``filters`` (bandersnatch's filter plugins): what they leave out
+    is never resolved, planned or published; a project they leave out entirely has no files
+    and the reason in ``excluded``. Only call its methods from worker threads; ``loop`` is the
+    event loop the client runs on.
     """
 
     loop: asyncio.AbstractEventLoop
     client: UpstreamClient
     fetcher: MetadataFetcher
+    filters: Filters = field(default_factory=Filters)
     pages: dict[NormalizedName, ProjectPage] = field(default_factory=dict)
     refused: dict[NormalizedName, tuple[UnsafePathError, ...]] = field(default_factory=dict)
+    excluded: dict[NormalizedName, str] = field(default_factory=dict)
     _pages: dict[NormalizedName, asyncio.Future[ProjectPage | None]] = field(default_factory=dict)
 
     def project_files(self, name: NormalizedName) -> Sequence[DistFile]:
-        """Return the files on ``name``'s upstream page (none for an unknown project)."""
+        """Return the files on ``name``'s upstream page (none for an unknown project).
+
+        Raises ``ProjectExcluded`` for a project the filters leave out.
+        """
         page = self.page(name)
+        if name in self.excluded:
+            raise ProjectExcluded(name, self.excluded[name])
         return page.files if page is not None else ()
 
     def page(self, name: NormalizedName) -> ProjectPage | None:
@@ -71,14 +86,23 @@ class UpstreamRepository:
         return await asyncio.shield(future)
 
     async def _fetch(self, name: NormalizedName) -> ProjectPage | None:
-        """Fetch ``name``'s page, keep it for publishing, and set aside unsafe file names."""
+        """Fetch ``name``'s page, set aside unsafe file names, apply the filters, and keep the
+        page for publishing."""
         try:
             page = await self.client.fetch_project(name)
         except ProjectNotFoundError:
             return None
         # Names that would escape the mirror never reach the resolver.
         safe, refused = split_unsafe(name, page.files)
-        page = dataclasses.replace(page, files=safe)
+        before = len(safe)
+        page, reason = self.filters.apply(dataclasses.replace(page, files=safe))
+        if reason is not None:
+            self.excluded[name] = reason
+            log.info("%s: left out: %s", name, reason)
+        elif len(page.files) < before:
+            log.debug(
+                "%s: the filters leave out %d of %d files", name, before - len(page.files), before
+            )
         self.pages[name] = page
         if refused:
             self.refused[name] = refused
