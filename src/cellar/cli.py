@@ -12,6 +12,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 
 from rich.console import Console
 from rich.logging import RichHandler
@@ -116,6 +117,21 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start afresh instead of resuming an interrupted verify",
     )
+    config_command = commands.add_parser(
+        "config",
+        help="configuration tools",
+        description="Configuration tools. `cellar config convert bandersnatch.conf` prints the "
+        "equivalent cellar.toml (options with no meaning here become comments).",
+    )
+    config_tools = config_command.add_subparsers(dest="tool", metavar="TOOL", required=True)
+    convert = config_tools.add_parser(
+        "convert",
+        parents=[common],
+        help="print a bandersnatch configuration as cellar.toml",
+        description="Read a bandersnatch INI configuration and print the equivalent TOML. "
+        "Exit 2 when the configuration cannot be used.",
+    )
+    convert.add_argument("file", help="the bandersnatch configuration (bandersnatch.conf)")
     delete = commands.add_parser(
         "delete",
         parents=[common],
@@ -137,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(stderr=True)
     handler = _configure_logging(console, verbose=args.verbose, quiet=args.quiet)
     try:
+        if args.command == "config":
+            return _convert(Path(args.file))
         config = load_config(config_path(args.config))
         commands: dict[str, Callable[[], int]] = {
             "mirror": lambda: _mirror(config, console),
@@ -167,6 +185,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         # Logging is process-wide: leave it as found for callers that run main() in-process.
         log.removeHandler(handler)
+
+
+def _convert(path: Path) -> int:
+    from cellar.bandersnatch.convert import convert_command  # noqa: PLC0415 - keeps --help fast
+
+    text, code = convert_command(path)
+    if code == EXIT_OK:
+        print(text, end="" if text.endswith("\n") else "\n")
+    else:
+        log.error("%s", text)
+    return code
 
 
 def _configure_logging(console: Console, *, verbose: bool, quiet: bool) -> logging.Handler:

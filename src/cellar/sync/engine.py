@@ -23,6 +23,7 @@ from cellar.simple_api import DistFile, ProjectPage
 from cellar.state import STATE_DIR, Failure, MirrorState
 from cellar.storage import atomic_write_all, sweep_temporaries
 from cellar.sync.errors import SyncFileError
+from cellar.sync.extras import MirrorExtras
 from cellar.sync.fetch import FileFetcher
 from cellar.sync.plan import MirrorPlan, client_settings, make_plan
 from cellar.sync.render import (
@@ -62,7 +63,6 @@ class MirrorResult:
 class _FileOutcome:
     published: PublishedFile | None
     added: bool
-    failures: list[Failure]
 
 
 @dataclass(slots=True)
@@ -70,7 +70,6 @@ class _ProjectOutcome:
     listing: ProjectListing | None = None
     files_added: int = 0
     bytes_added: int = 0
-    failures: list[Failure] = dataclasses.field(default_factory=list)
 
 
 def run_mirror(config: Config, reporter: Reporter | None = None) -> MirrorResult:
@@ -90,6 +89,11 @@ class _Run:
     config: Config
     state: MirrorState
     reporter: Reporter
+    extras: MirrorExtras | None = None
+    stopping: bool = False
+    tasks: list[asyncio.Future[_ProjectOutcome]] = dataclasses.field(default_factory=list)
+    #: Every failure of the run, as reported (kept here too: a stopped project returns none).
+    failures: list[Failure] = dataclasses.field(default_factory=list)
 
     async def run(self) -> MirrorResult:
         started = time.monotonic()
@@ -101,24 +105,26 @@ class _Run:
             )
         mirror = self.config.mirror
         settings = client_settings(self.config)
-        failures: list[Failure] = []
+        self.extras = MirrorExtras(mirror)
+        self.extras.start()
         # The root first too: a run killed with SIGKILL leaves a root that lists, at worst,
         # a little less than the project pages on disk, never a project without pages.
         self._publish_root()
         try:
             async with UpstreamClient(settings, pages=self.state) as client:
                 plan = await make_plan(self.config, client, self.state)
-                failures.extend(self._plan_failures(plan))
+                self._report_plan_failures(plan)
                 self.reporter.projects_planned(len(plan.projects))
                 fetcher = FileFetcher(
                     client, self.state, mirror.web_root, self.reporter.bytes_transferred
                 )
-                outcomes = await asyncio.gather(
-                    *(
+                self.tasks = [
+                    asyncio.ensure_future(
                         self._project(fetcher, plan.pages[name], plan.files(name))
-                        for name in plan.projects
                     )
-                )
+                    for name in plan.projects
+                ]
+                outcomes = await _gather_unless_stopped(self.tasks)
             # Leftovers of interrupted runs go, but for partial downloads kept to resume.
             swept = sweep_temporaries(mirror.web_root, keep=fetcher.partials)
             if swept:
@@ -137,10 +143,10 @@ class _Run:
             files_added=sum(outcome.files_added for outcome in outcomes),
             bytes_added=sum(outcome.bytes_added for outcome in outcomes),
             seconds=time.monotonic() - started,
-            failures=tuple(failures)
-            + tuple(failure for outcome in outcomes for failure in outcome.failures),
+            failures=tuple(self.failures),
             pages=client.page_stats,
         )
+        self.extras.finish(ok=result.ok, serials=[page.last_serial for page in plan.pages.values()])
         self.state.finish_run(
             run_id,
             projects=result.projects,
@@ -150,13 +156,11 @@ class _Run:
         )
         return result
 
-    def _plan_failures(self, plan: MirrorPlan) -> list[Failure]:
-        """Turn what planning could not do into failures: refused files, failed resolutions."""
-        failures = [
-            self._fail(name, refusal.filename, str(refusal))
-            for name, refusals in plan.refused.items()
-            for refusal in refusals
-        ]
+    def _report_plan_failures(self, plan: MirrorPlan) -> None:
+        """Report what planning could not do: refused files, failed resolutions."""
+        for name, refusals in plan.refused.items():
+            for refusal in refusals:
+                self._fail(name, refusal.filename, str(refusal))
         seen: set[str] = set()
         for problem in plan.failures:
             message = str(problem.error)
@@ -164,21 +168,18 @@ class _Run:
                 # The same upstream fault met by several targets or requirement sets.
                 continue
             seen.add(message)
-            failures.append(self._fail(", ".join(problem.projects), None, str(problem)))
-        return failures
+            self._fail(", ".join(problem.projects), None, str(problem))
 
     async def _project(
         self, fetcher: FileFetcher, page: ProjectPage, files: tuple[DistFile, ...]
     ) -> _ProjectOutcome:
         """Put ``files`` of ``page``'s project in place, then publish its pages."""
         name = canonicalize_name(page.name)
-        failures: list[Failure] = []
         self.reporter.files_planned(name, len(files), sum(file.size or 0 for file in files))
         outcomes = await asyncio.gather(*(self._file(fetcher, name, entry) for entry in files))
-        outcome = _ProjectOutcome(failures=failures)
+        outcome = _ProjectOutcome()
         published: list[PublishedFile] = []
         for file in outcomes:
-            outcome.failures.extend(file.failures)
             if file.published is None:
                 continue
             published.append(file.published)
@@ -198,9 +199,9 @@ class _Run:
             status_reason=page.status_reason,
         )
         try:
-            self._publish_project(name, listing)
+            self._publish_project(name, listing, page.last_serial)
         except OSError as error:
-            failures.append(self._fail(name, None, f"cannot write the project's pages: {error}"))
+            self._fail(name, None, f"cannot write the project's pages: {error}")
             return outcome
         self.reporter.project_done(name, len(published))
         outcome.listing = listing
@@ -208,31 +209,42 @@ class _Run:
 
     async def _file(self, fetcher: FileFetcher, project: str, entry: DistFile) -> _FileOutcome:
         """Place one file and its metadata file, reporting as soon as it is done."""
+        if self.stopping:
+            # stop-on-error: after the first failure nothing new is started.
+            return _FileOutcome(None, added=False)
         try:
             placed = await fetcher.place(project, entry)
         except SyncFileError as error:
             self.reporter.file_failed(project, entry.filename)
-            return _FileOutcome(
-                None, added=False, failures=[self._fail(project, entry.filename, str(error))]
-            )
-        failures: list[Failure] = []
+            self._fail(project, entry.filename, str(error))
+            return _FileOutcome(None, added=False)
         metadata_sha256 = None
         if entry.core_metadata is not None:
             try:
                 metadata = await fetcher.place_metadata(project, entry, placed.path)
                 metadata_sha256 = metadata.sha256
             except SyncFileError as error:
-                failures.append(self._fail(project, error.filename, str(error)))
+                self._fail(project, error.filename, str(error))
+        if placed.added and self.extras is not None:
+            self.extras.file_added(placed.path)
         file = PublishedFile(entry, placed.path, placed.sha256, placed.size, metadata_sha256)
         self.reporter.file_done(project, entry.filename, added=placed.added, size=placed.size)
-        return _FileOutcome(file, added=placed.added, failures=failures)
+        return _FileOutcome(file, added=placed.added)
 
     def _fail(self, project: str, filename: str | None, message: str) -> Failure:
         failure = Failure(project, filename, message)
+        self.failures.append(failure)
         self.reporter.failed(failure)
+        if self.config.mirror.stop_on_error and not self.stopping:
+            log.error("stop-on-error: stopping after this failure; what is in place stays")
+            self.stopping = True
+            for task in self.tasks:
+                task.cancel()
         return failure
 
-    def _publish_project(self, name: str, listing: ProjectListing) -> None:
+    def _publish_project(
+        self, name: str, listing: ProjectListing, serial: int | None = None
+    ) -> None:
         html = render_project_html(listing)
         page = render_project_json(listing)
         pages = {"index.v1_json": page, "index.v1_html": html, "index.html": html}
@@ -240,6 +252,8 @@ class _Run:
         atomic_write_all(_changed({directory / filename: body for filename, body in pages.items()}))
         size = sum(file.size for file in listing.files)
         self.state.record_project(name, listing.name, len(listing.files), size, page)
+        if self.extras is not None:
+            self.extras.project_published(directory, listing, serial)
 
     def _publish_root(self) -> None:
         names = self.state.project_names().values()
@@ -268,3 +282,19 @@ def _changed(pages: dict[Path, bytes]) -> dict[Path, bytes]:
             pass
         changed[path] = body
     return changed
+
+
+async def _gather_unless_stopped(
+    tasks: list[asyncio.Future[_ProjectOutcome]],
+) -> list[_ProjectOutcome]:
+    """Wait for every project; one cancelled by stop-on-error counts as doing nothing."""
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    outcomes = []
+    for result in results:
+        if isinstance(result, asyncio.CancelledError):
+            outcomes.append(_ProjectOutcome())
+        elif isinstance(result, BaseException):
+            raise result
+        else:
+            outcomes.append(result)
+    return outcomes
