@@ -83,7 +83,10 @@ def test_every_filter_plugin_and_mirror_option(tmp_path, config_log):
     assert mirror.directory == Path("/srv/pypi")
     assert mirror.upstream == "http://127.0.0.1:9/simple/"
     assert (
-        mirror.json_api and mirror.hash_index and mirror.stop_on_error and mirror.diff_append_epoch
+        mirror.json_api
+        and not mirror.hash_index
+        and mirror.stop_on_error
+        and mirror.diff_append_epoch
     )
     assert mirror.diff_file == Path("/srv/pypi/mirrored-files")  # {{mirror_directory}}
     filters = config.filters

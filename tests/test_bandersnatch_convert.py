@@ -176,12 +176,26 @@ def test_toml_mirror_layout_key_problems(tmp_path):
 def test_toml_mirror_layout_keys(tmp_path):
     path = tmp_path / "cellar.toml"
     path.write_text(
-        '[mirror]\ndirectory = "m"\njson-api = true\nhash-index = true\ndiff-file = "diffs/new"\n'
-        "diff-append-epoch = true\nstop-on-error = true\n",
+        '[mirror]\ndirectory = "m"\njson-api = true\ndiff-file = "diffs/new"\n'
+        "diff-append-epoch = true\nstop-on-error = true\nprune = true\n",
         encoding="utf-8",
     )
     mirror = load_config(path).mirror
-    assert (
-        mirror.json_api and mirror.hash_index and mirror.diff_append_epoch and mirror.stop_on_error
-    )
+    assert mirror.json_api and mirror.diff_append_epoch and mirror.stop_on_error and mirror.prune
+    assert not mirror.hash_index
     assert mirror.diff_file == tmp_path / "diffs" / "new"
+
+
+def test_hash_index_is_refused_until_it_is_written_that_way(tmp_path):
+    path = tmp_path / "cellar.toml"
+    path.write_text('[mirror]\ndirectory = "m"\nhash-index = true\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[mirror\] hash-index: not supported yet"):
+        load_config(path)
+    conf = tmp_path / "bandersnatch.conf"
+    conf.write_text(
+        "[mirror]\ndirectory = m\nmaster = http://127.0.0.1:9\nallow-non-https = true\n"
+        "hash-index = true\n[plugins]\nenabled = allowlist_project\n[allowlist]\npackages = a\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"hash-index: not supported yet"):
+        load_config(conf)

@@ -398,3 +398,39 @@ def test_a_malformed_html_page_is_reported(tmp_path, capsys):
     assert f"malformed index page {url}alpha/" in out
     assert "beta-0.1-py3-none-any.whl" in listed_files(web, "beta")
     assert_consistent(web)
+
+
+def test_prune_removes_what_is_no_longer_selected_and_keeps_what_pages_list(tmp_path, local_index):
+    populate(local_index)
+    config = write_config(tmp_path, local_index.url, ["alpha", "beta"])
+    assert main(["mirror", "-c", str(config)]) == 0
+    web = tmp_path / "mirror" / "web"
+    old_alpha = set(listed_files(web, "alpha"))
+    local_index.add(build_wheel("alpha", "9.0"))
+    # Without prune, beta stays and alpha's old version stays on disk.
+    config = write_config(tmp_path, local_index.url, ["alpha"])
+    assert main(["mirror", "-c", str(config)]) == 0
+    assert (web / "simple" / "beta").is_dir()
+    assert list(web.rglob("alpha-2.0-py3-none-any.whl"))
+    # With prune: beta's pages and files go, alpha's superseded file goes, alpha 9.0 stays.
+    config = write_config(tmp_path, local_index.url, ["alpha"], extra_mirror="prune = true")
+    assert main(["mirror", "-c", str(config)]) == 0
+    assert not (web / "simple" / "beta").exists()
+    assert not list(web.rglob("beta-*"))
+    assert sorted(listed_files(web, "alpha")) == ["alpha-9.0-py3-none-any.whl"]
+    assert not any(list(web.rglob(name)) for name in old_alpha)
+    assert assert_consistent(web) == 1
+
+
+def test_prune_waits_for_a_run_without_failures(tmp_path, local_index):
+    populate(local_index)
+    assert (
+        main(["mirror", "-c", str(write_config(tmp_path, local_index.url, ["alpha", "beta"]))]) == 0
+    )
+    local_index.fault("/simple/alpha/", status=500)
+    config = write_config(tmp_path, local_index.url, ["alpha"], extra_mirror="prune = true")
+    assert main(["mirror", "-c", str(config)]) == 1
+    web = tmp_path / "mirror" / "web"
+    assert (web / "simple" / "beta").is_dir()
+    assert (web / "simple" / "alpha").is_dir()
+    assert_consistent(web)

@@ -23,6 +23,7 @@ from pypi_simple import PYPI_SIMPLE_ENDPOINT
 
 from cellar.bandersnatch.filters import Filters
 from cellar.config_checks import (
+    HASH_INDEX_UNSUPPORTED,
     ConfigError,
     ConfigProblem,
     check_range,
@@ -73,6 +74,9 @@ class MirrorSettings:
     diff_append_epoch: bool = False
     #: Stop the run at the first failure instead of mirroring everything else.
     stop_on_error: bool = False
+    #: After a run without failures, remove projects no longer selected (or gone upstream)
+    #: and files no page lists any more; off, they are kept on disk.
+    prune: bool = False
 
     @property
     def web_root(self) -> Path:
@@ -114,7 +118,7 @@ class Config:
 _KNOWN = {
     "mirror": {
         *("directory", "upstream", "workers", "timeout", "retries", "json-api", "hash-index"),
-        *("diff-file", "diff-append-epoch", "stop-on-error"),
+        *("diff-file", "diff-append-epoch", "stop-on-error", "prune"),
     },
     "packages": {
         "requirements",
@@ -216,7 +220,7 @@ def parse_config(
     diff_file = get_value(mirror, "mirror", "diff-file", str, problems)
     flags = {
         key: bool(get_value(mirror, "mirror", key, bool, problems))
-        for key in ("json-api", "hash-index", "diff-append-epoch", "stop-on-error")
+        for key in ("json-api", "hash-index", "diff-append-epoch", "stop-on-error", "prune")
     }
     if directory is not None and not directory.strip():
         problems.append(ConfigProblem("[mirror] directory", "must not be empty"))
@@ -242,6 +246,8 @@ def parse_config(
             )
         )
 
+    if flags["hash-index"]:
+        problems.append(ConfigProblem("[mirror] hash-index", HASH_INDEX_UNSUPPORTED))
     if problems:
         raise ConfigError(source, tuple(problems))
     assert directory is not None  # a missing directory is a problem above  # noqa: S101
@@ -256,6 +262,7 @@ def parse_config(
         diff_file=resolve_path(base, diff_file) if diff_file else None,
         diff_append_epoch=flags["diff-append-epoch"],
         stop_on_error=flags["stop-on-error"],
+        prune=flags["prune"],
     )
     requirements = selected(
         package_settings.requirements, filters, "[packages] requirements", warnings

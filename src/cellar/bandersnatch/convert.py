@@ -57,6 +57,7 @@ def _mirror(config: Config) -> list[str]:
         "hash-index": mirror.hash_index,
         "diff-append-epoch": mirror.diff_append_epoch,
         "stop-on-error": mirror.stop_on_error,
+        "prune": mirror.prune,
     }
     lines += [f"{key} = true" for key, value in flags.items() if value]
     if mirror.diff_file is not None:

@@ -17,6 +17,9 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from cellar.config import Config
+from cellar.keep.delete import prune_projects
+from cellar.keep.disk import find_orphans, remove_files
+from cellar.keep.pages import listed_paths
 from cellar.lock import MirrorLock
 from cellar.select.releases import file_version
 from cellar.simple_api import DistFile, ProjectPage
@@ -146,6 +149,8 @@ class _Run:
             failures=tuple(self.failures),
             pages=client.page_stats,
         )
+        if self.config.mirror.prune:
+            self._prune(plan, listings, clean=result.ok)
         self.extras.finish(ok=result.ok, serials=[page.last_serial for page in plan.pages.values()])
         self.state.finish_run(
             run_id,
@@ -241,6 +246,32 @@ class _Run:
             for task in self.tasks:
                 task.cancel()
         return failure
+
+    def _prune(self, plan: MirrorPlan, listings: list[ProjectListing], *, clean: bool) -> None:
+        """Remove projects the plan no longer has, and files no page lists any more.
+
+        Only after a run without failures: a project missing from a plan that failed may
+        only be missing for now. A file a kept page lists is never removed.
+        """
+        if not clean:
+            log.warning("pruning skipped: this run had failures, so its plan may be incomplete")
+            return
+        web_root = self.config.mirror.web_root
+        stale = sorted(set(self.state.project_names()) - set(plan.projects))
+        if stale:
+            pruned = prune_projects(web_root, self.state, stale)
+            log.info(
+                "pruned %d projects no longer selected (%s): %d files, %d bytes",
+                len(stale),
+                ", ".join(stale),
+                len(pruned.files),
+                pruned.bytes,
+            )
+        listed = {str(path) for listing in listings for path in listed_paths(listing)}
+        orphans = [path for path, _ in find_orphans(web_root, listed)]
+        if orphans:
+            removed, size = remove_files(web_root, orphans)
+            log.info("pruned %d files no page lists any more (%d bytes)", len(removed), size)
 
     def _publish_project(
         self, name: str, listing: ProjectListing, serial: int | None = None
