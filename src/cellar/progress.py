@@ -63,10 +63,10 @@ class LogReporter(Reporter):
         log.info("%s: published, %d file%s", project, files, "" if files == 1 else "s")
 
 
-class BarReporter(LogReporter):
-    """Reports with a live progress bar (files, bytes, rate) on a terminal, plus failures."""
+class LiveBar:
+    """One live progress bar on a terminal: items done of a growing total, bytes and rate."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, description: str) -> None:
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -76,13 +76,14 @@ class BarReporter(LogReporter):
             console=console,
             transient=True,
         )
-        self._files: TaskID | None = None
+        self._description = description
+        self._task: TaskID | None = None
         self._bytes = 0
         self._started = time.monotonic()
 
-    def __enter__(self) -> BarReporter:
+    def __enter__(self) -> LiveBar:
         self._progress.start()
-        self._files = self._progress.add_task("mirroring", total=0, transferred="")
+        self._task = self._progress.add_task(self._description, total=0, transferred="")
         self._started = time.monotonic()
         return self
 
@@ -94,27 +95,53 @@ class BarReporter(LogReporter):
     ) -> None:
         self._progress.stop()
 
+    def grow(self, count: int) -> None:
+        """Add ``count`` items to the total."""
+        if self._task is not None:
+            total = self._progress.tasks[self._task].total or 0
+            self._progress.update(self._task, total=total + count)
+
+    def advance(self, size: int = 0) -> None:
+        """Count one item done, and ``size`` more bytes."""
+        self.add_bytes(size)
+        if self._task is not None:
+            self._progress.advance(self._task)
+
+    def add_bytes(self, delta: int) -> None:
+        """Count ``delta`` bytes (negative when a transfer starts over) and show the rate."""
+        self._bytes += delta
+        if self._task is not None and delta:
+            rate = self._bytes / max(time.monotonic() - self._started, 0.001)
+            shown = f"{human_bytes(self._bytes)} at {human_bytes(rate)}/s"
+            self._progress.update(self._task, transferred=shown)
+
+
+class BarReporter(LogReporter):
+    """Reports with a live progress bar (files, bytes, rate) on a terminal, plus failures."""
+
+    def __init__(self, console: Console) -> None:
+        self._bar = LiveBar(console, "mirroring")
+
+    def __enter__(self) -> BarReporter:
+        self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.__exit__(None, None, None)
+
     def files_planned(self, project: str, count: int, size: int) -> None:
-        if self._files is not None:
-            task = self._progress.tasks[self._files]
-            self._progress.update(self._files, total=(task.total or 0) + count)
+        self._bar.grow(count)
 
     def bytes_transferred(self, delta: int) -> None:
-        self._bytes += delta
-        if self._files is not None:
-            rate = self._bytes / max(time.monotonic() - self._started, 0.001)
-            transferred = f"{human_bytes(self._bytes)} at {human_bytes(rate)}/s"
-            self._progress.update(self._files, transferred=transferred)
+        self._bar.add_bytes(delta)
 
     def file_done(self, project: str, filename: str, *, added: bool, size: int) -> None:
         # The bar shows progress; a line per file only with --verbose.
         log.debug("%s: %s %s", project, "added" if added else "kept", filename)
-        if self._files is not None:
-            self._progress.advance(self._files)
+        self._bar.advance()
 
     def file_failed(self, project: str, filename: str) -> None:
-        if self._files is not None:
-            self._progress.advance(self._files)
+        self._bar.advance()
 
     def project_done(self, project: str, files: int) -> None:
         log.debug("%s: published, %d files", project, files)
@@ -188,43 +215,21 @@ class BarVerifyReporter(LogVerifyReporter):
 
     def __init__(self, console: Console) -> None:
         super().__init__()
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("files  {task.fields[rate]}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        )
-        self._task: TaskID | None = None
-        self._started = time.monotonic()
+        self._bar = LiveBar(console, "verifying")
 
     def __enter__(self) -> BarVerifyReporter:
-        self._progress.start()
-        self._task = self._progress.add_task("verifying", total=0, rate="")
-        self._started = time.monotonic()
+        self._bar.__enter__()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._progress.stop()
+    def __exit__(self, *exc: object) -> None:
+        self._bar.__exit__(None, None, None)
 
     def planned(self, files: int, size: int) -> None:
         verify_log.debug("verifying %d files (%s)", files, human_bytes(size))
-        if self._task is not None:
-            self._progress.update(self._task, total=files)
+        self._bar.grow(files)
 
     def checked(self, path: str, size: int, *, intact: bool, skipped: bool) -> None:
-        self._bytes += size
-        if self._task is not None:
-            rate = self._bytes / max(time.monotonic() - self._started, 0.001)
-            shown = f"{human_bytes(self._bytes)} at {human_bytes(rate)}/s"
-            self._progress.update(self._task, advance=1, rate=shown)
+        self._bar.advance(size)
 
 
 def summarize_verify(result: VerifyResult) -> str:
