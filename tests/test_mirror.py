@@ -8,6 +8,9 @@ may list a file that is not there with the stated size and sha256.
 from __future__ import annotations
 
 import json
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -434,3 +437,30 @@ def test_prune_waits_for_a_run_without_failures(tmp_path, local_index):
     assert (web / "simple" / "beta").is_dir()
     assert (web / "simple" / "alpha").is_dir()
     assert_consistent(web)
+
+
+def test_a_plain_static_web_server_over_a_mirror_tree_is_an_upstream(tmp_path, local_index):
+    """Like a bandersnatch mirror behind a web server: static index.html pages, no negotiation."""
+    populate(local_index)
+    first = tmp_path / "first"
+    first.mkdir()
+    config = write_config(first, local_index.url, ["alpha", "beta"], extra_packages=EVERY_VERSION)
+    assert main(["mirror", "-c", str(config)]) == 0
+    handler = partial(SimpleHTTPRequestHandler, directory=str(first / "mirror" / "web"))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        second = tmp_path / "second"
+        second.mkdir()
+        upstream = f"http://127.0.0.1:{server.server_address[1]}/simple/"
+        chained = write_config(second, upstream, ["alpha", "beta"], extra_packages=EVERY_VERSION)
+        assert main(["mirror", "-c", str(chained)]) == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    inner = second / "mirror" / "web"
+    assert assert_consistent(inner) == 5
+    assert listed_files(inner, "alpha")["alpha-2.1-py3-none-any.whl"]["yanked"] == "broken build"
+    assert listed_files(inner, "alpha")["alpha-1.0-py3-none-any.whl"]["core-metadata"]
