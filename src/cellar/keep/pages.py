@@ -22,7 +22,7 @@ from packaging.utils import canonicalize_name
 from cellar.select.releases import file_version
 from cellar.simple_api import DistFile, frozen_mapping
 from cellar.state import MirrorState
-from cellar.storage import atomic_write
+from cellar.storage import atomic_write_all
 from cellar.sync.paths import metadata_path
 from cellar.sync.render import (
     ProjectListing,
@@ -236,8 +236,8 @@ def write_project(web_root: Path, state: MirrorState, listing: ProjectListing) -
     """
     name = canonicalize_name(listing.name)
     pages = render_pages(listing)
-    for filename, body in pages.items():
-        atomic_write(web_root / "simple" / name / filename, body)
+    directory = web_root / "simple" / name
+    atomic_write_all({directory / filename: body for filename, body in pages.items()})
     display = state.project_names().get(name, listing.name)
     size = sum(file.size for file in listing.files)
     state.record_project(name, display, len(listing.files), size, pages["index.v1_json"])
@@ -273,5 +273,5 @@ def write_root(web_root: Path, state: MirrorState, *, without: Iterable[str] = (
     """
     left_out = set(without)
     names = [shown for name, shown in state.project_names().items() if name not in left_out]
-    for filename, body in root_pages(names).items():
-        atomic_write(web_root / "simple" / filename, body)
+    pages = root_pages(names)
+    atomic_write_all({web_root / "simple" / filename: body for filename, body in pages.items()})

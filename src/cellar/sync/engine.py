@@ -19,7 +19,7 @@ from packaging.utils import canonicalize_name
 from cellar.config import Config
 from cellar.keep.delete import prune_projects
 from cellar.keep.disk import find_orphans, remove_files
-from cellar.keep.pages import listed_paths
+from cellar.keep.pages import listed_paths, render_pages, root_pages
 from cellar.lock import MirrorLock
 from cellar.select.releases import file_version
 from cellar.simple_api import DistFile, ProjectPage
@@ -32,10 +32,6 @@ from cellar.sync.plan import MirrorPlan, client_settings, make_plan
 from cellar.sync.render import (
     ProjectListing,
     PublishedFile,
-    render_project_html,
-    render_project_json,
-    render_root_html,
-    render_root_json,
 )
 from cellar.sync.reporter import Reporter
 from cellar.upstream.client import UpstreamClient
@@ -276,29 +272,20 @@ class _Run:
     def _publish_project(
         self, name: str, listing: ProjectListing, serial: int | None = None
     ) -> None:
-        html = render_project_html(listing)
-        page = render_project_json(listing)
-        pages = {"index.v1_json": page, "index.v1_html": html, "index.html": html}
+        pages = render_pages(listing)
         directory = self.config.mirror.web_root / "simple" / name
         atomic_write_all(_changed({directory / filename: body for filename, body in pages.items()}))
         size = sum(file.size for file in listing.files)
-        self.state.record_project(name, listing.name, len(listing.files), size, page)
+        self.state.record_project(
+            name, listing.name, len(listing.files), size, pages["index.v1_json"]
+        )
         if self.extras is not None:
             self.extras.project_published(directory, listing, serial)
 
     def _publish_root(self) -> None:
-        names = self.state.project_names().values()
         root = self.config.mirror.web_root / "simple"
-        html = render_root_html(names)
-        atomic_write_all(
-            _changed(
-                {
-                    root / "index.v1_json": render_root_json(names),
-                    root / "index.v1_html": html,
-                    root / "index.html": html,
-                }
-            )
-        )
+        pages = root_pages(self.state.project_names().values())
+        atomic_write_all(_changed({root / filename: body for filename, body in pages.items()}))
 
 
 def _changed(pages: dict[Path, bytes]) -> dict[Path, bytes]:
