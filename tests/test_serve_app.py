@@ -304,6 +304,8 @@ def test_pages_replaced_while_serving(port: int, web_root: Path) -> None:
             for body in bodies:
                 write_page(project, "index.v1_json", body)
 
+    # The first page is in place before any request: the fixture's own page is not one of these.
+    write_page(project, "index.v1_json", b"first" * 100)
     writer = threading.Thread(target=keep_replacing)
     writer.start()
     try:
