@@ -13,10 +13,11 @@ from tests.support.packages import build_wheel
 
 
 def test_help_for_each_command():
-    for command in ("mirror", "serve", "status"):
+    for command in ("mirror", "serve", "plan", "why", "status", "verify", "delete"):
         result = run_cli(command, "--help")
         assert result.returncode == 0
         assert "--config" in result.stdout
+    assert "bandersnatch" in run_cli("config", "convert", "--help").stdout
 
 
 def test_bad_configuration_exits_2_naming_file_and_key(tmp_path):

@@ -149,20 +149,6 @@ class ClosurePlan:
         return tuple(f for plan in self.targets.values() for f in plan.failures)
 
 
-def plan_closure(
-    requirements: Sequence[Requirement],
-    targets: Sequence[Target],
-    repository: Repository,
-    settings: ClosureSettings,
-) -> ClosurePlan:
-    """Return what to mirror so that ``requirements`` install on each of ``targets``.
-
-    Failures (a requirement no version of which fits a target, a conflict) are collected per
-    target in the plan, never raised: the other targets and requirements are still planned.
-    """
-    return merge_plans(plan_target(requirements, t, repository, settings) for t in targets)
-
-
 def merge_plans(target_plans: Iterable[TargetPlan]) -> ClosurePlan:
     """Return the union of the files each target's resolutions pinned."""
     plan = ClosurePlan()
@@ -335,8 +321,3 @@ def _resolve_into(
         build = pin.metadata.build_requires
         if pin.needs_build and build:
             _resolve_into(build, target, repository, settings, result, depth=depth + 1)
-
-
-def union_size(files: Mapping[NormalizedName, Mapping[str, DistFile]]) -> int:
-    """Return the bytes the planned files take, as the index states their sizes."""
-    return sum(file.size or 0 for chosen in files.values() for file in chosen.values())
