@@ -64,9 +64,9 @@ def _parser() -> argparse.ArgumentParser:
         "the Accept header, and the files. Stops cleanly on SIGINT or SIGTERM.",
     )
     serve.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+        "--host", help="address to listen on (default: [serve] host, else 127.0.0.1)"
     )
-    serve.add_argument("--port", type=int, default=8080, help="port (default: %(default)s)")
+    serve.add_argument("--port", type=int, help="port (default: [serve] port, else 8080)")
     plan = commands.add_parser(
         "plan",
         parents=[common],
@@ -245,13 +245,18 @@ def _why(config: Config, project: str) -> int:
     return EXIT_OK if needed else EXIT_FAILURES
 
 
-def _serve(config: Config, host: str, port: int) -> int:
+def _serve(config: Config, host: str | None, port: int | None) -> int:
     from cellar.serve.app import serve_forever  # noqa: PLC0415 - keeps `cellar --help` fast
 
     def ready(url: str) -> None:
         log.info("serving %s at %s (pip: --index-url %ssimple/)", config.mirror.web_root, url, url)
 
-    serve_forever(config.mirror.web_root, host, port, on_ready=ready)
+    serve_forever(
+        config.mirror.web_root,
+        config.serve.host if host is None else host,
+        config.serve.port if port is None else port,
+        on_ready=ready,
+    )
     return EXIT_OK
 
 

@@ -35,6 +35,7 @@ from cellar.config_checks import (
     resolve_path,
     selected,
 )
+from cellar.config_serve import SERVE_KEYS, ServeSettings, serve_table
 from cellar.errors import CellarError
 from cellar.select.sources import read_pylock, read_pyproject, read_requirements_file
 from cellar.select.targets import TargetEnvironment
@@ -113,6 +114,7 @@ class Config:
     packages: PackageSettings = field(default_factory=PackageSettings)
     targets: tuple[TargetEnvironment, ...] = ()
     filters: Filters = field(default_factory=Filters)
+    serve: ServeSettings = field(default_factory=ServeSettings)
 
 
 _KNOWN = {
@@ -131,6 +133,7 @@ _KNOWN = {
         "sdists",
     },
     "targets": {"python", "platforms", "implementation", "all"},
+    "serve": SERVE_KEYS,
     "filters": {
         *("block-projects", "project-patterns", "allow-releases", "pinned-releases"),
         *("block-releases", "release-patterns", "drop-prereleases", "prerelease-projects"),
@@ -237,6 +240,7 @@ def parse_config(
     filters = filters_table(_table(data, "filters"), problems)
     package_settings = _packages(_table(data, "packages"), base, problems)
     targets = _targets(_table(data, "targets"), problems)
+    serve = serve_table(_table(data, "serve"), base, problems)
     if not targets and package_settings.dependencies and not problems:
         problems.append(
             ConfigProblem(
@@ -273,6 +277,7 @@ def parse_config(
         packages=dataclasses.replace(package_settings, requirements=requirements),
         targets=targets,
         filters=filters,
+        serve=serve,
     )
 
 
