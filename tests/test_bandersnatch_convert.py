@@ -186,16 +186,14 @@ def test_toml_mirror_layout_keys(tmp_path):
     assert mirror.diff_file == tmp_path / "diffs" / "new"
 
 
-def test_hash_index_is_refused_until_it_is_written_that_way(tmp_path):
+def test_hash_index_is_read_from_both_formats(tmp_path):
     path = tmp_path / "cellar.toml"
     path.write_text('[mirror]\ndirectory = "m"\nhash-index = true\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"\[mirror\] hash-index: not supported yet"):
-        load_config(path)
+    assert load_config(path).mirror.hash_index
     conf = tmp_path / "bandersnatch.conf"
     conf.write_text(
         "[mirror]\ndirectory = m\nmaster = http://127.0.0.1:9\nallow-non-https = true\n"
         "hash-index = true\n[plugins]\nenabled = allowlist_project\n[allowlist]\npackages = a\n",
         encoding="utf-8",
     )
-    with pytest.raises(ConfigError, match=r"hash-index: not supported yet"):
-        load_config(conf)
+    assert load_config(conf).mirror.hash_index

@@ -23,7 +23,6 @@ from pypi_simple import PYPI_SIMPLE_ENDPOINT
 
 from cellar.bandersnatch.filters import Filters
 from cellar.config_checks import (
-    HASH_INDEX_UNSUPPORTED,
     ConfigError,
     ConfigProblem,
     check_range,
@@ -250,8 +249,6 @@ def parse_config(
             )
         )
 
-    if flags["hash-index"]:
-        problems.append(ConfigProblem("[mirror] hash-index", HASH_INDEX_UNSUPPORTED))
     if problems:
         raise ConfigError(source, tuple(problems))
     assert directory is not None  # a missing directory is a problem above  # noqa: S101

@@ -259,7 +259,3 @@ def check_upstream(url: str, key: str, problems: list[ConfigProblem]) -> str:
 
 #: Until pages can be written to ``web/simple/<letter>/<name>/`` (and served, verified and
 #: deleted there), a hash-index mirror is refused rather than written in the wrong shape.
-HASH_INDEX_UNSUPPORTED = (
-    "not supported yet: Cellar writes project pages to web/simple/<name>/ only; "
-    "set it to false (and drop the hash-index rewrite from your web server)"
-)

@@ -42,24 +42,33 @@ def write_config(
     return path
 
 
-def listed_files(web_root: Path, project: str) -> dict[str, dict[str, object]]:
+def listed_files(
+    web_root: Path, project: str, *, hash_index: bool = False
+) -> dict[str, dict[str, object]]:
     """Return the JSON page's files of ``project`` by file name (empty if it has no page)."""
-    page = web_root / "simple" / project / "index.v1_json"
+    directory = web_root / "simple" / project[0] if hash_index else web_root / "simple"
+    page = directory / project / "index.v1_json"
     if not page.exists():
         return {}
     return {f["filename"]: f for f in json.loads(page.read_bytes())["files"]}
 
 
-def assert_consistent(web_root: Path, *, root_complete: bool = True) -> int:
+def assert_consistent(
+    web_root: Path, *, root_complete: bool = True, hash_index: bool = False
+) -> int:
     """Assert that every file every page lists is on disk with the stated size and sha256.
 
     Checks the JSON and both HTML pages of every project, that the three agree, and that the
     root pages list only projects that have pages (exactly those with ``root_complete``; a
-    run killed with SIGKILL may leave the root a step behind). Returns how many files were
-    checked.
+    run killed with SIGKILL may leave the root a step behind). With ``hash_index`` the project
+    pages are in ``simple/<first letter>/<name>/``. Returns how many files were checked.
     """
     simple = web_root / "simple"
-    projects = sorted(p.name for p in simple.iterdir() if p.is_dir()) if simple.exists() else []
+    parents = [simple] if not hash_index else sorted(p for p in simple.iterdir() if p.is_dir())
+    directories = {
+        p.name: p for parent in parents if parent.exists() for p in parent.iterdir() if p.is_dir()
+    }
+    projects = sorted(directories)
     if projects:
         root = json.loads((simple / "index.v1_json").read_bytes())
         listed = sorted(_normal(p["name"]) for p in root["projects"])
@@ -72,15 +81,16 @@ def assert_consistent(web_root: Path, *, root_complete: bool = True) -> int:
     checked = 0
     for project in projects:
         for name in PAGE_FILES:
-            assert (simple / project / name).is_file(), f"{project}/{name} missing"
+            assert (directories[project] / name).is_file(), f"{project}/{name} missing"
         page_url = f"http://mirror.test/simple/{project}/"
-        html = (simple / project / "index.html").read_text()
-        assert html == (simple / project / "index.v1_html").read_text()
+        html = (directories[project] / "index.html").read_text()
+        assert html == (directories[project] / "index.v1_html").read_text()
         hrefs = dict(
             (m.group(2), m.group(1))
             for m in re.finditer(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', html)
         )
-        for filename, entry in listed_files(web_root, project).items():
+        entries = listed_files(web_root, project, hash_index=hash_index)
+        for filename, entry in entries.items():
             url = urljoin(page_url, str(entry["url"]))
             assert hrefs[filename].split("#")[0] == entry["url"], filename
             local = web_root / unquote(urlsplit(url).path).lstrip("/")
@@ -93,7 +103,7 @@ def assert_consistent(web_root: Path, *, root_complete: bool = True) -> int:
                 meta = Path(str(local) + ".metadata").read_bytes()
                 assert hashlib.sha256(meta).hexdigest() == metadata["sha256"]  # type: ignore[index]
             checked += 1
-        assert len(hrefs) == len(listed_files(web_root, project))
+        assert len(hrefs) == len(entries)
     return checked
 
 

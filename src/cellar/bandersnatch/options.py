@@ -17,7 +17,6 @@ from pathlib import Path
 
 from cellar.config import DEFAULT_RETRIES, DEFAULT_UPSTREAM, MirrorSettings
 from cellar.config_checks import (
-    HASH_INDEX_UNSUPPORTED,
     ConfigProblem,
     check_range,
     check_timeout,
@@ -204,8 +203,6 @@ def mirror_settings(reader: Reader, base: Path) -> MirrorSettings | None:
         diff_append_epoch=reader.flag("mirror", "diff-append-epoch", default=False),
         stop_on_error=reader.flag("mirror", "stop-on-error", default=False),
     )
-    if settings.hash_index:
-        reader.problem("[mirror] hash-index", HASH_INDEX_UNSUPPORTED)
     backend = reader.text("mirror", "storage-backend", "filesystem")
     if backend != "filesystem":
         reader.problem(

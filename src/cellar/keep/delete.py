@@ -23,6 +23,7 @@ from cellar.keep.pages import (
     html_paths,
     listed_paths,
     listing_from_json,
+    project_pages,
     published_names,
     write_root,
 )
@@ -52,22 +53,24 @@ class PruneResult:
         return sum(size for _, size in self.files)
 
 
-def plan_prune(web_root: Path, state: MirrorState, names: Iterable[str]) -> PruneResult:
+def plan_prune(
+    web_root: Path, state: MirrorState, names: Iterable[str], *, hash_index: bool = False
+) -> PruneResult:
     """Return what removing projects ``names`` (any spelling) would remove; change nothing.
 
     Raises ``OSError`` if a page directory cannot be read.
     """
     wanted = sorted({canonicalize_name(name) for name in names})
-    published = published_names(web_root, state)
+    published = published_names(web_root, state, hash_index=hash_index)
     projects = tuple(name for name in wanted if name in published)
     unknown = tuple(name for name in wanted if name not in published)
     kept: set[str] = set()
     for name in published:
         if name not in projects:
-            kept |= _linked(web_root, state, name)
+            kept |= _linked(web_root, state, name, hash_index=hash_index)
     candidates: set[str] = set()
     for name in projects:
-        candidates |= _linked(web_root, state, name)
+        candidates |= _linked(web_root, state, name, hash_index=hash_index)
         candidates.update(record.path for record in state.project_files(name))
     files = []
     for path in sorted(candidates - kept):
@@ -79,7 +82,9 @@ def plan_prune(web_root: Path, state: MirrorState, names: Iterable[str]) -> Prun
     return PruneResult(projects, tuple(files), shared, unknown, dry_run=True)
 
 
-def prune_projects(web_root: Path, state: MirrorState, names: Iterable[str]) -> PruneResult:
+def prune_projects(
+    web_root: Path, state: MirrorState, names: Iterable[str], *, hash_index: bool = False
+) -> PruneResult:
     """Remove projects ``names``: pages, record, and the files no kept page lists.
 
     The caller holds the mirror lock. Names with no pages and no record are skipped (they
@@ -87,13 +92,13 @@ def prune_projects(web_root: Path, state: MirrorState, names: Iterable[str]) -> 
     cannot be written or removed; what was done before stays done, and running it again
     finishes the work.
     """
-    plan = plan_prune(web_root, state, names)
+    plan = plan_prune(web_root, state, names, hash_index=hash_index)
     if not plan.projects:
         return PruneResult((), (), unknown=plan.unknown)
     write_root(web_root, state, without=plan.projects)
     for name in plan.projects:
         with contextlib.suppress(FileNotFoundError):
-            shutil.rmtree(web_root / "simple" / name)
+            shutil.rmtree(project_pages(web_root, name, hash_index=hash_index))
         state.forget_project(name)
     removed, _ = remove_files(web_root, [path for path, _ in plan.files])
     shared = set(plan.shared)
@@ -117,15 +122,16 @@ def delete_projects(config: Config, names: Iterable[str], *, dry_run: bool = Fal
         MirrorState.open(directory, create=False) as state,
         MirrorLock(directory / STATE_DIR / "lock"),
     ):
-        plan = plan_prune(web_root, state, names)
+        hash_index = config.mirror.hash_index
+        plan = plan_prune(web_root, state, names, hash_index=hash_index)
         if dry_run or plan.unknown:
             return plan
-        return prune_projects(web_root, state, plan.projects)
+        return prune_projects(web_root, state, plan.projects, hash_index=hash_index)
 
 
-def _linked(web_root: Path, state: MirrorState, name: str) -> set[str]:
+def _linked(web_root: Path, state: MirrorState, name: str, *, hash_index: bool) -> set[str]:
     """Return every file path any account of project ``name``'s pages links (with .metadata)."""
-    directory = web_root / "simple" / name
+    directory = project_pages(web_root, name, hash_index=hash_index)
     paths: set[str] = set()
     for body in (state.project_page(name), _read(directory / "index.v1_json")):
         if body is None:

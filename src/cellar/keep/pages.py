@@ -8,6 +8,7 @@ for byte, and rewritten after a repair. File URLs on the pages are relative
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import re
@@ -19,6 +20,7 @@ from urllib.parse import unquote
 
 from packaging.utils import canonicalize_name
 
+from cellar.bandersnatch.layout import project_directory
 from cellar.select.releases import file_version
 from cellar.simple_api import DistFile, frozen_mapping
 from cellar.state import MirrorState
@@ -163,13 +165,21 @@ class StoredPage:
     extra_paths: frozenset[str] = frozenset()
 
 
-def read_project(web_root: Path, state: MirrorState, name: str, *, recorded: bool) -> StoredPage:
+def project_pages(web_root: Path, name: str, *, hash_index: bool = False) -> Path:
+    """Return the directory holding project ``name``'s pages: ``simple/<name>/``, or with
+    ``hash_index`` bandersnatch's ``simple/<first letter>/<name>/``."""
+    return web_root / project_directory(name, hash_index=hash_index)
+
+
+def read_project(
+    web_root: Path, state: MirrorState, name: str, *, recorded: bool, hash_index: bool = False
+) -> StoredPage:
     """Read project ``name``'s pages and compare each with the rendering of the trusted listing.
 
     ``recorded`` says whether the state knows the project. Damaged pages are the answer,
     not an error; raises ``OSError`` only for a page that exists but cannot be read.
     """
-    directory = web_root / "simple" / name
+    directory = project_pages(web_root, name, hash_index=hash_index)
     found = {filename: _read(directory / filename) for filename in PAGE_FILES}
     damaged: dict[str, str] = {}
     listing = None
@@ -213,30 +223,54 @@ def _state_copy(state: MirrorState, name: str) -> ProjectListing | None:
         return None
 
 
-def published_names(web_root: Path, state: MirrorState) -> dict[str, bool]:
+def published_names(
+    web_root: Path, state: MirrorState, *, hash_index: bool = False
+) -> dict[str, bool]:
     """Return every project with pages on disk or in the record, mapped to "is in the record".
 
-    A directory under ``simple/`` without any page file (say, holding only a crash's
-    temporary file) is not a project.
+    A directory under ``simple/`` (with ``hash_index``, under ``simple/<letter>/``) without
+    any page file (say, holding only a crash's temporary file) is not a project.
     """
     recorded = set(state.project_names())
-    simple = web_root / "simple"
+    parents = _subdirectories(web_root / "simple") if hash_index else [web_root / "simple"]
     on_disk = {
         directory.name
-        for directory in (simple.iterdir() if simple.is_dir() else ())
-        if directory.is_dir() and any((directory / page).exists() for page in PAGE_FILES)
+        for parent in parents
+        for directory in _subdirectories(parent)
+        if any((directory / page).exists() for page in PAGE_FILES)
     }
     return {name: name in recorded for name in sorted(recorded | on_disk)}
 
 
-def write_project(web_root: Path, state: MirrorState, listing: ProjectListing) -> None:
+def remove_pages(directory: Path) -> None:
+    """Remove the page files in ``directory``, then the directory if that leaves it empty.
+
+    Only the page files: a directory can hold other projects' page directories too (in the
+    hash-index layout, ``simple/a/`` is both project ``a``'s flat directory and a letter's).
+    Raises ``OSError`` if a page exists but cannot be removed.
+    """
+    for filename in PAGE_FILES:
+        (directory / filename).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # missing, or not empty
+        directory.rmdir()
+
+
+def _subdirectories(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        return []
+    return [path for path in directory.iterdir() if path.is_dir()]
+
+
+def write_project(
+    web_root: Path, state: MirrorState, listing: ProjectListing, *, hash_index: bool = False
+) -> None:
     """Write ``listing``'s three pages atomically and record the project with its JSON page.
 
     Raises ``OSError`` if a page cannot be written (the ones already written stay).
     """
     name = canonicalize_name(listing.name)
     pages = render_pages(listing)
-    directory = web_root / "simple" / name
+    directory = project_pages(web_root, name, hash_index=hash_index)
     atomic_write_all({directory / filename: body for filename, body in pages.items()})
     display = state.project_names().get(name, listing.name)
     size = sum(file.size for file in listing.files)

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cellar.bandersnatch.layout import project_directory
 from cellar.config import Config
 from cellar.keep.checks import (
     CheckPool,
@@ -83,6 +84,7 @@ def verify_mirror(
             options or VerifyOptions(),
             reporter or VerifyReporter(),
             client_settings(config),
+            hash_index=config.mirror.hash_index,
         )
 
 
@@ -92,9 +94,14 @@ def run_verify(
     options: VerifyOptions,
     reporter: VerifyReporter,
     settings: ClientSettings,
+    *,
+    hash_index: bool = False,
 ) -> VerifyResult:
-    """Verify the mirror under ``web_root`` (the caller holds the lock); see ``verify_mirror``."""
-    return _Verification(web_root, state, options, reporter, settings).run()
+    """Verify the mirror under ``web_root`` (the caller holds the lock); see ``verify_mirror``.
+
+    ``hash_index`` says the project pages are in ``simple/<first letter>/<name>/``.
+    """
+    return _Verification(web_root, state, options, reporter, settings, hash_index).run()
 
 
 @dataclass(slots=True)
@@ -104,6 +111,7 @@ class _Verification:
     options: VerifyOptions
     reporter: VerifyReporter
     settings: ClientSettings
+    hash_index: bool
     findings: list[Finding] = field(default_factory=list)
     resolutions: list[Resolution] = field(default_factory=list)
     checked: int = 0
@@ -115,8 +123,12 @@ class _Verification:
         started = time.monotonic()
         run_id, previous, resumed = self._open_run()
         pages = {
-            name: read_project(self.web_root, self.state, name, recorded=recorded)
-            for name, recorded in published_names(self.web_root, self.state).items()
+            name: read_project(
+                self.web_root, self.state, name, recorded=recorded, hash_index=self.hash_index
+            )
+            for name, recorded in published_names(
+                self.web_root, self.state, hash_index=self.hash_index
+            ).items()
         }
         for page in pages.values():
             self._page_findings(page)
@@ -171,12 +183,13 @@ class _Verification:
         self.reporter.resolved(resolution)
 
     def _page_findings(self, page: StoredPage) -> None:
+        directory = project_directory(page.name, hash_index=self.hash_index)
         for filename, why in page.damaged.items():
-            path = f"simple/{page.name}/{filename}"
+            path = f"{directory}/{filename}"
             self._find(Finding(Problem.DAMAGED_PAGE, path, why, page.name, filename))
         if page.listing is not None and not page.recorded:
             why = "published, but not in the mirror's record, so the root page does not list it"
-            self._find(Finding(Problem.DAMAGED_PAGE, f"simple/{page.name}/", why, page.name))
+            self._find(Finding(Problem.DAMAGED_PAGE, f"{directory}/", why, page.name))
 
     def _examine(
         self,
@@ -256,7 +269,9 @@ class _Verification:
                 continue
             listing = repairs.revise(page.listing)
             if listing is not None or page_findings:
-                write_project(self.web_root, self.state, listing or page.listing)
+                write_project(
+                    self.web_root, self.state, listing or page.listing, hash_index=self.hash_index
+                )
                 for finding in page_findings:
                     self._resolve(finding, Fix.REPAIRED, "rewritten from the project's listing")
             revised[name] = StoredPage(name, listing or page.listing, {}, recorded=True)

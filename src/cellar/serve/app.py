@@ -130,7 +130,7 @@ class _Handlers:
         raise web.HTTPMovedPermanently(_with_query("simple/", request))
 
     async def root_page(self, request: web.Request) -> web.StreamResponse:
-        return await _page(request, self.web_root / "simple", "the mirror has no root page yet\n")
+        return await _page(request, [self.web_root / "simple"], "the mirror has no root page yet\n")
 
     async def project_page(self, request: web.Request) -> web.StreamResponse:
         return await self._project(request, slash=True)
@@ -145,10 +145,11 @@ class _Handlers:
             name = canonicalize_name(spelled, validate=True)
         except InvalidName:
             raise web.HTTPNotFound(text=not_found) from None
-        directory = self.web_root / "simple" / name
+        # bandersnatch's hash-index layout keeps the pages in simple/<first letter>/<name>/.
+        directories = [self.web_root / "simple" / name, self.web_root / "simple" / name[0] / name]
         if slash and spelled == name:
-            return await _page(request, directory, not_found)
-        if not await asyncio.to_thread(directory.is_dir):
+            return await _page(request, directories, not_found)
+        if not await asyncio.to_thread(_any_directory, directories):
             raise web.HTTPNotFound(text=not_found)
         # Relative, so a path prefix added by a reverse proxy survives.
         location = f"../{name}/" if slash else f"{name}/"
@@ -169,10 +170,12 @@ def _with_query(location: str, request: web.Request) -> str:
     return f"{location}?{query}" if query else location
 
 
-async def _page(request: web.Request, directory: Path, not_found: str) -> web.StreamResponse:
+async def _page(
+    request: web.Request, directories: list[Path], not_found: str
+) -> web.StreamResponse:
     accept = ",".join(request.headers.getall(hdrs.ACCEPT, [])) or None
     formats = acceptable_formats(accept, request.query.get("format"))
-    found = await asyncio.to_thread(_first_page, directory, formats)
+    found = await asyncio.to_thread(_first_page, directories, formats)
     if found is None:
         raise web.HTTPNotFound(text=not_found)
     page_format, path = found
@@ -182,13 +185,21 @@ async def _page(request: web.Request, directory: Path, not_found: str) -> web.St
     return _ExactFileResponse(path, headers=headers)
 
 
-def _first_page(directory: Path, formats: tuple[PageFormat, ...]) -> tuple[PageFormat, Path] | None:
-    """Return the first of ``formats`` whose page file exists in ``directory``, with its path."""
-    for page_format in formats:
-        path = directory / page_format.file_name
-        if path.is_file():
-            return page_format, path
+def _first_page(
+    directories: list[Path], formats: tuple[PageFormat, ...]
+) -> tuple[PageFormat, Path] | None:
+    """Return the first of ``formats`` whose page file exists in the first of ``directories``
+    that has any page file, with its path."""
+    for directory in directories:
+        for page_format in formats:
+            path = directory / page_format.file_name
+            if path.is_file():
+                return page_format, path
     return None
+
+
+def _any_directory(directories: list[Path]) -> bool:
+    return any(directory.is_dir() for directory in directories)
 
 
 def _package_path(packages: Path, relative: str) -> Path | None:

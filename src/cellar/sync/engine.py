@@ -8,6 +8,7 @@ mirror never lists a file it does not have. A project that fails keeps its previ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -19,7 +20,7 @@ from packaging.utils import canonicalize_name
 from cellar.config import Config
 from cellar.keep.delete import prune_projects
 from cellar.keep.disk import find_orphans, remove_files
-from cellar.keep.pages import listed_paths, render_pages, root_pages
+from cellar.keep.pages import listed_paths, project_pages, remove_pages, render_pages, root_pages
 from cellar.lock import MirrorLock
 from cellar.select.releases import file_version
 from cellar.simple_api import DistFile, ProjectPage
@@ -255,7 +256,9 @@ class _Run:
         web_root = self.config.mirror.web_root
         stale = sorted(set(self.state.project_names()) - set(plan.projects))
         if stale:
-            pruned = prune_projects(web_root, self.state, stale)
+            pruned = prune_projects(
+                web_root, self.state, stale, hash_index=self.config.mirror.hash_index
+            )
             log.info(
                 "pruned %d projects no longer selected (%s): %d files, %d bytes",
                 len(stale),
@@ -273,8 +276,16 @@ class _Run:
         self, name: str, listing: ProjectListing, serial: int | None = None
     ) -> None:
         pages = render_pages(listing)
-        directory = self.config.mirror.web_root / "simple" / name
+        web_root, hash_index = self.config.mirror.web_root, self.config.mirror.hash_index
+        directory = project_pages(web_root, name, hash_index=hash_index)
         atomic_write_all(_changed({directory / filename: body for filename, body in pages.items()}))
+        # After `hash-index` is switched, the pages in the other layout go (the page files only:
+        # `simple/<letter>/` of the hash layout is also project `<letter>`'s flat directory).
+        other = project_pages(web_root, name, hash_index=not hash_index)
+        remove_pages(other)
+        if not hash_index:  # and the letter directory, once it is empty
+            with contextlib.suppress(OSError):
+                other.parent.rmdir()
         size = sum(file.size for file in listing.files)
         self.state.record_project(
             name, listing.name, len(listing.files), size, pages["index.v1_json"]
