@@ -55,6 +55,14 @@ INI_SUFFIXES = (".conf", ".ini", ".cfg")
 log = logging.getLogger("cellar.config")
 
 
+RootSerials = Literal["auto", "always", "never"]
+ROOT_SERIALS: tuple[RootSerials, ...] = ("auto", "always", "never")
+#: With ``root-serials = "auto"``, the pages kept (with a serial) from which the root page is
+#: read: PyPI's is tens of megabytes, which below this many projects costs more than asking
+#: for each page conditionally.
+ROOT_SERIALS_FROM = 1000
+
+
 @dataclass(frozen=True, slots=True)
 class MirrorSettings:
     """The ``[mirror]`` table: where the mirror lives and how to talk to the upstream."""
@@ -74,6 +82,9 @@ class MirrorSettings:
     diff_append_epoch: bool = False
     #: Stop the run at the first failure instead of mirroring everything else.
     stop_on_error: bool = False
+    #: Read every project's serial from the upstream's root page and ask only for the pages
+    #: whose serial moved: "always", "never", or "auto" (with ROOT_SERIALS_FROM kept pages).
+    root_serials: RootSerials = "auto"
     #: After a run without failures, remove projects no longer selected (or gone upstream)
     #: and files no page lists any more; off, they are kept on disk.
     prune: bool = False
@@ -119,7 +130,7 @@ class Config:
 _KNOWN = {
     "mirror": {
         *("directory", "upstream", "workers", "timeout", "retries", "json-api", "hash-index"),
-        *("diff-file", "diff-append-epoch", "stop-on-error", "prune"),
+        *("diff-file", "diff-append-epoch", "stop-on-error", "prune", "root-serials"),
     },
     "packages": {
         "requirements",
@@ -220,6 +231,14 @@ def parse_config(
     timeout = get_value(mirror, "mirror", "timeout", (int, float), problems)
     retries = get_value(mirror, "mirror", "retries", int, problems)
     diff_file = get_value(mirror, "mirror", "diff-file", str, problems)
+    root_serials = get_value(mirror, "mirror", "root-serials", str, problems) or "auto"
+    if root_serials not in ROOT_SERIALS:
+        choices = ", ".join(repr(choice) for choice in ROOT_SERIALS)
+        problems.append(
+            ConfigProblem(
+                "[mirror] root-serials", f"must be one of {choices}, not {root_serials!r}"
+            )
+        )
     flags = {
         key: bool(get_value(mirror, "mirror", key, bool, problems))
         for key in ("json-api", "hash-index", "diff-append-epoch", "stop-on-error", "prune")
@@ -264,6 +283,7 @@ def parse_config(
         diff_append_epoch=flags["diff-append-epoch"],
         stop_on_error=flags["stop-on-error"],
         prune=flags["prune"],
+        root_serials=cast(RootSerials, root_serials),
     )
     requirements = selected(
         package_settings.requirements, filters, "[packages] requirements", warnings

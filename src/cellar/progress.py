@@ -155,7 +155,8 @@ def summarize(result: MirrorResult) -> str:
     pages = result.pages
     lines = [
         f"{pages.checked} project page{'s' if pages.checked != 1 else ''} checked upstream: "
-        f"{pages.changed} new or changed, {pages.unchanged} unchanged",
+        f"{pages.changed} new or changed, {pages.unchanged} unchanged"
+        + (f" ({pages.by_serial} known from the root page's serials)" if pages.by_serial else ""),
         f"{result.projects} project{'s' if result.projects != 1 else ''} mirrored, "
         f"{result.files} files listed, {result.files_added} added "
         f"({human_bytes(result.bytes_added)}) in {result.seconds:.1f} s",

@@ -207,6 +207,28 @@ class MirrorState:
                 raise MirrorStateError(path, str(error)) from None
             yield cls(connection, path)
 
+    @classmethod
+    @contextmanager
+    def open_read_only(cls, directory: Path) -> Iterator[MirrorState]:
+        """Open the state of the mirror in ``directory`` for reading only (``cellar serve``).
+
+        Changes nothing, not even the schema, and waits at most a moment for a lock: in WAL
+        mode readers and a running ``cellar mirror`` do not wait for each other. Writing through
+        it raises ``sqlite3.OperationalError``. Raises ``MirrorStateError`` if there is no state
+        or it cannot be read.
+        """
+        path = state_path(directory)
+        if not path.is_file():
+            raise MirrorStateError(path, "no mirror has been made here yet (run `cellar mirror`)")
+        try:
+            connection = sqlite3.connect(
+                f"{path.as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=1.0
+            )
+        except sqlite3.Error as error:
+            raise MirrorStateError(path, str(error)) from None
+        with closing(connection):
+            yield cls(connection, path)
+
     def file(self, path: str) -> FileRecord | None:
         """Return the record of the file at mirror path ``path``, if there is one."""
         row = self._db.execute(
@@ -253,6 +275,11 @@ class MirrorState:
             (name,),
         ).fetchone()
         return PageSnapshot(bytes(row[0]), *row[1:]) if row else None
+
+    def serial_snapshots(self) -> int:
+        """Return how many kept upstream pages carry a serial."""
+        row = self._db.execute("SELECT count(*) FROM pages WHERE serial IS NOT NULL").fetchone()
+        return int(row[0])
 
     def record_page_snapshot(self, name: str, snapshot: PageSnapshot) -> None:
         """Keep ``snapshot`` as the upstream page of ``name``."""

@@ -501,7 +501,10 @@ def _render_root(
     media: str, projects: Mapping[str, _Project], serial: int, relative: bool
 ) -> bytes:
     if media == JSON_V1:
-        names = [{"name": listed.name} for listed in projects.values()]
+        # As PyPI's root page: every project's serial, for mirrors that skip unchanged pages.
+        names = [
+            {"name": listed.name, "_last-serial": listed.serial} for listed in projects.values()
+        ]
         root = {"meta": {"api-version": "1.1", "_last-serial": serial}, "projects": names}
         return json.dumps(root, indent=1).encode()
     links = [

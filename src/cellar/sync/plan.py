@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from packaging.utils import NormalizedName
 
-from cellar.config import Config
+from cellar.config import ROOT_SERIALS_FROM, Config, RootSerials
 from cellar.select.closure import (
     ClosurePlan,
     ClosureSettings,
@@ -32,6 +32,7 @@ from cellar.sync.errors import UnsafePathError
 from cellar.sync.paths import mirror_path
 from cellar.sync.repository import UpstreamRepository
 from cellar.upstream.client import ClientSettings, UpstreamClient
+from cellar.upstream.errors import UpstreamError
 from cellar.upstream.metadata import MetadataFetcher
 from cellar.upstream.retry import RetryPolicy
 
@@ -85,6 +86,8 @@ async def make_plan(
     Resolution failures are in the plan; upstream errors for pages or metadata become failures
     of the resolutions that needed them.
     """
+    if state is not None and _wants_root_serials(config.mirror.root_serials, state):
+        await _load_root_serials(client)
     loop = asyncio.get_running_loop()
     repository = UpstreamRepository(
         loop, client, MetadataFetcher(client, state), filters=config.filters
@@ -109,6 +112,25 @@ async def make_plan(
     target_plans = await asyncio.gather(*(one(target) for target in targets))
     closure = merge_plans(target_plans)
     return MirrorPlan(closure, dict(repository.pages), dict(repository.refused))
+
+
+def _wants_root_serials(setting: RootSerials, state: MirrorState) -> bool:
+    if setting == "auto":
+        return state.serial_snapshots() >= ROOT_SERIALS_FROM
+    return setting == "always"
+
+
+async def _load_root_serials(client: UpstreamClient) -> None:
+    """Read the serials on the upstream's root page; without them, each page is asked for."""
+    try:
+        count = await client.load_serials()
+    except UpstreamError as error:
+        log.warning("%s; asking for each project page instead", error)
+        return
+    if count:
+        log.info("read %d project serials from the upstream's root page", count)
+    else:
+        log.info("the upstream's root page gives no serials; asking for each project page")
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ by the settings' ``RetryPolicy``; every retry is logged at INFO on ``cellar.upst
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import os
@@ -34,9 +35,9 @@ from cellar.upstream.errors import (
     UpstreamError,
     UpstreamHTTPError,
 )
-from cellar.upstream.parse import parse_index_page, parse_project_page
+from cellar.upstream.parse import parse_index_page, parse_index_serials, parse_project_page
 from cellar.upstream.retry import RetryPolicy
-from cellar.upstream.snapshots import PageSnapshot, PageStats, PageStore
+from cellar.upstream.snapshots import PageSnapshot, PageStats, PageStore, SerialIndex
 
 logger = logging.getLogger("cellar.upstream")
 
@@ -132,6 +133,7 @@ class UpstreamClient:
         self.settings = settings
         self.page_stats = PageStats()
         self._pages = pages
+        self._serials: SerialIndex | None = None
         self._session: aiohttp.ClientSession | None = None
         self._slots: asyncio.Semaphore | None = None
 
@@ -180,6 +182,17 @@ class UpstreamClient:
         """
         url = self.project_url(name)
         previous = self._pages.page_snapshot(name) if self._pages is not None else None
+        if self._serials is not None and self._serials.current(canonicalize_name(name), previous):
+            assert previous is not None  # noqa: S101 - current() is False without a snapshot
+            self.page_stats.checked += 1
+            self.page_stats.by_serial += 1
+            return parse_project_page(
+                previous.body,
+                previous.content_type,
+                previous.url,
+                name,
+                serial_header=previous.serial,
+            )
         try:
             page = await self._retrying(url, lambda _: self._get_page(url, previous))
         except UpstreamHTTPError as exc:
@@ -196,9 +209,26 @@ class UpstreamClient:
             page.body, page.content_type, page.url, name, serial_header=page.serial
         )
         if self._pages is not None and page is not previous:
-            # Kept only once it parses: a malformed page never replaces a good snapshot.
-            self._pages.record_page_snapshot(name, page)
+            # Kept only once it parses: a malformed page never replaces a good snapshot. The
+            # serial kept is the page's own (JSON meta, else the header): the one the root
+            # page's serials are compared with.
+            serial = None if parsed.last_serial is None else str(parsed.last_serial)
+            self._pages.record_page_snapshot(name, dataclasses.replace(page, serial=serial))
         return parsed
+
+    async def load_serials(self) -> int:
+        """Read every project's serial from the index's root page, so that ``fetch_project``
+        can skip asking for a page whose snapshot is at that serial; return how many.
+
+        An index whose root page gives no serials (HTML, most non-PyPI indexes) changes
+        nothing and returns 0. Raises as ``fetch_index``.
+        """
+        url = self.settings.index_url
+        page = await self._retrying(url, lambda _: self._get_page(url))
+        assert page is not None  # an unconditional request is never answered 304  # noqa: S101
+        serials = parse_index_serials(page.body, page.content_type, page.url)
+        self._serials = SerialIndex(serials) if serials else None
+        return len(serials)
 
     async def fetch_index(self) -> tuple[str, ...]:
         """Return the names of all projects on the index, as it spells them.

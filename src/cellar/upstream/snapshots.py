@@ -1,11 +1,14 @@
 """Page snapshots: what the client keeps of each project page to ask again conditionally.
 
 An upstream that sends ``ETag`` or ``Last-Modified`` answers an unchanged page with a bodiless
-304, so a re-run's cost grows with what changed upstream, not with what is mirrored.
+304, so a re-run's cost grows with what changed upstream, not with what is mirrored. An upstream
+that gives every project's serial on its root page (PyPI's ``_last-serial``) saves even that
+request: a snapshot taken at the serial the root page names is still current (``SerialIndex``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -38,8 +41,24 @@ class PageStats:
 
     checked: int = 0
     changed: int = 0
+    #: Of the unchanged pages, those known current from the root page's serials, unasked.
+    by_serial: int = 0
 
     @property
     def unchanged(self) -> int:
         """Pages the upstream confirmed unchanged (304 Not Modified)."""
         return self.checked - self.changed
+
+
+@dataclass(frozen=True, slots=True)
+class SerialIndex:
+    """Every project's last serial, as the upstream's root page gives them (normalised names)."""
+
+    serials: Mapping[str, int]
+
+    def current(self, name: str, snapshot: PageSnapshot | None) -> bool:
+        """Return True if ``snapshot`` of project ``name`` (normalised) is at the serial the
+        root page names, so the page cannot have changed since it was taken."""
+        if snapshot is None or snapshot.serial is None:
+            return False
+        return str(self.serials.get(name)) == snapshot.serial
