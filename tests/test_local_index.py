@@ -173,7 +173,7 @@ def test_json_and_html_by_negotiation(local_index):
     assert headers["Content-Type"] == JSON_V1
 
     status, headers, body = get(local_index, "/simple/", {"Accept": ACCEPT_JSON})
-    assert json.loads(body)["projects"] == [{"name": "alpha"}]
+    assert json.loads(body)["projects"] == [{"name": "alpha", "_last-serial": 1}]
 
 
 def test_html_page_attributes(local_index):

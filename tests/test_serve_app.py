@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from cellar.config_serve import ServeSettings
 from cellar.serve.app import (
     ACCESS_LOGGER,
     AddressUnavailableError,
@@ -31,6 +32,7 @@ from cellar.serve.app import (
 from tests.support.accept import FIREFOX, PIP, UV
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+LOOPBACK = ServeSettings(host="127.0.0.1", port=0)
 WHEEL = "packages/ab/cd/foo_bar-1.0-py3-none-any.whl"
 WHEEL_BYTES = bytes(range(256)) * 400  # 100 KiB, not text
 METADATA_BYTES = "Metadata-Version: 2.1\nName: foo-bar\nVersion: 1.0\nSummary: café\n".encode()
@@ -76,7 +78,7 @@ def serving(web_root: Path) -> Iterator[int]:
 
     async def main() -> None:
         try:
-            server = await start(web_root, "127.0.0.1", 0)
+            server = await start(web_root, LOOPBACK)
         except ServeError as error:
             started.put(error)
             return
@@ -152,7 +154,7 @@ def test_project_page_is_negotiated(
     reply = fetch(port, f"/simple/foo-bar/{query}", **headers)
     assert (reply.status, reply.body) == (200, body)
     assert reply.headers["Content-Type"] == content_type
-    assert reply.headers["Vary"] == "Accept"
+    assert reply.headers["Vary"] == "Accept, Accept-Encoding"
     assert reply.headers["Content-Length"] == str(len(body))
 
 
@@ -187,10 +189,14 @@ def test_clients_follow_redirects_to_the_page(port: int) -> None:
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 -- http URL we built
         assert response.url == f"http://127.0.0.1:{port}/simple/foo-bar/"
         assert response.read() == b"foo-bar json\n"
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+    # "/" is the home page for people; a client asking for the Simple API is sent to it.
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"Accept": PIP})
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 -- http URL we built
         assert response.url == f"http://127.0.0.1:{port}/simple/"
-        assert response.read() == b"root legacy html\n"
-    assert fetch(port, "/").status == 302
+        assert response.read() == b"root json\n"
+    assert fetch(port, "/", Accept=UV).status == 302
+    assert fetch(port, "/?format=text/html").headers["Location"] == "simple/?format=text/html"
+    assert fetch(port, "/", Accept=FIREFOX).status == 200
 
 
 @pytest.mark.parametrize(
@@ -339,7 +345,7 @@ def test_access_log(web_root: Path, caplog: pytest.LogCaptureFixture) -> None:
 
 def test_web_root_without_simple_is_refused(tmp_path: Path) -> None:
     with pytest.raises(WebRootError, match="no simple/ directory") as caught:
-        asyncio.run(start(tmp_path, "127.0.0.1", 0))
+        asyncio.run(start(tmp_path, LOOPBACK))
     assert caught.value.web_root == tmp_path
 
 
@@ -349,7 +355,7 @@ def test_port_in_use_is_refused(web_root: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(AddressUnavailableError) as caught:
-            asyncio.run(start(web_root, "127.0.0.1", port))
+            asyncio.run(start(web_root, ServeSettings(port=port)))
     assert str(caught.value).startswith(f"port {port} on 127.0.0.1 is already in use")
     assert (caught.value.host, caught.value.port, caught.value.in_use) == ("127.0.0.1", port, True)
 
@@ -358,7 +364,8 @@ def test_port_in_use_is_refused(web_root: Path) -> None:
 def test_serve_forever_stops_on_signal(web_root: Path, signum: signal.Signals) -> None:
     code = (
         "import sys; from pathlib import Path; from cellar.serve.app import serve_forever; "
-        "serve_forever(Path(sys.argv[1]), '127.0.0.1', 0, "
+        "from cellar.config_serve import ServeSettings; "
+        "serve_forever(Path(sys.argv[1]), ServeSettings(port=0), "
         "on_ready=lambda url: print(url, flush=True))"
     )
     with subprocess.Popen(

@@ -12,9 +12,18 @@ person can act on. The CLI is the only place that turns these into messages and 
     ├── InvalidMetadataError           cellar.select.metadata (core metadata without name/version)
     ├── ResolutionFailed               cellar.select.failure  (per target, with the chain)
     ├── MirrorStateError               cellar.state
-    ├── ServeError                     cellar.serve.app   (cannot start serving)
+    ├── ClientConfigError              cellar.clients     (client-config; exit code 2)
+    │   ├── UnreadableClientFileError  cellar.client_merge: a pip.conf/uv.toml its tool can't read
+    │   ├── ScopeError                 cellar.client_files: a scope that makes no sense here
+    │   └── ClientFileError            cellar.client_files: a file not read or written, named
+    ├── ServeError                     cellar.serve.errors (cannot start serving)
     │   ├── WebRootError               the tree to serve is missing or not a mirror
-    │   └── AddressUnavailableError    the address is in use or cannot be bound
+    │   ├── AddressUnavailableError    the address is in use or cannot be bound
+    │   ├── HtpasswdError              [serve] htpasswd unusable (names file and line)
+    │   ├── TlsError                   [serve] tls-certificate / tls-key unusable or no pair
+    │   ├── AccessLogError             cellar.serve.access_log: [serve] access-log not writable
+    │   └── WorkersFailedError         cellar.serve.supervisor: workers cannot start, keep dying
+    ├── NginxConfigError               cellar.nginx       (nginx-config; exit code 2)
     ├── UpstreamError                  cellar.upstream.errors
     │   ├── UpstreamHTTPError          a status code the client does not retry, or retries ran out
     │   ├── UpstreamConnectionError    connection refused, reset or timed out after retries

@@ -222,7 +222,7 @@ class MirrorState:
             raise MirrorStateError(path, "no mirror has been made here yet (run `cellar mirror`)")
         try:
             connection = sqlite3.connect(
-                f"{path.as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=1.0
+                f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=1.0
             )
         except sqlite3.Error as error:
             raise MirrorStateError(path, str(error)) from None

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import ssl
 import subprocess
 import sys
 import threading
@@ -126,8 +127,11 @@ def run_cli(
 
 
 @contextmanager
-def cellar_serve(config: Path) -> Iterator[str]:
-    """Run ``cellar serve`` on a free loopback port as a real process; yield its base URL."""
+def cellar_serve(config: Path, *, context: ssl.SSLContext | None = None) -> Iterator[str]:
+    """Run ``cellar serve`` on a free loopback port as a real process; yield its base URL.
+
+    ``context`` is the TLS context that trusts a server configured for HTTPS.
+    """
     process = subprocess.Popen(
         [sys.executable, "-m", "cellar", "serve", "-c", str(config), "--port", "0"],
         stdout=subprocess.PIPE,
@@ -145,14 +149,14 @@ def cellar_serve(config: Path) -> Iterator[str]:
             if not line:
                 break
             lines.append(line)
-            match = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
+            match = re.search(r"at (https?://127\.0\.0\.1:\d+/)", line)
             if match:
                 base = match.group(1)
         assert base is not None, f"cellar serve did not start: {''.join(lines)}"
         # Keep reading its log so a full pipe never stalls the server.
         drain = threading.Thread(target=lines.extend, args=(process.stderr,), daemon=True)
         drain.start()
-        with urllib.request.urlopen(base + "health", timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(base + "health", timeout=10, context=context) as response:  # noqa: S310
             assert response.status == 200
         yield base
     finally:

@@ -98,6 +98,7 @@ class _File:
     yanked: bool | str = False
     metadata_sha256: str | None = None
     upload_time: str | None = None
+    provenance: str | None = None  # PEP 740: the URL of the file's provenance
 
 
 @dataclass(slots=True)
@@ -215,13 +216,15 @@ class LocalIndex:
         requires_python: str | None = None,
         metadata: bool = True,
         upload_time: datetime | str | None = None,
+        provenance: str | None = None,
     ) -> str:
         """List ``dist`` on its project's page and serve it; return the path it is served at.
 
         ``project`` defaults to the ``Name`` in the dist's metadata. ``requires_python`` defaults
         to the metadata's ``Requires-Python``; pass ``""`` to list none. ``yanked`` may be a
-        reason. ``metadata`` serves the PEP 658 file. Raises ValueError for a filename already
-        listed on the project.
+        reason. ``metadata`` serves the PEP 658 file. ``provenance`` is listed as the file's
+        PEP 740 provenance URL (the page then says API version 1.3 at least). Raises ValueError
+        for a filename already listed on the project.
         """
         fields = BytesParser().parsebytes(dist.metadata, headersonly=True)
         name = project or fields["Name"] or _project_of(dist.filename)
@@ -244,6 +247,7 @@ class LocalIndex:
             yanked=yanked,
             metadata_sha256=dist.metadata_sha256 if metadata else None,
             upload_time=upload_time,
+            provenance=provenance,
         )
         with self._lock:
             self._list(name, entry)
@@ -462,6 +466,9 @@ class LocalIndex:
         api_version = self.api_version
         if listed.status is not None and Version(api_version) < Version("1.4"):
             api_version = "1.4"
+        provenance = any(entry.provenance for entry in listed.files.values())
+        if provenance and Version(api_version) < Version("1.3"):
+            api_version = "1.3"
         files = [] if listed.status == "quarantined" else list(listed.files.values())
         page_path = f"/simple/{key}/"
 
@@ -535,6 +542,8 @@ def _html_link(entry: _File, href: str) -> str:
     if entry.metadata_sha256 is not None:
         value = f"sha256={entry.metadata_sha256}"
         attributes.append(f'data-core-metadata="{value}" data-dist-info-metadata="{value}"')
+    if entry.provenance is not None:
+        attributes.append(f'data-provenance="{html.escape(entry.provenance)}"')
     return f"<a {' '.join(attributes)}>{html.escape(entry.filename)}</a>"
 
 
@@ -555,6 +564,8 @@ def _json_file(entry: _File, href: str) -> dict[str, object]:
     }
     if entry.upload_time is not None:
         data["upload-time"] = entry.upload_time
+    if entry.provenance is not None:
+        data["provenance"] = entry.provenance
     return data
 
 

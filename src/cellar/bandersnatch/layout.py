@@ -57,6 +57,16 @@ def render_last_modified(now: datetime) -> bytes:
     return now.astimezone(UTC).strftime("%Y%m%dT%H:%M:%S\n").encode("ascii")
 
 
+def parse_last_modified(body: bytes) -> datetime | None:
+    """Return the time a ``web/last-modified`` file holds (UTC), or None if ``body`` is not what
+    ``render_last_modified`` writes."""
+    try:
+        stamp = datetime.strptime(body.decode("ascii").strip(), "%Y%m%dT%H:%M:%S")
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return stamp.replace(tzinfo=UTC)
+
+
 def project_directory(name: str, *, hash_index: bool) -> PurePosixPath:
     """Return a project's page directory below the web root: ``simple/<name>``, or with
     ``hash_index`` ``simple/<first letter>/<name>`` (the name PEP 503-normalised)."""
@@ -83,25 +93,47 @@ def render_json_api(
     ``base_url`` that URL joined with the file's path in the mirror. ``last_serial`` is 0
     when unknown.
     """
+    document = json_api_document(listing, last_serial=last_serial, base_url=base_url)
+    return json.dumps(document, indent=4, sort_keys=True).encode("utf-8")
+
+
+def releases_of(listing: ProjectListing) -> dict[Version, list[PublishedFile]]:
+    """Return ``listing``'s files by the version their names carry (files without one left out)."""
     name = canonicalize_name(listing.name)
     releases: dict[Version, list[PublishedFile]] = {}
     for file in listing.files:
         version = any_file_version(file.entry.filename, name)
         if version is not None:
             releases.setdefault(version, []).append(file)
-    current = current_release({v: [f.entry for f in files] for v, files in releases.items()})
-    files = releases.get(current, []) if current is not None else []
+    return releases
+
+
+def json_api_document(
+    listing: ProjectListing,
+    *,
+    version: Version | None = None,
+    last_serial: int | None = None,
+    base_url: str | None = None,
+) -> dict[str, Any]:
+    """Return the JSON API document of ``listing``'s project as a dict (see ``render_json_api``).
+
+    ``info`` and ``urls`` describe ``version`` (default: the current release); a version the
+    listing does not hold has no files.
+    """
+    releases = releases_of(listing)
+    if version is None:
+        version = current_release({v: [f.entry for f in files] for v, files in releases.items()})
+    files = releases.get(version, []) if version is not None else []
 
     def entry(file: PublishedFile) -> dict[str, Any]:
         return _file_entry(file, base_url)
 
-    document = {
-        "info": _info(listing.name, current, files),
+    return {
+        "info": _info(listing.name, version, files),
         "last_serial": last_serial or 0,
         "releases": {str(v): [entry(f) for f in found] for v, found in releases.items()},
         "urls": [entry(file) for file in files],
     }
-    return json.dumps(document, indent=4, sort_keys=True).encode("utf-8")
 
 
 def _info(name: str, version: Version | None, files: Sequence[PublishedFile]) -> dict[str, Any]:

@@ -2,25 +2,26 @@
 
 The mirror writes every page pre-rendered (``simple/[<project>/]index.html``, ``index.v1_html``,
 ``index.v1_json``) and replaces them atomically while this server runs, so a request opens the
-file it chose and nothing is cached between requests. Routes (GET and HEAD only, 405 otherwise):
+file it chose and takes everything from that open file (``pages.py``: ETag, Last-Modified, 304,
+gzip or zstd, only the compressed bodies cached). Routes (GET and HEAD only, 405 otherwise):
 
-    /simple/               the root page, format negotiated (PEP 691), ``Vary: Accept``
+    /simple/               the root page, format negotiated (PEP 691) and compressed,
+                           ``Vary: Accept, Accept-Encoding``
     /simple/<project>/     a project page; other spellings of the name and a missing slash get
                            a 301 to the normalised name (PEP 503), unknown projects a 404
     /packages/<path>       a file below ``<web_root>/packages``; Range and conditional requests
     /health                200 "ok"
-    /                      302 to /simple/
+    /, /project/<name>/    pages for people (``serve/human_routes.py``); ``/`` still sends a
+                           PEP 691 client a 302 to /simple/
 
 Redirects use relative locations, like the links in the pages, so a mirror behind a reverse proxy
 under a path prefix keeps working.
 
-Files are sent byte for byte, never with a Content-Encoding (aiohttp would otherwise send a
-``<file>.gz`` beside the file gzip-encoded, and clients would hash the wrong bytes). Their types:
-wheels, ``.zip`` and ``.egg`` application/zip; ``.tar.gz``/``.tgz`` application/gzip; ``.tar.bz2``
-application/x-bzip2; ``.tar.xz`` application/x-xz; PEP 658 ``.metadata`` text/plain (UTF-8, so
-browsers show it); ``.asc`` application/pgp-signature; anything else application/octet-stream.
-A path with an empty, hidden (leading ``.``; this also covers ``..``) or NUL-bearing segment, or
-one that resolves outside ``<web_root>/packages`` (symlinks included), is a 404.
+Files are sent byte for byte, never encoded, with their own types (``files.py``); paths that
+could leave ``<web_root>/packages`` are refused before anything is opened. The HTTP rules the
+server applies itself (codings, conditions, ranges, Cache-Control) are in ``http.py``; basic
+auth from an htpasswd file in ``auth.py``; TLS in ``tls.py``; ``docs/serving.md`` describes it
+all for operators.
 """
 
 from __future__ import annotations
@@ -29,18 +30,52 @@ import asyncio
 import errno
 import logging
 import signal
-from collections.abc import Callable
+import socket
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from aiohttp import hdrs, web
-from aiohttp.abc import AbstractStreamWriter
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 from packaging.utils import InvalidName, canonicalize_name
 
-from cellar.errors import CellarError
-from cellar.serve.negotiate import PageFormat, acceptable_formats
+from cellar.config_serve import ServeSettings
+from cellar.serve.access_log import access_log_file, counting_access_logger
+from cellar.serve.auth import BasicAuth, auth_middleware, read_htpasswd
+from cellar.serve.errors import (
+    AddressUnavailableError,
+    HtpasswdError,
+    ServeError,
+    TlsError,
+    WebRootError,
+)
+from cellar.serve.exposition import MetricsPage
+from cellar.serve.files import file_content_type, send_package_file
+from cellar.serve.http import PAGE_CACHE_CONTROL, PAGE_VARY, Coding, Conditions, choose_coding
+from cellar.serve.human_routes import PeoplePages
+from cellar.serve.metrics import ServerMetrics
+from cellar.serve.negotiate import acceptable_formats
+from cellar.serve.pages import PageAnswer, PageCache, read_page
+from cellar.serve.pypi_routes import JsonApi
+from cellar.serve.tls import server_ssl_context
+
+__all__ = [
+    "ACCESS_LOGGER",
+    "ACCESS_LOG_FORMAT",
+    "SHUTDOWN_TIMEOUT",
+    "AddressUnavailableError",
+    "HtpasswdError",
+    "RunningServer",
+    "ServeError",
+    "TlsError",
+    "WebRootError",
+    "check_private_files",
+    "file_content_type",
+    "make_app",
+    "serve_forever",
+    "start",
+]
 
 ACCESS_LOGGER: Final = "cellar.serve.access"
 #: Apache's Combined Log Format, which log analysers read without configuration. The size is
@@ -50,87 +85,26 @@ ACCESS_LOG_FORMAT: Final = '%a - - %t "%r" %s %{Content-Length}o "%{Referer}i" "
 SHUTDOWN_TIMEOUT: Final = 10.0
 
 _METHODS: Final = ("GET", "HEAD")
-_FILE_TYPES: Final = (
-    (".whl", "application/zip"),
-    (".zip", "application/zip"),
-    (".egg", "application/zip"),
-    (".tar.gz", "application/gzip"),
-    (".tgz", "application/gzip"),
-    (".tar.bz2", "application/x-bzip2"),
-    (".tar.xz", "application/x-xz"),
-    (".metadata", "text/plain; charset=utf-8"),
-    (".asc", "application/pgp-signature"),
-)
-
-
-class ServeError(CellarError):
-    """``cellar serve`` could not start; the message says why and what to do."""
-
-
-class WebRootError(ServeError):
-    """``web_root`` is not a mirror's web root (it has no ``simple/`` directory)."""
-
-    def __init__(self, web_root: Path) -> None:
-        super().__init__(
-            f"{web_root} is not a mirror's web root: it has no simple/ directory; "
-            "pass the directory `cellar mirror` writes to, or run `cellar mirror` first"
-        )
-        self.web_root = web_root
-
-
-class AddressUnavailableError(ServeError):
-    """The server cannot listen on ``host``:``port``; ``reason`` is the system's explanation."""
-
-    def __init__(self, host: str, port: int, reason: str, *, in_use: bool) -> None:
-        if in_use:
-            message = (
-                f"port {port} on {host} is already in use; stop the program using it "
-                "or choose another port"
-            )
-        else:
-            message = f"cannot listen on port {port} on {host}: {reason}; choose another address"
-        super().__init__(message)
-        self.host = host
-        self.port = port
-        self.reason = reason
-        self.in_use = in_use
-
-
-def file_content_type(name: str) -> str:
-    """Return the Content-Type to send for a file called ``name`` (see the module docstring)."""
-    lowered = name.lower()
-    for suffix, content_type in _FILE_TYPES:
-        if lowered.endswith(suffix):
-            return content_type
-    return "application/octet-stream"
-
-
-class _ExactFileResponse(web.FileResponse):
-    """A FileResponse that never substitutes a pre-compressed ``.gz``/``.br`` sibling."""
-
-    async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
-        headers = request.headers.copy()
-        headers.popall(hdrs.ACCEPT_ENCODING, None)
-        return await super().prepare(request.clone(headers=headers))
+#: The name of the ``/health`` route, which may be left open when everything else needs auth.
+_HEALTH: Final = "health"
 
 
 @dataclass(frozen=True, slots=True)
 class _Handlers:
-    """The request handlers, bound to one web root."""
+    """The request handlers, bound to one web root and its compressed-page cache."""
 
     web_root: Path
-
-    async def root_redirect(self, request: web.Request) -> web.StreamResponse:
-        raise web.HTTPFound(_with_query("simple/", request))
+    pages: PageCache
 
     async def health(self, request: web.Request) -> web.StreamResponse:
-        return web.Response(text="ok\n")
+        return web.Response(text="ok\n", headers={hdrs.CACHE_CONTROL: "no-store"})
 
     async def simple_redirect(self, request: web.Request) -> web.StreamResponse:
         raise web.HTTPMovedPermanently(_with_query("simple/", request))
 
     async def root_page(self, request: web.Request) -> web.StreamResponse:
-        return await _page(request, [self.web_root / "simple"], "the mirror has no root page yet\n")
+        not_found = "the mirror has no root page yet\n"
+        return await _page(request, [self.web_root / "simple"], self.pages, not_found)
 
     async def project_page(self, request: web.Request) -> web.StreamResponse:
         return await self._project(request, slash=True)
@@ -148,7 +122,7 @@ class _Handlers:
         # bandersnatch's hash-index layout keeps the pages in simple/<first letter>/<name>/.
         directories = [self.web_root / "simple" / name, self.web_root / "simple" / name[0] / name]
         if slash and spelled == name:
-            return await _page(request, directories, not_found)
+            return await _page(request, directories, self.pages, not_found)
         if not await asyncio.to_thread(_any_directory, directories):
             raise web.HTTPNotFound(text=not_found)
         # Relative, so a path prefix added by a reverse proxy survives.
@@ -156,13 +130,7 @@ class _Handlers:
         raise web.HTTPMovedPermanently(_with_query(location, request))
 
     async def package_file(self, request: web.Request) -> web.StreamResponse:
-        relative = request.match_info["path"]
-        path = await asyncio.to_thread(_package_path, self.web_root / "packages", relative)
-        if path is None:
-            raise web.HTTPNotFound(text="no such file on this mirror\n")
-        # The type comes from the requested name: the file may be a symlink to a blob.
-        content_type = file_content_type(relative.rpartition("/")[2])
-        return _ExactFileResponse(path, headers={hdrs.CONTENT_TYPE: content_type})
+        return await send_package_file(request, self.web_root / "packages")
 
 
 def _with_query(location: str, request: web.Request) -> str:
@@ -171,50 +139,41 @@ def _with_query(location: str, request: web.Request) -> str:
 
 
 async def _page(
-    request: web.Request, directories: list[Path], not_found: str
+    request: web.Request, directories: list[Path], cache: PageCache, not_found: str
 ) -> web.StreamResponse:
     accept = ",".join(request.headers.getall(hdrs.ACCEPT, [])) or None
     formats = acceptable_formats(accept, request.query.get("format"))
-    found = await asyncio.to_thread(_first_page, directories, formats)
-    if found is None:
+    encodings = ",".join(request.headers.getall(hdrs.ACCEPT_ENCODING, [])) or None
+    coding = choose_coding(encodings)
+    conditions = Conditions.of(request)
+    answer = await asyncio.to_thread(read_page, directories, formats, coding, conditions, cache)
+    if answer is None:
         raise web.HTTPNotFound(text=not_found)
-    page_format, path = found
-    # If the mirror replaces the file after this check, FileResponse opens the new one (rename
-    # is atomic) and answers 404, not 500, should it be gone.
-    headers = {hdrs.CONTENT_TYPE: page_format.header_value, hdrs.VARY: hdrs.ACCEPT}
-    return _ExactFileResponse(path, headers=headers)
+    return _page_response(answer)
 
 
-def _first_page(
-    directories: list[Path], formats: tuple[PageFormat, ...]
-) -> tuple[PageFormat, Path] | None:
-    """Return the first of ``formats`` whose page file exists in the first of ``directories``
-    that has any page file, with its path."""
-    for directory in directories:
-        for page_format in formats:
-            path = directory / page_format.file_name
-            if path.is_file():
-                return page_format, path
-    return None
+def _page_response(answer: PageAnswer) -> web.Response:
+    headers = {hdrs.VARY: PAGE_VARY, hdrs.CACHE_CONTROL: PAGE_CACHE_CONTROL}
+    if answer.status == 412:
+        return web.Response(status=412, headers=headers)
+    if answer.status == 200:
+        headers[hdrs.CONTENT_TYPE] = answer.page_format.header_value
+        if answer.coding is not Coding.IDENTITY:
+            headers[hdrs.CONTENT_ENCODING] = answer.coding.value
+    response = web.Response(status=answer.status, body=answer.body, headers=headers)
+    response.etag = answer.etag  # 304s carry the validators too (RFC 9110)
+    response.last_modified = answer.version.last_modified
+    return response
 
 
 def _any_directory(directories: list[Path]) -> bool:
-    return any(directory.is_dir() for directory in directories)
-
-
-def _package_path(packages: Path, relative: str) -> Path | None:
-    """Return the regular file ``relative`` names inside ``packages``, or None if it is unsafe."""
-    segments = relative.split("/")
-    if any(not s or s.startswith(".") or "\x00" in s or "\\" in s for s in segments):
-        return None
-    try:
-        base = packages.resolve(strict=True)
-        path = base.joinpath(*segments).resolve(strict=True)
-    except (OSError, RuntimeError, ValueError):  # missing, symlink loop, odd name
-        return None
-    if not path.is_relative_to(base) or not path.is_file():
-        return None
-    return path
+    for directory in directories:
+        try:
+            if directory.is_dir():
+                return True
+        except OSError:  # a name too long for the file system: no such project
+            continue
+    return False
 
 
 @web.middleware
@@ -224,22 +183,57 @@ async def _only_get_and_head(request: web.Request, handler: Handler) -> web.Stre
     return await handler(request)
 
 
-def make_app(web_root: Path) -> web.Application:
+def _closing(auth: BasicAuth) -> Callable[[web.Application], Awaitable[None]]:
+    async def close(app: web.Application) -> None:
+        auth.close()
+
+    return close
+
+
+def make_app(
+    web_root: Path,
+    settings: ServeSettings | None = None,
+    *,
+    index_url: str | None = None,
+    mirror_directory: Path | None = None,
+    metrics: ServerMetrics | None = None,
+) -> web.Application:
     """Return the aiohttp application serving ``web_root`` (which must contain ``simple/``).
 
-    Raises ``WebRootError`` (a ``ServeError``) when ``web_root/simple`` is not a directory.
+    ``settings`` (default: ``ServeSettings()``) say who may read: with ``htpasswd``, every
+    request needs basic auth (``/health`` too unless ``health_without_auth``); the file is
+    read here; listening and TLS are ``start``'s. The pages for people show ``index_url`` as
+    the index to use (None: made from each request's Host) and read the state of the mirror
+    in ``mirror_directory`` (default: the web root's parent, as ``cellar mirror`` lays it out).
+    ``/metrics`` reports ``metrics`` (default: a private table; ``start`` passes the one its
+    access logger counts into).
+    Raises ``WebRootError`` (a ``ServeError``) when ``web_root/simple`` is not a directory,
+    ``HtpasswdError`` when the htpasswd file is unreadable or malformed.
     """
+    settings = settings or ServeSettings()
     if not (web_root / "simple").is_dir():
         raise WebRootError(web_root)
-    handlers = _Handlers(web_root)
-    app = web.Application(middlewares=[_only_get_and_head])
-    app.router.add_get("/", handlers.root_redirect)
-    app.router.add_get("/health", handlers.health)
+    handlers = _Handlers(web_root, PageCache())
+    middlewares: list[Middleware] = [_only_get_and_head]
+    auth = BasicAuth.load(settings.htpasswd) if settings.htpasswd is not None else None
+    if auth is not None:
+        open_routes = frozenset({_HEALTH} if settings.health_without_auth else ())
+        # First: a request without credentials learns nothing, not even which methods exist.
+        middlewares.insert(0, auth_middleware(auth, open_routes))
+    app = web.Application(middlewares=middlewares)
+    if auth is not None:
+        app.on_cleanup.append(_closing(auth))
+    people = PeoplePages(web_root, mirror_directory or web_root.parent, index_url)
+    people.add_routes(app.router)
+    app.router.add_get("/health", handlers.health, name=_HEALTH)
     app.router.add_get("/simple", handlers.simple_redirect)
     app.router.add_get("/simple/", handlers.root_page)
     app.router.add_get("/simple/{project}/", handlers.project_page)
     app.router.add_get("/simple/{project}", handlers.project_no_slash)
     app.router.add_get("/packages/{path:.+}", handlers.package_file)
+    metrics_page = MetricsPage(metrics or ServerMetrics.private(), web_root)
+    app.router.add_get("/metrics", metrics_page.get)
+    JsonApi(web_root).add_routes(app.router)
     return app
 
 
@@ -250,12 +244,14 @@ class RunningServer:
     runner: web.AppRunner
     host: str
     port: int
+    #: "https" when the server speaks TLS.
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
         """The base URL, with a trailing slash (``http://127.0.0.1:8080/``)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
+        return f"{self.scheme}://{host}:{self.port}/"
 
     async def close(self) -> None:
         """Stop listening, let requests in flight finish (up to SHUTDOWN_TIMEOUT), clean up."""
@@ -268,53 +264,107 @@ class RunningServer:
         await self.close()
 
 
-async def start(web_root: Path, host: str, port: int) -> RunningServer:
-    """Start serving ``web_root`` on ``host``:``port`` (0 picks a free port) and return at once.
+async def start(
+    web_root: Path,
+    settings: ServeSettings,
+    *,
+    index_url: str | None = None,
+    sockets: Sequence[socket.socket] = (),
+    metrics: ServerMetrics | None = None,
+) -> RunningServer:
+    """Start serving ``web_root`` as ``settings`` say and return at once.
 
-    Returns a ``RunningServer`` whose ``port`` is the port actually bound. Raises ``WebRootError``
-    for a web root without ``simple/`` and ``AddressUnavailableError`` when the address is in
-    use or cannot be bound (both ``ServeError``).
+    Listens on ``settings.host``:``settings.port`` (0 picks a free port), with TLS when
+    ``settings.tls``, asking for basic auth when ``settings.htpasswd`` is set. ``index_url`` is
+    the index the pages for people tell clients to use (see ``make_app``). ``sockets``, when
+    given, are listening sockets to serve on instead (a worker's, see ``supervisor.py``), and
+    ``metrics`` what requests are counted into (default: a private table for this server).
+
+    Returns a ``RunningServer`` whose ``port`` is the port actually bound. Raises
+    ``WebRootError`` for a web root without ``simple/``, ``HtpasswdError`` and ``TlsError`` for
+    unusable files, and ``AddressUnavailableError`` when the address is in use or cannot be
+    bound (all ``ServeError``), before anything listens.
     """
-    app = make_app(web_root)
+    host, port = settings.host, settings.port
+    metrics = metrics if metrics is not None else ServerMetrics.private()
+    app = make_app(web_root, settings, index_url=index_url, metrics=metrics)
+    ssl_context = None
+    if settings.tls_certificate is not None and settings.tls_key is not None:
+        ssl_context = server_ssl_context(settings.tls_certificate, settings.tls_key)
     runner = web.AppRunner(
         app,
         access_log=logging.getLogger(ACCESS_LOGGER),
+        access_log_class=counting_access_logger(metrics),
         access_log_format=ACCESS_LOG_FORMAT,
         shutdown_timeout=SHUTDOWN_TIMEOUT,
     )
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        sites: list[web.BaseSite] = [
+            web.SockSite(runner, s, ssl_context=ssl_context) for s in sockets
+        ]
+        for site in sites or [web.TCPSite(runner, host, port, ssl_context=ssl_context)]:
+            await site.start()
     except OSError as error:
         await runner.cleanup()
         in_use = error.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", None))
         reason = error.strerror or str(error)
         raise AddressUnavailableError(host, port, reason, in_use=in_use) from error
     bound_port: int = runner.addresses[0][1]
-    return RunningServer(runner, host, bound_port)
+    return RunningServer(runner, host, bound_port, "https" if ssl_context else "http")
+
+
+def check_private_files(settings: ServeSettings) -> None:
+    """Check that the htpasswd file, TLS certificate and key ``settings`` name are usable.
+
+    Raises ``HtpasswdError`` or ``TlsError`` (``ServeError``) naming the file at fault.
+    """
+    if settings.htpasswd is not None:
+        read_htpasswd(settings.htpasswd)
+    if settings.tls_certificate is not None and settings.tls_key is not None:
+        server_ssl_context(settings.tls_certificate, settings.tls_key)
 
 
 def serve_forever(
-    web_root: Path, host: str, port: int, *, on_ready: Callable[[str], None] | None = None
+    web_root: Path,
+    settings: ServeSettings,
+    *,
+    on_ready: Callable[[str], None] | None = None,
+    index_url: str | None = None,
 ) -> None:
-    """Serve ``web_root`` on ``host``:``port`` until SIGINT or SIGTERM, then shut down gracefully.
+    """Serve ``web_root`` as ``settings`` say (see ``start``) until SIGINT or SIGTERM, then shut
+    down gracefully.
 
     ``on_ready`` is called with the base URL (see ``RunningServer.url``) once the server listens.
+    With ``settings.workers`` > 1 the requests are served by that many worker processes
+    (``supervisor.py``); with ``settings.access_log`` the access log goes to that file.
     Returns normally after a signal; raises ``ServeError`` when the server cannot start.
     """
+    if settings.workers > 1:
+        from cellar.serve.supervisor import serve_workers  # noqa: PLC0415 - it imports this module
+
+        # Each worker reads these files itself; checked here first, a bad one stops the server
+        # with its own message before any worker starts.
+        check_private_files(settings)
+        serve_workers(web_root, settings, on_ready=on_ready, index_url=index_url)
+        return
     try:
-        asyncio.run(_serve_until_signalled(web_root, host, port, on_ready))
+        with access_log_file(logging.getLogger(ACCESS_LOGGER), settings.access_log):
+            asyncio.run(_serve_until_signalled(web_root, settings, on_ready, index_url))
     except KeyboardInterrupt:  # where signal handlers are unavailable (Windows), Ctrl-C is this
         return
 
 
 async def _serve_until_signalled(
-    web_root: Path, host: str, port: int, on_ready: Callable[[str], None] | None
+    web_root: Path,
+    settings: ServeSettings,
+    on_ready: Callable[[str], None] | None,
+    index_url: str | None = None,
 ) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     installed = []
-    async with await start(web_root, host, port) as server:
+    async with await start(web_root, settings, index_url=index_url) as server:
         for signum in (signal.SIGINT, signal.SIGTERM):
             try:
                 loop.add_signal_handler(signum, stop.set)

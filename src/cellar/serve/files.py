@@ -1,0 +1,118 @@
+"""Distribution files (and their ``.metadata``) below ``<web_root>/packages``, sent byte for byte.
+
+Files are never sent with a Content-Encoding: clients hash the bytes they receive (aiohttp would
+otherwise send a ``<file>.gz`` beside the file gzip-encoded). Their types: wheels, ``.zip`` and
+``.egg`` application/zip; ``.tar.gz``/``.tgz`` application/gzip; ``.tar.bz2``
+application/x-bzip2; ``.tar.xz`` application/x-xz; PEP 658 ``.metadata`` text/plain (UTF-8, so
+browsers show it); ``.asc`` application/pgp-signature; anything else application/octet-stream.
+They are immutable under their name, so caches may keep them for a year.
+
+A path with an empty, hidden (leading ``.``; this also covers ``..``), NUL- or
+backslash-bearing segment, or one that resolves outside ``<web_root>/packages`` (symlinks
+included), is a 404, decided before anything is opened.
+
+aiohttp's ``FileResponse`` sends the bytes (with sendfile where it can) and judges If-Match,
+If-Unmodified-Since, If-None-Match and If-Modified-Since; the Range header it is given is the
+one ``http.requested_range`` decided (If-Range, several ranges and malformed headers handled
+there), so a range it cannot satisfy becomes its 416 after the conditions, as RFC 9110 orders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+from pathlib import Path
+from typing import Final
+
+from aiohttp import hdrs, web
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.typedefs import LooseHeaders
+
+from cellar.serve.http import FILE_CACHE_CONTROL, ByteRange, file_etag, requested_range
+
+_FILE_TYPES: Final = (
+    (".whl", "application/zip"),
+    (".zip", "application/zip"),
+    (".egg", "application/zip"),
+    (".tar.gz", "application/gzip"),
+    (".tgz", "application/gzip"),
+    (".tar.bz2", "application/x-bzip2"),
+    (".tar.xz", "application/x-xz"),
+    (".metadata", "text/plain; charset=utf-8"),
+    (".asc", "application/pgp-signature"),
+)
+
+
+def file_content_type(name: str) -> str:
+    """Return the Content-Type to send for a file called ``name`` (see the module docstring)."""
+    lowered = name.lower()
+    for suffix, content_type in _FILE_TYPES:
+        if lowered.endswith(suffix):
+            return content_type
+    return "application/octet-stream"
+
+
+class _ExactFileResponse(web.FileResponse):
+    """A FileResponse that never substitutes a pre-compressed ``.gz``/``.br`` sibling and
+    honours exactly the Range it is given (None: the whole file)."""
+
+    def __init__(self, path: Path, headers: LooseHeaders, byte_range: str | None) -> None:
+        super().__init__(path, headers=headers)
+        self._byte_range = byte_range
+
+    async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
+        headers = request.headers.copy()
+        for name in (hdrs.ACCEPT_ENCODING, hdrs.RANGE, hdrs.IF_RANGE):
+            headers.popall(name, None)
+        if self._byte_range is not None:
+            headers[hdrs.RANGE] = self._byte_range
+        return await super().prepare(request.clone(headers=headers))
+
+
+async def send_package_file(request: web.Request, packages: Path) -> web.StreamResponse:
+    """Return the response for ``/packages/<path>`` (``path`` in the match info).
+
+    Raises ``HTTPNotFound`` for a missing or unsafe path.
+    """
+    relative = request.match_info["path"]
+    found = await asyncio.to_thread(package_file, packages, relative)
+    if found is None:
+        raise web.HTTPNotFound(text="no such file on this mirror\n")
+    path, status = found
+    wanted = requested_range(
+        request.headers.get(hdrs.RANGE),
+        request.headers.get(hdrs.IF_RANGE),
+        file_etag(status.st_mtime_ns, status.st_size),
+        status.st_mtime,
+        status.st_size,
+    )
+    if wanted is None:
+        byte_range = None
+    elif isinstance(wanted, ByteRange):
+        byte_range = wanted.header
+    else:  # unsatisfiable: FileResponse answers 416 once the conditions are judged
+        byte_range = f"bytes={status.st_size}-"
+    headers = {
+        # The type comes from the requested name: the file may be a symlink to a blob.
+        hdrs.CONTENT_TYPE: file_content_type(relative.rpartition("/")[2]),
+        hdrs.CACHE_CONTROL: FILE_CACHE_CONTROL,
+    }
+    return _ExactFileResponse(path, headers, byte_range)
+
+
+def package_file(packages: Path, relative: str) -> tuple[Path, os.stat_result] | None:
+    """Return the regular file ``relative`` names inside ``packages`` and its status, or None
+    if it is missing or unsafe. Blocking: run it in a thread."""
+    segments = relative.split("/")
+    if any(not s or s.startswith(".") or "\x00" in s or "\\" in s for s in segments):
+        return None
+    try:
+        base = packages.resolve(strict=True)
+        path = base.joinpath(*segments).resolve(strict=True)
+        if not path.is_relative_to(base):
+            return None
+        status = path.stat()
+    except (OSError, RuntimeError, ValueError):  # missing, symlink loop, name too long
+        return None
+    return (path, status) if stat.S_ISREG(status.st_mode) else None
