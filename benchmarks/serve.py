@@ -13,7 +13,8 @@ The servers: ``cellar serve`` with ``[serve] workers`` = the CPU count (and with
 nginx with the configuration ``cellar nginx-config`` prints (one worker per CPU), and
 pypiserver (waitress, its recommended server) over the same ``packages/`` directory;
 pypiserver has no PEP 691 JSON, so its JSON row is empty. The load generator shares the
-machine's cores with the server it measures: compare the ratios, not the absolute numbers.
+machine's cores with the server it measures: compare the ratios, not the absolute numbers. Both
+cellar serve and nginx write an access log to a file, as in production.
 
 Run: ``python benchmarks/serve.py [--projects 60] [--duration 5] [--connections 64]``.
 Needs wrk and nginx (Debian packages; ``.ci/run`` installs them) and pypiserver with waitress
@@ -40,7 +41,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.installers import clean_env, make_venv, pip_install
-from tests.support.mirror import EVERY_VERSION, run_cli, write_config
+from tests.support.mirror import run_cli, write_config
 from tests.support.nginx import NGINX, free_port, write_nginx_conf
 from tests.support.packages import build_wheel
 from tests.support.upstream import LocalIndex
@@ -74,25 +75,26 @@ def wait_for(url: str, deadline: float = 30.0) -> None:
 
 
 @contextmanager
-def process(command: list[str], url: str, env: dict[str, str] | None = None) -> Iterator[None]:
+def process(command: list[str], url: str, log: Path) -> Iterator[None]:
     """Run a server ``command`` until the block ends; wait until ``url`` answers."""
-    proc = subprocess.Popen(
-        command,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        start_new_session=True,
-    )
-    try:
-        wait_for(url)
-        yield
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+    with log.open("w+", encoding="utf-8") as output:
+        proc = subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            try:
+                wait_for(url)
+            except SystemExit:
+                output.seek(0)
+                raise SystemExit(f"{command[0]}: {url} did not answer:\n{output.read()}") from None
+            yield
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
 
 
 def cellar_server(config: Path, port: int) -> list[str]:
@@ -108,7 +110,10 @@ def nginx_server(config: Path, port: int, prefix: Path) -> list[str]:
     prefix.mkdir(parents=True, exist_ok=True)
     conf = write_nginx_conf(prefix, result.stdout)
     text = conf.read_text(encoding="utf-8")
-    conf.write_text(text.replace("worker_processes 1;", "worker_processes auto;"), "utf-8")
+    text = text.replace("worker_processes 1;", "worker_processes auto;")
+    # Both servers keep an access log in a file, as in production.
+    text = text.replace("access_log off;", f"access_log {prefix / 'access.log'};")
+    conf.write_text(text, "utf-8")
     globals_ = f"daemon off; pid {prefix / 'nginx.pid'}; error_log stderr;"
     return [NGINX, "-p", str(prefix), "-c", str(conf), "-g", globals_]
 
@@ -125,7 +130,8 @@ def pypiserver(packages: Path, port: int) -> list[str]:
         "--port",
         str(port),
         "--server",
-        "waitress",
+        "auto",  # bottle's choice: waitress when installed, as the bench group does
+        *("--authenticate", ".", "--passwords", "."),
         "--disable-fallback",
         str(packages),
     ]
@@ -179,7 +185,7 @@ def build_mirror(root: Path, projects: int) -> tuple[Path, str, str]:
             for version in ("1.0", "1.1"):
                 index.add(build_wheel(name, version, extra_files={"data.bin": os.urandom(20_000)}))
         index.add(build_wheel("app", "1.0", requires_dist=names))
-        config = write_config(root, index.url, ["app"], extra_packages=EVERY_VERSION)
+        config = write_config(root, index.url, ["app"], extra_packages="versions = 0")
         result = run_cli("mirror", "-c", str(config), timeout=3600)
         if result.returncode != 0:
             raise SystemExit(result.stderr[-2000:])
@@ -203,13 +209,18 @@ def main() -> None:
         scratch = Path(scratch_name)
         config, project, file_path = build_mirror(scratch, args.projects)
         web = config.parent / "mirror" / "web"
+        # Both servers keep an access log in a file, as in production.
+        text = config.read_text(encoding="utf-8")
+        single = config.parent / "single.toml"
+        single.write_text(f'{text}\n[serve]\naccess-log = "access-1.log"\n', encoding="utf-8")
         multi = config.parent / "multi.toml"
         multi.write_text(
-            config.read_text(encoding="utf-8") + f"\n[serve]\nworkers = {cpus}\n", encoding="utf-8"
+            f'{text}\n[serve]\nworkers = {cpus}\naccess-log = "access-{cpus}.log"\n',
+            encoding="utf-8",
         )
         servers = {
             f"cellar serve, {cpus} workers": lambda port: cellar_server(multi, port),
-            "cellar serve, 1 worker": lambda port: cellar_server(config, port),
+            "cellar serve, 1 worker": lambda port: cellar_server(single, port),
             "nginx (baseline)": lambda port: nginx_server(config, port, scratch / "nginx"),
             "pypiserver (waitress)": lambda port: pypiserver(web / "packages", port),
         }
@@ -218,7 +229,8 @@ def main() -> None:
         for label, command_for in servers.items():
             port = free_port()
             base = f"http://127.0.0.1:{port}/"
-            with process(command_for(port), f"{base}simple/"):
+            log = scratch / f"{label.split()[0]}-{port}.log"
+            with process(command_for(port), f"{base}simple/", log):
                 page = f"{base}simple/{project}/"
                 file_url = f"{base}{file_path}"
                 if label.startswith("pypiserver"):

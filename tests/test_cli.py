@@ -13,7 +13,8 @@ from tests.support.packages import build_wheel
 
 
 def test_help_for_each_command():
-    for command in ("mirror", "serve", "plan", "why", "status", "verify", "delete"):
+    commands = ("mirror", "serve", "plan", "why", "status", "verify", "delete")
+    for command in (*commands, "nginx-config", "client-config"):
         result = run_cli(command, "--help")
         assert result.returncode == 0
         assert "--config" in result.stdout

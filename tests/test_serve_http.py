@@ -37,6 +37,8 @@ from cellar.serve.negotiate import PageFormat
 from cellar.serve.pages import PageCache, PageVersion, read_page
 from tests.support.accept import PIP
 from tests.support.server import (
+    BIG_WHEEL,
+    BIG_WHEEL_BYTES,
     METADATA_BYTES,
     WHEEL,
     WHEEL_BYTES,
@@ -294,8 +296,26 @@ def test_the_page_cache_is_bounded(tmp_path: Path) -> None:
 # --- files: caching, validators, ranges ------------------------------------------------------
 
 
-def test_file_headers(served: Served) -> None:
-    for path in (f"/{WHEEL}", f"/{WHEEL}.metadata"):
+# Small files are sent from memory, large ones with sendfile: both answer alike.
+FILES = pytest.mark.parametrize(
+    ("wheel", "wheel_bytes"),
+    [(WHEEL, WHEEL_BYTES), (BIG_WHEEL, BIG_WHEEL_BYTES)],
+    ids=["small", "large"],
+)
+
+
+def test_small_and_large_files_have_the_same_kind_of_validators(served: Served) -> None:
+    small, large = ask(served, f"/{WHEEL}"), ask(served, f"/{BIG_WHEEL}")
+    assert large.body == BIG_WHEEL_BYTES and small.body == WHEEL_BYTES
+    for reply, size in ((small, len(WHEEL_BYTES)), (large, len(BIG_WHEEL_BYTES))):
+        assert re.fullmatch(rf'"[0-9a-f]+-{size:x}"', reply.headers["ETag"])
+    assert set(small.headers) - {"Date"} == set(large.headers) - {"Date"}
+
+
+@FILES
+def test_file_headers(served: Served, wheel: str, wheel_bytes: bytes) -> None:
+    assert ask(served, f"/{wheel}").headers["Content-Length"] == str(len(wheel_bytes))
+    for path in (f"/{wheel}", f"/{WHEEL}.metadata"):
         reply = ask(served, path)
         assert reply.headers["Cache-Control"] == FILE_CACHE_CONTROL
         assert reply.headers["Cache-Control"] == "max-age=31536000, immutable"
@@ -305,16 +325,17 @@ def test_file_headers(served: Served) -> None:
     assert ask(served, "/health").headers["Cache-Control"] == "no-store"
 
 
-def test_file_conditional_requests(served: Served) -> None:
-    first = ask(served, f"/{WHEEL}")
+@FILES
+def test_file_conditional_requests(served: Served, wheel: str, wheel_bytes: bytes) -> None:
+    first = ask(served, f"/{wheel}")
     etag, last_modified = first.headers["ETag"], first.headers["Last-Modified"]
     for headers in ({"If-None-Match": etag}, {"If-Modified-Since": last_modified}):
-        reply = ask(served, f"/{WHEEL}", headers=headers)
+        reply = ask(served, f"/{wheel}", headers=headers)
         assert (reply.status, reply.body) == (304, b"")
         assert reply.headers["ETag"] == etag
         assert reply.headers["Cache-Control"] == FILE_CACHE_CONTROL
-    assert ask(served, f"/{WHEEL}", headers={"If-None-Match": '"other"'}).status == 200
-    assert ask(served, f"/{WHEEL}", headers={"If-Match": '"other"'}).status == 412
+    assert ask(served, f"/{wheel}", headers={"If-None-Match": '"other"'}).status == 200
+    assert ask(served, f"/{wheel}", headers={"If-Match": '"other"'}).status == 412
 
 
 @pytest.mark.parametrize(
@@ -336,35 +357,52 @@ def test_ranges_give_206(served: Served, range_header: str, start: int, stop: in
     assert reply.headers["Content-Length"] == str(stop - start)
 
 
-@pytest.mark.parametrize("range_header", ["bytes=102400-", "bytes=999999-1000000", "bytes=-0"])
-def test_unsatisfiable_ranges_give_416(served: Served, range_header: str) -> None:
-    reply = ask(served, f"/{WHEEL}", headers={"Range": range_header})
+@pytest.mark.parametrize("range_header", ["bytes={size}-", "bytes=999999-1000000", "bytes=-0"])
+@FILES
+def test_unsatisfiable_ranges_give_416(
+    served: Served, range_header: str, wheel: str, wheel_bytes: bytes
+) -> None:
+    reply = ask(served, f"/{wheel}", headers={"Range": range_header.format(size=len(wheel_bytes))})
     assert reply.status == 416
-    assert reply.headers["Content-Range"] == f"bytes */{len(WHEEL_BYTES)}"
-    assert WHEEL_BYTES[:100] not in reply.body
+    assert reply.headers["Content-Range"] == f"bytes */{len(wheel_bytes)}"
+    assert wheel_bytes[:100] not in reply.body
 
 
 @pytest.mark.parametrize(
     "range_header",
     ["bytes=5-1", "bytes=0-1,5-6", "items=0-5", "bytes=", "bytes=-", "bytes=a-b", "0-5"],
 )
+@FILES
 def test_ranges_that_cannot_be_honoured_give_the_whole_file(
-    served: Served, range_header: str
+    served: Served, range_header: str, wheel: str, wheel_bytes: bytes
 ) -> None:
-    reply = ask(served, f"/{WHEEL}", headers={"Range": range_header})
-    assert (reply.status, reply.body) == (200, WHEEL_BYTES)
+    reply = ask(served, f"/{wheel}", headers={"Range": range_header})
+    assert (reply.status, reply.body) == (200, wheel_bytes)
 
 
-def test_if_range(served: Served) -> None:
-    first = ask(served, f"/{WHEEL}")
+@FILES
+def test_if_range(served: Served, wheel: str, wheel_bytes: bytes) -> None:
+    first = ask(served, f"/{wheel}")
     etag, last_modified = first.headers["ETag"], first.headers["Last-Modified"]
     for validator in (etag, last_modified):
-        reply = ask(served, f"/{WHEEL}", headers={"Range": "bytes=0-9", "If-Range": validator})
-        assert (reply.status, reply.body) == (206, WHEEL_BYTES[:10])
+        reply = ask(served, f"/{wheel}", headers={"Range": "bytes=0-9", "If-Range": validator})
+        assert (reply.status, reply.body) == (206, wheel_bytes[:10])
     earlier = format_datetime(datetime(2001, 1, 1, tzinfo=UTC), usegmt=True)
     for validator in ('"other"', f"W/{etag}", earlier, "garbage"):
-        reply = ask(served, f"/{WHEEL}", headers={"Range": "bytes=0-9", "If-Range": validator})
-        assert (reply.status, reply.body) == (200, WHEEL_BYTES), validator
+        reply = ask(served, f"/{wheel}", headers={"Range": "bytes=0-9", "If-Range": validator})
+        assert (reply.status, reply.body) == (200, wheel_bytes), validator
+
+
+def test_ranges_of_a_large_file_give_206(served: Served) -> None:
+    size = len(BIG_WHEEL_BYTES)
+    for header, start, stop in (
+        ("bytes=0-99", 0, 100),
+        ("bytes=300000-", 300000, size),
+        ("bytes=-100", size - 100, size),
+    ):
+        reply = ask(served, f"/{BIG_WHEEL}", headers={"Range": header})
+        assert (reply.status, reply.body) == (206, BIG_WHEEL_BYTES[start:stop])
+        assert reply.headers["Content-Range"] == f"bytes {start}-{stop - 1}/{size}"
 
 
 def test_an_empty_file_ignores_ranges(served: Served) -> None:

@@ -25,7 +25,10 @@ from cellar.serve.app import RunningServer, ServeError, start
 
 LOOPBACK = ServeSettings(host="127.0.0.1", port=0)
 WHEEL = "packages/ab/cd/foo_bar-1.0-py3-none-any.whl"
-WHEEL_BYTES = bytes(range(256)) * 400  # 100 KiB, not text
+WHEEL_BYTES = bytes(range(256)) * 400  # 100 KiB, not text: sent from memory
+#: Above the server's small-file size: sent with sendfile by aiohttp's FileResponse.
+BIG_WHEEL = "packages/ab/cd/foo_bar-1.0-cp311-cp311-manylinux_2_28_x86_64.whl"
+BIG_WHEEL_BYTES = bytes(range(255, -1, -1)) * 1600  # 400 KiB
 METADATA_BYTES = b"Metadata-Version: 2.1\nName: foo-bar\nVersion: 1.0\n"
 
 
@@ -49,6 +52,7 @@ def make_web_root(root: Path) -> Path:
     wheel = root / WHEEL
     wheel.parent.mkdir(parents=True)
     wheel.write_bytes(WHEEL_BYTES)
+    (root / BIG_WHEEL).write_bytes(BIG_WHEEL_BYTES)
     wheel.with_name(wheel.name + ".metadata").write_bytes(METADATA_BYTES)
     return root
 

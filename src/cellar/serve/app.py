@@ -56,7 +56,7 @@ from cellar.serve.http import PAGE_CACHE_CONTROL, PAGE_VARY, Coding, Conditions,
 from cellar.serve.human_routes import PeoplePages
 from cellar.serve.metrics import ServerMetrics
 from cellar.serve.negotiate import acceptable_formats
-from cellar.serve.pages import PageAnswer, PageCache, read_page
+from cellar.serve.pages import Deferred, PageAnswer, PageCache, read_page
 from cellar.serve.pypi_routes import JsonApi
 from cellar.serve.tls import server_ssl_context
 
@@ -146,7 +146,10 @@ async def _page(
     encodings = ",".join(request.headers.getall(hdrs.ACCEPT_ENCODING, [])) or None
     coding = choose_coding(encodings)
     conditions = Conditions.of(request)
-    answer = await asyncio.to_thread(read_page, directories, formats, coding, conditions, cache)
+    answer = read_page(directories, formats, coding, conditions, cache, inline=True)
+    if answer is Deferred.TO_THREAD:
+        answer = await asyncio.to_thread(read_page, directories, formats, coding, conditions, cache)
+    assert not isinstance(answer, Deferred)  # only an inline read defers  # noqa: S101
     if answer is None:
         raise web.HTTPNotFound(text=not_found)
     return _page_response(answer)

@@ -20,6 +20,7 @@ import sys
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
+from enum import Enum
 from pathlib import Path
 from typing import BinaryIO, Final
 
@@ -34,6 +35,10 @@ else:
 _OPEN_FLAGS: Final = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 #: What the compressed-page cache of one application may hold.
 PAGE_CACHE_BYTES: Final = 64 * 1024 * 1024
+#: A page up to this size is read (and compressed when needed) in the event loop: a thread
+#: hand-off costs more than that. Larger pages go to a thread unless their compressed body is
+#: cached; then only the open and stat remain.
+INLINE_PAGE_BYTES: Final = 64 * 1024
 #: gzip's usual level: nearly the size of level 9 for a fraction of the time.
 GZIP_LEVEL: Final = 6
 #: zstd's default level: on pages (mostly hashes) higher levels take longer for no gain, and
@@ -132,15 +137,26 @@ def compress(body: bytes, coding: Coding) -> bytes:
     return body
 
 
+class Deferred(Enum):
+    """``read_page(..., inline=True)`` found work too large for the event loop: read again
+    in a thread."""
+
+    TO_THREAD = "to thread"
+
+
 def read_page(
     directories: list[Path],
     formats: tuple[PageFormat, ...],
     coding: Coding,
     conditions: Conditions,
     cache: PageCache,
-) -> PageAnswer | None:
+    *,
+    inline: bool = False,
+) -> PageAnswer | Deferred | None:
     """Return the answer for the first of ``formats`` found in the first of ``directories``
-    that has any page file, or None when there is none. Blocking: run it in a thread.
+    that has any page file, or None when there is none. Blocking: with ``inline`` (in the
+    event loop) it returns ``Deferred.TO_THREAD`` rather than read or compress a page larger
+    than ``INLINE_PAGE_BYTES``; without, run it in a thread.
 
     The body is read (and compressed, unless cached) only when the conditions ask for it.
     """
@@ -156,23 +172,26 @@ def read_page(
                         continue
                     version = PageVersion.of(path, status)
                     answer = PageAnswer(page_format, version, coding, status=200)
-                    return _answer(answer, file, conditions, cache)
+                    return _answer(answer, file, conditions, cache, inline=inline)
             except OSError:  # missing, a directory, a name too long, unreadable: not a page
                 continue
     return None
 
 
 def _answer(
-    answer: PageAnswer, file: BinaryIO, conditions: Conditions, cache: PageCache
-) -> PageAnswer:
+    answer: PageAnswer, file: BinaryIO, conditions: Conditions, cache: PageCache, *, inline: bool
+) -> PageAnswer | Deferred:
     """Return ``answer`` (a 200 without body yet) judged by ``conditions`` and filled in."""
     version, coding = answer.version, answer.coding
     status = conditions.evaluate(answer.etag, version.last_modified)
     if status != 200:
         return replace(answer, status=status)
+    small = version.size <= INLINE_PAGE_BYTES
     if coding is Coding.IDENTITY:
-        return replace(answer, body=file.read())
+        return replace(answer, body=file.read()) if small or not inline else Deferred.TO_THREAD
     body = cache.get(version, coding)
+    if body is None and inline and not small:
+        return Deferred.TO_THREAD
     if body is None:
         body = compress(file.read(), coding)
         cache.put(version, coding, body)
