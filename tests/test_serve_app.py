@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import http.client
 import logging
 import queue
 import re
@@ -15,7 +14,6 @@ import threading
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -30,6 +28,7 @@ from cellar.serve.app import (
     start,
 )
 from tests.support.accept import FIREFOX, PIP, UV
+from tests.support.service import fetch
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 LOOPBACK = ServeSettings(host="127.0.0.1", port=0)
@@ -106,26 +105,6 @@ def serving(web_root: Path) -> Iterator[int]:
 def port(web_root: Path) -> Iterator[int]:
     with serving(web_root) as port:
         yield port
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-
-
-def fetch(port: int, path: str, method: str = "GET", **headers: str) -> Reply:
-    """Send one request with exactly this path (nothing normalised) and headers."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        connection.request(
-            method, path, headers={k.replace("_", "-"): v for k, v in headers.items()}
-        )
-        response = connection.getresponse()
-        return Reply(response.status, response.headers, response.read())
-    finally:
-        connection.close()
 
 
 @pytest.mark.parametrize(
