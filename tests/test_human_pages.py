@@ -9,12 +9,11 @@ from pathlib import PurePosixPath
 
 import pytest
 
+from cellar.clients import ClientAccess
 from cellar.serve.catalogue import (
     MAX_QUERY,
-    ClientSetup,
     MirrorStatus,
     ProjectSearch,
-    client_setup,
     latest_version,
     releases,
     search_key,
@@ -28,7 +27,7 @@ from cellar.sync.render import ProjectListing, PublishedFile
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 HOSTILE = '<script>alert("x")</script> & <img src=x onerror=y>'
-SETUP = ClientSetup("http://127.0.0.1:8080/simple/")
+SETUP = ClientAccess("http://127.0.0.1:8080/simple/")
 
 
 class Page(HTMLParser):
@@ -194,7 +193,7 @@ def test_releases_newest_first_and_yanked():
     ],
 )
 def test_pip_is_told_to_trust_only_plain_http_elsewhere(url, trusted):
-    assert client_setup(url) == ClientSetup(url, trusted)
+    assert ClientAccess(url).trusted_host == trusted
 
 
 def test_project_page_shows_files_and_escapes_what_upstream_said():
@@ -265,7 +264,7 @@ def run_record(*, finished: bool = True, failures: int = 0) -> RunRecord:
     )
 
 
-def home(search: ProjectSearch, status: MirrorStatus, setup: ClientSetup = SETUP) -> Page:
+def home(search: ProjectSearch, status: MirrorStatus, setup: ClientAccess = SETUP) -> Page:
     return Page(render_home(search, status, setup, now=NOW))
 
 
@@ -324,7 +323,7 @@ def test_home_page_shows_an_unfinished_run_and_caps_failures():
 
 
 def test_trusted_host_for_plain_http_elsewhere():
-    setup = client_setup("http://packages.example.test:8000/simple/")
+    setup = ClientAccess("http://packages.example.test:8000/simple/")
     text = home(search_projects({}, ""), MirrorStatus(), setup).text
     assert (
         "pip install --index-url http://packages.example.test:8000/simple/"

@@ -28,6 +28,10 @@ PASSWORD_PLACEHOLDER: Final = "<password>"  # noqa: S105 - the placeholder shown
 USER_PLACEHOLDER: Final = "<user>"
 
 
+#: Hosts pip trusts over plain HTTP without being told (its secure origins).
+_LOOPBACK: Final = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
 class ClientConfigError(CellarError):
     """Client configuration that cannot be rendered or written; the message says what to do."""
 
@@ -79,8 +83,12 @@ class ClientAccess:
 
     @property
     def trusted_host(self) -> str | None:
-        """What pip needs in ``trusted-host`` (``host:port``) for plain HTTP; None for HTTPS."""
-        return self.host if urlsplit(self.index_url).scheme == "http" else None
+        """What pip needs in ``trusted-host`` (``host:port``) for plain HTTP to another machine;
+        None for HTTPS and for loopback, which pip counts among its secure origins."""
+        parts = urlsplit(self.index_url)
+        if parts.scheme != "http" or (parts.hostname or "") in _LOOPBACK:
+            return None
+        return self.host
 
     @property
     def user_text(self) -> str:

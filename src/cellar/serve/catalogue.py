@@ -11,7 +11,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
-from urllib.parse import urlsplit
 
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -26,7 +25,6 @@ PAGE_SIZE: Final = 100
 MAX_QUERY: Final = 100
 _SEPARATORS: Final = re.compile(r"[-_.\s]+")
 #: Hosts pip trusts over plain HTTP without ``--trusted-host``.
-_LOOPBACK: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,19 +143,3 @@ class MirrorStatus:
     last_run: RunRecord | None = None
     free_bytes: int | None = None
     problem: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ClientSetup:
-    """How pip and uv reach the mirror: the index URL, and the ``host[:port]`` pip must be told
-    to trust (plain HTTP to a host other than this machine), if any."""
-
-    index_url: str
-    trusted_host: str | None = None
-
-
-def client_setup(index_url: str) -> ClientSetup:
-    """Return the client setup for the Simple API root ``index_url``."""
-    parts = urlsplit(index_url)
-    insecure = parts.scheme == "http" and (parts.hostname or "") not in _LOOPBACK
-    return ClientSetup(index_url, parts.netloc if insecure else None)

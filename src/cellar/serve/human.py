@@ -17,9 +17,9 @@ from urllib.parse import quote, urlencode
 
 from packaging.utils import canonicalize_name
 
-from cellar import __version__
+from cellar import __version__, clients
+from cellar.clients import ClientAccess
 from cellar.serve.catalogue import (
-    ClientSetup,
     MirrorStatus,
     ProjectSearch,
     Release,
@@ -78,7 +78,7 @@ def _document(title: str, root: str, query: str, body: Iterable[str]) -> bytes:
     return "\n".join(parts).encode("utf-8")
 
 
-def _setup_blocks(setup: ClientSetup, name: str, *, config_files: bool) -> list[str]:
+def _setup_blocks(setup: ClientAccess, name: str, *, config_files: bool) -> list[str]:
     """Return the pip and uv command lines for ``name``, and the configuration files."""
     url = setup.index_url
     trusted = f" --trusted-host {setup.trusted_host}" if setup.trusted_host else ""
@@ -90,10 +90,8 @@ def _setup_blocks(setup: ClientSetup, name: str, *, config_files: bool) -> list[
         f"<pre><code>uv pip install --index-url {_e(url)} {_e(name)}</code></pre>",
     ]
     if config_files:
-        pip_conf = f"[global]\nindex-url = {url}"
-        if setup.trusted_host:
-            pip_conf += f"\ntrusted-host = {setup.trusted_host}"
-        uv_toml = f'[[index]]\nname = "cellar"\nurl = "{url}"\ndefault = true'
+        # The same files `cellar client-config` prints and writes.
+        pip_conf, uv_toml = clients.pip_conf(setup).strip(), clients.uv_toml(setup).strip()
         out += [
             '<div class="files">',
             "<div><h3>pip.conf (pip.ini on Windows): for every pip command</h3>",
@@ -107,7 +105,7 @@ def _setup_blocks(setup: ClientSetup, name: str, *, config_files: bool) -> list[
 
 
 def render_home(
-    search: ProjectSearch, status: MirrorStatus, setup: ClientSetup, *, now: datetime
+    search: ProjectSearch, status: MirrorStatus, setup: ClientAccess, *, now: datetime
 ) -> bytes:
     """Return the home page: what the mirror holds, how to use it, last sync, the projects.
 
@@ -270,7 +268,7 @@ def _run_table(run: RunRecord, now: datetime) -> list[str]:
     return out
 
 
-def render_project(listing: ProjectListing, display_name: str, setup: ClientSetup) -> bytes:
+def render_project(listing: ProjectListing, display_name: str, setup: ClientAccess) -> bytes:
     """Return the page for people of one project, served at ``/project/<name>/``."""
     name = canonicalize_name(listing.name)
     found = releases(listing)

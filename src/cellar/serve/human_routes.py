@@ -29,12 +29,11 @@ from typing import Final
 from aiohttp import hdrs, web
 from packaging.utils import InvalidName, canonicalize_name
 
+from cellar.clients import ClientAccess
 from cellar.config_serve import ServeSettings
 from cellar.keep.pages import PageFormatError, listing_from_json, project_pages
 from cellar.serve.catalogue import (
-    ClientSetup,
     MirrorStatus,
-    client_setup,
     search_projects,
 )
 from cellar.serve.human import render_home, render_not_found, render_project
@@ -119,16 +118,16 @@ class PeoplePages:
         listing, display = found
         return _html(render_project(listing, display, self._setup(request)))
 
-    def _setup(self, request: web.Request) -> ClientSetup:
+    def _setup(self, request: web.Request) -> ClientAccess:
         if self.index_url is not None:
-            return client_setup(self.index_url)
+            return ClientAccess(self.index_url)
         host = request.host
         if not _HOST.match(host):
             sockname = request.transport.get_extra_info("sockname") if request.transport else None
             address = sockname[0] if sockname else "127.0.0.1"
             port = sockname[1] if sockname else 80
             host = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
-        return client_setup(f"{request.scheme}://{host}/simple/")
+        return ClientAccess(f"{request.scheme}://{host}/simple/")
 
     def _read_home(self) -> tuple[dict[str, str], MirrorStatus]:
         """Return the projects (normalised name -> display name) and the mirror's status."""
