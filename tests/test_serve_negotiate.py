@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cellar.serve.negotiate import (
+    FormatChooser,
     MediaRange,
     PageFormat,
     acceptable_formats,
@@ -164,3 +165,13 @@ def test_parse_accept() -> None:
         MediaRange("text", "*", 0.3),
     )
     assert [r.specificity for r in parse_accept("*/*, text/*, text/html")] == [0, 1, 2]
+
+
+def test_the_format_chooser_gives_the_same_answers_and_stays_bounded():
+    choose = FormatChooser(limit=3)
+    headers = [PIP, UV, FIREFOX, "text/html", None, "application/json;q=0"]
+    for _ in range(2):
+        for header in headers:
+            assert choose(header) == acceptable_formats(header)
+            assert choose(header, "text/html") == acceptable_formats(header, "text/html")
+    assert len(choose._known) <= 3

@@ -226,6 +226,24 @@ def test_the_access_log_goes_to_its_file_and_follows_logrotate(tmp_path, workers
     assert "GET /health" not in served.log
 
 
+def test_what_a_client_sends_cannot_forge_an_access_log_line(tmp_path):
+    make_web_root(tmp_path)
+    config = serve_config(tmp_path, serve='access-log = "access.log"')
+    forged = 'pip" 200 1 "-" "x'
+    with serve_process(config) as served:
+        fetch(served.port, "/health", User_Agent=forged, Referer="a\\b")
+
+        def logged() -> str:
+            text = (tmp_path / "access.log").read_text(encoding="utf-8")
+            assert text.endswith("\n")
+            return text
+
+        [line] = eventually(logged).splitlines()
+        assert served.stop() == 0
+    assert line.endswith('"a\\\\b" "pip\\" 200 1 \\"-\\" \\"x"'), line
+    assert line.count('"') - line.count('\\"') == 6  # three quoted fields, no more
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_an_access_log_that_cannot_be_written_stops_the_start(tmp_path, workers):
     make_web_root(tmp_path)

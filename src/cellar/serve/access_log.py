@@ -3,26 +3,28 @@
 aiohttp calls its access logger after the last byte of a response is handed to the kernel,
 with the final status (a 304 or 206 decided while sending a file included) and the time since
 the request arrived: exactly what the metrics need too, so ``counting_access_logger`` makes one
-logger class that writes the Combined Log Format line (when its logger takes INFO) and counts
-the request into ``ServerMetrics``.
+logger class that writes the Combined Log Format line (``combined_log_line``) and counts the
+request into ``ServerMetrics``.
 
 The line goes to the ``cellar.serve.access`` logger: standard error by default, or, with
 ``[serve] access-log``, only the file it names (``access_log_file``). The file is opened by
-every server process in append mode, so workers' lines never interleave within a line, through
-a ``WatchedFileHandler``: when logrotate moves or removes the file, the next line goes to a new
-one at the configured path, without a signal (``copytruncate`` works too).
+every server process in append mode, each line one ``write``, so workers' lines never
+interleave within a line (``AccessLogFile``): when logrotate moves or removes the file, the next
+line goes to a new one at the configured path, without a signal (``copytruncate`` works too).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from logging.handlers import WatchedFileHandler
+from datetime import datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
+from typing import Final
 
 from aiohttp.abc import AbstractAccessLogger
-from aiohttp.web_log import AccessLogger
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
@@ -51,20 +53,56 @@ def body_bytes(method: str, response: StreamResponse) -> int:
     return length if length is not None else response.body_length
 
 
+def combined_log_line(request: BaseRequest, response: StreamResponse, elapsed: float) -> str:
+    """Return the Combined Log Format line for one answered request (``ACCESS_LOG_FORMAT``,
+    as aiohttp would write it): the time is when the request arrived, in local time. Quotes,
+    backslashes and control characters in what the client sent are escaped, so a request cannot
+    forge a line."""
+    started = datetime.now().astimezone() - timedelta(seconds=elapsed)
+    version = request.version
+    line = f"{request.method} {request.path_qs} HTTP/{version.major}.{version.minor}"
+    headers = request.headers
+    return (
+        f"{request.remote or '-'} - - {started.strftime('[%d/%b/%Y:%H:%M:%S %z]')} "
+        f'"{_escape(line)}" {response.status} {response.headers.get("Content-Length", "-")} '
+        f'"{_escape(headers.get("Referer", "-"))}" "{_escape(headers.get("User-Agent", "-"))}"'
+    )
+
+
+def _escape(text: str) -> str:
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return text
+    return "".join(
+        _ESCAPES.get(char, char) if char.isprintable() else f"\\x{ord(char):02x}" for char in text
+    )
+
+
+_ESCAPES: Final = MappingProxyType({'"': '\\"', "\\": "\\\\"})
+
+
 def counting_access_logger(metrics: ServerMetrics) -> type[AbstractAccessLogger]:
     """Return an aiohttp access logger class that also counts each request into ``metrics``.
 
-    Pass it as ``AppRunner(access_log_class=...)``; aiohttp makes one per connection.
+    Pass it as ``AppRunner(access_log_class=...)``; aiohttp makes one per connection. A line
+    goes straight to the ``AccessLogFile`` handler of the logger when it has one (no logging
+    record is made: at thousands of requests a second that is a quarter of the work), else to
+    the logger when it takes INFO.
     """
 
-    class CountingAccessLogger(AccessLogger):
+    class CountingAccessLogger(AbstractAccessLogger):
+        def __init__(self, logger: logging.Logger, log_format: str) -> None:
+            super().__init__(logger, log_format)
+            self._file = next((h for h in logger.handlers if isinstance(h, AccessLogFile)), None)
+
         @property
         def enabled(self) -> bool:
             return True  # the metrics count every request, whatever the log level
 
         def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-            if self.logger.isEnabledFor(logging.INFO):
-                super().log(request, response, time)
+            if self._file is not None:
+                self._file.write_line(combined_log_line(request, response, time))
+            elif self.logger.isEnabledFor(logging.INFO):
+                self.logger.info("%s", combined_log_line(request, response, time))
             metrics.record(
                 request.method,
                 request.path,
@@ -74,6 +112,53 @@ def counting_access_logger(metrics: ServerMetrics) -> type[AbstractAccessLogger]
             )
 
     return CountingAccessLogger
+
+
+class AccessLogFile(logging.Handler):
+    """The access log file: each line appended with one ``write`` (O_APPEND, so the lines of
+    several workers never interleave), reopened when logrotate moved or removed the file.
+
+    Raises ``OSError`` from the constructor if the file cannot be opened for appending.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self._fd = -1
+        self._identity = (-1, -1)
+        self._open()
+
+    def _open(self) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        status = os.fstat(fd)
+        if self._fd >= 0:
+            os.close(self._fd)
+        self._fd, self._identity = fd, (status.st_dev, status.st_ino)
+
+    def write_line(self, line: str) -> None:
+        """Append ``line``; a failure is reported like a logging handler's, once per line."""
+        try:
+            try:
+                status = self.path.stat()
+                moved = (status.st_dev, status.st_ino) != self._identity
+            except FileNotFoundError:
+                moved = True
+            if moved:
+                self._open()
+            os.write(self._fd, f"{line}\n".encode("utf-8", "backslashreplace"))
+        except OSError:
+            self.handleError(logging.makeLogRecord({"msg": line}))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write a record of another writer (the message alone, as the access lines)."""
+        self.write_line(record.getMessage())
+
+    def close(self) -> None:
+        """Close the file."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        super().close()
 
 
 def check_access_log(path: Path | None) -> None:
@@ -98,10 +183,9 @@ def access_log_file(logger: logging.Logger, path: Path | None) -> Iterator[None]
         yield
         return
     try:
-        handler = WatchedFileHandler(path, encoding="utf-8")
+        handler = AccessLogFile(path)
     except OSError as error:
         raise AccessLogError(path, error.strerror or str(error)) from None
-    handler.setFormatter(logging.Formatter("%(message)s"))
     level, propagate = logger.level, logger.propagate
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)

@@ -32,7 +32,7 @@ import logging
 import signal
 import socket
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -55,7 +55,7 @@ from cellar.serve.files import file_content_type, send_package_file
 from cellar.serve.http import PAGE_CACHE_CONTROL, PAGE_VARY, Coding, Conditions, choose_coding
 from cellar.serve.human_routes import PeoplePages
 from cellar.serve.metrics import ServerMetrics
-from cellar.serve.negotiate import acceptable_formats
+from cellar.serve.negotiate import FormatChooser
 from cellar.serve.pages import Deferred, PageAnswer, PageCache, read_page
 from cellar.serve.pypi_routes import JsonApi
 from cellar.serve.tls import server_ssl_context
@@ -95,6 +95,7 @@ class _Handlers:
 
     web_root: Path
     pages: PageCache
+    formats: FormatChooser = field(default_factory=FormatChooser)
 
     async def health(self, request: web.Request) -> web.StreamResponse:
         return web.Response(text="ok\n", headers={hdrs.CACHE_CONTROL: "no-store"})
@@ -104,7 +105,7 @@ class _Handlers:
 
     async def root_page(self, request: web.Request) -> web.StreamResponse:
         not_found = "the mirror has no root page yet\n"
-        return await _page(request, [self.web_root / "simple"], self.pages, not_found)
+        return await _page(request, [self.web_root / "simple"], self, not_found)
 
     async def project_page(self, request: web.Request) -> web.StreamResponse:
         return await self._project(request, slash=True)
@@ -122,7 +123,7 @@ class _Handlers:
         # bandersnatch's hash-index layout keeps the pages in simple/<first letter>/<name>/.
         directories = [self.web_root / "simple" / name, self.web_root / "simple" / name[0] / name]
         if slash and spelled == name:
-            return await _page(request, directories, self.pages, not_found)
+            return await _page(request, directories, self, not_found)
         if not await asyncio.to_thread(_any_directory, directories):
             raise web.HTTPNotFound(text=not_found)
         # Relative, so a path prefix added by a reverse proxy survives.
@@ -139,10 +140,11 @@ def _with_query(location: str, request: web.Request) -> str:
 
 
 async def _page(
-    request: web.Request, directories: list[Path], cache: PageCache, not_found: str
+    request: web.Request, directories: list[Path], handlers: _Handlers, not_found: str
 ) -> web.StreamResponse:
     accept = ",".join(request.headers.getall(hdrs.ACCEPT, [])) or None
-    formats = acceptable_formats(accept, request.query.get("format"))
+    formats = handlers.formats(accept, request.query.get("format"))
+    cache = handlers.pages
     encodings = ",".join(request.headers.getall(hdrs.ACCEPT_ENCODING, [])) or None
     coding = choose_coding(encodings)
     conditions = Conditions.of(request)

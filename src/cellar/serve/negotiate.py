@@ -163,6 +163,27 @@ def choose_format(accept: str | None, format_param: str | None = None) -> PageFo
     return acceptable_formats(accept, format_param)[0]
 
 
+class FormatChooser:
+    """``acceptable_formats`` remembering its answers: clients send a handful of distinct Accept
+    headers (pip's, uv's, browsers'), over and over. Bounded: forgets all past ``limit``."""
+
+    def __init__(self, limit: int = 256) -> None:
+        self.limit = limit
+        self._known: dict[tuple[str | None, str | None], tuple[PageFormat, ...]] = {}
+
+    def __call__(
+        self, accept: str | None, format_param: str | None = None
+    ) -> tuple[PageFormat, ...]:
+        """Return ``acceptable_formats(accept, format_param)``."""
+        key = (accept, format_param)
+        found = self._known.get(key)
+        if found is None:
+            if len(self._known) >= self.limit:
+                self._known.clear()
+            found = self._known[key] = acceptable_formats(accept, format_param)
+        return found
+
+
 def _format_from_param(value: str | None) -> PageFormat | None:
     if not value:
         return None
