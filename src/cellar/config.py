@@ -1,7 +1,8 @@
 """Read ``cellar.toml`` into one frozen, validated ``Config``; every problem is collected and named.
 
 Nothing below the CLI looks up configuration keys by string: this module is the only place that
-knows the TOML's shape (``cellar.bandersnatch.ini`` knows a bandersnatch INI file's, and
+knows the TOML's shape (with ``config_packages``, ``config_serve`` and ``config_checks`` for the
+tables they read; ``cellar.bandersnatch.ini`` knows a bandersnatch INI file's, and
 ``load_config`` hands such files to it). Relative paths are taken relative to the configuration
 file. Problems raise ``ConfigError``; what is accepted but ignored is logged as a warning on
 ``cellar.config``.
@@ -18,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from packaging.requirements import InvalidRequirement, Requirement
 from pypi_simple import PYPI_SIMPLE_ENDPOINT
 
 from cellar.bandersnatch.filters import Filters
@@ -30,14 +30,45 @@ from cellar.config_checks import (
     check_upstream,
     filters_table,
     get_value,
-    make_targets,
     resolve_path,
     selected,
 )
+from cellar.config_packages import (
+    PACKAGES_KEYS,
+    SDIST_POLICIES,
+    TARGETS_KEYS,
+    PackageSettings,
+    SdistPolicy,
+    packages_table,
+    targets_table,
+)
 from cellar.config_serve import SERVE_KEYS, ServeSettings, serve_table
-from cellar.errors import CellarError
-from cellar.select.sources import read_pylock, read_pyproject, read_requirements_file
 from cellar.select.targets import TargetEnvironment
+
+__all__ = [
+    "CONFIG_ENV",
+    "DEFAULT_CONFIG",
+    "DEFAULT_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_UPSTREAM",
+    "DEFAULT_WORKERS",
+    "INI_SUFFIXES",
+    "ROOT_SERIALS",
+    "ROOT_SERIALS_FROM",
+    "SDIST_POLICIES",
+    "Config",
+    "ConfigError",
+    "ConfigProblem",
+    "MirrorSettings",
+    "PackageSettings",
+    "RootSerials",
+    "SdistPolicy",
+    "ServeSettings",
+    "config_path",
+    "load_config",
+    "parse_config",
+    "read_config",
+]
 
 #: Where ``cellar`` looks for its configuration when neither ``--config`` nor the environment
 #: variable names one.
@@ -95,22 +126,6 @@ class MirrorSettings:
         return self.directory / "web"
 
 
-SdistPolicy = Literal["all", "needed", "none"]
-SDIST_POLICIES: tuple[SdistPolicy, ...] = ("all", "needed", "none")
-
-
-@dataclass(frozen=True, slots=True)
-class PackageSettings:
-    """The ``[packages]`` table: what to mirror, from all requirement sources together."""
-
-    requirements: tuple[Requirement, ...] = ()
-    constraints: tuple[Requirement, ...] = ()
-    dependencies: bool = True
-    versions: int = 1
-    prereleases: bool = False
-    sdists: SdistPolicy = "needed"
-
-
 @dataclass(frozen=True, slots=True)
 class Config:
     """A whole, validated configuration, and the file it was read from.
@@ -132,17 +147,8 @@ _KNOWN = {
         *("directory", "upstream", "workers", "timeout", "retries", "json-api", "hash-index"),
         *("diff-file", "diff-append-epoch", "stop-on-error", "prune", "root-serials"),
     },
-    "packages": {
-        "requirements",
-        "requirements-files",
-        "pyproject-files",
-        "pylock-files",
-        "dependencies",
-        "versions",
-        "prereleases",
-        "sdists",
-    },
-    "targets": {"python", "platforms", "implementation", "all"},
+    "packages": PACKAGES_KEYS,
+    "targets": TARGETS_KEYS,
     "serve": SERVE_KEYS,
     "filters": {
         *("block-projects", "project-patterns", "allow-releases", "pinned-releases"),
@@ -256,8 +262,8 @@ def parse_config(
         retries, "[mirror] retries", problems, low=0, high=20, default=DEFAULT_RETRIES
     )
     filters = filters_table(_table(data, "filters"), problems)
-    package_settings = _packages(_table(data, "packages"), base, problems)
-    targets = _targets(_table(data, "targets"), problems)
+    package_settings = packages_table(_table(data, "packages"), base, problems)
+    targets = targets_table(_table(data, "targets"), problems)
     serve = serve_table(_table(data, "serve"), base, problems)
     if not targets and package_settings.dependencies and not problems:
         problems.append(
@@ -298,118 +304,6 @@ def parse_config(
     )
 
 
-def _packages(
-    table: Mapping[str, Any], base: Path, problems: list[ConfigProblem]
-) -> PackageSettings:
-    """Validate ``[packages]`` and read every requirement source it names."""
-    requirements = list(
-        _parse_requirements(
-            get_value(table, "packages", "requirements", list, problems) or [], problems
-        )
-    )
-    constraints: list[Requirement] = []
-    for key, reader in (
-        ("requirements-files", _read_requirements_file),
-        ("pyproject-files", _read_pyproject),
-        ("pylock-files", _read_pylock),
-    ):
-        for index, path in enumerate(get_value(table, "packages", key, list, problems) or []):
-            where = f"[packages] {key}[{index}]"
-            if not isinstance(path, str):
-                problems.append(ConfigProblem(where, f"must be a path string, not {path!r}"))
-                continue
-            try:
-                found, constrained = reader(base / Path(path).expanduser())
-            except (CellarError, OSError) as error:
-                problems.append(ConfigProblem(where, str(error)))
-                continue
-            requirements.extend(found)
-            constraints.extend(constrained)
-    dependencies = get_value(table, "packages", "dependencies", bool, problems)
-    versions = get_value(table, "packages", "versions", int, problems)
-    if versions is not None and versions < 0:
-        problems.append(
-            ConfigProblem("[packages] versions", f"must be 0 (all) or more, not {versions}")
-        )
-    sdists = get_value(table, "packages", "sdists", str, problems)
-    if sdists is not None and sdists not in SDIST_POLICIES:
-        problems.append(
-            ConfigProblem("[packages] sdists", f'must be "all", "needed" or "none", not {sdists!r}')
-        )
-    return PackageSettings(
-        requirements=tuple(requirements),
-        constraints=tuple(constraints),
-        dependencies=dependencies if dependencies is not None else True,
-        versions=versions if versions is not None else 1,
-        prereleases=bool(get_value(table, "packages", "prereleases", bool, problems)),
-        sdists=cast(SdistPolicy, sdists) if sdists in SDIST_POLICIES else "needed",
-    )
-
-
-def _read_requirements_file(path: Path) -> tuple[tuple[Requirement, ...], tuple[Requirement, ...]]:
-    source = read_requirements_file(path)
-    return source.requirements, source.constraints
-
-
-def _read_pyproject(path: Path) -> tuple[tuple[Requirement, ...], tuple[Requirement, ...]]:
-    return read_pyproject(path), ()
-
-
-def _read_pylock(path: Path) -> tuple[tuple[Requirement, ...], tuple[Requirement, ...]]:
-    return read_pylock(path), ()
-
-
-def _targets(
-    table: Mapping[str, Any], problems: list[ConfigProblem]
-) -> tuple[TargetEnvironment, ...]:
-    """Validate ``[targets]``; what it leaves out is taken from the running interpreter.
-
-    ``all = true`` returns no targets: every file of the selected releases is kept.
-    """
-    if get_value(table, "targets", "all", bool, problems):
-        others = sorted(key for key in table if key != "all")
-        if others:
-            problems.append(
-                ConfigProblem(
-                    "[targets] all",
-                    f"true keeps the files of every target; remove {', '.join(others)}",
-                )
-            )
-        return ()
-    pythons = get_value(table, "targets", "python", list, problems)
-    platforms = get_value(table, "targets", "platforms", list, problems)
-    implementation = get_value(table, "targets", "implementation", str, problems)
-    for key, values in (("python", pythons), ("platforms", platforms)):
-        if values is not None and not all(isinstance(value, str) for value in values):
-            problems.append(ConfigProblem(f"[targets] {key}", "must be a list of strings"))
-            return ()
-        if values == []:
-            problems.append(ConfigProblem(f"[targets] {key}", "must not be empty"))
-            return ()
-    return make_targets(pythons, platforms, implementation, "[targets]", problems)
-
-
 def _table(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     value = data.get(name, {})
     return value if isinstance(value, Mapping) else {}
-
-
-def _parse_requirements(raw: list[Any], problems: list[ConfigProblem]) -> tuple[Requirement, ...]:
-    parsed: list[Requirement] = []
-    for index, line in enumerate(raw):
-        key = f"[packages] requirements[{index}]"
-        if not isinstance(line, str):
-            problems.append(ConfigProblem(key, f"must be a string, not {line!r}"))
-            continue
-        try:
-            requirement = Requirement(line)
-        except InvalidRequirement as error:
-            problems.append(ConfigProblem(key, f"{line!r} is not a PEP 508 requirement: {error}"))
-            continue
-        if requirement.url:
-            problems.append(
-                ConfigProblem(key, f"{line!r} names a direct URL; only index projects are mirrored")
-            )
-            continue
-        parsed.append(requirement)
-    return tuple(parsed)

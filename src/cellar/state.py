@@ -5,6 +5,9 @@ without hashing again, each project's last successful sync, each run with its fa
 which is what ``cellar status`` reports, and the core metadata read from upstream files, so a
 later plan asks the upstream for none of it again. For ``cellar verify`` it keeps each run and,
 while a run is unfinished, the files it found intact, so the next run can resume it.
+
+The values it returns are in ``state_records``, its tables in ``state_schema``, and the
+``cellar verify`` bookkeeping in ``state_verify``; every name is importable from here.
 """
 
 from __future__ import annotations
@@ -12,83 +15,30 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from cellar.errors import CellarError
+from cellar.state_records import CachedMetadata, Failure, FileRecord, RunRecord, Totals, VerifyRun
+from cellar.state_schema import SCHEMA, now, transaction
+from cellar.state_verify import VerifyRunLog
 from cellar.upstream.snapshots import PageSnapshot
+
+__all__ = [
+    "STATE_DIR",
+    "STATE_FILE",
+    "CachedMetadata",
+    "Failure",
+    "FileRecord",
+    "MirrorState",
+    "MirrorStateError",
+    "RunRecord",
+    "Totals",
+    "VerifyRun",
+    "state_path",
+]
 
 STATE_DIR = ".cellar"
 STATE_FILE = "state.sqlite3"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS files (
-    path TEXT PRIMARY KEY,
-    project TEXT NOT NULL,
-    sha256 TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL,
-    url TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS files_project ON files(project);
-CREATE TABLE IF NOT EXISTS projects (
-    name TEXT PRIMARY KEY,
-    display_name TEXT NOT NULL,
-    synced_at TEXT NOT NULL,
-    files INTEGER NOT NULL,
-    bytes INTEGER NOT NULL,
-    page BLOB
-);
-CREATE TABLE IF NOT EXISTS pages (
-    name TEXT PRIMARY KEY,
-    body BLOB NOT NULL,
-    content_type TEXT,
-    url TEXT NOT NULL,
-    serial TEXT,
-    etag TEXT,
-    last_modified TEXT
-);
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    projects INTEGER NOT NULL DEFAULT 0,
-    files_added INTEGER NOT NULL DEFAULT 0,
-    bytes_added INTEGER NOT NULL DEFAULT 0,
-    failures INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS failures (
-    run_id INTEGER NOT NULL REFERENCES runs(id),
-    project TEXT NOT NULL,
-    filename TEXT,
-    message TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS metadata (
-    key TEXT PRIMARY KEY,
-    url TEXT NOT NULL,
-    metadata BLOB NOT NULL,
-    requires_txt BLOB,
-    build_requires TEXT,
-    recorded_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS verify_runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    fast INTEGER NOT NULL,
-    checked INTEGER,
-    problems INTEGER
-);
-CREATE TABLE IF NOT EXISTS verified (
-    run_id INTEGER NOT NULL REFERENCES verify_runs(id),
-    path TEXT NOT NULL,
-    sha256 TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL,
-    PRIMARY KEY (run_id, path, sha256)
-) WITHOUT ROWID;
-"""
 
 
 class MirrorStateError(CellarError):
@@ -99,83 +49,16 @@ class MirrorStateError(CellarError):
         self.path = path
 
 
-@dataclass(frozen=True, slots=True)
-class FileRecord:
-    """A file Cellar verified: where it is, its hash and size, and its mtime at that moment."""
-
-    path: str
-    project: str
-    sha256: str
-    size: int
-    mtime_ns: int
-    url: str
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """Something that could not be mirrored: the project, the file if it was one, and why."""
-
-    project: str
-    filename: str | None
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class RunRecord:
-    """One ``cellar mirror`` run as recorded."""
-
-    id: int
-    started_at: str
-    finished_at: str | None
-    projects: int
-    files_added: int
-    bytes_added: int
-    failures: tuple[Failure, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class CachedMetadata:
-    """The files a distribution's core metadata was read from, as fetched (not yet parsed).
-
-    ``metadata`` is METADATA, PKG-INFO or a PEP 658 file; ``requires_txt`` an sdist's egg-info
-    ``requires.txt``; ``build_requires`` an sdist's build requirements as written, and ``None``
-    for a wheel.
-    """
-
-    metadata: bytes
-    requires_txt: bytes | None = None
-    build_requires: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class VerifyRun:
-    """A ``cellar verify`` run as recorded: its id, when it started, whether it was ``--fast``."""
-
-    id: int
-    started_at: str
-    fast: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Totals:
-    """What the mirror holds according to its record."""
-
-    projects: int
-    files: int
-    bytes: int
-
-
 def state_path(directory: Path) -> Path:
     """Return the state database's path for the mirror in ``directory``."""
     return directory / STATE_DIR / STATE_FILE
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+class MirrorState(VerifyRunLog):
+    """Reads and writes the state database; open it with ``MirrorState.open``.
 
-
-class MirrorState:
-    """Reads and writes the state database; open it with ``MirrorState.open``."""
+    The ``cellar verify`` bookkeeping (``start_verify_run`` and the rest) is ``VerifyRunLog``'s.
+    """
 
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self._db = connection
@@ -202,7 +85,7 @@ class MirrorState:
                 connection.execute("PRAGMA synchronous=NORMAL")
                 # `cellar plan` may write the metadata cache while a mirror run does.
                 connection.execute("PRAGMA busy_timeout=10000")
-                connection.executescript(_SCHEMA)
+                connection.executescript(SCHEMA)
             except sqlite3.DatabaseError as error:
                 raise MirrorStateError(path, str(error)) from None
             yield cls(connection, path)
@@ -260,7 +143,7 @@ class MirrorState:
         """
         self._db.execute(
             "INSERT OR REPLACE INTO projects VALUES (?, ?, ?, ?, ?, ?)",
-            (name, display_name, _now(), files, size, page),
+            (name, display_name, now(), files, size, page),
         )
 
     def project_page(self, name: str) -> bytes | None:
@@ -317,12 +200,12 @@ class MirrorState:
         build = None if entry.build_requires is None else "\n".join(entry.build_requires)
         self._db.execute(
             "INSERT OR REPLACE INTO metadata VALUES (?, ?, ?, ?, ?, ?)",
-            (key, url, entry.metadata, entry.requires_txt, build, _now()),
+            (key, url, entry.metadata, entry.requires_txt, build, now()),
         )
 
     def start_run(self) -> int:
         """Record the start of a run and return its id."""
-        cursor = self._db.execute("INSERT INTO runs (started_at) VALUES (?)", (_now(),))
+        cursor = self._db.execute("INSERT INTO runs (started_at) VALUES (?)", (now(),))
         assert cursor.lastrowid is not None  # an INSERT always has one  # noqa: S101
         return cursor.lastrowid
 
@@ -336,11 +219,11 @@ class MirrorState:
         failures: tuple[Failure, ...],
     ) -> None:
         """Record how run ``run_id`` ended."""
-        with self._transaction():
+        with transaction(self._db):
             self._db.execute(
                 "UPDATE runs SET finished_at = ?, projects = ?, files_added = ?,"
                 " bytes_added = ?, failures = ? WHERE id = ?",
-                (_now(), projects, files_added, bytes_added, len(failures), run_id),
+                (now(), projects, files_added, bytes_added, len(failures), run_id),
             )
             self._db.executemany(
                 "INSERT INTO failures VALUES (?, ?, ?, ?)",
@@ -391,61 +274,5 @@ class MirrorState:
 
     def forget_files(self, paths: Iterable[str]) -> None:
         """Forget the records of the files at mirror paths ``paths`` (unknown paths are fine)."""
-        with self._transaction():
+        with transaction(self._db):
             self._db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in paths])
-
-    def unfinished_verify_run(self) -> VerifyRun | None:
-        """Return the newest ``cellar verify`` run that never finished, if the newest is one."""
-        row = self._db.execute(
-            "SELECT id, started_at, fast, finished_at FROM verify_runs ORDER BY id DESC LIMIT 1"
-        ).fetchone()
-        if row is None or row[3] is not None:
-            return None
-        return VerifyRun(row[0], row[1], bool(row[2]))
-
-    def start_verify_run(self, *, fast: bool) -> int:
-        """Record the start of a ``cellar verify`` run and return its id."""
-        cursor = self._db.execute(
-            "INSERT INTO verify_runs (started_at, fast) VALUES (?, ?)", (_now(), int(fast))
-        )
-        assert cursor.lastrowid is not None  # an INSERT always has one  # noqa: S101
-        return cursor.lastrowid
-
-    def record_verified(self, run_id: int, files: Iterable[tuple[str, str, int, int]]) -> None:
-        """Remember that run ``run_id`` found ``files`` intact: (path, sha256, size, mtime_ns).
-
-        Committed together, at once: a run killed later keeps them.
-        """
-        with self._transaction():
-            self._db.executemany(
-                "INSERT OR REPLACE INTO verified VALUES (?, ?, ?, ?, ?)",
-                [(run_id, *file) for file in files],
-            )
-
-    def verified_files(self, run_id: int) -> dict[tuple[str, str], tuple[int, int]]:
-        """Return what run ``run_id`` verified: (path, sha256) -> (size, mtime_ns) at that time."""
-        rows = self._db.execute(
-            "SELECT path, sha256, size, mtime_ns FROM verified WHERE run_id = ?", (run_id,)
-        )
-        return {(path, sha256): (size, mtime) for path, sha256, size, mtime in rows.fetchall()}
-
-    def finish_verify_run(
-        self, run_id: int, *, checked: int | None = None, problems: int | None = None
-    ) -> None:
-        """Record that run ``run_id`` ended (``None`` counts: abandoned) and drop its progress."""
-        with self._transaction():
-            self._db.execute(
-                "UPDATE verify_runs SET finished_at = ?, checked = ?, problems = ? WHERE id = ?",
-                (_now(), checked, problems, run_id),
-            )
-            self._db.execute("DELETE FROM verified WHERE run_id = ?", (run_id,))
-
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")

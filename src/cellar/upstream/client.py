@@ -1,7 +1,8 @@
 """The HTTP client for an upstream index: fetch its pages and download its files, with retries.
 
 The only module that does upstream I/O. aiohttp's exceptions are translated here, once, into
-``cellar.upstream.errors``; nothing aiohttp-specific leaves this module. Connection failures,
+``cellar.upstream.errors`` (``answers.py`` judges each answer and holds the values the client
+is given and returns); nothing aiohttp-specific leaves these two modules. Connection failures,
 timeouts, bodies cut short and retryable statuses (see ``cellar.upstream.retry``) are retried
 by the settings' ``RetryPolicy``; every retry is logged at INFO on ``cellar.upstream``.
 """
@@ -13,31 +14,42 @@ import dataclasses
 import hashlib
 import logging
 import os
-import platform
-import re
-from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import aiohttp
 from packaging.utils import canonicalize_name
 
-from cellar import __version__
 from cellar.simple_api import HTML_LEGACY, HTML_V1, JSON_V1, ProjectPage, frozen_mapping
-from cellar.upstream.errors import (
-    ProjectNotFoundError,
-    ResponseTooLargeError,
-    UpstreamConnectionError,
-    UpstreamError,
-    UpstreamHTTPError,
+from cellar.upstream.answers import (
+    CHUNK_SIZE,
+    ClientSettings,
+    Download,
+    FailedAttempt,
+    Fetched,
+    check_length,
+    check_status,
+    default_user_agent,
+    describe_failure,
+    hash_prefix,
 )
+from cellar.upstream.errors import ProjectNotFoundError, ResponseTooLargeError, UpstreamHTTPError
 from cellar.upstream.parse import parse_index_page, parse_index_serials, parse_project_page
-from cellar.upstream.retry import RetryPolicy
 from cellar.upstream.snapshots import PageSnapshot, PageStats, PageStore, SerialIndex
+
+__all__ = [
+    "ACCEPT",
+    "CHUNK_SIZE",
+    "ClientSettings",
+    "Download",
+    "Fetched",
+    "UpstreamClient",
+    "default_user_agent",
+]
 
 logger = logging.getLogger("cellar.upstream")
 
@@ -45,85 +57,7 @@ T = TypeVar("T")
 
 #: PEP 691 negotiation: JSON first; HTML from indexes that only speak PEP 503.
 ACCEPT = f"{JSON_V1}, {HTML_V1};q=0.2, {HTML_LEGACY};q=0.01"
-CHUNK_SIZE = 256 * 1024
-_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)", re.ASCII)
 _NETWORK_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError)
-
-
-def default_user_agent() -> str:
-    """Return ``cellar/<version> aiohttp/<version> <Python implementation>/<version>``."""
-    python = f"{platform.python_implementation()}/{platform.python_version()}"
-    return f"cellar/{__version__} aiohttp/{aiohttp.__version__} {python}"
-
-
-@dataclass(frozen=True, slots=True)
-class ClientSettings:
-    """How to reach the upstream index. ``index_url`` is stored ending with ``/``.
-
-    ``concurrency`` bounds the requests in flight (pages and files together); ``timeout`` is
-    the longest wait, in seconds, to connect and between two reads before an attempt fails.
-    """
-
-    index_url: str
-    concurrency: int = 10
-    timeout: float = 60.0
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    user_agent: str = field(default_factory=default_user_agent)
-
-    def __post_init__(self) -> None:
-        if not self.index_url.endswith("/"):
-            object.__setattr__(self, "index_url", self.index_url + "/")
-        if self.concurrency < 1:
-            raise ValueError(f"concurrency must be at least 1, not {self.concurrency}")
-        if self.timeout <= 0:
-            raise ValueError(f"timeout must be more than 0 seconds, not {self.timeout}")
-
-
-@dataclass(frozen=True, slots=True)
-class Download:
-    """A file downloaded whole: its size, hex digests by algorithm, and final URL."""
-
-    size: int
-    digests: Mapping[str, str]
-    url: str
-
-
-@dataclass(frozen=True, slots=True)
-class Fetched:
-    """A small answer read whole into memory: status (200, or 206 for a range), body, headers
-    (names lower-cased) and final URL."""
-
-    status: int
-    body: bytes
-    headers: Mapping[str, str]
-    url: str
-
-    def content_range(self) -> tuple[int, int, int | None] | None:
-        """Return the first byte, last byte and total length a 206 answer states, if it does.
-
-        The total is ``None`` when the server gives it as ``*``.
-        """
-        match = _CONTENT_RANGE.fullmatch(self.headers.get("content-range", "").strip())
-        if match is None:
-            return None
-        first, last, total = match.groups()
-        return int(first), int(last), None if total == "*" else int(total)
-
-
-@dataclass
-class _Failure(Exception):
-    """One failed attempt; ``retryable`` says whether another attempt may succeed."""
-
-    cause: str
-    retryable: bool
-    status: int | None = None
-    reason: str = ""
-    retry_after: str | None = None
-
-    def error(self, url: str, attempts: int) -> UpstreamError:
-        if self.status is not None:
-            return UpstreamHTTPError(url, self.status, self.reason, attempts)
-        return UpstreamConnectionError(url, self.cause, attempts)
 
 
 class UpstreamClient:
@@ -276,15 +210,15 @@ class UpstreamClient:
             # Files are stored as served: no transparent decompression of gzip bodies.
             headers = {"Accept-Encoding": "identity"}
             if offset:
-                await asyncio.to_thread(_hash_prefix, dest, hashes.values())
+                await asyncio.to_thread(hash_prefix, dest, hashes.values())
                 headers["Range"] = f"bytes={offset}-"
             with self._network():
                 response = await self._http.get(url, headers=headers, auto_decompress=False)
             async with response:
                 if offset and response.status == 416:
                     dest.unlink()  # what is there cannot be continued: start over
-                    raise _Failure("the partial download cannot be resumed", retryable=True)
-                _check_status(response, self.settings.retry)
+                    raise FailedAttempt("the partial download cannot be resumed", retryable=True)
+                check_status(response, self.settings.retry)
                 if offset and response.status != 206:
                     offset = 0
                     hashes = {algorithm: hashlib.new(algorithm) for algorithm in algorithms}
@@ -304,7 +238,7 @@ class UpstreamClient:
                     # On disk before anyone renames it into place and a page lists it.
                     sink.flush()
                     os.fsync(sink.fileno())
-                _check_length(response, body)
+                check_length(response, body)
                 final_url = str(response.url)
             digests = {algorithm: digest.hexdigest() for algorithm, digest in hashes.items()}
             return Download(size=offset + body, digests=frozen_mapping(digests), url=final_url)
@@ -330,7 +264,7 @@ class UpstreamClient:
             with self._network():
                 response = await self._http.get(url, headers=headers, auto_decompress=False)
             async with response:
-                _check_status(response, self.settings.retry)
+                check_status(response, self.settings.retry)
                 limit = max_bytes if max_bytes is not None else -1
                 if 0 <= limit < (response.content_length or 0):
                     raise ResponseTooLargeError(url, limit, 0)
@@ -339,7 +273,7 @@ class UpstreamClient:
                     body += chunk
                     if 0 <= limit < len(body):
                         raise ResponseTooLargeError(url, limit, len(body))
-                _check_length(response, len(body))
+                check_length(response, len(body))
                 headers_read = {name.lower(): value for name, value in response.headers.items()}
                 return Fetched(
                     response.status, bytes(body), frozen_mapping(headers_read), str(response.url)
@@ -371,10 +305,10 @@ class UpstreamClient:
         async with response:
             if response.status == 304 and previous is not None:
                 return None
-            _check_status(response, self.settings.retry)
+            check_status(response, self.settings.retry)
             with self._network():
                 body = await response.read()
-            _check_length(response, len(body))
+            check_length(response, len(body))
             return PageSnapshot(
                 body,
                 response.headers.get("Content-Type"),
@@ -393,7 +327,7 @@ class UpstreamClient:
             try:
                 async with self._slots:
                     return await attempt(number)
-            except _Failure as failure:
+            except FailedAttempt as failure:
                 if not failure.retryable or number == policy.attempts:
                     raise failure.error(url, number) from failure.__cause__
                 cause, retry_after = failure.cause, failure.retry_after
@@ -411,57 +345,13 @@ class UpstreamClient:
 
     @contextmanager
     def _network(self) -> Iterator[None]:
-        """Translate aiohttp's exceptions raised by the network I/O inside into ``_Failure``."""
+        """Translate aiohttp's exceptions from the network I/O inside into ``FailedAttempt``."""
+        timeout = self.settings.timeout
         try:
             yield
         except aiohttp.ClientSSLError as exc:
-            raise _Failure(f"TLS failure: {exc}", retryable=False) from exc
+            raise FailedAttempt(f"TLS failure: {exc}", retryable=False) from exc
         except _NETWORK_ERRORS as exc:
-            raise _Failure(_describe(exc, self.settings.timeout), retryable=True) from exc
+            raise FailedAttempt(describe_failure(exc, timeout), retryable=True) from exc
         except aiohttp.ClientError as exc:
-            raise _Failure(_describe(exc, self.settings.timeout), retryable=False) from exc
-
-
-def _hash_prefix(path: Path, hashes: Iterable[Any]) -> None:
-    """Feed the bytes already in ``path`` to ``hashes`` (resuming a download)."""
-    hashers = list(hashes)
-    with path.open("rb") as stream:
-        while chunk := stream.read(CHUNK_SIZE):
-            for hasher in hashers:
-                hasher.update(chunk)
-
-
-def _check_status(response: aiohttp.ClientResponse, policy: RetryPolicy) -> None:
-    """Raise ``_Failure`` unless ``response`` has a 2xx status."""
-    if 200 <= response.status < 300:
-        return
-    retryable = policy.is_retryable_status(response.status)
-    raise _Failure(
-        f"HTTP {response.status} {response.reason or ''}".strip(),
-        retryable=retryable,
-        status=response.status,
-        reason=response.reason or "",
-        retry_after=response.headers.get("Retry-After") if retryable else None,
-    )
-
-
-def _check_length(response: aiohttp.ClientResponse, received: int) -> None:
-    """Raise a retryable ``_Failure`` if fewer bytes arrived than Content-Length announced."""
-    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
-    expected = response.content_length
-    # With a decoded content-coding, Content-Length counts encoded bytes: nothing to compare.
-    if expected is not None and encoding == "identity" and received < expected:
-        raise _Failure(f"body cut short: {received} of {expected} bytes received", retryable=True)
-
-
-def _describe(exc: BaseException, timeout: float) -> str:
-    """Say in words why a network operation failed."""
-    if isinstance(exc, TimeoutError):
-        return f"no answer within {timeout:g} seconds"
-    if isinstance(exc, aiohttp.TooManyRedirects):
-        return f"more than {len(exc.history)} redirects"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "the server closed the connection"
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return f"body cut short ({exc})"
-    return str(exc) or type(exc).__name__
+            raise FailedAttempt(describe_failure(exc, timeout), retryable=False) from exc

@@ -1,0 +1,97 @@
+"""The state database's tables, and the timestamp and transaction helpers its writers share."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+#: Every table, created if missing each time the state is opened for writing.
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    project TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    url TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_project ON files(project);
+CREATE TABLE IF NOT EXISTS projects (
+    name TEXT PRIMARY KEY,
+    display_name TEXT NOT NULL,
+    synced_at TEXT NOT NULL,
+    files INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    page BLOB
+);
+CREATE TABLE IF NOT EXISTS pages (
+    name TEXT PRIMARY KEY,
+    body BLOB NOT NULL,
+    content_type TEXT,
+    url TEXT NOT NULL,
+    serial TEXT,
+    etag TEXT,
+    last_modified TEXT
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    projects INTEGER NOT NULL DEFAULT 0,
+    files_added INTEGER NOT NULL DEFAULT 0,
+    bytes_added INTEGER NOT NULL DEFAULT 0,
+    failures INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS failures (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    project TEXT NOT NULL,
+    filename TEXT,
+    message TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS metadata (
+    key TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    metadata BLOB NOT NULL,
+    requires_txt BLOB,
+    build_requires TEXT,
+    recorded_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS verify_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    fast INTEGER NOT NULL,
+    checked INTEGER,
+    problems INTEGER
+);
+CREATE TABLE IF NOT EXISTS verified (
+    run_id INTEGER NOT NULL REFERENCES verify_runs(id),
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    PRIMARY KEY (run_id, path, sha256)
+) WITHOUT ROWID;
+"""
+
+
+def now() -> str:
+    """Return the current time as the state records it (UTC, ISO 8601, to the second)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """Run the statements inside as one transaction on ``db``, opened in autocommit mode.
+
+    Committed when the block ends; rolled back, and the exception raised again, if it raises.
+    """
+    db.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
