@@ -23,7 +23,7 @@ person can act on. The CLI is the only place that turns these into messages and 
     │   ├── TlsError                   [serve] tls-certificate / tls-key unusable or no pair
     │   ├── AccessLogError             cellar.serve.access_log: [serve] access-log not writable
     │   └── WorkersFailedError         cellar.serve.supervisor: workers cannot start, keep dying
-    ├── NginxConfigError               cellar.nginx       (nginx-config; exit code 2)
+    ├── NginxConfigError               cellar.nginx_site  (nginx-config; exit code 2)
     ├── UpstreamError                  cellar.upstream.errors
     │   ├── UpstreamHTTPError          a status code the client does not retry, or retries ran out
     │   ├── UpstreamConnectionError    connection refused, reset or timed out after retries

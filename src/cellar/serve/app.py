@@ -17,6 +17,7 @@ gzip or zstd, only the compressed bodies cached). Routes (GET and HEAD only, 405
 Redirects use relative locations, like the links in the pages, so a mirror behind a reverse proxy
 under a path prefix keeps working.
 
+The Simple API's handlers (pages, redirects, files, ``/health``) are in ``simple_routes.py``.
 Files are sent byte for byte, never encoded, with their own types (``files.py``); paths that
 could leave ``<web_root>/packages`` are refused before anything is opened. The HTTP rules the
 server applies itself (codings, conditions, ranges, Cache-Control) are in ``http.py``; basic
@@ -32,13 +33,12 @@ import logging
 import signal
 import socket
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from aiohttp import hdrs, web
+from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
-from packaging.utils import InvalidName, canonicalize_name
 
 from cellar.config_serve import ServeSettings
 from cellar.serve.access_log import access_log_file, counting_access_logger
@@ -51,13 +51,12 @@ from cellar.serve.errors import (
     WebRootError,
 )
 from cellar.serve.exposition import MetricsPage
-from cellar.serve.files import file_content_type, send_package_file
-from cellar.serve.http import PAGE_CACHE_CONTROL, PAGE_VARY, Coding, Conditions, choose_coding
+from cellar.serve.files import file_content_type
 from cellar.serve.human_routes import PeoplePages
 from cellar.serve.metrics import ServerMetrics
-from cellar.serve.negotiate import FormatChooser
-from cellar.serve.pages import Deferred, PageAnswer, PageCache, read_page
+from cellar.serve.pages import PageCache
 from cellar.serve.pypi_routes import JsonApi
+from cellar.serve.simple_routes import SimpleHandlers
 from cellar.serve.tls import server_ssl_context
 
 __all__ = [
@@ -87,98 +86,6 @@ SHUTDOWN_TIMEOUT: Final = 10.0
 _METHODS: Final = ("GET", "HEAD")
 #: The name of the ``/health`` route, which may be left open when everything else needs auth.
 _HEALTH: Final = "health"
-
-
-@dataclass(frozen=True, slots=True)
-class _Handlers:
-    """The request handlers, bound to one web root and its compressed-page cache."""
-
-    web_root: Path
-    pages: PageCache
-    formats: FormatChooser = field(default_factory=FormatChooser)
-
-    async def health(self, request: web.Request) -> web.StreamResponse:
-        return web.Response(text="ok\n", headers={hdrs.CACHE_CONTROL: "no-store"})
-
-    async def simple_redirect(self, request: web.Request) -> web.StreamResponse:
-        raise web.HTTPMovedPermanently(_with_query("simple/", request))
-
-    async def root_page(self, request: web.Request) -> web.StreamResponse:
-        not_found = "the mirror has no root page yet\n"
-        return await _page(request, [self.web_root / "simple"], self, not_found)
-
-    async def project_page(self, request: web.Request) -> web.StreamResponse:
-        return await self._project(request, slash=True)
-
-    async def project_no_slash(self, request: web.Request) -> web.StreamResponse:
-        return await self._project(request, slash=False)
-
-    async def _project(self, request: web.Request, *, slash: bool) -> web.StreamResponse:
-        spelled = request.match_info["project"]
-        not_found = f"no project named {spelled!r} on this mirror\n"
-        try:
-            name = canonicalize_name(spelled, validate=True)
-        except InvalidName:
-            raise web.HTTPNotFound(text=not_found) from None
-        # bandersnatch's hash-index layout keeps the pages in simple/<first letter>/<name>/.
-        directories = [self.web_root / "simple" / name, self.web_root / "simple" / name[0] / name]
-        if slash and spelled == name:
-            return await _page(request, directories, self, not_found)
-        if not await asyncio.to_thread(_any_directory, directories):
-            raise web.HTTPNotFound(text=not_found)
-        # Relative, so a path prefix added by a reverse proxy survives.
-        location = f"../{name}/" if slash else f"{name}/"
-        raise web.HTTPMovedPermanently(_with_query(location, request))
-
-    async def package_file(self, request: web.Request) -> web.StreamResponse:
-        return await send_package_file(request, self.web_root / "packages")
-
-
-def _with_query(location: str, request: web.Request) -> str:
-    query = request.rel_url.raw_query_string
-    return f"{location}?{query}" if query else location
-
-
-async def _page(
-    request: web.Request, directories: list[Path], handlers: _Handlers, not_found: str
-) -> web.StreamResponse:
-    accept = ",".join(request.headers.getall(hdrs.ACCEPT, [])) or None
-    formats = handlers.formats(accept, request.query.get("format"))
-    cache = handlers.pages
-    encodings = ",".join(request.headers.getall(hdrs.ACCEPT_ENCODING, [])) or None
-    coding = choose_coding(encodings)
-    conditions = Conditions.of(request)
-    answer = read_page(directories, formats, coding, conditions, cache, inline=True)
-    if answer is Deferred.TO_THREAD:
-        answer = await asyncio.to_thread(read_page, directories, formats, coding, conditions, cache)
-    assert not isinstance(answer, Deferred)  # only an inline read defers  # noqa: S101
-    if answer is None:
-        raise web.HTTPNotFound(text=not_found)
-    return _page_response(answer)
-
-
-def _page_response(answer: PageAnswer) -> web.Response:
-    headers = {hdrs.VARY: PAGE_VARY, hdrs.CACHE_CONTROL: PAGE_CACHE_CONTROL}
-    if answer.status == 412:
-        return web.Response(status=412, headers=headers)
-    if answer.status == 200:
-        headers[hdrs.CONTENT_TYPE] = answer.page_format.header_value
-        if answer.coding is not Coding.IDENTITY:
-            headers[hdrs.CONTENT_ENCODING] = answer.coding.value
-    response = web.Response(status=answer.status, body=answer.body, headers=headers)
-    response.etag = answer.etag  # 304s carry the validators too (RFC 9110)
-    response.last_modified = answer.version.last_modified
-    return response
-
-
-def _any_directory(directories: list[Path]) -> bool:
-    for directory in directories:
-        try:
-            if directory.is_dir():
-                return True
-        except OSError:  # a name too long for the file system: no such project
-            continue
-    return False
 
 
 @web.middleware
@@ -218,7 +125,7 @@ def make_app(
     settings = settings or ServeSettings()
     if not (web_root / "simple").is_dir():
         raise WebRootError(web_root)
-    handlers = _Handlers(web_root, PageCache())
+    handlers = SimpleHandlers(web_root, PageCache())
     middlewares: list[Middleware] = [_only_get_and_head]
     auth = BasicAuth.load(settings.htpasswd) if settings.htpasswd is not None else None
     if auth is not None:

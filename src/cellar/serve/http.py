@@ -1,6 +1,6 @@
 """HTTP semantics the server decides itself (RFC 9110): content codings, conditions, byte ranges.
 
-Pure functions and values, no I/O; the handlers in ``app.py`` and ``pages.py`` apply them.
+Pure functions and values, no I/O; the handlers in ``simple_routes.py`` and ``pages.py`` apply them.
 
 * **Content coding** (``choose_coding``): index pages go out as zstd when the client names
   ``zstd`` in Accept-Encoding, else gzip when it accepts gzip (``gzip``, ``x-gzip`` or ``*``),

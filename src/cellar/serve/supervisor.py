@@ -1,19 +1,8 @@
 """``[serve] workers`` > 1: a supervisor and N worker processes sharing one listening socket.
 
-The supervisor binds the address itself and hands the listening socket to every worker, rather
-than letting each worker bind it with ``SO_REUSEPORT``:
-
-- the address is checked once, before any worker starts: a port in use is one clear error, and
-  port 0 means one free port for all workers;
-- the workers accept from one queue, so a waiting connection goes to whichever worker takes it
-  first, and the connections waiting when a worker dies or stops are not lost (with
-  ``SO_REUSEPORT`` the kernel assigns each connection to one worker's socket, and those queued
-  at a socket that closes are reset);
-- it behaves the same on every POSIX system (``SO_REUSEPORT`` spreads connections only on Linux).
-
-Workers are started with multiprocessing's ``spawn`` method: fresh interpreters that receive the
-sockets (as file descriptors), the settings and their slot of the shared metrics, and nothing of
-the supervisor's state (event loop, threads, locks). Each runs ``app.start`` on the sockets.
+The supervisor binds the address itself (``sockets.py`` says why) and hands the listening socket
+to every worker: a process started with multiprocessing's ``spawn`` method that runs
+``app.start`` on the sockets (``worker.py``).
 
 - **Start.** The supervisor binds, creates the metrics file (``metrics.py``) in a private
   temporary directory, starts the workers and waits until each reports that it serves, then
@@ -35,10 +24,8 @@ the supervisor's state (event loop, threads, locks). Each runs ``app.start`` on 
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import multiprocessing
-import os
 import signal
 import socket
 import sys
@@ -52,10 +39,23 @@ from pathlib import Path
 from typing import Final
 
 from cellar.config_serve import ServeSettings
-from cellar.serve.access_log import access_log_file, check_access_log
-from cellar.serve.app import ACCESS_LOGGER, SHUTDOWN_TIMEOUT, start
-from cellar.serve.errors import AddressUnavailableError, ServeError, WebRootError
-from cellar.serve.metrics import MetricsFile, ServerMetrics
+from cellar.serve.access_log import check_access_log
+from cellar.serve.app import SHUTDOWN_TIMEOUT
+from cellar.serve.errors import ServeError, WebRootError
+from cellar.serve.metrics import MetricsFile
+from cellar.serve.sockets import bind_sockets
+from cellar.serve.worker import Failed, Ready, WorkerSpec, read_report, run_worker
+
+__all__ = [
+    "RESTART_LIMIT",
+    "RESTART_WINDOW",
+    "RestartBudget",
+    "WorkerSpec",
+    "WorkersFailedError",
+    "bind_sockets",
+    "run_worker",
+    "serve_workers",
+]
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,6 @@ RESTART_LIMIT: Final = 10
 RESTART_WINDOW: Final = 60.0
 #: How long after ``SHUTDOWN_TIMEOUT`` workers still running are killed.
 _STOP_GRACE: Final = 5.0
-_BACKLOG: Final = 128  # aiohttp's, which each worker's site sets again
 
 
 class WorkersFailedError(ServeError):
@@ -91,49 +90,6 @@ class RestartBudget:
             return False
         self._times.append(now)
         return True
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerSpec:
-    """What every worker process gets (pickled to it): what to serve and where to count."""
-
-    web_root: Path
-    settings: ServeSettings
-    index_url: str | None
-    metrics: MetricsFile
-    log_level: int
-
-
-def bind_sockets(host: str, port: int) -> list[socket.socket]:
-    """Return listening sockets for every address ``host`` resolves to, all on one port (with
-    ``port`` 0, the one the first gets). Raises ``AddressUnavailableError``."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as error:
-        raise AddressUnavailableError(
-            host, port, error.strerror or str(error), in_use=False
-        ) from None
-    sockets: list[socket.socket] = []
-    try:
-        for family, kind, proto, _, resolved in dict.fromkeys(infos):
-            listener = socket.socket(family, kind, proto)
-            sockets.append(listener)
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:  # as asyncio does: "::" must not take 0.0.0.0 too
-                listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            address = resolved
-            if port == 0 and len(sockets) > 1:
-                address = (resolved[0], sockets[0].getsockname()[1], *resolved[2:])
-            listener.bind(address)
-            listener.listen(_BACKLOG)
-    except OSError as error:
-        for listener in sockets:
-            listener.close()
-        in_use = error.errno == errno.EADDRINUSE
-        raise AddressUnavailableError(
-            host, port, error.strerror or str(error), in_use=in_use
-        ) from error
-    return sockets
 
 
 def serve_workers(
@@ -177,18 +133,6 @@ def _base_url(scheme: str, host: str, port: int) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Ready:
-    slot: int
-    pid: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Failed:
-    slot: int
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
 class _Exited:
     slot: int
     pid: int
@@ -200,7 +144,7 @@ class _Stop:
     pass
 
 
-_Event = _Ready | _Failed | _Exited | _Stop
+_Event = Ready | Failed | _Exited | _Stop
 
 
 @dataclass(slots=True)
@@ -271,16 +215,9 @@ class _Supervisor:
             return
         asyncio.get_running_loop().remove_reader(channel.fileno())
         worker.channel = None
-        try:
-            kind, detail = channel.recv()
-        except (EOFError, OSError):  # it died before reporting; _reap tells
-            return
-        finally:
-            channel.close()
-        if kind == "ready":
-            self._events.put_nowait(_Ready(worker.slot, int(detail)))
-        else:
-            self._events.put_nowait(_Failed(worker.slot, str(detail)))
+        report = read_report(channel, worker.slot)
+        if report is not None:  # None: it died before reporting; _reap tells
+            self._events.put_nowait(report)
 
     def _reap(self, worker: _Worker) -> None:
         process = worker.process
@@ -294,14 +231,14 @@ class _Supervisor:
         self._events.put_nowait(_Exited(worker.slot, pid, how))
 
     def _handle(self, event: _Event) -> None:
-        if isinstance(event, _Ready):
+        if isinstance(event, Ready):
             self._workers[event.slot].ready = True
             log.info("worker %d is serving (pid %d)", event.slot, event.pid)
             if not self._serving and all(w.ready for w in self._workers.values()):
                 self._serving = True
                 if self._on_ready is not None:
                     self._on_ready(self._url)
-        elif isinstance(event, _Failed):
+        elif isinstance(event, Failed):
             raise WorkersFailedError(f"worker {event.slot} could not start: {event.reason}")
         elif isinstance(event, _Exited):
             self._workers.pop(event.slot)
@@ -355,69 +292,3 @@ def _exit_description(exitcode: int | None) -> str:
             name = f"signal {-exitcode}"
         return f"was killed by {name}"
     return f"exited with code {exitcode}"
-
-
-def run_worker(
-    spec: WorkerSpec, slot: int, sockets: list[socket.socket], channel: Connection
-) -> None:
-    """The body of worker process ``slot``: serve on ``sockets`` until SIGTERM or SIGINT.
-
-    Reports ``("ready", pid)`` or, when it cannot start, ``("failed", reason)`` on ``channel``
-    (the supervisor then ends the server).
-    """
-    _log_to_stderr(spec.log_level)
-    try:
-        with access_log_file(logging.getLogger(ACCESS_LOGGER), spec.settings.access_log):
-            asyncio.run(_serve(spec, slot, sockets, channel))
-    except (ServeError, OSError) as error:
-        _report(channel, ("failed", str(error)))
-    except KeyboardInterrupt:  # SIGINT before the event loop's handlers were in place
-        return
-    finally:
-        channel.close()
-
-
-async def _serve(
-    spec: WorkerSpec, slot: int, sockets: list[socket.socket], channel: Connection
-) -> None:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    parent = multiprocessing.parent_process()
-    if parent is not None:  # readable when the supervisor is gone
-        loop.add_reader(parent.sentinel, _orphaned, loop, parent.sentinel, stop)
-    with spec.metrics.open() as table:
-        server = await start(
-            spec.web_root,
-            spec.settings,
-            index_url=spec.index_url,
-            sockets=sockets,
-            metrics=ServerMetrics(table, slot),
-        )
-        async with server:
-            _report(channel, ("ready", os.getpid()))
-            await stop.wait()
-
-
-def _orphaned(loop: asyncio.AbstractEventLoop, sentinel: int, stop: asyncio.Event) -> None:
-    loop.remove_reader(sentinel)
-    log.warning("the supervisor is gone: the worker with pid %d stops", os.getpid())
-    stop.set()
-
-
-def _report(channel: Connection, message: tuple[str, object]) -> None:
-    try:
-        channel.send(message)
-    except OSError:  # the supervisor is gone
-        return
-
-
-def _log_to_stderr(level: int) -> None:
-    """Log as ``cellar`` does in the supervisor without a terminal: plain lines on stderr."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    logger = logging.getLogger("cellar")
-    logger.addHandler(handler)
-    logger.setLevel(level)
-    logger.propagate = False
