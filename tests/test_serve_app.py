@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
 import re
 import signal
 import socket
@@ -13,7 +12,6 @@ import sys
 import threading
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,12 +20,12 @@ from cellar.config_serve import ServeSettings
 from cellar.serve.app import (
     ACCESS_LOGGER,
     AddressUnavailableError,
-    ServeError,
     WebRootError,
     file_content_type,
     start,
 )
 from tests.support.accept import FIREFOX, PIP, UV
+from tests.support.server import serving
 from tests.support.service import fetch
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
@@ -69,42 +67,10 @@ def web_root(tmp_path: Path) -> Path:
     return root
 
 
-@contextmanager
-def serving(web_root: Path) -> Iterator[int]:
-    """Run the real server in a thread with its own event loop; yield its port."""
-    started: queue.Queue[tuple[int, asyncio.AbstractEventLoop, asyncio.Event] | ServeError]
-    started = queue.Queue()
-
-    async def main() -> None:
-        try:
-            server = await start(web_root, LOOPBACK)
-        except ServeError as error:
-            started.put(error)
-            return
-        stop = asyncio.Event()
-        async with server:
-            started.put((server.port, asyncio.get_running_loop(), stop))
-            await stop.wait()
-
-    thread = threading.Thread(target=asyncio.run, args=(main(),))
-    thread.start()
-    item = started.get(timeout=10)
-    if isinstance(item, ServeError):
-        thread.join()
-        raise item
-    port, loop, stop = item
-    try:
-        yield port
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(timeout=30)
-        assert not thread.is_alive()
-
-
 @pytest.fixture
 def port(web_root: Path) -> Iterator[int]:
-    with serving(web_root) as port:
-        yield port
+    with serving(web_root) as served:
+        yield served.port
 
 
 @pytest.mark.parametrize(
@@ -315,7 +281,8 @@ def test_a_missing_page_falls_back_to_another_acceptable_format(port: int, web_r
 
 def test_access_log(web_root: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
-    with serving(web_root) as port:
+    with serving(web_root) as served:
+        port = served.port
         fetch(port, "/health", User_Agent="pip/25.0")
     [record] = [r for r in caplog.records if r.name == ACCESS_LOGGER]
     assert record.getMessage().startswith("127.0.0.1 - - [")

@@ -171,6 +171,36 @@ def project_pages(web_root: Path, name: str, *, hash_index: bool = False) -> Pat
     return web_root / project_directory(name, hash_index=hash_index)
 
 
+def page_directories(web_root: Path, name: str) -> tuple[Path, Path]:
+    """Return where project ``name``'s pages may be, in the order a server looks: the flat
+    layout's directory, then bandersnatch's hash-index one."""
+    return (
+        project_pages(web_root, name),
+        project_pages(web_root, name, hash_index=True),
+    )
+
+
+def published_listing(web_root: Path, name: str) -> ProjectListing | None:
+    """Return the listing of project ``name``'s (normalised) published JSON page in whichever
+    layout holds it, or None if neither does.
+
+    Raises ``PageFormatError`` (naming the page) for a page that is not what Cellar writes.
+    """
+    for directory in page_directories(web_root, name):
+        page = directory / "index.v1_json"
+        try:
+            body = page.read_bytes()
+        except OSError:  # missing, or a name too long for the file system
+            continue
+        try:
+            listing = listing_from_json(body)
+        except PageFormatError as error:
+            raise PageFormatError(f"{page}: {error}") from error
+        if canonicalize_name(listing.name) == name:
+            return listing
+    return None
+
+
 def read_project(
     web_root: Path, state: MirrorState, name: str, *, recorded: bool, hash_index: bool = False
 ) -> StoredPage:

@@ -31,7 +31,7 @@ from packaging.utils import InvalidName, canonicalize_name
 
 from cellar.clients import ClientAccess
 from cellar.config_serve import ServeSettings
-from cellar.keep.pages import PageFormatError, listing_from_json, project_pages
+from cellar.keep.pages import PageFormatError, published_listing
 from cellar.serve.catalogue import (
     MirrorStatus,
     search_projects,
@@ -150,15 +150,9 @@ class PeoplePages:
 
     def _read_project(self, name: str) -> tuple[ProjectListing, str] | None:
         """Return project ``name``'s published listing and display name, None if unknown."""
-        listing = None
-        for hash_index in (False, True):  # bandersnatch's hash-index layout second
-            page = project_pages(self.web_root, name, hash_index=hash_index) / "index.v1_json"
-            try:
-                listing = listing_from_json(page.read_bytes())
-            except (OSError, PageFormatError):
-                continue
-            if canonicalize_name(listing.name) == name:
-                break
+        try:
+            listing = published_listing(self.web_root, name)
+        except PageFormatError:  # `cellar verify` reports it; for people, no such project
             listing = None
         if listing is None:
             return None

@@ -25,7 +25,7 @@ from packaging.utils import InvalidName, canonicalize_name
 from packaging.version import Version
 from yarl import URL
 
-from cellar.keep.pages import PageFormatError, listing_from_json, project_pages
+from cellar.keep.pages import PageFormatError, published_listing
 from cellar.serve.http import PAGE_CACHE_CONTROL
 from cellar.serve.pypi_json import (
     current_version,
@@ -99,22 +99,13 @@ class JsonApi:
 
         Raises ``HTTPInternalServerError`` for a page that is not what Cellar writes.
         """
-        for hash_index in (False, True):  # bandersnatch's hash-index layout second
-            page = project_pages(self.web_root, name, hash_index=hash_index) / "index.v1_json"
-            try:
-                body = page.read_bytes()
-            except OSError:  # missing, or a name too long for the file system
-                continue
-            try:
-                listing = listing_from_json(body)
-            except PageFormatError as error:
-                log.warning("cannot answer the JSON API from %s: %s", page, error)
-                raise web.HTTPInternalServerError(
-                    text=f"the mirror's page of {name!r} cannot be read\n"
-                ) from None
-            if canonicalize_name(listing.name) == name:
-                return listing
-        return None
+        try:
+            return published_listing(self.web_root, name)
+        except PageFormatError as error:
+            log.warning("cannot answer the JSON API: %s", error)
+            raise web.HTTPInternalServerError(
+                text=f"the mirror's page of {name!r} cannot be read\n"
+            ) from None
 
     def _metadata(self, listing: ProjectListing, version: Version) -> bytes | None:
         """Return the core metadata of ``version`` if the mirror holds it, intact."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from aiohttp import hdrs, web
 from packaging.utils import InvalidName, canonicalize_name
 
+from cellar.keep.pages import page_directories
 from cellar.serve.files import send_package_file
 from cellar.serve.http import PAGE_CACHE_CONTROL, PAGE_VARY, Coding, Conditions, choose_coding
 from cellar.serve.negotiate import FormatChooser
@@ -52,8 +53,7 @@ class SimpleHandlers:
             name = canonicalize_name(spelled, validate=True)
         except InvalidName:
             raise web.HTTPNotFound(text=not_found) from None
-        # bandersnatch's hash-index layout keeps the pages in simple/<first letter>/<name>/.
-        directories = [self.web_root / "simple" / name, self.web_root / "simple" / name[0] / name]
+        directories = list(page_directories(self.web_root, name))
         if slash and spelled == name:
             return await _page(request, directories, self, not_found)
         if not await asyncio.to_thread(_any_directory, directories):
