@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import signal
 import sqlite3
+import shutil
 import subprocess
 import sys
 import time
@@ -176,8 +177,12 @@ def test_a_full_disk_fails_clearly_and_keeps_what_was_mirrored(tmp_path, local_i
                 f"big{i}", "1.0", extra_files={"data.bin": incompressible(400_000, bytes([i]))}
             )
         )
+    # keep-free = 0: no margin, so the disk itself says no (the margin is the next test's).
+    no_margin = "keep-free = 0"
     with small_filesystem(tmp_path / "disk", "1200k") as disk:
-        config = write_config(disk, local_index.url, ["small"], extra_packages=EVERY_VERSION)
+        config = write_config(
+            disk, local_index.url, ["small"], extra_mirror=no_margin, extra_packages=EVERY_VERSION
+        )
         assert main(["mirror", "-c", str(config)]) == 0
         web = disk / "mirror" / "web"
         before = (web / "simple" / "small" / "index.v1_json").read_bytes()
@@ -185,6 +190,7 @@ def test_a_full_disk_fails_clearly_and_keeps_what_was_mirrored(tmp_path, local_i
             disk,
             local_index.url,
             ["small", *(f"big{i}" for i in range(4))],
+            extra_mirror=no_margin,
             extra_packages=EVERY_VERSION,
         )
         capsys.readouterr()
@@ -197,3 +203,43 @@ def test_a_full_disk_fails_clearly_and_keeps_what_was_mirrored(tmp_path, local_i
         assert_consistent(web)
         assert not list(web.rglob("*.part"))
         assert len([p for p in (web / "simple").iterdir() if p.is_dir()]) < 5
+
+
+def test_a_nearly_full_disk_fails_the_files_that_do_not_fit_and_publishes_the_rest(
+    tmp_path, local_index, capsys
+):
+    local_index.add(build_wheel("small", "1.0"))
+    for i in range(4):
+        local_index.add(
+            build_wheel(
+                f"big{i}", "1.0", extra_files={"data.bin": incompressible(400_000, bytes([i]))}
+            )
+        )
+    projects = ["small", *(f"big{i}" for i in range(4))]
+    with small_filesystem(tmp_path / "disk", "1500k") as disk:
+        # A fresh mirror: nothing published yet, and not room for everything.
+        config = write_config(
+            disk,
+            local_index.url,
+            projects,
+            extra_mirror='keep-free = "300k"',
+            extra_packages=EVERY_VERSION,
+        )
+        code = main(["mirror", "-c", str(config)])
+        captured = capsys.readouterr()
+        assert code == 1
+        output = captured.out + captured.err
+        assert "keep-free" in output and "not downloaded" in output, output
+        assert "database or disk is full" not in output
+        assert "Traceback" not in captured.err
+        # The run ended with its summary, and published what was complete.
+        assert "projects mirrored" in captured.out
+        web = disk / "mirror" / "web"
+        published = sorted(p.name for p in (web / "simple").iterdir() if p.is_dir())
+        assert "small" in published
+        assert 2 <= len(published) < 5, published
+        assert assert_consistent(web) == len(published)
+        assert shutil.disk_usage(disk).free >= 200_000
+        # The state database is intact and knows what is there.
+        assert main(["status", "-c", str(config)]) == 1
+        assert f"projects: {len(published)}" in capsys.readouterr().out

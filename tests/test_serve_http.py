@@ -260,7 +260,7 @@ def test_a_hot_page_is_compressed_once(web_root: Path) -> None:
     formats = (PageFormat.JSON_V1,)
 
     def read(coding: Coding):
-        answer = read_page(directory, formats, coding, Conditions(), cache)
+        answer = read_page(directory, formats, coding, Conditions(), cache, root=web_root)
         assert answer is not None
         return answer
 

@@ -27,8 +27,15 @@ from cellar.cli_setup import (
 from cellar.config import CONFIG_ENV, DEFAULT_CONFIG, Config, config_path, load_config
 from cellar.errors import CellarError
 from cellar.exit_codes import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from cellar.progress import BarReporter, LogReporter, human_bytes, summarize
+from cellar.printable import printable, printable_lines
+from cellar.progress import (
+    BarReporter,
+    LogReporter,
+    describe_failure,
+    summarize,
+)
 from cellar.state import MirrorState, MirrorStateError
+from cellar.units import human_bytes
 
 log = logging.getLogger("cellar")
 
@@ -208,16 +215,25 @@ def _convert(path: Path) -> int:
     return code
 
 
+class PrintableFormatter(logging.Formatter):
+    """A formatter whose messages are one printable line: upstream text cannot forge a log
+    line or drive the terminal (``cellar.printable``)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = printable(record.message)
+        return super().formatMessage(record)
+
+
 def _configure_logging(console: Console, *, verbose: bool, quiet: bool) -> logging.Handler:
     """Send Cellar's log to ``console`` (rich) on a terminal, plain lines otherwise."""
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     handler: logging.Handler
     if console.is_terminal:
         handler = RichHandler(console=console, show_path=False, markup=False)
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setFormatter(PrintableFormatter("%(message)s"))
     else:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(level)
     log.propagate = False
@@ -232,7 +248,7 @@ def _mirror(config: Config, console: Console) -> int:
             result = run_mirror(config, reporter)
     else:
         result = run_mirror(config, LogReporter())
-    print(summarize(result))
+    print(printable_lines(summarize(result)))
     return EXIT_OK if result.ok else EXIT_FAILURES
 
 
@@ -241,7 +257,7 @@ def _plan(config: Config, *, as_json: bool) -> int:
     from cellar.sync.plan import run_plan  # noqa: PLC0415
 
     plan, novelty = run_plan(config)
-    print(plan_json(plan, novelty) if as_json else plan_text(plan, novelty))
+    print(plan_json(plan, novelty) if as_json else printable_lines(plan_text(plan, novelty)))
     return EXIT_FAILURES if plan.failures else EXIT_OK
 
 
@@ -251,7 +267,7 @@ def _why(config: Config, project: str) -> int:
 
     plan, _ = run_plan(config)
     text, needed = why_text(plan, project)
-    print(text)
+    print(printable_lines(text))
     return EXIT_OK if needed else EXIT_FAILURES
 
 
@@ -294,7 +310,7 @@ def _verify(config: Config, console: Console, args: argparse.Namespace) -> int:
             result = verify_mirror(config, options, reporter)
     else:
         result = verify_mirror(config, options, LogVerifyReporter())
-    print(summarize_verify(result))
+    print(printable_lines(summarize_verify(result)))
     return EXIT_OK if result.ok else EXIT_FAILURES
 
 
@@ -303,7 +319,7 @@ def _delete(config: Config, projects: list[str], *, dry_run: bool) -> int:
     from cellar.progress import summarize_prune  # noqa: PLC0415
 
     result = delete_projects(config, projects, dry_run=dry_run)
-    print(summarize_prune(result))
+    print(printable_lines(summarize_prune(result)))
     return EXIT_FAILURES if result.unknown else EXIT_OK
 
 
@@ -332,11 +348,8 @@ def _status(config: Config) -> int:
             f"           {run.files_added} files added ({human_bytes(run.bytes_added)}), "
             f"{len(run.failures)} failures"
         )
-        lines.extend(
-            f"  {f.project}{': ' + f.filename if f.filename else ''}: {f.message}"
-            for f in run.failures
-        )
-    print("\n".join(lines))
+        lines.extend(f"  {describe_failure(failure)}" for failure in run.failures)
+    print(printable_lines("\n".join(lines)))
     return EXIT_FAILURES if run is not None and run.failures else EXIT_OK
 
 

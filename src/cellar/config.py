@@ -33,6 +33,7 @@ from cellar.config_checks import (
     resolve_path,
     selected,
 )
+from cellar.config_limits import LIMIT_KEYS, MirrorLimits, limits_table
 from cellar.config_packages import (
     PACKAGES_KEYS,
     SDIST_POLICIES,
@@ -119,6 +120,8 @@ class MirrorSettings:
     #: After a run without failures, remove projects no longer selected (or gone upstream)
     #: and files no page lists any more; off, they are kept on disk.
     prune: bool = False
+    #: Page size, deadline, file hosts and free space: the limits on what an upstream may do.
+    limits: MirrorLimits = field(default_factory=MirrorLimits)
 
     @property
     def web_root(self) -> Path:
@@ -146,6 +149,7 @@ _KNOWN = {
     "mirror": {
         *("directory", "upstream", "workers", "timeout", "retries", "json-api", "hash-index"),
         *("diff-file", "diff-append-epoch", "stop-on-error", "prune", "root-serials"),
+        *LIMIT_KEYS,
     },
     "packages": PACKAGES_KEYS,
     "targets": TARGETS_KEYS,
@@ -261,6 +265,7 @@ def parse_config(
     retries = check_range(
         retries, "[mirror] retries", problems, low=0, high=20, default=DEFAULT_RETRIES
     )
+    limits = limits_table(mirror, problems)
     filters = filters_table(_table(data, "filters"), problems)
     package_settings = packages_table(_table(data, "packages"), base, problems)
     targets = targets_table(_table(data, "targets"), problems)
@@ -290,6 +295,7 @@ def parse_config(
         stop_on_error=flags["stop-on-error"],
         prune=flags["prune"],
         root_serials=cast(RootSerials, root_serials),
+        limits=limits,
     )
     requirements = selected(
         package_settings.requirements, filters, "[packages] requirements", warnings

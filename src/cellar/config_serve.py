@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from cellar.config_checks import ConfigProblem, check_range, get_value, resolve_path
+from cellar.config_checks import (
+    ConfigProblem,
+    check_range,
+    check_timeout,
+    get_value,
+    resolve_path,
+)
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8080
@@ -21,8 +27,15 @@ SERVE_KEYS: Final = frozenset(
     {
         *("host", "port", "url", "workers", "htpasswd", "health-without-auth"),
         *("tls-certificate", "tls-key", "access-log"),
+        *("header-timeout", "idle-timeout", "max-connections"),
     }
 )
+#: Seconds a client has to send a request's headers, from its first byte.
+DEFAULT_HEADER_TIMEOUT: Final = 15.0
+#: Seconds a kept-alive connection may stay idle between requests.
+DEFAULT_IDLE_TIMEOUT: Final = 30.0
+#: Open connections per server process (less if the file descriptor limit is lower).
+DEFAULT_MAX_CONNECTIONS: Final = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +59,9 @@ class ServeSettings:
     #: Where the access log goes (Combined Log Format); None: the ``cellar.serve.access`` logger
     #: (standard error, which systemd's journal keeps).
     access_log: Path | None = None
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
     @property
     def tls(self) -> bool:
@@ -82,6 +98,9 @@ def serve_table(
     url = get_value(table, "serve", "url", str, problems)
     workers = get_value(table, "serve", "workers", int, problems)
     health = get_value(table, "serve", "health-without-auth", bool, problems)
+    header_timeout = get_value(table, "serve", "header-timeout", (int, float), problems)
+    idle_timeout = get_value(table, "serve", "idle-timeout", (int, float), problems)
+    connections = get_value(table, "serve", "max-connections", int, problems)
     paths: dict[str, Path | None] = {}
     for key in ("htpasswd", "tls-certificate", "tls-key", "access-log"):
         value = get_value(table, "serve", key, str, problems)
@@ -127,4 +146,18 @@ def serve_table(
         tls_certificate=paths["tls-certificate"],
         tls_key=paths["tls-key"],
         access_log=paths["access-log"],
+        header_timeout=check_timeout(
+            header_timeout, "[serve] header-timeout", problems, default=DEFAULT_HEADER_TIMEOUT
+        ),
+        idle_timeout=check_timeout(
+            idle_timeout, "[serve] idle-timeout", problems, default=DEFAULT_IDLE_TIMEOUT
+        ),
+        max_connections=check_range(
+            connections,
+            "[serve] max-connections",
+            problems,
+            low=1,
+            high=1_000_000,
+            default=DEFAULT_MAX_CONNECTIONS,
+        ),
     )

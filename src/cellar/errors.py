@@ -12,6 +12,8 @@ person can act on. The CLI is the only place that turns these into messages and 
     ├── InvalidMetadataError           cellar.select.metadata (core metadata without name/version)
     ├── ResolutionFailed               cellar.select.failure  (per target, with the chain)
     ├── MirrorStateError               cellar.state
+    ├── UnsafeNameError                cellar.tree.paths (a project name that may not be a path)
+    ├── OutsideTreeError               cellar.tree.paths (a path that would leave the web root)
     ├── ClientConfigError              cellar.clients     (client-config; exit code 2)
     │   ├── UnreadableClientFileError  cellar.client_merge: a pip.conf/uv.toml its tool can't read
     │   ├── ScopeError                 cellar.client_files: a scope that makes no sense here
@@ -29,6 +31,9 @@ person can act on. The CLI is the only place that turns these into messages and 
     │   ├── UpstreamConnectionError    connection refused, reset or timed out after retries
     │   ├── MalformedPageError         a page that is not valid PEP 691 JSON or PEP 503 HTML
     │   ├── ResponseTooLargeError      a metadata response beyond the size Cellar reads
+    │   │   ├── PageTooLargeError      a page beyond [mirror] max-page-size, once decoded
+    │   │   └── LongerThanStatedError  a file that kept coming past its stated size
+    │   ├── RefusedURLError            a URL or redirect outside file-hosts, or https -> http
     │   ├── UpstreamDigestMismatchError fetched bytes whose hash differs from the index's
     │   ├── UnreadableDistributionError a wheel or sdist whose metadata cannot be read
     │   └── UnsupportedAPIVersionError a page declaring a major API version above 1

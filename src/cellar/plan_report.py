@@ -7,7 +7,7 @@ from typing import Any
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from cellar.progress import human_bytes
+from cellar.units import human_bytes
 from cellar.select.closure import TargetPlan
 from cellar.simple_api import DistFile
 from cellar.sync.plan import MirrorPlan, Novelty

@@ -18,20 +18,13 @@ from rich.progress import (
 
 from cellar.keep.delete import PruneResult
 from cellar.keep.model import Finding, Fix, Problem, Resolution, VerifyReporter, VerifyResult
+from cellar.printable import printable
+from cellar.units import human_bytes
 from cellar.state import Failure
 from cellar.sync.engine import MirrorResult
 from cellar.sync.reporter import Reporter
 
 log = logging.getLogger("cellar.sync")
-
-
-def human_bytes(size: float) -> str:
-    """Return ``size`` in bytes as a short decimal string (``"1.5 MB"``)."""
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(size) < 1000 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    raise AssertionError  # pragma: no cover - the loop always returns
 
 
 class LogReporter(Reporter):
@@ -56,8 +49,7 @@ class LogReporter(Reporter):
             log.debug("%s: %s already in place", project, filename)
 
     def failed(self, failure: Failure) -> None:
-        where = f"{failure.project}: {failure.filename}" if failure.filename else failure.project
-        log.error("%s: %s", where, failure.message)
+        log.error("%s", describe_failure(failure))
 
     def project_done(self, project: str, files: int) -> None:
         log.info("%s: published, %d file%s", project, files, "" if files == 1 else "s")
@@ -150,6 +142,12 @@ class BarReporter(LogReporter):
         log.debug("syncing %d projects", count)
 
 
+def describe_failure(failure: Failure) -> str:
+    """Return ``project[: file]: message`` on one line, whatever the upstream put in them."""
+    where = f"{failure.project}: {failure.filename}" if failure.filename else failure.project
+    return printable(f"{where}: {failure.message}")
+
+
 def summarize(result: MirrorResult) -> str:
     """Return the end-of-run summary: projects, files, bytes added, time, and each failure."""
     pages = result.pages
@@ -163,11 +161,7 @@ def summarize(result: MirrorResult) -> str:
     ]
     if result.failures:
         lines.append(f"{len(result.failures)} failure{'s' if len(result.failures) != 1 else ''}:")
-        for failure in result.failures:
-            where = (
-                f"{failure.project}: {failure.filename}" if failure.filename else failure.project
-            )
-            lines.append(f"  {where}: {failure.message}")
+        lines.extend(f"  {describe_failure(failure)}" for failure in result.failures)
     else:
         lines.append("no failures")
     return "\n".join(lines)

@@ -227,7 +227,10 @@ class MirrorState(VerifyRunLog):
             )
             self._db.executemany(
                 "INSERT INTO failures VALUES (?, ?, ?, ?)",
-                [(run_id, f.project, f.filename, f.message) for f in failures],
+                [
+                    (run_id, _text(f.project), f.filename and _text(f.filename), _text(f.message))
+                    for f in failures
+                ],
             )
 
     def last_run(self) -> RunRecord | None:
@@ -276,3 +279,8 @@ class MirrorState(VerifyRunLog):
         """Forget the records of the files at mirror paths ``paths`` (unknown paths are fine)."""
         with transaction(self._db):
             self._db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in paths])
+
+
+def _text(text: str) -> str:
+    """Return ``text`` as SQLite can store it: a lone surrogate (from hostile JSON) escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

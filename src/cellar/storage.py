@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
 TEMP_SUFFIX = ".part"
 _CHUNK = 1 << 20
+#: The names ``temp_path`` gives: ``.<name>.<12 hex>.part``.
+_TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{12}" + re.escape(TEMP_SUFFIX))
+
+
+def is_temp_name(name: str) -> bool:
+    """Return whether ``name`` is a temporary name Cellar writes before renaming into place."""
+    return _TEMP_NAME.fullmatch(name) is not None
 
 
 def temp_path(directory: Path, name: str) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -104,14 +105,25 @@ class ServeProcess:
 
 
 @contextmanager
-def serve_process(config: Path, *args: str) -> Iterator[ServeProcess]:
-    """Run ``cellar serve -c config --port 0 *args`` and yield it once it announced its URL."""
+def serve_process(
+    config: Path, *args: str, open_files: int | None = None
+) -> Iterator[ServeProcess]:
+    """Run ``cellar serve -c config --port 0 *args`` and yield it once it announced its URL.
+
+    ``open_files`` sets its file descriptor limit (soft and hard), as ``ulimit -n`` would.
+    """
+
+    def limit() -> None:
+        if open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
     process = subprocess.Popen(
         [sys.executable, "-m", "cellar", "serve", "-c", str(config), "--port", "0", *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "COLUMNS": "200"},
+        preexec_fn=limit if open_files is not None else None,  # noqa: PLW1509 - rlimit only
     )
     served = ServeProcess(process)
     reader = threading.Thread(target=served._read, daemon=True)

@@ -87,6 +87,24 @@ class Fault:
         return (self.method is None or self.method == method) and path_matches(self.pattern, path)
 
 
+@dataclass(frozen=True, slots=True)
+class RawAnswer:
+    """An answer sent exactly as given for one path, whatever the index holds (hostile upstreams).
+
+    ``body`` is sent ``repeat`` times (so huge bodies cost no memory here), with ``headers``
+    added; ``drip`` sends it one byte every ``drip`` seconds. ``length`` overrides the
+    Content-Length header (``None``: the true length; ``-1``: no header, close to end the body).
+    """
+
+    body: bytes
+    content_type: str = "application/vnd.pypi.simple.v1+json"
+    headers: tuple[tuple[str, str], ...] = ()
+    repeat: int = 1
+    drip: float = 0.0
+    length: int | None = None
+    status: int = 200
+
+
 @dataclass(slots=True)
 class _File:
     filename: str
@@ -149,6 +167,7 @@ class LocalIndex:
         self._projects: dict[str, _Project] = {}
         self._blobs: dict[str, bytes] = {}
         self._faults: list[Fault] = []
+        self._raw: dict[str, RawAnswer] = {}
         self._log: list[RequestRecord] = []
         self._serial = 0
         self._server: _Server | None = None
@@ -352,6 +371,11 @@ class LocalIndex:
         with self._lock:
             self._faults.append(new)
         return new
+
+    def answer_raw(self, path: str, answer: RawAnswer) -> None:
+        """Answer every request for ``path`` (exact, unquoted, without the query) with ``answer``."""
+        with self._lock:
+            self._raw[path] = answer
 
     def clear_faults(self) -> None:
         """Remove every fault."""
@@ -653,9 +677,14 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         """Stay quiet: the index keeps its own request log."""
 
-    def _answer(self, *, head: bool) -> None:
+    def _answer(self, *, head: bool) -> None:  # noqa: PLR0912 - one branch per kind of fault
         index = cast(_Server, self.server).index
         path, fault = index._arrive(self.command, self.path, self.headers)
+        with index._lock:
+            raw = index._raw.get(path)
+        if raw is not None:
+            self._answer_raw(raw, head=head, stopping=index._stopping)
+            return
         if fault is not None and fault.delay and index._stopping.wait(fault.delay):
             self.close_connection = True
             return
@@ -695,6 +724,34 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.wfile.write(body)
+
+    def _answer_raw(self, raw: RawAnswer, *, head: bool, stopping: threading.Event) -> None:
+        self.send_response(raw.status)
+        self.send_header("Content-Type", raw.content_type)
+        if raw.length is None:
+            self.send_header("Content-Length", str(len(raw.body) * raw.repeat))
+        elif raw.length >= 0:
+            self.send_header("Content-Length", str(raw.length))
+        for name, value in raw.headers:
+            self.send_header(name, value)
+        if raw.length == -1:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if head:
+            return
+        try:
+            if raw.drip:
+                for byte in raw.body * raw.repeat:
+                    if stopping.wait(raw.drip):
+                        break
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+            else:
+                for _ in range(raw.repeat):
+                    self.wfile.write(raw.body)
+        except OSError:
+            self.close_connection = True  # the client gave up, as it should
 
 
 def _ranged(

@@ -25,6 +25,7 @@ from packaging.version import Version
 from cellar.bandersnatch.filters import current_release, package_type
 from cellar.select.releases import any_file_version
 from cellar.sync.render import ProjectListing, PublishedFile
+from cellar.tree.paths import project_key
 
 #: bandersnatch's ``CURRENT_GENERATION``: the layout version of the mirror directory.
 GENERATION = 5
@@ -69,8 +70,11 @@ def parse_last_modified(body: bytes) -> datetime | None:
 
 def project_directory(name: str, *, hash_index: bool) -> PurePosixPath:
     """Return a project's page directory below the web root: ``simple/<name>``, or with
-    ``hash_index`` ``simple/<first letter>/<name>`` (the name PEP 503-normalised)."""
-    normal = canonicalize_name(name)
+    ``hash_index`` ``simple/<first letter>/<name>`` (the name PEP 503-normalised).
+
+    Raises ``UnsafeNameError`` unless ``name`` is a valid project name.
+    """
+    normal = project_key(name)
     if hash_index:
         return PurePosixPath("simple", normal[0], normal)
     return PurePosixPath("simple", normal)
@@ -78,8 +82,11 @@ def project_directory(name: str, *, hash_index: bool) -> PurePosixPath:
 
 def json_api_paths(name: str) -> tuple[PurePosixPath, PurePosixPath]:
     """Return where a project's JSON API document goes below the web root: ``json/<name>``
-    and its copy ``pypi/<name>/json`` (the name PEP 503-normalised)."""
-    normal = canonicalize_name(name)
+    and its copy ``pypi/<name>/json`` (the name PEP 503-normalised).
+
+    Raises ``UnsafeNameError`` unless ``name`` is a valid project name.
+    """
+    normal = project_key(name)
     return PurePosixPath("json", normal), PurePosixPath("pypi", normal, "json")
 
 

@@ -8,8 +8,6 @@ and the links of both HTML pages, so even a damaged page never loses a file it l
 
 from __future__ import annotations
 
-import contextlib
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +23,13 @@ from cellar.keep.pages import (
     listing_from_json,
     project_pages,
     published_names,
+    remove_pages,
     write_root,
 )
 from cellar.lock import MirrorLock
 from cellar.state import STATE_DIR, MirrorState
 from cellar.sync.paths import METADATA_SUFFIX
+from cellar.tree.paths import is_project_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +60,7 @@ def plan_prune(
 
     Raises ``OSError`` if a page directory cannot be read.
     """
-    wanted = sorted({canonicalize_name(name) for name in names})
+    wanted = sorted({canonicalize_name(name) for name in names if is_project_name(name)})
     published = published_names(web_root, state, hash_index=hash_index)
     projects = tuple(name for name in wanted if name in published)
     unknown = tuple(name for name in wanted if name not in published)
@@ -97,8 +97,8 @@ def prune_projects(
         return PruneResult((), (), unknown=plan.unknown)
     write_root(web_root, state, without=plan.projects)
     for name in plan.projects:
-        with contextlib.suppress(FileNotFoundError):
-            shutil.rmtree(project_pages(web_root, name, hash_index=hash_index))
+        # Only the page files (and a cut page write's leftovers): never a whole tree.
+        remove_pages(project_pages(web_root, name, hash_index=hash_index))
         state.forget_project(name)
     removed, _ = remove_files(web_root, [path for path, _ in plan.files])
     shared = set(plan.shared)

@@ -7,19 +7,11 @@ a leftover of a run that was killed: it is an orphan wherever it is.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
-from cellar.storage import TEMP_SUFFIX
-
-#: The names ``storage.temp_path`` gives: ``.<name>.<12 hex>.part``.
-_TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{12}" + re.escape(TEMP_SUFFIX))
-
-
-def is_temp_name(name: str) -> bool:
-    """Return whether ``name`` is a temporary name Cellar writes before renaming into place."""
-    return _TEMP_NAME.fullmatch(name) is not None
+from cellar.storage import is_temp_name
+from cellar.tree.paths import OutsideTreeError, within
 
 
 def find_orphans(web_root: Path, listed: Collection[str]) -> list[tuple[str, str]]:
@@ -66,7 +58,10 @@ def remove_files(web_root: Path, paths: Iterable[str]) -> tuple[list[str], int]:
     size = 0
     parents: set[Path] = set()
     for path in paths:
-        local = web_root / path
+        try:
+            local = within(web_root, path)
+        except OutsideTreeError:
+            continue  # never Cellar's to remove: a path from a damaged record or page
         try:
             found = local.stat()
             local.unlink()

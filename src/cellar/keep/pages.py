@@ -24,7 +24,7 @@ from cellar.bandersnatch.layout import project_directory
 from cellar.select.releases import file_version
 from cellar.simple_api import DistFile, frozen_mapping
 from cellar.state import MirrorState
-from cellar.storage import atomic_write_all
+from cellar.storage import TEMP_SUFFIX, atomic_write_all, is_temp_name
 from cellar.sync.paths import metadata_path
 from cellar.sync.render import (
     ProjectListing,
@@ -33,6 +33,14 @@ from cellar.sync.render import (
     render_project_json,
     render_root_html,
     render_root_json,
+)
+from cellar.tree.paths import (
+    OutsideTreeError,
+    UnsafeNameError,
+    is_project_name,
+    project_key,
+    resolves_within,
+    within,
 )
 
 #: The page files of a project (and of the root), in the order they are written.
@@ -167,17 +175,25 @@ class StoredPage:
 
 def project_pages(web_root: Path, name: str, *, hash_index: bool = False) -> Path:
     """Return the directory holding project ``name``'s pages: ``simple/<name>/``, or with
-    ``hash_index`` bandersnatch's ``simple/<first letter>/<name>/``."""
-    return web_root / project_directory(name, hash_index=hash_index)
+    ``hash_index`` bandersnatch's ``simple/<first letter>/<name>/``.
+
+    Raises ``UnsafeNameError`` for a name that is not a valid project name, and
+    ``OutsideTreeError`` if the directory would resolve outside ``web_root``.
+    """
+    return within(web_root, project_directory(name, hash_index=hash_index))
 
 
-def page_directories(web_root: Path, name: str) -> tuple[Path, Path]:
+def page_directories(web_root: Path, name: str) -> tuple[Path, ...]:
     """Return where project ``name``'s pages may be, in the order a server looks: the flat
-    layout's directory, then bandersnatch's hash-index one."""
-    return (
-        project_pages(web_root, name),
-        project_pages(web_root, name, hash_index=True),
-    )
+    layout's directory, then bandersnatch's hash-index one; a directory that a symlink takes
+    out of the tree is left out. Raises ``UnsafeNameError`` for an invalid name."""
+    found = []
+    for hash_index in (False, True):
+        try:
+            found.append(project_pages(web_root, name, hash_index=hash_index))
+        except OutsideTreeError:
+            continue
+    return tuple(found)
 
 
 def published_listing(web_root: Path, name: str) -> ProjectListing | None:
@@ -186,8 +202,14 @@ def published_listing(web_root: Path, name: str) -> ProjectListing | None:
 
     Raises ``PageFormatError`` (naming the page) for a page that is not what Cellar writes.
     """
-    for directory in page_directories(web_root, name):
+    try:
+        directories = page_directories(web_root, name)
+    except (UnsafeNameError, OutsideTreeError):
+        return None
+    for directory in directories:
         page = directory / "index.v1_json"
+        if not resolves_within(web_root, page):
+            continue  # a symlink out of the tree: not the mirror's page
         try:
             body = page.read_bytes()
         except OSError:  # missing, or a name too long for the file system
@@ -261,15 +283,21 @@ def published_names(
     A directory under ``simple/`` (with ``hash_index``, under ``simple/<letter>/``) without
     any page file (say, holding only a crash's temporary file) is not a project.
     """
-    recorded = set(state.project_names())
+    recorded = {name for name in state.project_names() if _is_key(name)}
     parents = _subdirectories(web_root / "simple") if hash_index else [web_root / "simple"]
     on_disk = {
         directory.name
         for parent in parents
         for directory in _subdirectories(parent)
-        if any((directory / page).exists() for page in PAGE_FILES)
+        # A directory not named as Cellar names a project's is none of Cellar's doing.
+        if _is_key(directory.name) and any((directory / page).exists() for page in PAGE_FILES)
     }
     return {name: name in recorded for name in sorted(recorded | on_disk)}
+
+
+def _is_key(name: str) -> bool:
+    """Return whether ``name`` is a project name in its normalised form (a page directory's)."""
+    return is_project_name(name) and project_key(name) == name
 
 
 def remove_pages(directory: Path) -> None:
@@ -281,6 +309,9 @@ def remove_pages(directory: Path) -> None:
     """
     for filename in PAGE_FILES:
         (directory / filename).unlink(missing_ok=True)
+    for leftover in directory.glob(f".*{TEMP_SUFFIX}") if directory.is_dir() else ():
+        if is_temp_name(leftover.name):  # a page write a crash cut short
+            leftover.unlink(missing_ok=True)
     with contextlib.suppress(OSError):  # missing, or not empty
         directory.rmdir()
 
@@ -288,7 +319,8 @@ def remove_pages(directory: Path) -> None:
 def _subdirectories(directory: Path) -> list[Path]:
     if not directory.is_dir():
         return []
-    return [path for path in directory.iterdir() if path.is_dir()]
+    # A symlink is not followed: what it leads to is not the mirror's.
+    return [path for path in directory.iterdir() if path.is_dir() and not path.is_symlink()]
 
 
 def write_project(
@@ -338,4 +370,5 @@ def write_root(web_root: Path, state: MirrorState, *, without: Iterable[str] = (
     left_out = set(without)
     names = [shown for name, shown in state.project_names().items() if name not in left_out]
     pages = root_pages(names)
-    atomic_write_all({web_root / "simple" / filename: body for filename, body in pages.items()})
+    paths = {within(web_root, f"simple/{filename}"): body for filename, body in pages.items()}
+    atomic_write_all(paths)

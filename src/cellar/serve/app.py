@@ -35,9 +35,9 @@ import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 
 from cellar.config_serve import ServeSettings
@@ -52,11 +52,14 @@ from cellar.serve.errors import (
 )
 from cellar.serve.exposition import MetricsPage
 from cellar.serve.files import file_content_type
+from cellar.serve.guard import ConnectionGuard, GuardedSite, connection_cap
 from cellar.serve.human_routes import PeoplePages
 from cellar.serve.metrics import ServerMetrics
 from cellar.serve.pages import PageCache
+from cellar.serve.protocol import SERVER_NAME, CellarRequestHandler
 from cellar.serve.pypi_routes import JsonApi
 from cellar.serve.simple_routes import SimpleHandlers
+from cellar.serve.sockets import bind_sockets
 from cellar.serve.tls import server_ssl_context
 
 __all__ = [
@@ -90,9 +93,19 @@ _HEALTH: Final = "health"
 
 @web.middleware
 async def _only_get_and_head(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.version < (1, 0):
+        # HTTP/0.9, or a request line without a version: no headers, no status line back.
+        raise web.HTTPBadRequest(text="a request line needs an HTTP/1.x version\n")
+    if request.version >= (2, 0):
+        raise web.HTTPVersionNotSupported(text="this server speaks HTTP/1.0 and HTTP/1.1\n")
     if request.method not in _METHODS:
         raise web.HTTPMethodNotAllowed(request.method, _METHODS)
     return await handler(request)
+
+
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    # aiohttp would name itself and the Python version: nothing a client needs to know.
+    response.headers[hdrs.SERVER] = SERVER_NAME
 
 
 def _closing(auth: BasicAuth) -> Callable[[web.Application], Awaitable[None]]:
@@ -133,6 +146,7 @@ def make_app(
         # First: a request without credentials learns nothing, not even which methods exist.
         middlewares.insert(0, auth_middleware(auth, open_routes))
     app = web.Application(middlewares=middlewares)
+    app.on_response_prepare.append(_server_header)
     if auth is not None:
         app.on_cleanup.append(_closing(auth))
     people = PeoplePages(web_root, mirror_directory or web_root.parent, index_url)
@@ -203,22 +217,34 @@ async def start(
     ssl_context = None
     if settings.tls_certificate is not None and settings.tls_key is not None:
         ssl_context = server_ssl_context(settings.tls_certificate, settings.tls_key)
-    runner = web.AppRunner(
-        app,
-        access_log=logging.getLogger(ACCESS_LOGGER),
-        access_log_class=counting_access_logger(metrics),
-        access_log_format=ACCESS_LOG_FORMAT,
-        shutdown_timeout=SHUTDOWN_TIMEOUT,
-    )
+    handler_options: dict[str, Any] = {
+        "access_log": logging.getLogger(ACCESS_LOGGER),
+        "access_log_class": counting_access_logger(metrics),
+        "access_log_format": ACCESS_LOG_FORMAT,
+        "keepalive_timeout": settings.idle_timeout,
+    }
+    runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT, **handler_options)
+    loop = asyncio.get_running_loop()
+    guard = ConnectionGuard(connection_cap(settings.max_connections), settings.header_timeout)
+    guard.install(loop)
+    owned = not sockets
+    listening = list(sockets) or bind_sockets(host, port)
     await runner.setup()
+
+    def connection() -> asyncio.Protocol:
+        # What the runner's own server makes, but answering malformed requests our way.
+        assert runner.server is not None  # noqa: S101 - set up above
+        return CellarRequestHandler(runner.server, loop=loop, **handler_options)
+
     try:
-        sites: list[web.BaseSite] = [
-            web.SockSite(runner, s, ssl_context=ssl_context) for s in sockets
-        ]
-        for site in sites or [web.TCPSite(runner, host, port, ssl_context=ssl_context)]:
+        for listener in listening:
+            site = GuardedSite(runner, listener, guard.wrap(connection), ssl_context=ssl_context)
             await site.start()
     except OSError as error:
         await runner.cleanup()
+        if owned:
+            for listener in listening:
+                listener.close()
         in_use = error.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", None))
         reason = error.strerror or str(error)
         raise AddressUnavailableError(host, port, reason, in_use=in_use) from error

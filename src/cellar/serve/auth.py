@@ -12,7 +12,9 @@ in memory and per application, under the SHA-256 of the header (never the header
 up to ``VERIFIED_CACHE_SIZE`` headers; concurrent requests with the same new header share
 one check; checks run on a small thread pool of their own, so a flood of wrong passwords
 delays new logins but never the serving of pages and files to known ones. Failures are not
-remembered.
+remembered as results; an unknown user name is checked against a stand-in hash of the same
+cost, so the time of an answer does not tell which names exist. An address that keeps
+sending wrong passwords is answered 429 for a while, without a check (``backoff.py``).
 
 The file is looked at (one ``stat``) on every request and read again when it changed, which
 forgets every remembered check. If it became unreadable or malformed, the server fails
@@ -27,7 +29,9 @@ import base64
 import binascii
 import hashlib
 import logging
+import math
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +44,7 @@ import bcrypt
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 
+from cellar.serve.backoff import FailedLogins
 from cellar.serve.errors import HtpasswdError
 
 log = logging.getLogger(__name__)
@@ -133,6 +138,16 @@ def basic_credentials(authorization: str) -> tuple[str, bytes] | None:
     return (name, password) if colon else None
 
 
+def _key(authorization: str) -> bytes:
+    return hashlib.sha256(authorization.encode("utf-8", "surrogateescape")).digest()
+
+
+def _stand_in(users: Htpasswd) -> bytes:
+    """Return a well-formed bcrypt hash no password matches, at the file's highest cost."""
+    cost = max((int(hashed[4:6]) for hashed in users.hashes.values()), default=10)
+    return b"$2b$%02d$" % cost + b"." * 53
+
+
 def check_password(password: bytes, hashed: bytes) -> bool:
     """Whether ``password`` matches the bcrypt ``hashed``. Slow on purpose (CPU-bound)."""
     try:
@@ -189,6 +204,10 @@ class BasicAuth:
         """How many distinct Authorization headers are known good."""
         return len(self._verified)
 
+    def remembers(self, authorization: str) -> bool:
+        """Whether this ``Authorization`` header is one already checked good (no check run)."""
+        return _key(authorization) in self._verified
+
     async def allows(self, authorization: str | None) -> bool | None:
         """Whether the ``Authorization`` header value lets the request in; None when the
         htpasswd file is unusable (no one gets in)."""
@@ -197,19 +216,21 @@ class BasicAuth:
             return None
         if authorization is None:
             return False
-        key = hashlib.sha256(authorization.encode("utf-8", "surrogateescape")).digest()
+        key = _key(authorization)
         if key in self._verified:
             self._verified.move_to_end(key)
             return True
         credentials = basic_credentials(authorization)
-        if credentials is None or credentials[0] not in users.hashes:
+        if credentials is None:
             return False
         user, password = credentials
         pending_key = (self._generation, key)
         check = self._pending.get(pending_key)
         if check is None:
             loop = asyncio.get_running_loop()
-            hashed = users.hashes[user]
+            # An unknown user costs the same check as a known one: the time of the answer
+            # must not tell which user names exist.
+            hashed = users.hashes.get(user) or _stand_in(users)
             check = loop.run_in_executor(self._executor, check_password, password, hashed)
             self.checks += 1
             self._pending[pending_key] = check
@@ -266,21 +287,35 @@ def auth_middleware(auth: BasicAuth, open_routes: frozenset[str]) -> Middleware:
     for such a route, however its path is spelled.
     """
 
+    failures = FailedLogins()
+
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         resource = request.match_info.route.resource
         if resource is not None and resource.name in open_routes:
             return await handler(request)
-        allowed = await auth.allows(request.headers.get(hdrs.AUTHORIZATION))
+        authorization = request.headers.get(hdrs.AUTHORIZATION)
+        address = request.remote or ""
+        known = authorization is not None and auth.remembers(authorization)
+        wait = failures.wait(address, time.monotonic()) if authorization and not known else 0.0
+        if wait > 0:
+            raise web.HTTPTooManyRequests(
+                headers={hdrs.RETRY_AFTER: str(math.ceil(wait))},
+                text="too many wrong passwords from this address; try again later\n",
+            )
+        allowed = await auth.allows(authorization)
         if allowed is None:
             raise web.HTTPInternalServerError(
                 text="the server's password file is unusable; its log says why\n"
             )
         if not allowed:
+            if authorization:
+                failures.failed(address, time.monotonic())
             raise web.HTTPUnauthorized(
                 headers={hdrs.WWW_AUTHENTICATE: f'Basic realm="{REALM}"'},
                 text="this mirror needs a user name and password\n",
             )
+        failures.succeeded(address)
         return await handler(request)
 
     return authenticate

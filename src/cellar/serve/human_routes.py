@@ -40,6 +40,7 @@ from cellar.serve.human import render_home, render_not_found, render_project
 from cellar.serve.negotiate import parse_accept
 from cellar.state import MirrorState, MirrorStateError
 from cellar.sync.render import ProjectListing
+from cellar.tree.paths import read_within
 
 _HTML: Final = "text/html; charset=utf-8"
 #: Pages for people run no script and load nothing from elsewhere: say so to the browser, so
@@ -142,7 +143,7 @@ class PeoplePages:
     def _root_names(self) -> dict[str, str]:
         """Return the projects the root JSON page lists (none if it cannot be read)."""
         try:
-            data = json.loads((self.web_root / "simple" / "index.v1_json").read_bytes())
+            data = json.loads(read_within(self.web_root, "simple/index.v1_json") or b"")
             listed = [str(project["name"]) for project in data["projects"]]
         except (OSError, ValueError, KeyError, TypeError):
             return {}

@@ -26,13 +26,19 @@ from typing import BinaryIO, Final
 
 from cellar.serve.http import Coding, Conditions, page_etag
 from cellar.serve.negotiate import PageFormat
+from cellar.tree.paths import resolves_within
 
 if sys.version_info >= (3, 14):
     from compression import zstd
 else:
     from backports import zstd
 
-_OPEN_FLAGS: Final = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+_OPEN_FLAGS: Final = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_BINARY", 0)
+    | getattr(os, "O_NOFOLLOW", 0)  # a page is a file the mirror wrote, never a link
+)
 #: What the compressed-page cache of one application may hold.
 PAGE_CACHE_BYTES: Final = 64 * 1024 * 1024
 #: A page up to this size is read (and compressed when needed) in the event loop: a thread
@@ -151,6 +157,7 @@ def read_page(
     conditions: Conditions,
     cache: PageCache,
     *,
+    root: Path,
     inline: bool = False,
 ) -> PageAnswer | Deferred | None:
     """Return the answer for the first of ``formats`` found in the first of ``directories``
@@ -159,8 +166,12 @@ def read_page(
     than ``INLINE_PAGE_BYTES``; without, run it in a thread.
 
     The body is read (and compressed, unless cached) only when the conditions ask for it.
+    A directory that resolves outside ``root`` (the web root, through a symlink) has no
+    pages, and a page file that is itself a symlink is not opened.
     """
     for directory in directories:
+        if not resolves_within(root, directory):
+            continue
         for page_format in formats:
             path = directory / page_format.file_name
             try:

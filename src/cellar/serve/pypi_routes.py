@@ -36,6 +36,7 @@ from cellar.serve.pypi_json import (
 )
 from cellar.sync.paths import metadata_path
 from cellar.sync.render import ProjectListing
+from cellar.tree.paths import read_within
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +113,8 @@ class JsonApi:
         source = metadata_source(listing, version)
         if source is None:
             return None
-        try:
-            body = (self.web_root / metadata_path(source.path)).read_bytes()
-        except OSError:  # pruned since the page was read
+        body = read_within(self.web_root, metadata_path(source.path))
+        if body is None:  # pruned since the page was read, or not the mirror's
             return None
         if hashlib.sha256(body).hexdigest() != source.metadata_sha256:
             return None

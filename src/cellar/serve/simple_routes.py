@@ -80,9 +80,12 @@ async def _page(
     encodings = ",".join(request.headers.getall(hdrs.ACCEPT_ENCODING, [])) or None
     coding = choose_coding(encodings)
     conditions = Conditions.of(request)
-    answer = read_page(directories, formats, coding, conditions, cache, inline=True)
+    root = handlers.web_root
+    answer = read_page(directories, formats, coding, conditions, cache, root=root, inline=True)
     if answer is Deferred.TO_THREAD:
-        answer = await asyncio.to_thread(read_page, directories, formats, coding, conditions, cache)
+        answer = await asyncio.to_thread(
+            read_page, directories, formats, coding, conditions, cache, root=root
+        )
     assert not isinstance(answer, Deferred)  # only an inline read defers  # noqa: S101
     if answer is None:
         raise web.HTTPNotFound(text=not_found)

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 
 from cellar.config import Config
 from cellar.keep.delete import prune_projects
@@ -35,6 +35,8 @@ from cellar.sync.render import (
     PublishedFile,
 )
 from cellar.sync.reporter import Reporter
+from cellar.sync.space import DiskSpace
+from cellar.tree.paths import OutsideTreeError, UnsafeNameError, within
 from cellar.upstream.client import UpstreamClient
 from cellar.upstream.snapshots import PageStats
 
@@ -105,6 +107,8 @@ class _Run:
             )
         mirror = self.config.mirror
         settings = client_settings(self.config)
+        space = DiskSpace(mirror.directory, mirror.limits.keep_free)
+        space.warn_if_low()
         self.extras = MirrorExtras(mirror)
         self.extras.start()
         # The root first too: a run killed with SIGKILL leaves a root that lists, at worst,
@@ -116,11 +120,15 @@ class _Run:
                 self._report_plan_failures(plan)
                 self.reporter.projects_planned(len(plan.projects))
                 fetcher = FileFetcher(
-                    client, self.state, mirror.web_root, self.reporter.bytes_transferred
+                    client,
+                    self.state,
+                    mirror.web_root,
+                    self.reporter.bytes_transferred,
+                    space=space,
                 )
                 self.tasks = [
                     asyncio.ensure_future(
-                        self._project(fetcher, plan.pages[name], plan.files(name))
+                        self._project(fetcher, name, plan.pages[name], plan.files(name))
                     )
                     for name in plan.projects
                 ]
@@ -173,10 +181,17 @@ class _Run:
             self._fail(", ".join(problem.projects), None, str(problem))
 
     async def _project(
-        self, fetcher: FileFetcher, page: ProjectPage, files: tuple[DistFile, ...]
+        self,
+        fetcher: FileFetcher,
+        name: NormalizedName,
+        page: ProjectPage,
+        files: tuple[DistFile, ...],
     ) -> _ProjectOutcome:
-        """Put ``files`` of ``page``'s project in place, then publish its pages."""
-        name = canonicalize_name(page.name)
+        """Put ``files`` of project ``name`` (as asked for) in place, then publish its pages.
+
+        Every path comes from ``name``, never from the page: the upstream client has checked
+        that the page's own name is a spelling of it.
+        """
         self.reporter.files_planned(name, len(files), sum(file.size or 0 for file in files))
         outcomes = await asyncio.gather(*(self._file(fetcher, name, entry) for entry in files))
         outcome = _ProjectOutcome()
@@ -194,7 +209,7 @@ class _Run:
             {found[0] for file in published if (found := file_version(file.entry.filename, name))}
         )
         listing = ProjectListing(
-            name=page.name,
+            name=page.name if canonicalize_name(page.name) == name else name,
             files=tuple(published),
             versions=tuple(str(version) for version in versions),
             status=page.status,
@@ -202,7 +217,7 @@ class _Run:
         )
         try:
             self._publish_project(name, listing, page.last_serial)
-        except OSError as error:
+        except (OSError, UnsafeNameError, OutsideTreeError) as error:
             self._fail(name, None, f"cannot write the project's pages: {error}")
             return outcome
         self.reporter.project_done(name, len(published))
@@ -291,12 +306,13 @@ class _Run:
             name, listing.name, len(listing.files), size, pages["index.v1_json"]
         )
         if self.extras is not None:
-            self.extras.project_published(directory, listing, serial)
+            self.extras.project_published(name, directory, listing, serial)
 
     def _publish_root(self) -> None:
-        root = self.config.mirror.web_root / "simple"
+        web_root = self.config.mirror.web_root
         pages = root_pages(self.state.project_names().values())
-        atomic_write_all(_changed({root / filename: body for filename, body in pages.items()}))
+        paths = {within(web_root, f"simple/{filename}"): body for filename, body in pages.items()}
+        atomic_write_all(_changed(paths))
 
 
 def _changed(pages: dict[Path, bytes]) -> dict[Path, bytes]:

@@ -26,6 +26,7 @@ from cellar.bandersnatch.layout import (
 from cellar.config import MirrorSettings
 from cellar.storage import atomic_write
 from cellar.sync.render import ProjectListing
+from cellar.tree.paths import within
 
 
 @dataclass(slots=True)
@@ -47,15 +48,19 @@ class MirrorExtras:
             self._diff.unlink(missing_ok=True)
 
     def project_published(
-        self, directory: Path, listing: ProjectListing, serial: int | None
+        self, name: str, directory: Path, listing: ProjectListing, serial: int | None
     ) -> None:
-        """Note the project's pages in ``directory`` and write its JSON API documents."""
+        """Note project ``name``'s pages in ``directory`` and write its JSON API documents.
+
+        Raises ``UnsafeNameError`` unless ``name`` is a valid project name.
+        """
         web = self.mirror.web_root
         if self.mirror.json_api:
             body = render_json_api(listing, last_serial=serial)
-            for relative in json_api_paths(listing.name):
-                atomic_write(web / relative, body)
-                self.written.append(web / relative)
+            for relative in json_api_paths(name):
+                path = within(web, relative)
+                atomic_write(path, body)
+                self.written.append(path)
         self.written.extend(
             directory / name for name in ("index.html", "index.v1_html", "index.v1_json")
         )

@@ -11,16 +11,24 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from cellar.simple_api import DistFile
 from cellar.state import FileRecord, MirrorState
 from cellar.storage import hash_file, publish, resume_path, temp_path
-from cellar.sync.errors import DigestMismatchError, SizeMismatchError, SyncFileError
+from cellar.sync.errors import (
+    DigestMismatchError,
+    SizeMismatchError,
+    SyncFileError,
+    UnsafePathError,
+)
 from cellar.sync.paths import content_path, metadata_path, mirror_path
+from cellar.sync.space import DiskSpace
+from cellar.tree.paths import OutsideTreeError, within
 from cellar.upstream.client import Download, UpstreamClient
-from cellar.upstream.errors import UpstreamError
+from cellar.upstream.errors import ResponseTooLargeError, UpstreamError
 
 #: A partial download smaller than this is not worth keeping to resume.
 RESUME_MIN = 1 << 20
@@ -46,6 +54,8 @@ class FileFetcher:
     on_progress: Callable[[int], None] | None = None
     #: Partial downloads kept for resuming (the engine sweeps every other ``.part`` file).
     partials: set[Path] = field(default_factory=set)
+    #: The free space each download must leave (None: no check).
+    space: DiskSpace | None = None
 
     async def place(self, project: str, entry: DistFile) -> Placed:
         """Ensure ``entry`` is in the mirror and return where; raise ``SyncFileError`` if not."""
@@ -76,11 +86,29 @@ class FileFetcher:
         hashes: Mapping[str, str],
         size: int | None,
     ) -> Placed:
-        if path is not None:
-            kept = await self._present(project, url, path, hashes=hashes, size=size)
-            if kept is not None:
-                return kept
-        directory = self.web_root / (path.parent if path is not None else "packages")
+        try:
+            if path is not None:
+                kept = await self._present(project, url, path, hashes=hashes, size=size)
+                if kept is not None:
+                    return kept
+            with self.space.room_for(project, filename, size) if self.space else nullcontext():
+                return await self._download(
+                    project, filename, url, path, hashes=hashes, size=size
+                )
+        except OutsideTreeError as error:  # a symlink in the tree leading out of it
+            raise UnsafePathError(project, filename, url, error.reason) from error
+
+    async def _download(
+        self,
+        project: str,
+        filename: str,
+        url: str,
+        path: PurePosixPath | None,
+        *,
+        hashes: Mapping[str, str],
+        size: int | None,
+    ) -> Placed:
+        directory = within(self.web_root, path.parent if path is not None else "packages")
         directory.mkdir(parents=True, exist_ok=True)
         expected = hashes.get("sha256")
         # A file whose sha256 is known gets a stable temporary name: a transfer cut short, or a
@@ -100,7 +128,10 @@ class FileFetcher:
                     algorithms=_algorithms(hashes),
                     on_progress=self.on_progress,
                     resume=resumable,
+                    max_size=size,
                 )
+            except ResponseTooLargeError as error:
+                raise SyncFileError(project, filename, str(error)) from error
             except UpstreamError as error:
                 keep = resumable
                 raise SyncFileError(project, filename, str(error)) from error
@@ -110,7 +141,7 @@ class FileFetcher:
             _verify(project, filename, url, expected=(size, hashes), actual=download)
             sha256 = download.digests["sha256"]
             final = path if path is not None else content_path(sha256, filename)
-            publish(temp, self.web_root / final)
+            publish(temp, within(self.web_root, final))
         except OSError as error:
             where = error.filename or temp
             raise SyncFileError(
@@ -134,7 +165,7 @@ class FileFetcher:
         size: int | None,
     ) -> Placed | None:
         """Return the file at ``path`` if it is there with the right size and hashes."""
-        local = self.web_root / path
+        local = within(self.web_root, path)
         try:
             stat = local.stat()
         except FileNotFoundError:

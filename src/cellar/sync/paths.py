@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 from cellar.simple_api import DistFile
 from cellar.sync.errors import UnsafePathError
+from cellar.upstream.hosts import HostPolicy
 
 _PYPI_PATH = re.compile(r"/packages/([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{60})/([^/]+)")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -33,6 +34,8 @@ def check_filename(project: str, file: DistFile) -> None:
         reason = "the file name contains control characters"
     elif name.startswith("."):
         reason = "the file name starts with a dot"
+    elif not _encodable(name):
+        reason = "the file name is not valid Unicode text (a lone surrogate)"
     elif len(name.encode("utf-8")) > 200:
         reason = "the file name is longer than 200 bytes"
     if reason:
@@ -42,15 +45,27 @@ def check_filename(project: str, file: DistFile) -> None:
         raise UnsafePathError(project, name, file.url, "the URL path contains '..' or '.'")
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def split_unsafe(
-    project: str, files: Iterable[DistFile]
+    project: str, files: Iterable[DistFile], hosts: HostPolicy | None = None
 ) -> tuple[tuple[DistFile, ...], tuple[UnsafePathError, ...]]:
-    """Return the files with safe names and URL paths, and the refusals for the others."""
+    """Return the files with safe names and URL paths on hosts ``hosts`` allows, and the
+    refusals for the others."""
     safe: list[DistFile] = []
     refused: list[UnsafePathError] = []
     for file in files:
         try:
             check_filename(project, file)
+            reason = hosts.refusal(file.url) if hosts is not None else None
+            if reason is not None:
+                raise UnsafePathError(project, file.filename, file.url, reason)
         except UnsafePathError as error:
             refused.append(error)
         else:

@@ -182,4 +182,7 @@ def client_settings(config: Config) -> ClientSettings:
         concurrency=mirror.workers,
         timeout=mirror.timeout,
         retry=RetryPolicy(retries=mirror.retries),
+        deadline=mirror.limits.deadline,
+        max_page_size=mirror.limits.max_page_size,
+        file_hosts=mirror.limits.file_hosts,
     )

@@ -92,8 +92,9 @@ class UpstreamRepository:
             page = await self.client.fetch_project(name)
         except ProjectNotFoundError:
             return None
-        # Names that would escape the mirror never reach the resolver.
-        safe, refused = split_unsafe(name, page.files)
+        # Names that would escape the mirror, and files on hosts not allowed, never reach the
+        # resolver.
+        safe, refused = split_unsafe(name, page.files, self.client.settings.hosts)
         before = len(safe)
         page, reason = self.filters.apply(dataclasses.replace(page, files=safe))
         if reason is not None:

@@ -13,9 +13,17 @@ import aiohttp
 
 from cellar import __version__
 from cellar.upstream.errors import UpstreamConnectionError, UpstreamError, UpstreamHTTPError
+from cellar.upstream.hosts import HostPolicy
 from cellar.upstream.retry import RetryPolicy
 
 CHUNK_SIZE = 256 * 1024
+#: The largest page read, once decoded: well above PyPI's largest project page (tens of MB)
+#: and its root page (about 60 MB), far below what would exhaust memory.
+DEFAULT_MAX_PAGE_SIZE = 256 << 20
+#: The longest a page or metadata request may take in all, however the bytes trickle in.
+DEFAULT_DEADLINE = 300.0
+#: After the deadline, a download must have averaged at least this many bytes a second.
+MIN_DOWNLOAD_RATE = 64 << 10
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)", re.ASCII)
 
 
@@ -30,7 +38,11 @@ class ClientSettings:
     """How to reach the upstream index. ``index_url`` is stored ending with ``/``.
 
     ``concurrency`` bounds the requests in flight (pages and files together); ``timeout`` is
-    the longest wait, in seconds, to connect and between two reads before an attempt fails.
+    the longest wait, in seconds, to connect and between two reads before an attempt fails;
+    ``deadline`` the longest a page or small request may take in all (a download may take
+    longer while it averages ``MIN_DOWNLOAD_RATE``). ``max_page_size`` bounds a page's
+    decoded bytes. ``file_hosts`` (``None``: any) are the hosts besides the index's own that
+    requests may go to.
     """
 
     index_url: str
@@ -38,6 +50,14 @@ class ClientSettings:
     timeout: float = 60.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     user_agent: str = field(default_factory=default_user_agent)
+    deadline: float = DEFAULT_DEADLINE
+    max_page_size: int = DEFAULT_MAX_PAGE_SIZE
+    file_hosts: frozenset[str] | None = None
+
+    @property
+    def hosts(self) -> HostPolicy:
+        """Where this client's requests may go."""
+        return HostPolicy(self.index_url, self.file_hosts)
 
     def __post_init__(self) -> None:
         if not self.index_url.endswith("/"):

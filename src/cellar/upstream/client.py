@@ -14,12 +14,14 @@ import dataclasses
 import hashlib
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import Literal, TypeVar
+from urllib.parse import urljoin
 
 import aiohttp
 from packaging.utils import canonicalize_name
@@ -27,6 +29,7 @@ from packaging.utils import canonicalize_name
 from cellar.simple_api import HTML_LEGACY, HTML_V1, JSON_V1, ProjectPage, frozen_mapping
 from cellar.upstream.answers import (
     CHUNK_SIZE,
+    MIN_DOWNLOAD_RATE,
     ClientSettings,
     Download,
     FailedAttempt,
@@ -37,7 +40,14 @@ from cellar.upstream.answers import (
     describe_failure,
     hash_prefix,
 )
-from cellar.upstream.errors import ProjectNotFoundError, ResponseTooLargeError, UpstreamHTTPError
+from cellar.upstream.errors import (
+    LongerThanStatedError,
+    PageTooLargeError,
+    ProjectNotFoundError,
+    RefusedURLError,
+    ResponseTooLargeError,
+    UpstreamHTTPError,
+)
 from cellar.upstream.parse import parse_index_page, parse_index_serials, parse_project_page
 from cellar.upstream.snapshots import PageSnapshot, PageStats, PageStore, SerialIndex
 
@@ -57,6 +67,8 @@ T = TypeVar("T")
 
 #: PEP 691 negotiation: JSON first; HTML from indexes that only speak PEP 503.
 ACCEPT = f"{JSON_V1}, {HTML_V1};q=0.2, {HTML_LEGACY};q=0.01"
+MAX_REDIRECTS = 10
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _NETWORK_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError)
 
 
@@ -182,6 +194,7 @@ class UpstreamClient:
         algorithms: Collection[str] = ("sha256",),
         on_progress: Callable[[int], None] | None = None,
         resume: bool = False,
+        max_size: int | None = None,
     ) -> Download:
         """Stream the file at ``url`` into ``dest`` and return its size and digests.
 
@@ -190,10 +203,13 @@ class UpstreamClient:
         run) are kept and only the rest is asked for with ``Range``, when the upstream
         answers 206; a 200 starts over. On failure ``dest`` is left as it is, for the caller
         to keep or remove. ``on_progress`` is called with each count of bytes received, and
-        with minus the bytes received so far when a retry starts over. Raises ``ValueError``
-        for an algorithm hashlib does not know, ``UpstreamHTTPError`` /
-        ``UpstreamConnectionError`` as ``fetch_project``, and lets an ``OSError`` from
-        writing ``dest`` propagate unchanged (it is never retried).
+        with minus the bytes received so far when a retry starts over. With ``max_size`` (the
+        size the index states), reading stops at that many bytes: ``LongerThanStatedError``,
+        not retried. After the settings' ``deadline`` an attempt must have averaged
+        ``MIN_DOWNLOAD_RATE``, or it fails. Raises ``ValueError`` for an algorithm hashlib
+        does not know, ``UpstreamHTTPError`` / ``UpstreamConnectionError`` /
+        ``RefusedURLError`` as ``fetch_project``, and lets an ``OSError`` from writing
+        ``dest`` propagate unchanged (it is never retried).
         """
         for algorithm in algorithms:
             hashlib.new(algorithm)
@@ -212,8 +228,8 @@ class UpstreamClient:
             if offset:
                 await asyncio.to_thread(hash_prefix, dest, hashes.values())
                 headers["Range"] = f"bytes={offset}-"
-            with self._network():
-                response = await self._http.get(url, headers=headers, auto_decompress=False)
+            response = await self._get(url, headers, auto_decompress=False)
+            started = time.monotonic()
             async with response:
                 if offset and response.status == 416:
                     dest.unlink()  # what is there cannot be continued: start over
@@ -222,6 +238,9 @@ class UpstreamClient:
                 if offset and response.status != 206:
                     offset = 0
                     hashes = {algorithm: hashlib.new(algorithm) for algorithm in algorithms}
+                announced = response.content_length
+                if max_size is not None and announced is not None and offset + announced > max_size:
+                    raise LongerThanStatedError(url, max_size, offset + announced)
                 body = 0
                 with dest.open("ab" if offset else "wb") as sink:
                     while True:
@@ -229,6 +248,9 @@ class UpstreamClient:
                             chunk = await response.content.read(CHUNK_SIZE)
                         if not chunk:
                             break
+                        if max_size is not None and offset + body + len(chunk) > max_size:
+                            raise LongerThanStatedError(url, max_size, offset + body + len(chunk))
+                        self._check_rate(url, started, body + len(chunk))
                         sink.write(chunk)
                         for digest in hashes.values():
                             digest.update(chunk)
@@ -243,7 +265,19 @@ class UpstreamClient:
             digests = {algorithm: digest.hexdigest() for algorithm, digest in hashes.items()}
             return Download(size=offset + body, digests=frozen_mapping(digests), url=final_url)
 
-        return await self._retrying(url, attempt)
+        # No overall deadline: a large file may take long, as long as it keeps coming.
+        return await self._retrying(url, attempt, deadline=None)
+
+    def _check_rate(self, url: str, started: float, received: int) -> None:
+        """Fail an attempt that, past the deadline, has averaged less than MIN_DOWNLOAD_RATE."""
+        elapsed = time.monotonic() - started
+        deadline = self.settings.deadline
+        if elapsed > deadline and received < MIN_DOWNLOAD_RATE * elapsed:
+            raise FailedAttempt(
+                f"{received} bytes in {elapsed:.0f} s: slower than {MIN_DOWNLOAD_RATE >> 10} "
+                f"KiB/s after the {deadline:g} s deadline ([mirror] deadline)",
+                retryable=True,
+            )
 
     async def fetch_bytes(
         self, url: str, *, range_header: str | None = None, max_bytes: int | None = None
@@ -261,8 +295,7 @@ class UpstreamClient:
             headers["Range"] = range_header
 
         async def attempt(_: int) -> Fetched:
-            with self._network():
-                response = await self._http.get(url, headers=headers, auto_decompress=False)
+            response = await self._get(url, headers, auto_decompress=False)
             async with response:
                 check_status(response, self.settings.retry)
                 limit = max_bytes if max_bytes is not None else -1
@@ -300,14 +333,12 @@ class UpstreamClient:
             headers["If-None-Match"] = previous.etag
         if previous is not None and previous.last_modified:
             headers["If-Modified-Since"] = previous.last_modified
-        with self._network():
-            response = await self._http.get(url, headers=headers)
+        response = await self._get(url, headers)
         async with response:
             if response.status == 304 and previous is not None:
                 return None
             check_status(response, self.settings.retry)
-            with self._network():
-                body = await response.read()
+            body = await self._read_page(url, response)
             check_length(response, len(body))
             return PageSnapshot(
                 body,
@@ -318,15 +349,76 @@ class UpstreamClient:
                 response.headers.get("Last-Modified"),
             )
 
-    async def _retrying(self, url: str, attempt: Callable[[int], Awaitable[T]]) -> T:
-        """Run ``attempt(number)`` until it succeeds, fails for good, or retries run out."""
+    async def _read_page(self, url: str, response: aiohttp.ClientResponse) -> bytes:
+        """Read a page's body, decoded, stopping once it passes ``max_page_size`` bytes.
+
+        aiohttp decodes a compressed body a bounded chunk at a time, so a compression bomb
+        costs at most the limit and a chunk. Raises ``PageTooLargeError`` (not retried).
+        """
+        limit = self.settings.max_page_size
+        body = bytearray()
+        while chunk := await self._read_chunk(response):
+            body += chunk
+            if len(body) > limit:
+                raise PageTooLargeError(url, limit, len(body))
+        return bytes(body)
+
+    async def _get(
+        self, url: str, headers: dict[str, str], *, auto_decompress: bool = True
+    ) -> aiohttp.ClientResponse:
+        """GET ``url``, following redirects one by one, each checked by the host policy.
+
+        Raises ``RefusedURLError`` for a URL or redirect the policy refuses (not retried),
+        and ``FailedAttempt`` as ``_network`` does.
+        """
+        policy = self.settings.hosts
+        current, came_from = url, None
+        for _ in range(MAX_REDIRECTS + 1):
+            reason = policy.refusal(current, came_from=came_from)
+            if reason is not None:
+                raise RefusedURLError(current, reason)
+            with self._network():
+                response = await self._http.get(
+                    current,
+                    headers=headers,
+                    auto_decompress=auto_decompress,
+                    allow_redirects=False,
+                )
+            location = response.headers.get("Location")
+            if response.status not in _REDIRECTS or location is None:
+                return response
+            response.release()
+            came_from, current = current, urljoin(current, location)
+        raise FailedAttempt(f"more than {MAX_REDIRECTS} redirects", retryable=False)
+
+    async def _retrying(
+        self,
+        url: str,
+        attempt: Callable[[int], Awaitable[T]],
+        *,
+        deadline: float | Literal["settings"] | None = "settings",
+    ) -> T:
+        """Run ``attempt(number)`` until it succeeds, fails for good, or retries run out.
+
+        Each attempt must end within ``deadline`` seconds (by default the settings'; ``None``
+        for none), however its bytes trickle in.
+        """
         if self._slots is None:
             raise RuntimeError("UpstreamClient is used outside 'async with'")
         policy = self.settings.retry
+        limit = self.settings.deadline if deadline == "settings" else deadline
         for number in range(1, policy.attempts + 1):
             try:
                 async with self._slots:
-                    return await attempt(number)
+                    try:
+                        async with asyncio.timeout(limit):
+                            return await attempt(number)
+                    except TimeoutError:
+                        raise FailedAttempt(
+                            f"no complete answer within the {limit:g} s deadline "
+                            "([mirror] deadline)",
+                            retryable=True,
+                        ) from None
             except FailedAttempt as failure:
                 if not failure.retryable or number == policy.attempts:
                     raise failure.error(url, number) from failure.__cause__

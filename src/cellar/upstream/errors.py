@@ -73,6 +73,36 @@ class ResponseTooLargeError(UpstreamError):
         self.received = received
 
 
+class PageTooLargeError(ResponseTooLargeError):
+    """A page longer than ``limit`` bytes once decoded (``[mirror] max-page-size``)."""
+
+    def __init__(self, url: str, limit: int, received: int) -> None:
+        super().__init__(url, limit, received)
+        self.args = (
+            f"the page {url} is larger than {limit} bytes once decoded ([mirror] max-page-size); "
+            "reading stopped there (raise the limit if the upstream really serves such a page)",
+        )
+
+
+class LongerThanStatedError(ResponseTooLargeError):
+    """A file that kept coming past the ``limit`` bytes its index stated."""
+
+    def __init__(self, url: str, limit: int, received: int) -> None:
+        super().__init__(url, limit, received)
+        self.args = (
+            f"{url} sent more than the {limit} bytes the index states; the download was "
+            "stopped there and discarded",
+        )
+
+
+class RefusedURLError(UpstreamError):
+    """A URL (from a page or a redirect) Cellar will not fetch; ``reason`` says why."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(url, f"refused to fetch {url}: {reason}")
+        self.reason = reason
+
+
 class UpstreamDigestMismatchError(UpstreamError):
     """Bytes from ``url`` whose ``algorithm`` digest differs from what the index states."""
 

@@ -9,8 +9,10 @@ in one place. A minor API version above the one ``pypi_simple`` knows is logged 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +25,9 @@ import pypi_simple
 from packaging.utils import canonicalize_name
 from pydantic import ValidationError
 
+from cellar.errors import CellarError
 from cellar.simple_api import HTML_LEGACY, HTML_V1, JSON_V1, DistFile, ProjectPage, frozen_mapping
+from cellar.tree.paths import is_project_name
 from cellar.upstream.errors import MalformedPageError, UnsupportedAPIVersionError
 
 logger = logging.getLogger("cellar.upstream")
@@ -32,6 +36,7 @@ _HTML_TYPES = frozenset({HTML_V1, HTML_LEGACY})
 #: PEP 714: the attribute and key PEP 658 first used, still served by older indexes.
 _LEGACY_METADATA_ATTR = "data-dist-info-metadata"
 _LEGACY_METADATA_KEY = "dist-info-metadata"
+_HEX = re.compile(r"[0-9a-fA-F]+")
 
 
 def parse_project_page(
@@ -45,24 +50,29 @@ def parse_project_page(
     """Return the project page in ``body``, served from ``url`` with ``content_type``.
 
     Relative file URLs are resolved against ``url`` (pass the URL after redirects). HTML
-    pages do not name their project, so ``project`` is used as the name. ``serial_header``
+    pages do not name their project, so ``project`` (the name asked for) is used as the name;
+    a JSON page must name a spelling of it, which is kept as the display name. ``serial_header``
     (``X-PyPI-Last-Serial``) supplies ``last_serial`` when the page itself has none. A
     missing Content-Type is read as ``text/html``, as PEP 503 pages predate negotiation.
 
-    Raises ``MalformedPageError`` for an unsupported Content-Type or a body that is not a
-    valid page, and ``UnsupportedAPIVersionError`` for a major API version above 1.
+    Raises ``MalformedPageError`` for an unsupported Content-Type, a body that is not a
+    valid page, or a page naming another project (or no valid name), and
+    ``UnsupportedAPIVersionError`` for a major API version above 1.
     """
     kind, charset = _media_type(content_type)
     with _translated_errors(url):
         if kind == JSON_V1:
-            page = pypi_simple.ProjectPage.from_json_data(_legacy_json_metadata(_json(body)), url)
+            data = _legacy_json_metadata(_json(body))
+            _check_name(data, project, url)
+            page = pypi_simple.ProjectPage.from_json_data(data, url)
         elif kind in _HTML_TYPES:
             page = _project_from_html(project, _html(body, charset, url), url)
         else:
             raise MalformedPageError(url, _unsupported(kind))
+        files = tuple(_dist_file(package) for package in page.packages)
     return ProjectPage(
         name=page.project,
-        files=tuple(_dist_file(package) for package in page.packages),
+        files=files,
         status=page.status.value if page.status is not None else None,
         status_reason=page.status_reason,
         last_serial=_serial(page.last_serial, serial_header, url),
@@ -107,6 +117,16 @@ def parse_index_serials(body: bytes, content_type: str | None, url: str) -> dict
     return serials
 
 
+def _check_name(data: Any, project: str, url: str) -> None:
+    """Refuse a JSON page whose ``name`` is not a valid spelling of ``project``, the name asked
+    for: a page may not speak for another project, nor name a path."""
+    name = data.get("name") if isinstance(data, dict) else None
+    if not is_project_name(name):
+        raise MalformedPageError(url, f"the page names the project {name!r}, not a valid name")
+    if canonicalize_name(name) != canonicalize_name(project):
+        raise MalformedPageError(url, f"the page names the project {name!r}, not {project!r}")
+
+
 def _media_type(content_type: str | None) -> tuple[str, str | None]:
     """Split a Content-Type header into its lower-cased media type and its charset."""
     if content_type is None or not content_type.strip():
@@ -131,6 +151,8 @@ def _json(body: bytes) -> Any:
         raise ValueError(
             f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from exc
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply to be a Simple API page") from None
 
 
 def _html(body: bytes, charset: str | None, url: str) -> str | bytes:
@@ -192,6 +214,15 @@ def _translated_errors(url: str) -> Iterator[None]:
             raise MalformedPageError(url, _validation_reason(exc)) from exc
         except ValueError as exc:
             raise MalformedPageError(url, str(exc) or type(exc).__name__) from exc
+        except CellarError:
+            raise
+        except RecursionError:
+            raise MalformedPageError(url, "the page is nested too deeply to be read") from None
+        except Exception as exc:
+            # The parsers are pure: any exception means bytes they cannot read, so a failure
+            # of this page alone (logged in full for a bug report), never of the whole run.
+            logger.debug("%s: the parser raised", url, exc_info=True)
+            raise MalformedPageError(url, f"cannot be read ({type(exc).__name__}: {exc})") from exc
         finally:
             for warning in caught:
                 level = (
@@ -215,15 +246,38 @@ def _validation_reason(exc: ValidationError) -> str:
     return reason
 
 
+def _checked_digests(digests: dict[str, str], what: str) -> dict[str, str]:
+    """Return ``digests`` if each one hashlib knows is hex of its length; raise ``ValueError``.
+
+    A digest Cellar would compare (or write to its pages) must be one it could compute.
+    """
+    for algorithm, value in digests.items():
+        if not isinstance(value, str):
+            raise ValueError(f"{what}: the {algorithm!r} digest {value!r} is not a string")
+        if algorithm in hashlib.algorithms_guaranteed and not algorithm.startswith("shake"):
+            length = hashlib.new(algorithm).digest_size * 2
+            if len(value) != length or not _HEX.fullmatch(value):
+                raise ValueError(
+                    f"{what}: the {algorithm} digest {value!r} is not {length} hex digits"
+                )
+    return digests
+
+
 def _dist_file(package: pypi_simple.DistributionPackage) -> DistFile:
+    what = repr(package.filename)
+    metadata = package.metadata_digests if package.has_metadata else None
     return DistFile(
         filename=package.filename,
         url=urldefrag(package.url).url,
-        hashes=frozen_mapping(package.digests),
+        hashes=frozen_mapping(_checked_digests(package.digests, what)),
         requires_python=package.requires_python,
         yanked=package.is_yanked,
         yanked_reason=package.yanked_reason or None,
-        core_metadata=frozen_mapping(package.metadata_digests) if package.has_metadata else None,
+        core_metadata=(
+            frozen_mapping(_checked_digests(metadata, f"{what} core-metadata"))
+            if metadata is not None
+            else None
+        ),
         size=package.size,
         upload_time=_utc_timestamp(package.upload_time),
         provenance=package.provenance_url,

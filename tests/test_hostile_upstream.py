@@ -1,0 +1,283 @@
+"""A hostile upstream: pages whose names, hashes, nesting, sizes and timing lie (issue 9).
+
+Every test runs the real ``cellar mirror`` (in-process) against the local index answering some
+paths with exact hostile bytes, beside a sentinel tree whose every entry is recorded. For each
+case: the exit code, one line naming the project and the reason, the rest of the mirror
+consistent and servable, and nothing created, changed or removed outside the mirror.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from cellar.cli import main
+from tests.support.mirror import EVERY_VERSION, assert_consistent, listed_files, write_config
+from tests.support.packages import build_wheel
+from tests.support.sentinel import Sentinel
+from tests.support.upstream import JSON_V1, LocalIndex, RawAnswer
+
+
+@pytest.fixture
+def sentinel(tmp_path: Path) -> Sentinel:
+    return Sentinel.make(tmp_path / "outside")
+
+
+def page_json(index: LocalIndex, project: str) -> dict[str, object]:
+    """Return ``project``'s JSON page as the index serves it."""
+    request = urllib.request.Request(  # noqa: S310 - the loopback test index
+        index.project_url(project), headers={"Accept": JSON_V1}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+        return json.loads(response.read())
+
+
+def answer_page(index: LocalIndex, project: str, page: object, **options: object) -> None:
+    """Serve ``page`` (JSON-encoded unless bytes) at ``project``'s page path."""
+    body = page if isinstance(page, bytes) else json.dumps(page).encode()
+    index.answer_raw(f"/simple/{project}/", RawAnswer(body, **options))  # type: ignore[arg-type]
+
+
+def populate(index: LocalIndex) -> None:
+    index.add(build_wheel("alpha", "1.0"))
+    index.add(build_wheel("victim", "1.0"))
+    index.add(build_wheel("good-b", "1.0"))
+
+
+def mirror(tmp_path: Path, index: LocalIndex, *requirements: str, extra: str = "") -> int:
+    config = write_config(
+        tmp_path, index.url, requirements, extra_mirror=extra, extra_packages=EVERY_VERSION
+    )
+    return main(["mirror", "-c", str(config)])
+
+
+def failure_lines(out: str, project: str) -> list[str]:
+    return [line for line in out.splitlines() if project in line and "fail" not in line.lower()]
+
+
+NAMES = {
+    "absolute": lambda sentinel: str(sentinel.root),
+    "absolute-child": lambda sentinel: str(sentinel.root / "victim"),
+    "relative": lambda _: "../../../outside",
+    "dot-dot": lambda _: "..",
+    "empty": lambda _: "",
+    "nul": lambda _: "vic\x00tim",
+    "newline": lambda _: "victim\nERROR forged log line",
+    "other-project": lambda _: "good-b",
+    "not-a-string": lambda _: 42,
+}
+
+
+@pytest.mark.parametrize("case", sorted(NAMES))
+def test_a_page_naming_another_project_fails_alone_and_writes_nothing(
+    tmp_path, local_index, sentinel, capsys, case
+):
+    populate(local_index)
+    extra = "prune = true\njson-api = true"
+    assert mirror(tmp_path, local_index, "alpha", "good-b", extra=extra) == 0
+    web = tmp_path / "mirror" / "web"
+    good_b = (web / "simple/good-b/index.v1_json").read_bytes()
+    capsys.readouterr()
+
+    page = page_json(local_index, "victim")
+    page["name"] = NAMES[case](sentinel)
+    answer_page(local_index, "victim", page)
+    code = mirror(tmp_path, local_index, "alpha", "good-b", "victim", extra=extra)
+    out = capsys.readouterr().out
+
+    assert code == 1, out
+    assert "victim" in out
+    assert "malformed index page" in out or "names the project" in out, out
+    assert "\nERROR forged" not in out
+    sentinel.assert_unchanged()
+    assert not (web / "simple/victim").exists()
+    assert (web / "simple/good-b/index.v1_json").read_bytes() == good_b
+    assert len(listed_files(web, "alpha")) == 1
+    assert_consistent(web)
+    # Nothing outside web/ either: the mirror directory holds only what Cellar keeps there.
+    kept = {".cellar", "generation", "status", "web"}
+    assert {p.name for p in (tmp_path / "mirror").iterdir()} <= kept
+
+
+def test_a_display_name_is_kept_when_it_is_a_valid_spelling(tmp_path, local_index, capsys):
+    populate(local_index)
+    page = page_json(local_index, "victim")
+    page["name"] = "Victim"
+    answer_page(local_index, "victim", page)
+    assert mirror(tmp_path, local_index, "victim") == 0, capsys.readouterr().out
+    root = json.loads((tmp_path / "mirror/web/simple/index.v1_json").read_bytes())
+    assert [project["name"] for project in root["projects"]] == ["Victim"]
+
+
+MALFORMED = {
+    "non-hex sha256": lambda page: page["files"][0]["hashes"].update(sha256="zz"),
+    "short sha256": lambda page: page["files"][0]["hashes"].update(sha256="ab" * 8),
+    "hash not a string": lambda page: page["files"][0]["hashes"].update(sha256=7),
+    "nul in a file name": lambda page: page["files"][0].update(filename="victim\x00.whl"),
+    "negative size": lambda page: page["files"][0].update(size=-5),
+    "files not a list": lambda page: page.update(files={"a": 1}),
+    "url not a string": lambda page: page["files"][0].update(url=["x"]),
+    "lone surrogate in a file name": lambda page: page["files"][0].update(
+        filename="victim-1.0\ud800-py3-none-any.whl"
+    ),
+    "lone surrogate in the name": lambda page: page.update(name="victim\ud800"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_a_malformed_page_fails_its_project_and_the_run_goes_on(
+    tmp_path, local_index, sentinel, capsys, case
+):
+    populate(local_index)
+    page = page_json(local_index, "victim")
+    MALFORMED[case](page)
+    answer_page(local_index, "victim", page)
+    code = mirror(tmp_path, local_index, "alpha", "victim")
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "victim" in out
+    assert "Traceback" not in out
+    web = tmp_path / "mirror" / "web"
+    assert len(listed_files(web, "alpha")) == 1
+    assert not listed_files(web, "victim")
+    assert_consistent(web)
+    sentinel.assert_unchanged()
+
+
+def test_deeply_nested_json_fails_its_project(tmp_path, local_index, sentinel, capsys):
+    populate(local_index)
+    answer_page(local_index, "victim", b"[" * 200_000 + b"]" * 200_000)
+    code = mirror(tmp_path, local_index, "alpha", "victim")
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "malformed index page" in out
+    assert "nested" in out
+    assert len(listed_files(tmp_path / "mirror/web", "alpha")) == 1
+    sentinel.assert_unchanged()
+
+
+def test_deeply_nested_html_fails_its_project_or_parses(tmp_path, local_index, capsys):
+    populate(local_index)
+    body = b"<html><body>" + b"<div>" * 100_000 + b"</div>" * 100_000 + b"</body></html>"
+    answer_page(local_index, "victim", body, content_type="text/html")
+    code = mirror(tmp_path, local_index, "alpha", "victim")
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "victim" in out
+    assert len(listed_files(tmp_path / "mirror/web", "alpha")) == 1
+
+
+def test_a_gzip_bomb_page_is_stopped_at_the_page_limit(tmp_path, local_index, sentinel, capsys):
+    populate(local_index)
+    # 64 MiB of spaces compress to about 64 KiB; the limit below is 1 MiB.
+    bomb = gzip.compress(b" " * (64 << 20), compresslevel=9)
+    answer_page(local_index, "victim", bomb, headers=(("Content-Encoding", "gzip"),))
+    code = mirror(tmp_path, local_index, "alpha", "victim", extra='max-page-size = "1MiB"')
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "victim" in out
+    assert "larger than" in out and "max-page-size" in out, out
+    assert len(listed_files(tmp_path / "mirror/web", "alpha")) == 1
+    sentinel.assert_unchanged()
+
+
+def test_a_page_over_the_limit_is_not_read_whole(tmp_path, local_index, capsys):
+    populate(local_index)
+    answer_page(local_index, "victim", b" " * (1 << 20), repeat=200)  # 200 MiB of spaces
+    code = mirror(tmp_path, local_index, "alpha", "victim", extra='max-page-size = "2MiB"')
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "larger than" in out
+    state = tmp_path / "mirror/.cellar/state.sqlite3"
+    assert state.stat().st_size < 4 << 20
+
+
+def test_a_page_that_drips_is_cut_at_the_deadline(tmp_path, local_index, capsys):
+    populate(local_index)
+    page = json.dumps(page_json(local_index, "victim")).encode()
+    answer_page(local_index, "victim", page, drip=0.2)
+    extra = "timeout = 1\ndeadline = 1.5"
+    code = mirror(tmp_path, local_index, "alpha", "victim", extra=extra)
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "victim" in out
+    assert "deadline" in out, out
+    assert len(listed_files(tmp_path / "mirror/web", "alpha")) == 1
+
+
+def test_a_file_longer_than_stated_is_cut_at_its_size(tmp_path, local_index, capsys):
+    populate(local_index)
+    path = local_index.file_path("victim-1.0-py3-none-any.whl")
+    local_index.misstate_size("victim", "victim-1.0-py3-none-any.whl", 1000)
+    local_index.answer_raw(
+        path, RawAnswer(b"\0" * (1 << 20), content_type="application/octet-stream", repeat=300)
+    )
+    code = mirror(tmp_path, local_index, "alpha", "victim")
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "size mismatch" in out or "more than" in out, out
+    requests = [r for r in local_index.requests if r.path == path]
+    assert len(requests) == 1  # not retried: a lie is not a glitch
+    assert len(listed_files(tmp_path / "mirror/web", "alpha")) == 1
+    assert not list((tmp_path / "mirror/web").rglob("victim-1.0*"))
+
+
+def test_control_characters_never_reach_the_terminal_raw(tmp_path, local_index, capsys):
+    populate(local_index)
+    local_index.add_raw_entry("alpha", "evil\x1b[2J\rINFO all good.tar.gz", "/x/evil.tar.gz")
+    code = mirror(tmp_path, local_index, "alpha")
+    captured = capsys.readouterr()
+    assert code == 1
+    for stream in (captured.out, captured.err):
+        assert "\x1b" not in stream
+        assert "\r" not in stream
+    assert "\\x1b[2J" in captured.out
+
+
+def _elsewhere(index: LocalIndex, path: str) -> str:
+    """The same server under another host name (localhost), as a file host a page may name."""
+    return index.base.replace("127.0.0.1", "localhost") + path
+
+
+def test_file_hosts_refuse_files_listed_elsewhere(tmp_path, local_index, capsys):
+    populate(local_index)
+    path = local_index.file_path("victim-1.0-py3-none-any.whl")
+    page = page_json(local_index, "victim")
+    page["files"][0]["url"] = _elsewhere(local_index, path)
+    answer_page(local_index, "victim", page)
+    (tmp_path / "open").mkdir()
+    (tmp_path / "closed").mkdir()
+    # Without a list, any host will do (PyPI's files live on another host than its pages).
+    assert mirror(tmp_path / "open", local_index, "victim") == 0
+    capsys.readouterr()
+    code = mirror(
+        tmp_path / "closed", local_index, "victim", extra='file-hosts = ["files.example"]'
+    )
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "'localhost' is not the upstream's nor in [mirror] file-hosts" in out, out
+    # The first mirror's download only: the second asked nothing of the host not allowed.
+    assert [r.path for r in local_index.requests].count(path) == 1
+
+
+def test_file_hosts_refuse_a_redirect_elsewhere(tmp_path, local_index, capsys):
+    populate(local_index)
+    path = local_index.file_path("victim-1.0-py3-none-any.whl")
+    local_index.fault(path, redirect_to=_elsewhere(local_index, path + "?moved"))
+    code = mirror(tmp_path, local_index, "victim", extra='file-hosts = ["files.example"]')
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "refused to fetch" in out and "localhost" in out, out
+    assert not list((tmp_path / "mirror/web").rglob("victim-1.0*"))
+
+
+def test_limits_are_checked_in_the_config(tmp_path, local_index, capsys):
+    extra = 'max-page-size = "1k"\ndeadline = 0\nfile-hosts = ["a/b", 3]\nkeep-free = "lots"'
+    assert mirror(tmp_path, local_index, "alpha", extra=extra) == 2
+    err = capsys.readouterr().err
+    for key in ("max-page-size", "deadline", "file-hosts", "keep-free"):
+        assert f"[mirror] {key}" in err, err
