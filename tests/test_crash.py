@@ -8,9 +8,9 @@ large partial downloads with HTTP Range.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import signal
 import sqlite3
-import shutil
 import subprocess
 import sys
 import time

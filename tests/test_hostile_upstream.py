@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from cellar.cli import main
+from cellar.state import MirrorState
 from tests.support.mirror import EVERY_VERSION, assert_consistent, listed_files, write_config
 from tests.support.packages import build_wheel
 from tests.support.sentinel import Sentinel
@@ -281,3 +282,26 @@ def test_limits_are_checked_in_the_config(tmp_path, local_index, capsys):
     err = capsys.readouterr().err
     for key in ("max-page-size", "deadline", "file-hosts", "keep-free"):
         assert f"[mirror] {key}" in err, err
+
+
+def test_a_record_naming_paths_outside_is_never_acted_on(tmp_path, local_index, sentinel, capsys):
+    """A state written by an older, unguarded Cellar may hold a page's hostile name: prune,
+    delete and verify --repair must leave what it names alone."""
+    populate(local_index)
+    extra = "prune = true\njson-api = true"
+    assert mirror(tmp_path, local_index, "alpha", extra=extra) == 0
+    with MirrorState.open(tmp_path / "mirror") as state:
+        for hostile in (str(sentinel.root), "../../../outside", "x/../../.."):
+            state.record_project(hostile, hostile, 1, 1, b"{}")
+    config = tmp_path / "cellar.toml"
+    assert mirror(tmp_path, local_index, "alpha", extra=extra) == 0  # prunes what it can
+    for command in (
+        ["delete", "-c", str(config), str(sentinel.root)],
+        ["delete", "-c", str(config), "../../../outside"],
+        ["verify", "-c", str(config), "--repair", "--prune-orphans"],
+    ):
+        main(command)
+    capsys.readouterr()
+    sentinel.assert_unchanged()
+    assert len(listed_files(tmp_path / "mirror/web", "alpha")) == 1
+    assert_consistent(tmp_path / "mirror/web")

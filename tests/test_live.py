@@ -73,3 +73,23 @@ def find_python(version: str) -> Path:
         if result.stdout.strip() == version:
             return python
     pytest.fail(f"no CPython {version} on this machine; the live test needs one")
+
+
+def test_the_default_limits_take_pypis_largest_pages(tmp_path, capsys):
+    """PyPI's root page (tens of MB, read for its serials) and one of its largest project pages
+    (ddtrace's, about 20 MB) pass the default max-page-size and deadline; a tight limit stops
+    the same page with the project failing alone."""
+    config = write_config(
+        tmp_path, DEFAULT_UPSTREAM, ["ddtrace"], extra_mirror='root-serials = "always"'
+    )
+    assert main(["plan", "-c", str(config)]) == 0
+    out = capsys.readouterr()
+    assert "ddtrace" in out.out
+    assert "read " in out.err and "project serials" in out.err, out.err
+    tight = write_config(
+        tmp_path, DEFAULT_UPSTREAM, ["ddtrace", "six"], extra_mirror='max-page-size = "4MiB"'
+    )
+    assert main(["plan", "-c", str(tight)]) == 1
+    out = capsys.readouterr()
+    assert "max-page-size" in out.out + out.err
+    assert "six" in out.out

@@ -230,11 +230,13 @@ def test_a_good_header_is_checked_once_and_remembered(htpasswd: Path) -> None:
             assert not await auth.allows(basic("alice", "wrong"))
             assert not await auth.allows(basic("alice", "wrong"))
             assert (auth.checks, auth.remembered) == (3, 1)
-            # Unknown users and malformed headers cost no check at all.
+            # An unknown user costs a check like a known one (its time must not tell);
+            # malformed headers and none at all cost no check.
             assert not await auth.allows(basic("nobody", "x"))
+            assert auth.checks == 4
             assert not await auth.allows("Basic ???")
             assert not await auth.allows(None)
-            assert auth.checks == 3
+            assert auth.checks == 4
             assert await auth.allows(basic(*BOB))
             assert auth.remembered == 2
         finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import pytest
 
@@ -170,8 +171,8 @@ def test_html_decoded_with_declared_charset() -> None:
         (JSON_V1, b'{"meta": {"api-version": "1.0"}, "name": ', "invalid JSON"),
         (JSON_V1, b"[1, 2]", "valid dictionary"),
         (JSON_V1, b'{"meta": {"api-version": "1.0"}, "name": "demo"}', "files: Field required"),
-        (JSON_V1, b'{"meta": {"api-version": "1.0"}, "name": "d", "files": [{}]}', "files.0."),
-        (JSON_V1, b'{"meta": {"api-version": "x.y"}, "name": "d", "files": []}', "x.y"),
+        (JSON_V1, b'{"meta": {"api-version": "1.0"}, "name": "demo", "files": [{}]}', "files.0."),
+        (JSON_V1, b'{"meta": {"api-version": "x.y"}, "name": "demo", "files": []}', "x.y"),
         ("application/json", b"{}", "unsupported Content-Type 'application/json'"),
         ("text/html; charset=utf-8", b"<a href='\xff'>\xff</a>", "not valid utf-8"),
         ("text/html; charset=klingon", b"<a href='x'>x</a>", "unknown charset 'klingon'"),
@@ -216,3 +217,41 @@ def test_index_page_json_and_html() -> None:
         parse_index_page(b'{"projects": 3}', JSON_V1, PAGE_URL)
     with pytest.raises(MalformedPageError):
         parse_index_page(b"", "image/png", PAGE_URL)
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("/an/absolute/dir", "not a valid name"),
+        ("../../x", "not a valid name"),
+        ("", "not a valid name"),
+        ("de\x00mo", "not a valid name"),
+        ("other", "names the project 'other', not 'demo'"),
+        ("\u212aemo", "not a valid name"),
+    ],
+)
+def test_a_json_page_must_name_the_project_asked_for(name: str, reason: str) -> None:
+    body = json.dumps({"meta": {"api-version": "1.0"}, "name": name, "files": []}).encode()
+    with pytest.raises(MalformedPageError, match=re.escape(reason)):
+        parse_project_page(body, JSON_V1, PAGE_URL, "demo")
+
+
+def test_a_valid_spelling_of_the_name_is_kept_for_display() -> None:
+    body = b'{"meta": {"api-version": "1.0"}, "name": "DeMo", "files": []}'
+    assert parse_project_page(body, JSON_V1, PAGE_URL, "demo").name == "DeMo"
+
+
+@pytest.mark.parametrize("digest", ["zz", "ab" * 8, "ab" * 33, "g" * 64, " " + "a" * 63], ids=repr)
+def test_a_digest_that_is_not_hex_of_its_length_is_refused(digest: str) -> None:
+    page = {
+        "meta": {"api-version": "1.0"},
+        "name": "demo",
+        "files": [
+            {"filename": "demo-1.0.tar.gz", "url": "demo-1.0.tar.gz", "hashes": {"sha256": digest}}
+        ],
+    }
+    with pytest.raises(MalformedPageError, match="digest"):
+        parse_project_page(json.dumps(page).encode(), JSON_V1, PAGE_URL, "demo")
+    html = f'<a href="demo-1.0.tar.gz#sha256={digest}">demo-1.0.tar.gz</a>'.encode()
+    with pytest.raises(MalformedPageError, match="digest"):
+        parse_project_page(html, "text/html", PAGE_URL, "demo")

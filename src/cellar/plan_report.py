@@ -7,10 +7,10 @@ from typing import Any
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from cellar.units import human_bytes
 from cellar.select.closure import TargetPlan
 from cellar.simple_api import DistFile
 from cellar.sync.plan import MirrorPlan, Novelty
+from cellar.units import human_bytes
 
 
 def _target_files(target: TargetPlan) -> dict[str, DistFile]:

@@ -19,10 +19,10 @@ from rich.progress import (
 from cellar.keep.delete import PruneResult
 from cellar.keep.model import Finding, Fix, Problem, Resolution, VerifyReporter, VerifyResult
 from cellar.printable import printable
-from cellar.units import human_bytes
 from cellar.state import Failure
 from cellar.sync.engine import MirrorResult
 from cellar.sync.reporter import Reporter
+from cellar.units import human_bytes
 
 log = logging.getLogger("cellar.sync")
 

@@ -17,10 +17,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
+
 from cellar.errors import CellarError
 from cellar.state_records import CachedMetadata, Failure, FileRecord, RunRecord, Totals, VerifyRun
 from cellar.state_schema import SCHEMA, now, transaction
 from cellar.state_verify import VerifyRunLog
+from cellar.tree.paths import is_project_name
 from cellar.upstream.snapshots import PageSnapshot
 
 __all__ = [
@@ -180,9 +183,27 @@ class MirrorState(VerifyRunLog):
         )
 
     def project_names(self) -> dict[str, str]:
-        """Return each published project's normalised name mapped to its display name."""
+        """Return each published project's normalised name mapped to its display name.
+
+        A record whose name is not a valid project name in normalised form (written by an
+        older Cellar from a hostile page) is no project: it is left out, and a display name
+        that is not a spelling of its name is replaced by the name.
+        """
         rows = self._db.execute("SELECT name, display_name FROM projects ORDER BY name")
-        return dict(rows.fetchall())
+        return {
+            name: display if _spells(display, name) else name
+            for name, display in rows.fetchall()
+            if _spells(name, name)
+        }
+
+    def forget_invalid_projects(self) -> list[str]:
+        """Forget the records ``project_names`` leaves out (only the records: no path is made
+        of their names); return their names."""
+        rows = self._db.execute("SELECT name FROM projects").fetchall()
+        invalid = [name for (name,) in rows if not _spells(name, name)]
+        with transaction(self._db):
+            self._db.executemany("DELETE FROM projects WHERE name = ?", [(n,) for n in invalid])
+        return invalid
 
     def cached_metadata(self, key: str) -> CachedMetadata | None:
         """Return the metadata recorded under ``key``, if any."""
@@ -284,3 +305,8 @@ class MirrorState(VerifyRunLog):
 def _text(text: str) -> str:
     """Return ``text`` as SQLite can store it: a lone surrogate (from hostile JSON) escaped."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _spells(text: object, name: str) -> bool:
+    """Whether ``text`` is a valid project name whose normalised form is ``name``."""
+    return is_project_name(text) and canonicalize_name(text) == name

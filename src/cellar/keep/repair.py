@@ -11,6 +11,7 @@ from the page), so no page lists what is not there.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from cellar.state import MirrorState
 from cellar.sync.errors import SyncFileError
 from cellar.sync.fetch import FileFetcher
 from cellar.sync.render import ProjectListing, PublishedFile
+from cellar.tree.paths import OutsideTreeError, within
 from cellar.upstream.client import ClientSettings, UpstreamClient
 
 
@@ -127,7 +129,8 @@ class _Job:
         dist, metadata = found.get(False), found.get(True)
         for finding in (dist, metadata):
             if finding is not None and finding.problem is Problem.CORRUPT:
-                (self.web_root / finding.path).unlink(missing_ok=True)
+                with contextlib.suppress(OutsideTreeError):  # never a file outside the tree
+                    within(self.web_root, finding.path).unlink(missing_ok=True)
         url = self._upstream_url(path)
         if url is None:
             self._give_up(path, dist, metadata, "its upstream URL is not recorded in the state")

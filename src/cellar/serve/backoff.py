@@ -1,7 +1,7 @@
 """A back-off for client addresses that keep sending wrong passwords (pure: time is passed in).
 
-Each wrong password from an address beyond ``free`` recent ones shuts that address out for a
-while, doubling with each further failure up to ``longest`` seconds; while shut out, its
+Once an address has sent ``free`` recent wrong passwords, each further one shuts it out for a
+while: ``first`` seconds, doubling with each failure up to ``longest``; while shut out, its
 requests are answered 429 without a bcrypt check, so a flood of guesses from a few addresses
 costs the server almost nothing and real logins from elsewhere go straight to the check. A
 success, or ``forget_after`` quiet seconds, clears the address. At most ``capacity`` addresses
@@ -50,8 +50,8 @@ class FailedLogins:
         strikes.failures += 1
         strikes.last = now
         beyond = strikes.failures - self.free
-        if beyond > 0:
-            strikes.until = now + min(self.longest, self.first * 2 ** (beyond - 1))
+        if beyond >= 0:
+            strikes.until = now + min(self.longest, self.first * 2.0 ** min(beyond, 32))
         self._addresses[address] = strikes
         while len(self._addresses) > self.capacity:
             self._addresses.popitem(last=False)

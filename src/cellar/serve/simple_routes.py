@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import hdrs, web
-from packaging.utils import InvalidName, canonicalize_name
+from packaging.utils import canonicalize_name
 
 from cellar.keep.pages import page_directories
 from cellar.serve.files import send_package_file
 from cellar.serve.http import PAGE_CACHE_CONTROL, PAGE_VARY, Coding, Conditions, choose_coding
 from cellar.serve.negotiate import FormatChooser
 from cellar.serve.pages import Deferred, PageAnswer, PageCache, read_page
+from cellar.tree.paths import is_project_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +50,9 @@ class SimpleHandlers:
     async def _project(self, request: web.Request, *, slash: bool) -> web.StreamResponse:
         spelled = request.match_info["project"]
         not_found = f"no project named {spelled!r} on this mirror\n"
-        try:
-            name = canonicalize_name(spelled, validate=True)
-        except InvalidName:
-            raise web.HTTPNotFound(text=not_found) from None
+        if not is_project_name(spelled):
+            raise web.HTTPNotFound(text=not_found)
+        name = canonicalize_name(spelled)
         directories = list(page_directories(self.web_root, name))
         if slash and spelled == name:
             return await _page(request, directories, self, not_found)

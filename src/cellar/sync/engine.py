@@ -100,6 +100,8 @@ class _Run:
     async def run(self) -> MirrorResult:
         started = time.monotonic()
         run_id = self.state.start_run()
+        for name in self.state.forget_invalid_projects():
+            log.warning("forgot the record of %r: not a project name, so never a path", name)
         if not self.config.packages.requirements:
             log.warning(
                 "%s selects no projects: add requirements to [packages] requirements",

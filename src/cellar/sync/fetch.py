@@ -92,9 +92,7 @@ class FileFetcher:
                 if kept is not None:
                     return kept
             with self.space.room_for(project, filename, size) if self.space else nullcontext():
-                return await self._download(
-                    project, filename, url, path, hashes=hashes, size=size
-                )
+                return await self._download(project, filename, url, path, hashes=hashes, size=size)
         except OutsideTreeError as error:  # a symlink in the tree leading out of it
             raise UnsafePathError(project, filename, url, error.reason) from error
 
@@ -190,7 +188,7 @@ class FileFetcher:
     def _remember(
         self, path: PurePosixPath, project: str, sha256: str, size: int, url: str
     ) -> None:
-        local = self.web_root / path
+        local = within(self.web_root, path)
         self.state.record_file(
             FileRecord(str(path), project, sha256, size, local.stat().st_mtime_ns, url)
         )

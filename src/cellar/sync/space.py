@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from cellar.units import human_bytes
 from cellar.sync.errors import SyncFileError
+from cellar.units import human_bytes
 
 log = logging.getLogger("cellar.sync")
 

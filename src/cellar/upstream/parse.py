@@ -62,9 +62,8 @@ def parse_project_page(
     kind, charset = _media_type(content_type)
     with _translated_errors(url):
         if kind == JSON_V1:
-            data = _legacy_json_metadata(_json(body))
-            _check_name(data, project, url)
-            page = pypi_simple.ProjectPage.from_json_data(data, url)
+            page = pypi_simple.ProjectPage.from_json_data(_legacy_json_metadata(_json(body)), url)
+            _check_name(page.project, project, url)
         elif kind in _HTML_TYPES:
             page = _project_from_html(project, _html(body, charset, url), url)
         else:
@@ -117,10 +116,9 @@ def parse_index_serials(body: bytes, content_type: str | None, url: str) -> dict
     return serials
 
 
-def _check_name(data: Any, project: str, url: str) -> None:
+def _check_name(name: str, project: str, url: str) -> None:
     """Refuse a JSON page whose ``name`` is not a valid spelling of ``project``, the name asked
     for: a page may not speak for another project, nor name a path."""
-    name = data.get("name") if isinstance(data, dict) else None
     if not is_project_name(name):
         raise MalformedPageError(url, f"the page names the project {name!r}, not a valid name")
     if canonicalize_name(name) != canonicalize_name(project):
