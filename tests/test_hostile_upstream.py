@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -17,7 +18,13 @@ import pytest
 
 from cellar.cli import main
 from cellar.state import MirrorState
-from tests.support.mirror import EVERY_VERSION, assert_consistent, listed_files, write_config
+from tests.support.mirror import (
+    EVERY_VERSION,
+    assert_consistent,
+    cellar_serve,
+    listed_files,
+    write_config,
+)
 from tests.support.packages import build_wheel
 from tests.support.sentinel import Sentinel
 from tests.support.upstream import JSON_V1, LocalIndex, RawAnswer
@@ -102,6 +109,11 @@ def test_a_page_naming_another_project_fails_alone_and_writes_nothing(
     # Nothing outside web/ either: the mirror directory holds only what Cellar keeps there.
     kept = {".cellar", "generation", "status", "web"}
     assert {p.name for p in (tmp_path / "mirror").iterdir()} <= kept
+    if case == "absolute":  # and it serves: once is enough to show it
+        with cellar_serve(tmp_path / "cellar.toml") as base:
+            assert urllib.request.urlopen(base + "simple/alpha/", timeout=10).status == 200  # noqa: S310
+            with pytest.raises(urllib.error.HTTPError, match="404"):
+                urllib.request.urlopen(base + "simple/victim/", timeout=10)  # noqa: S310
 
 
 def test_a_display_name_is_kept_when_it_is_a_valid_spelling(tmp_path, local_index, capsys):

@@ -45,6 +45,19 @@ class Placed:
 
 
 @dataclass(frozen=True, slots=True)
+class _Wanted:
+    """A file to put in place: for ``project``, from ``url``, at ``path`` (None: by content),
+    with the hashes and size the index states."""
+
+    project: str
+    filename: str
+    url: str
+    path: PurePosixPath | None
+    hashes: Mapping[str, str]
+    size: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class FileFetcher:
     """Everything needed to put files in place under ``web_root``."""
 
@@ -86,26 +99,20 @@ class FileFetcher:
         hashes: Mapping[str, str],
         size: int | None,
     ) -> Placed:
+        wanted = _Wanted(project, filename, url, path, hashes, size)
         try:
             if path is not None:
-                kept = await self._present(project, url, path, hashes=hashes, size=size)
+                kept = await self._present(wanted, path)
                 if kept is not None:
                     return kept
             with self.space.room_for(project, filename, size) if self.space else nullcontext():
-                return await self._download(project, filename, url, path, hashes=hashes, size=size)
+                return await self._download(wanted)
         except OutsideTreeError as error:  # a symlink in the tree leading out of it
             raise UnsafePathError(project, filename, url, error.reason) from error
 
-    async def _download(
-        self,
-        project: str,
-        filename: str,
-        url: str,
-        path: PurePosixPath | None,
-        *,
-        hashes: Mapping[str, str],
-        size: int | None,
-    ) -> Placed:
+    async def _download(self, wanted: _Wanted) -> Placed:
+        project, filename, url, path = wanted.project, wanted.filename, wanted.url, wanted.path
+        hashes, size = wanted.hashes, wanted.size
         directory = within(self.web_root, path.parent if path is not None else "packages")
         directory.mkdir(parents=True, exist_ok=True)
         expected = hashes.get("sha256")
@@ -153,16 +160,9 @@ class FileFetcher:
         self._remember(final, project, sha256, download.size, url)
         return Placed(final, sha256, download.size, added=True)
 
-    async def _present(
-        self,
-        project: str,
-        url: str,
-        path: PurePosixPath,
-        *,
-        hashes: Mapping[str, str],
-        size: int | None,
-    ) -> Placed | None:
+    async def _present(self, wanted: _Wanted, path: PurePosixPath) -> Placed | None:
         """Return the file at ``path`` if it is there with the right size and hashes."""
+        project, url, hashes, size = wanted.project, wanted.url, wanted.hashes, wanted.size
         local = within(self.web_root, path)
         try:
             stat = local.stat()

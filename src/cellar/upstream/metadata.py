@@ -220,7 +220,10 @@ class MetadataFetcher:
             path = Path(tmp) / "distribution"
             algorithms = _algorithm(file.hashes)
             try:
-                download = await self._client.download(file.url, path, algorithms=algorithms)
+                # Cut at the stated size: a file that keeps coming is a lie, not a glitch.
+                download = await self._client.download(
+                    file.url, path, algorithms=algorithms, max_size=file.size
+                )
             finally:
                 self._count(requests=1)
             self._count(bytes_received=download.size)
