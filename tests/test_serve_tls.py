@@ -9,8 +9,11 @@ on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import ssl
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -143,6 +146,26 @@ def test_tls_with_basic_auth_for_a_real_client(pki: Pki, web_root: Path, tmp_pat
 
 
 # --- refusing to start ------------------------------------------------------------------------
+
+
+def test_a_client_that_stalls_in_the_handshake_or_after_it_is_cut_off(
+    pki: Pki, web_root: Path
+) -> None:
+    settings = tls_settings(pki, header_timeout=1.0)
+    with serving(web_root, settings, pki.client_context()) as served:
+        # Silent before the handshake: the TLS handshake timeout closes it.
+        raw = socket.create_connection(("127.0.0.1", served.port), timeout=5)
+        # Silent after the handshake: the header timeout closes it.
+        wrapped = pki.client_context().wrap_socket(
+            socket.create_connection(("127.0.0.1", served.port), timeout=5),
+            server_hostname="127.0.0.1",
+        )
+        started = time.monotonic()
+        for sock in (raw, wrapped):
+            with sock, contextlib.suppress(ConnectionError, ssl.SSLError):  # closed as well
+                assert sock.recv(1024) == b""
+        assert time.monotonic() - started < 4
+        assert ask(served, "/health").status == 200
 
 
 def der_certificate(pki: Pki, directory: Path) -> Path:

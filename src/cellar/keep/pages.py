@@ -183,17 +183,18 @@ def project_pages(web_root: Path, name: str, *, hash_index: bool = False) -> Pat
     return within(web_root, project_directory(name, hash_index=hash_index))
 
 
-def page_directories(web_root: Path, name: str) -> tuple[Path, ...]:
+def page_directories(web_root: Path, name: str) -> tuple[Path, Path]:
     """Return where project ``name``'s pages may be, in the order a server looks: the flat
-    layout's directory, then bandersnatch's hash-index one; a directory that a symlink takes
-    out of the tree is left out. Raises ``UnsafeNameError`` for an invalid name."""
-    found = []
-    for hash_index in (False, True):
-        try:
-            found.append(project_pages(web_root, name, hash_index=hash_index))
-        except OutsideTreeError:
-            continue
-    return tuple(found)
+    layout's directory, then bandersnatch's hash-index one.
+
+    For reading: the name is checked (``UnsafeNameError`` otherwise), so neither can leave
+    the tree by its spelling; a symlink on the way is for the reader to check
+    (``resolves_within``) when it opens a page.
+    """
+    return (
+        web_root / project_directory(name, hash_index=False),
+        web_root / project_directory(name, hash_index=True),
+    )
 
 
 def published_listing(web_root: Path, name: str) -> ProjectListing | None:

@@ -238,7 +238,13 @@ async def start(
 
     try:
         for listener in listening:
-            site = GuardedSite(runner, listener, guard.wrap(connection), ssl_context=ssl_context)
+            site = GuardedSite(
+                runner,
+                listener,
+                guard.wrap(connection),
+                ssl_context=ssl_context,
+                handshake_timeout=settings.header_timeout,
+            )
             await site.start()
     except OSError as error:
         await runner.cleanup()

@@ -75,6 +75,33 @@ class ConnectionGuard:
     accept_failed: RateLimitedLog = field(
         default_factory=lambda: RateLimitedLog("cannot accept connections: %s")
     )
+    _watched: set[_GuardedProtocol] = field(default_factory=set)
+    _sweep: asyncio.TimerHandle | None = None
+
+    def watch(self, connection: _GuardedProtocol) -> None:
+        """Start sweeping ``connection``'s header deadline (one timer per process, not per
+        request: a request costs an assignment)."""
+        self._watched.add(connection)
+        if self._sweep is None:
+            loop = asyncio.get_running_loop()
+            self._sweep = loop.call_later(self._every(), self._sweep_deadlines)
+
+    def unwatch(self, connection: _GuardedProtocol) -> None:
+        """Stop watching ``connection`` (it closed)."""
+        self._watched.discard(connection)
+
+    def _every(self) -> float:
+        return min(1.0, self.header_timeout / 4)
+
+    def _sweep_deadlines(self) -> None:
+        self._sweep = None
+        if not self._watched:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for connection in [c for c in self._watched if c.overdue(now)]:
+            connection.headers_too_slow()
+        self._sweep = loop.call_later(self._every(), self._sweep_deadlines)
 
     def wrap(self, factory: Callable[[], asyncio.Protocol]) -> Callable[[], asyncio.Protocol]:
         """Return a protocol factory for ``loop.create_server`` guarding ``factory``'s."""
@@ -109,7 +136,8 @@ class _GuardedProtocol(asyncio.Protocol):
         self._factory = factory
         self._inner: asyncio.Protocol | None = None
         self._transport: asyncio.Transport | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        #: When the headers of the request now arriving must be in (None: none arriving).
+        self._deadline: float | None = None
         self._tail = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -121,7 +149,8 @@ class _GuardedProtocol(asyncio.Protocol):
             return
         guard.open += 1
         self._inner = self._factory()
-        self._start_timer()
+        self._start_deadline()
+        guard.watch(self)
         self._inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
@@ -135,10 +164,10 @@ class _GuardedProtocol(asyncio.Protocol):
         return self._inner.eof_received() if self._inner is not None else None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_timer()
         if self._inner is None:
             return
         self._guard.open -= 1
+        self._guard.unwatch(self)
         inner, self._inner = self._inner, None
         inner.connection_lost(exc)
 
@@ -150,33 +179,32 @@ class _GuardedProtocol(asyncio.Protocol):
         if self._inner is not None:
             self._inner.resume_writing()
 
-    def _watch_headers(self, data: bytes) -> None:
-        """Track where the header block of the request now arriving ends."""
-        if self._timer is None:
-            self._start_timer()  # the first byte of the next request
-        seen = self._tail + data
-        ends = [at + len(marker) for marker in _END_OF_HEADERS if (at := seen.rfind(marker)) >= 0]
-        if ends:
-            self._stop_timer()
-            seen = seen[max(ends) :]
-            if seen.strip(b"\r\n"):  # a pipelined request has begun after it
-                self._start_timer()
-        self._tail = seen[-3:]
+    def overdue(self, now: float) -> bool:
+        """Whether the headers of the request now arriving are late at ``now``."""
+        return self._deadline is not None and now >= self._deadline
 
-    def _start_timer(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(self._guard.header_timeout, self._headers_too_slow)
-
-    def _stop_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _headers_too_slow(self) -> None:
-        self._timer = None
+    def headers_too_slow(self) -> None:
+        """Close the connection: its request's headers did not arrive in time."""
+        self._deadline = None
         if self._transport is not None and not self._transport.is_closing():
             log.debug("closing a connection that sent no whole request in time")
             self._transport.abort()
+
+    def _watch_headers(self, data: bytes) -> None:
+        """Track where the header block of the request now arriving ends."""
+        if self._deadline is None:
+            self._start_deadline()  # the first byte of the next request
+        seen = self._tail + data
+        ends = [at + len(marker) for marker in _END_OF_HEADERS if (at := seen.rfind(marker)) >= 0]
+        if ends:
+            self._deadline = None
+            seen = seen[max(ends) :]
+            if seen.strip(b"\r\n"):  # a pipelined request has begun after it
+                self._start_deadline()
+        self._tail = seen[-3:]
+
+    def _start_deadline(self) -> None:
+        self._deadline = asyncio.get_running_loop().time() + self._guard.header_timeout
 
 
 def connection_cap(wanted: int) -> int:
@@ -201,7 +229,7 @@ class GuardedSite(web.BaseSite):
     """An aiohttp site on a listening socket whose connections ``protocol`` makes (a guard's
     ``wrap`` of the runner's handlers)."""
 
-    __slots__ = ("_protocol", "_sock")
+    __slots__ = ("_handshake_timeout", "_protocol", "_sock")
 
     def __init__(
         self,
@@ -210,10 +238,12 @@ class GuardedSite(web.BaseSite):
         protocol: Callable[[], asyncio.Protocol],
         *,
         ssl_context: ssl.SSLContext | None = None,
+        handshake_timeout: float = 60.0,
     ) -> None:
         super().__init__(runner, ssl_context=ssl_context)
         self._sock = sock
         self._protocol = protocol
+        self._handshake_timeout = handshake_timeout
 
     @property
     def name(self) -> str:
@@ -224,6 +254,12 @@ class GuardedSite(web.BaseSite):
     async def start(self) -> None:
         await super().start()
         loop = asyncio.get_running_loop()
+        # A TLS handshake happens before the guard sees the connection: bound it as well.
+        handshake = self._handshake_timeout if self._ssl_context is not None else None
         self._server = await loop.create_server(
-            self._protocol, sock=self._sock, ssl=self._ssl_context, backlog=self._backlog
+            self._protocol,
+            sock=self._sock,
+            ssl=self._ssl_context,
+            backlog=self._backlog,
+            ssl_handshake_timeout=handshake,
         )
