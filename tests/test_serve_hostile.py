@@ -113,6 +113,25 @@ def test_a_header_line_every_so_often_does_not_hold_a_connection(config):
         assert fetch(served.port, "/simple/").status == 200
 
 
+def test_a_slow_second_request_on_a_kept_alive_connection_is_cut_off(config):
+    with serve_process(config) as served:
+        sock = socket.create_connection(("127.0.0.1", served.port), timeout=5)
+        with sock:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert b"200 OK" in sock.recv(65536)
+            started = time.monotonic()
+            sock.sendall(b"GET /simple/ HTTP/1.1\r\n")
+            closed = False
+            while not closed and time.monotonic() - started < 5:
+                try:
+                    sock.sendall(b"X-Slow: 1\r\n")
+                except OSError:
+                    break
+                closed = closed_within(sock, 0.3)
+            # idle-timeout (1 s) after the first answer, whatever trickles in meanwhile.
+            assert time.monotonic() - started < 3
+
+
 def test_an_idle_kept_alive_connection_is_closed(config):
     with serve_process(config) as served:
         sock = socket.create_connection(("127.0.0.1", served.port), timeout=5)

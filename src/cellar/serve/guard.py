@@ -5,15 +5,16 @@ the time a client takes to send a request's headers: connections that send nothi
 header line every few seconds, stay open until the process runs out of file descriptors and
 stops answering anyone. ``ConnectionGuard`` wraps aiohttp's protocol factory:
 
-- every request's header block must arrive within ``header_timeout`` seconds of its first
-  byte (of the connection being opened, for the first request), or the connection is closed;
+- the first request's header block must arrive within ``header_timeout`` seconds of the
+  connection being opened, or the connection is closed (after the first answer, aiohttp's
+  keep-alive timer closes a connection whose next request is not complete in time);
 - at most ``max_connections`` are open in this process (capped below the descriptor limit);
   one more is closed at once, so those already open, and the server itself, keep working;
 - refusals and ``accept()`` failures are logged at most once every ``LOG_EVERY`` seconds with
   how many there were, instead of a traceback each.
 
-The server answers only GET and HEAD, whose requests have no body, so the end of a request's
-headers is the blank line that ends its header block: what follows it is the next request.
+Once the first request's headers are in, the guard steps aside: the transport calls aiohttp's
+protocol directly, so a kept-alive connection's later requests cost nothing here.
 """
 
 from __future__ import annotations
@@ -191,17 +192,28 @@ class _GuardedProtocol(asyncio.Protocol):
             self._transport.abort()
 
     def _watch_headers(self, data: bytes) -> None:
-        """Track where the header block of the request now arriving ends."""
-        if self._deadline is None:
-            self._start_deadline()  # the first byte of the next request
+        """Wait for the end of the first request's header block, then step aside."""
         seen = self._tail + data
-        ends = [at + len(marker) for marker in _END_OF_HEADERS if (at := seen.rfind(marker)) >= 0]
-        if ends:
-            self._deadline = None
-            seen = seen[max(ends) :]
-            if seen.strip(b"\r\n"):  # a pipelined request has begun after it
-                self._start_deadline()
-        self._tail = seen[-3:]
+        if any(marker in seen for marker in _END_OF_HEADERS):
+            self._hand_over()
+        else:
+            self._tail = seen[-3:]
+
+    def _hand_over(self) -> None:
+        """Let the transport call aiohttp's protocol directly from now on (no cost per request).
+
+        After the first answer aiohttp's keep-alive timer (``idle-timeout``) closes a
+        connection whose next request is not complete in time, so later requests need no
+        watching here; only ``connection_lost`` still passes through, to keep the count.
+        """
+        inner = self._inner
+        assert inner is not None  # noqa: S101 - only called while open
+        self._deadline = None
+        self._guard.unwatch(self)
+        self.data_received = inner.data_received  # type: ignore[method-assign]
+        self.eof_received = inner.eof_received  # type: ignore[method-assign]
+        self.pause_writing = inner.pause_writing  # type: ignore[method-assign]
+        self.resume_writing = inner.resume_writing  # type: ignore[method-assign]
 
     def _start_deadline(self) -> None:
         self._deadline = asyncio.get_running_loop().time() + self._guard.header_timeout
