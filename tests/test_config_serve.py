@@ -65,3 +65,19 @@ def test_every_problem_is_named(tmp_path):
         "[serve] speed: unknown key",
     ):
         assert expected in text
+
+
+def test_connection_limits(tmp_path):
+    serve = load(tmp_path, "")
+    assert (serve.header_timeout, serve.idle_timeout, serve.max_connections) == (15.0, 30.0, 1024)
+    serve = load(tmp_path, "header-timeout = 2.5\nidle-timeout = 5\nmax-connections = 10\n")
+    assert (serve.header_timeout, serve.idle_timeout, serve.max_connections) == (2.5, 5.0, 10)
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, 'header-timeout = 0\nidle-timeout = "soon"\nmax-connections = 0\n')
+    text = str(caught.value)
+    for expected in (
+        "[serve] header-timeout: must be above 0",
+        "[serve] idle-timeout: must be a number",
+        "[serve] max-connections: must be 1 to 1000000, not 0",
+    ):
+        assert expected in text, text

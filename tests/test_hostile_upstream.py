@@ -249,6 +249,11 @@ def test_control_characters_never_reach_the_terminal_raw(tmp_path, local_index, 
         assert "\x1b" not in stream
         assert "\r" not in stream
     assert "\\x1b[2J" in captured.out
+    # The failure as `cellar status` shows it from the state, later: escaped too.
+    assert main(["status", "-c", str(tmp_path / "cellar.toml")]) == 1
+    status = capsys.readouterr().out
+    assert "\\x1b[2J\\rINFO all good" in status
+    assert "\x1b" not in status and "\r" not in status
 
 
 def _elsewhere(index: LocalIndex, path: str) -> str:

@@ -30,9 +30,9 @@ SERVE_KEYS: Final = frozenset(
         *("header-timeout", "idle-timeout", "max-connections"),
     }
 )
-#: Seconds a client has to send a request's headers, from its first byte.
+#: Seconds a client has, from opening a connection, to send its first request's headers.
 DEFAULT_HEADER_TIMEOUT: Final = 15.0
-#: Seconds a kept-alive connection may stay idle between requests.
+#: Seconds after an answer within which the next request on the connection must be in.
 DEFAULT_IDLE_TIMEOUT: Final = 30.0
 #: Open connections per server process (less if the file descriptor limit is lower).
 DEFAULT_MAX_CONNECTIONS: Final = 1024
