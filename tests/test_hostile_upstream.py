@@ -12,6 +12,7 @@ import gzip
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,9 +31,12 @@ from tests.support.sentinel import Sentinel
 from tests.support.upstream import JSON_V1, LocalIndex, RawAnswer
 
 
-@pytest.fixture
-def sentinel(tmp_path: Path) -> Sentinel:
-    return Sentinel.make(tmp_path / "outside")
+@pytest.fixture(autouse=True)
+def sentinel(tmp_path: Path) -> Iterator[Sentinel]:
+    """A recorded tree beside the mirror; every test ends by proving nothing in it changed."""
+    made = Sentinel.make(tmp_path / "outside")
+    yield made
+    made.assert_unchanged()
 
 
 def page_json(index: LocalIndex, project: str) -> dict[str, object]:
