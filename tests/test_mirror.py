@@ -21,6 +21,7 @@ from tests.support.mirror import (
     assert_consistent,
     cellar_serve,
     listed_files,
+    run_cli,
     write_config,
 )
 from tests.support.packages import build_sdist, build_wheel
@@ -464,3 +465,21 @@ def test_a_plain_static_web_server_over_a_mirror_tree_is_an_upstream(tmp_path, l
     assert assert_consistent(inner) == 5
     assert listed_files(inner, "alpha")["alpha-2.1-py3-none-any.whl"]["yanked"] == "broken build"
     assert listed_files(inner, "alpha")["alpha-1.0-py3-none-any.whl"]["core-metadata"]
+
+
+def test_twelve_targets_against_an_upstream_named_by_host_name(tmp_path, local_index):
+    """The docs' 4 Pythons x 3 platforms against ``localhost`` (a name to look up, unlike
+    127.0.0.1): resolver threads must never take the threads the event loop needs for that."""
+    populate(local_index)
+    local_index.add(build_wheel("gamma", "1.0", requires_dist=["alpha", "Foo_Bar.baz"]))
+    upstream = local_index.url.replace("127.0.0.1", "localhost")
+    config = write_config(tmp_path, upstream, ["gamma"])
+    with config.open("a", encoding="utf-8") as stream:
+        stream.write(
+            '[targets]\npython = ["3.10", "3.11", "3.12", "3.13"]\n'
+            'platforms = ["manylinux_2_28_x86_64", "win_amd64", "macosx_14_0_arm64"]\n'
+        )
+    result = run_cli("plan", "-c", str(config), timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("3 projects") >= 12, result.stdout
+    assert local_index.count("/simple/gamma/") == 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from packaging.utils import NormalizedName
@@ -97,9 +98,16 @@ async def make_plan(
 
     # No targets: every file of the chosen releases (a bandersnatch configuration's default).
     targets = config.targets or (EveryTarget(),)
+    # The resolvers get threads of their own, one per target: each blocks while the loop
+    # fetches for it, and the loop needs asyncio's default executor free (name lookups,
+    # hashing, reading archives). Resolvers there would starve the loop, and deadlock it
+    # once there are as many targets as that executor has threads.
+    resolvers = ThreadPoolExecutor(len(targets), thread_name_prefix="cellar-resolve")
 
     async def one(target: TargetEnvironment | EveryTarget) -> TargetPlan:
-        found = await asyncio.to_thread(plan_target, requirements, target, repository, settings)
+        found = await loop.run_in_executor(
+            resolvers, plan_target, requirements, target, repository, settings
+        )
         log.info(
             "%s: resolved %d projects%s",
             target.name,
@@ -109,7 +117,10 @@ async def make_plan(
         return found
 
     log.info("resolving for %d target%s", len(targets), "s" * (len(targets) != 1))
-    target_plans = await asyncio.gather(*(one(target) for target in targets))
+    try:
+        target_plans = await asyncio.gather(*(one(target) for target in targets))
+    finally:
+        resolvers.shutdown(wait=False, cancel_futures=True)
     closure = merge_plans(target_plans)
     return MirrorPlan(closure, dict(repository.pages), dict(repository.refused))
 
