@@ -112,7 +112,7 @@ def test_a_mirror_of_a_mirror_behind_nginx(
         assert set(inner_files) == set(outer_files)
         for name, entry in inner_files.items():
             for key in ("hashes", "size", "yanked", "requires-python", "core-metadata"):
-                assert entry[key] == outer_files[name][key], (name, key)
+                assert entry.get(key) == outer_files[name].get(key), (name, key)
     alpha = listed_files(inner_web, "alpha")
     assert alpha["alpha-3.0-py3-none-any.whl"]["yanked"] == "broken build"
     # Upload times travel only in JSON: the bandersnatch setup serves HTML alone.

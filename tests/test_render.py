@@ -100,7 +100,8 @@ def test_json_page_fields():
     assert first["size"] == 10
     assert first["upload-time"] == "2024-01-02T03:04:05.000006Z"
     assert second["yanked"] is True
-    assert second["core-metadata"] is False
+    assert "core-metadata" not in second
+    assert "dist-info-metadata" not in first and "dist-info-metadata" not in second
     assert "upload-time" not in second
 
 

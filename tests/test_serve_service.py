@@ -297,7 +297,7 @@ class Checker:
             for entry in json.loads(page.body)["files"]:
                 path = urlsplit(urljoin(page_path, entry["url"])).path
                 self.check_file(unquote(path), entry["size"], entry["hashes"]["sha256"])
-                if entry["core-metadata"]:
+                if entry.get("core-metadata"):
                     self.check_file(
                         f"{unquote(path)}.metadata", None, entry["core-metadata"]["sha256"]
                     )

@@ -99,7 +99,7 @@ def assert_consistent(
             data = local.read_bytes()
             assert len(data) == entry["size"], filename
             assert hashlib.sha256(data).hexdigest() == entry["hashes"]["sha256"], filename  # type: ignore[index]
-            metadata = entry["core-metadata"]
+            metadata = entry.get("core-metadata")
             if metadata:
                 meta = Path(str(local) + ".metadata").read_bytes()
                 assert hashlib.sha256(meta).hexdigest() == metadata["sha256"]  # type: ignore[index]

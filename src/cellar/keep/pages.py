@@ -94,7 +94,7 @@ def _published(item: Any) -> PublishedFile:
     yanked = item["yanked"]
     if not isinstance(yanked, bool | str):
         raise TypeError(f"yanked is {yanked!r}")
-    metadata = item["core-metadata"]
+    metadata = item.get("core-metadata")  # absent (or false) when there is no metadata file
     metadata_sha256 = _str(metadata["sha256"]) if metadata else None
     size = item["size"]
     if not isinstance(size, int) or isinstance(size, bool):

@@ -98,9 +98,11 @@ def _file_json(file: PublishedFile) -> dict[str, Any]:
     }
     if entry.upload_time:
         data["upload-time"] = entry.upload_time
-    metadata: Any = {"sha256": file.metadata_sha256} if file.metadata_sha256 else False
-    data["core-metadata"] = metadata
-    data["dist-info-metadata"] = metadata
+    # PEP 714: `core-metadata` only, and only when there is a metadata file (as PyPI does).
+    # Never the legacy `dist-info-metadata` key in JSON: pip 22.3 to 23.1 (Debian 12's
+    # python3-pip is 23.0.1) crash on it. HTML pages keep both attributes, as PEP 714 asks.
+    if file.metadata_sha256:
+        data["core-metadata"] = {"sha256": file.metadata_sha256}
     if entry.provenance:
         data["provenance"] = entry.provenance
     return data
