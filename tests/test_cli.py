@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from tests.support.mirror import EVERY_VERSION, assert_consistent, run_cli, write_config
 from tests.support.packages import build_wheel
 
@@ -140,3 +142,11 @@ def test_an_empty_selection_says_so(tmp_path, local_index):
     assert result.returncode == 0
     assert "selects no projects" in result.stderr
     assert "0 projects mirrored" in result.stdout
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_a_port_out_of_range_is_a_usage_error(port):
+    result = run_cli("serve", f"--port={port}")
+    assert result.returncode == 2
+    assert f"argument --port: '{port}' is not a port (0 to 65535)" in result.stderr
+    assert "Traceback" not in result.stderr

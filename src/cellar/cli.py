@@ -75,7 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--host", help="address to listen on (default: [serve] host, else 127.0.0.1)"
     )
-    serve.add_argument("--port", type=int, help="port (default: [serve] port, else 8080)")
+    serve.add_argument(
+        "--port", type=_port, help="port, 0 to 65535 (default: [serve] port, else 8080)"
+    )
     plan = commands.add_parser(
         "plan",
         parents=[common],
@@ -156,6 +158,17 @@ def _parser() -> argparse.ArgumentParser:
     add_client_config_parser(commands, common)
     add_nginx_config_parser(commands, common)
     return parser
+
+
+def _port(text: str) -> int:
+    """A TCP port from the command line; anything else is a usage error (exit 2)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535)")
+    return port
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -342,8 +355,12 @@ def _status(config: Config) -> int:
     if run is None:
         lines.append("last sync: never")
     else:
-        finished = run.finished_at or "did not finish (interrupted or still running)"
-        lines.append(f"last sync: started {_local(run.started_at)}, finished {_local(finished)}")
+        ended = (
+            f"finished {_local(run.finished_at)}"
+            if run.finished_at
+            else "did not finish (interrupted or still running)"
+        )
+        lines.append(f"last sync: started {_local(run.started_at)}, {ended}")
         lines.append(
             f"           {run.files_added} files added ({human_bytes(run.bytes_added)}), "
             f"{len(run.failures)} failures"
