@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from cellar.state import MirrorState
 from tests.support.mirror import EVERY_VERSION, assert_consistent, run_cli, write_config
 from tests.support.packages import build_wheel
 
@@ -150,3 +151,12 @@ def test_a_port_out_of_range_is_a_usage_error(port):
     assert result.returncode == 2
     assert f"argument --port: '{port}' is not a port (0 to 65535)" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_status_of_a_run_that_did_not_finish(tmp_path):
+    config = write_config(tmp_path, "http://127.0.0.1:9/simple/", ["alpha"])
+    with MirrorState.open(tmp_path / "mirror") as state:
+        state.start_run()  # and never finished: killed, or still running
+    result = run_cli("status", "-c", str(config))
+    assert "did not finish (interrupted or still running)" in result.stdout
+    assert "finished did not" not in result.stdout
