@@ -27,9 +27,11 @@ from packaging.version import InvalidVersion, Version
 
 from cellar.errors import CellarError
 
-#: What pip (24.x) assumes an sdist needs to build when it declares no ``[build-system]``
-#: (``pip._internal.pyproject.load_pyproject_toml``); pips before that also added ``wheel``.
-DEFAULT_BUILD_REQUIRES = ("setuptools>=40.8.0",)
+#: What pip assumes an sdist needs to build when it declares no ``[build-system]``
+#: (``pip._internal.pyproject.load_pyproject_toml``), for every pip clients may run: pip 24.0
+#: and later ask for setuptools alone, pip up to 23.3 (Debian 12's 23.0.1, and the 23.2.1
+#: that CPython 3.11.7 and 3.12.1 ship) for ``wheel`` as well, so both are planned.
+DEFAULT_BUILD_REQUIRES = ("setuptools>=40.8.0", "wheel")
 _OTHER_SDIST_SUFFIXES = (".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tgz", ".tar")
 
 
