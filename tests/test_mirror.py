@@ -225,7 +225,16 @@ def test_unknown_project_and_unmatched_specifier(tmp_path, local_index, capsys):
     assert "the index has no project named 'no-such-project'" in out
     assert "beta>5 cannot be satisfied: no version matches; the index has version 0.1" in out
     assert "1 project mirrored" in out
+    # Each failure names the project it is about, not every requirement resolved beside it.
+    failures = [line.strip() for line in out.splitlines() if "cannot be satisfied" in line]
+    assert failures and all(line.split(":")[0] in ("no-such-project", "beta") for line in failures)
     assert_consistent(web)
+    plan = json.loads(run_cli("plan", "--json", "-c", str(tmp_path / "cellar.toml")).stdout)[
+        "failures"
+    ]
+    messages = [failure["message"] for failure in plan]
+    assert len(messages) == len(set(messages))  # each once
+    assert {tuple(failure["projects"]) for failure in plan} == {("no-such-project",), ("beta",)}
 
 
 def test_unreachable_upstream(tmp_path, capsys):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from cellar.select.closure import TargetPlan
+from cellar.select.closure import PlanProblem, TargetPlan
 from cellar.simple_api import DistFile
 from cellar.sync.plan import MirrorPlan, Novelty
 from cellar.units import human_bytes
@@ -80,9 +81,20 @@ def plan_json(plan: MirrorPlan, novelty: Novelty) -> str:
         },
         "total": {"files": novelty.files, "bytes": novelty.bytes},
         "new": {"files": novelty.new_files, "bytes": novelty.new_bytes},
-        "failures": [str(failure) for failure in plan.failures],
+        "failures": [
+            {"projects": list(failure.blamed), "target": failure.target, "message": str(failure)}
+            for failure in _distinct(plan.failures)
+        ],
     }
     return json.dumps(data, indent=2)
+
+
+def _distinct(failures: Iterable[PlanProblem]) -> list[PlanProblem]:
+    """The failures, each message once (the same fault met resolving several sets)."""
+    seen: dict[str, PlanProblem] = {}
+    for failure in failures:
+        seen.setdefault(str(failure), failure)
+    return list(seen.values())
 
 
 def why_text(plan: MirrorPlan, project: str) -> tuple[str, bool]:

@@ -17,6 +17,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from cellar.errors import CellarError
+from cellar.select.failure import ResolutionFailed
 from cellar.select.releases import (
     ProjectExcluded,
     Release,
@@ -78,6 +79,14 @@ class PlanProblem:
     def projects(self) -> tuple[NormalizedName, ...]:
         """The projects of the requirements being resolved."""
         return tuple(canonicalize_name(Requirement(r).name) for r in self.requirements)
+
+    @property
+    def blamed(self) -> tuple[NormalizedName, ...]:
+        """The projects the failure is about: those whose requirements could not be met when
+        the resolver says which (not every root resolved with them), else ``projects``."""
+        if isinstance(self.error, ResolutionFailed) and self.error.causes:
+            return tuple(sorted({cause.project for cause in self.error.causes}))
+        return self.projects
 
     def __str__(self) -> str:
         text = str(self.error)

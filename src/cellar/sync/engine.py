@@ -180,7 +180,7 @@ class _Run:
                 # The same upstream fault met by several targets or requirement sets.
                 continue
             seen.add(message)
-            self._fail(", ".join(problem.projects), None, str(problem))
+            self._fail(", ".join(problem.blamed), None, str(problem))
 
     async def _project(
         self,
