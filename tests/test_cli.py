@@ -160,3 +160,19 @@ def test_status_of_a_run_that_did_not_finish(tmp_path):
     result = run_cli("status", "-c", str(config))
     assert "did not finish (interrupted or still running)" in result.stdout
     assert "finished did not" not in result.stdout
+
+
+def test_an_unusable_mirror_directory_is_a_setup_error(tmp_path):
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("a file, not a directory\n")
+    config = tmp_path / "cellar.toml"
+    config.write_text(
+        f'[mirror]\ndirectory = "{not_a_directory}/mirror"\n'
+        '[packages]\nrequirements = ["six"]\ndependencies = false\n'
+    )
+    result = run_cli("mirror", "-c", str(config))
+    assert result.returncode == 2
+    assert f"[mirror] directory {not_a_directory}/mirror cannot be used: Not a directory" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr

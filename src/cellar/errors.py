@@ -7,6 +7,7 @@ person can act on. The CLI is the only place that turns these into messages and 
     CellarError
     ├── ConfigError                    cellar.config      (exit code 2)
     ├── LockHeldError                  cellar.lock        (exit code 2)
+    ├── MirrorDirectoryError           cellar.lock        (exit code 2: a directory not usable)
     ├── InvalidTargetError             cellar.select.targets  (a Python/platform not targetable)
     ├── RequirementsFileError          cellar.select.sources  (names file and line)
     ├── InvalidMetadataError           cellar.select.metadata (core metadata without name/version)

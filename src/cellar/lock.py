@@ -31,6 +31,18 @@ class LockHeldError(CellarError):
         self.holder = holder
 
 
+class MirrorDirectoryError(CellarError):
+    """The mirror directory cannot be made or written (a set-up problem, exit code 2)."""
+
+    def __init__(self, directory: Path, reason: str) -> None:
+        super().__init__(
+            f"[mirror] directory {directory} cannot be used: {reason}; "
+            "choose a directory Cellar may create and write"
+        )
+        self.directory = directory
+        self.reason = reason
+
+
 @dataclass(slots=True)
 class MirrorLock:
     """The exclusive lock on a mirror directory; use as a context manager."""
@@ -39,9 +51,14 @@ class MirrorLock:
     _fd: int | None = None
 
     def acquire(self) -> None:
-        """Take the lock without waiting. Raises ``LockHeldError`` if another process has it."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        """Take the lock without waiting. Raises ``LockHeldError`` if another process has it,
+        ``MirrorDirectoryError`` if the mirror's directory cannot be made or written."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            mirror = self.path.parent.parent  # <directory>/.cellar/lock
+            raise MirrorDirectoryError(mirror, error.strerror or str(error)) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
