@@ -235,7 +235,7 @@ def test_plan_and_why_without_targets(tmp_path, local_index, capsys):
     populate(local_index)
     conf = write_conf(tmp_path, local_index, "allowlist_project", "[allowlist]\npackages = beta\n")
     assert main(["plan", "-c", str(conf)]) == 0
-    assert "every target: 1 projects, 4 files" in capsys.readouterr().out
+    assert "every target: 1 project, 4 files" in capsys.readouterr().out
     assert main(["why", "-c", str(conf), "beta"]) == 0
     assert capsys.readouterr().out == "every target:\n  beta\n"
     assert main(["why", "-c", str(conf), "alpha"]) == 1

@@ -245,6 +245,9 @@ def test_unreachable_upstream(tmp_path, capsys):
     assert code == 1
     assert "could not fetch" in out
     assert url in out
+    port = url.split(":")[2].split("/")[0]
+    assert f"cannot connect to 127.0.0.1:{port}: Connect call failed" in out, out
+    assert "ssl:default" not in out  # aiohttp's TLS setting, meaningless for plain http
 
 
 class LocalIndexAt:
@@ -492,3 +495,16 @@ def test_twelve_targets_against_an_upstream_named_by_host_name(tmp_path, local_i
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("3 projects") >= 12, result.stdout
     assert local_index.count("/simple/gamma/") == 1
+
+
+def test_plan_lists_versions_in_version_order_and_counts_in_words(tmp_path, local_index):
+    for version in ("10.0.0", "1.5.6", "6.0"):
+        local_index.add(build_wheel("delta", version))
+    config = write_config(tmp_path, local_index.url, ["delta"], extra_packages=EVERY_VERSION)
+    result = run_cli("plan", "-c", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "  delta 1.5.6, 6.0, 10.0.0" in result.stdout
+    assert ": 1 project, 3 files, " in result.stdout
+    assert "1 projects" not in result.stdout
+    mirrored = run_cli("mirror", "-c", str(config))
+    assert "1 project mirrored, 3 files listed" in mirrored.stdout

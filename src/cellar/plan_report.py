@@ -7,11 +7,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
 
 from cellar.select.closure import PlanProblem, TargetPlan
 from cellar.simple_api import DistFile
 from cellar.sync.plan import MirrorPlan, Novelty
-from cellar.units import human_bytes
+from cellar.units import counted, human_bytes
 
 
 def _target_files(target: TargetPlan) -> dict[str, DistFile]:
@@ -19,11 +20,16 @@ def _target_files(target: TargetPlan) -> dict[str, DistFile]:
 
 
 def _versions(plan: MirrorPlan) -> dict[NormalizedName, list[str]]:
-    versions: dict[NormalizedName, set[str]] = {}
+    versions: dict[NormalizedName, set[Version]] = {}
     for target in plan.closure.targets.values():
         for name, pinned in target.pins().items():
-            versions.setdefault(name, set()).update(str(version) for version in pinned)
-    return {name: sorted(found) for name, found in sorted(versions.items())}
+            versions.setdefault(name, set()).update(pinned)
+    return {name: _in_order(found) for name, found in sorted(versions.items())}
+
+
+def _in_order(versions: Iterable[Version]) -> list[str]:
+    """Versions as text, oldest first by PEP 440 (1.5.6 before 10.0.0), not as strings."""
+    return [str(version) for version in sorted(versions)]
 
 
 def plan_text(plan: MirrorPlan, novelty: Novelty) -> str:
@@ -33,17 +39,19 @@ def plan_text(plan: MirrorPlan, novelty: Novelty) -> str:
         files = _target_files(target)
         size = sum(file.size or 0 for file in files.values())
         lines.append(
-            f"{name}: {len(target.pins())} projects, {len(files)} files, {human_bytes(size)}"
+            f"{name}: {counted(len(target.pins()), 'project')}, {counted(len(files), 'file')}, "
+            f"{human_bytes(size)}"
             + (f", {len(target.failures)} failed" if target.failures else "")
         )
     versions = _versions(plan)
+    all_versions = sum(len(found) for found in versions.values())
     lines.append(
-        f"overall: {len(plan.projects)} projects, "
-        f"{sum(len(found) for found in versions.values())} versions, {novelty.files} files, "
-        f"{human_bytes(novelty.bytes)}"
+        f"overall: {counted(len(plan.projects), 'project')}, {counted(all_versions, 'version')}, "
+        f"{counted(novelty.files, 'file')}, {human_bytes(novelty.bytes)}"
     )
     lines.append(
-        f"new against the mirror: {novelty.new_files} files, {human_bytes(novelty.new_bytes)}"
+        f"new against the mirror: {counted(novelty.new_files, 'file')}, "
+        f"{human_bytes(novelty.new_bytes)}"
     )
     for project, found in versions.items():
         lines.append(f"  {project} {', '.join(found)}")
@@ -60,7 +68,7 @@ def plan_json(plan: MirrorPlan, novelty: Novelty) -> str:
         "targets": {
             name: {
                 "projects": {
-                    project: sorted(str(v) for v in found)
+                    project: _in_order(found)
                     for project, found in sorted(target.pins().items())
                 },
                 "files": len(files := _target_files(target)),

@@ -22,7 +22,7 @@ from cellar.printable import printable
 from cellar.state import Failure
 from cellar.sync.engine import MirrorResult
 from cellar.sync.reporter import Reporter
-from cellar.units import human_bytes
+from cellar.units import counted, human_bytes
 
 log = logging.getLogger("cellar.sync")
 
@@ -155,8 +155,8 @@ def summarize(result: MirrorResult) -> str:
         f"{pages.checked} project page{'s' if pages.checked != 1 else ''} checked upstream: "
         f"{pages.changed} new or changed, {pages.unchanged} unchanged"
         + (f" ({pages.by_serial} known from the root page's serials)" if pages.by_serial else ""),
-        f"{result.projects} project{'s' if result.projects != 1 else ''} mirrored, "
-        f"{result.files} files listed, {result.files_added} added "
+        f"{counted(result.projects, 'project')} mirrored, "
+        f"{counted(result.files, 'file')} listed, {result.files_added} added "
         f"({human_bytes(result.bytes_added)}) in {result.seconds:.1f} s",
     ]
     if result.failures:

@@ -158,6 +158,10 @@ def describe_failure(exc: BaseException, timeout: float) -> str:
         return f"more than {len(exc.history)} redirects"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "the server closed the connection"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        # aiohttp's own text names its TLS setting ("ssl:default"), even for plain http.
+        reason = exc.os_error.strerror or str(exc.os_error) or type(exc.os_error).__name__
+        return f"cannot connect to {exc.host}:{exc.port}: {reason}"
     if isinstance(exc, aiohttp.ClientPayloadError):
         return f"body cut short ({exc})"
     return str(exc) or type(exc).__name__
