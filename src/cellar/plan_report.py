@@ -40,8 +40,7 @@ def plan_text(plan: MirrorPlan, novelty: Novelty) -> str:
         size = sum(file.size or 0 for file in files.values())
         lines.append(
             f"{name}: {counted(len(target.pins()), 'project')}, {counted(len(files), 'file')}, "
-            f"{human_bytes(size)}"
-            + (f", {len(target.failures)} failed" if target.failures else "")
+            f"{human_bytes(size)}" + (f", {len(target.failures)} failed" if target.failures else "")
         )
     versions = _versions(plan)
     all_versions = sum(len(found) for found in versions.values())
@@ -68,8 +67,7 @@ def plan_json(plan: MirrorPlan, novelty: Novelty) -> str:
         "targets": {
             name: {
                 "projects": {
-                    project: _in_order(found)
-                    for project, found in sorted(target.pins().items())
+                    project: _in_order(found) for project, found in sorted(target.pins().items())
                 },
                 "files": len(files := _target_files(target)),
                 "bytes": sum(file.size or 0 for file in files.values()),
