@@ -51,15 +51,26 @@ def test_killed_at_any_moment_the_mirror_stays_servable_and_the_next_run_finishe
     web = tmp_path / "mirror" / "web"
     state = tmp_path / "mirror" / ".cellar" / "state.sqlite3"
     verified: set[str] = set()
+
     # Kill runs mid-way until some files, but not all, are verified (bounded: a slow machine
     # needs more rounds; each file takes 0.5 s, two at a time).
+    def wheel_requests() -> int:
+        return sum(1 for r in local_index.requests if r.path.endswith(".whl"))
+
     for _ in range(8):
+        asked = wheel_requests()
         process = subprocess.Popen(
             [sys.executable, "-m", "cellar", "mirror", "-c", str(config)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(1.2)
+        # A sign of progress, not a fixed delay: start-up alone takes seconds on a busy
+        # machine. Once downloads have begun, a little more than one file's delay lets some
+        # finish before the kill.
+        deadline = time.monotonic() + 60
+        while wheel_requests() == asked and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.7)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
         if (web / "simple").exists():
