@@ -5,6 +5,7 @@ Nothing here reaches the network; the index listens on 127.0.0.1 only.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,10 @@ import pytest
 
 from tests.support.installers import clean_env
 from tests.support.upstream import LocalIndex
+
+#: The tests' servers are all on loopback: never through a proxy the machine may set (the
+#: proxy tests set their own variables).
+os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost,::1"
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from cellar.bandersnatch.filters import Filters
 from cellar.config_checks import (
     ConfigError,
     ConfigProblem,
+    check_proxy,
     check_range,
     check_timeout,
     check_upstream,
@@ -122,6 +123,9 @@ class MirrorSettings:
     prune: bool = False
     #: Page size, deadline, file hosts and free space: the limits on what an upstream may do.
     limits: MirrorLimits = field(default_factory=MirrorLimits)
+    #: The HTTP proxy every upstream request goes through (``http://[user:password@]host:port``);
+    #: None: the ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` environment, else none.
+    proxy: str | None = None
 
     @property
     def web_root(self) -> Path:
@@ -148,7 +152,7 @@ class Config:
 _KNOWN = {
     "mirror": {
         *("directory", "upstream", "workers", "timeout", "retries", "json-api", "hash-index"),
-        *("diff-file", "diff-append-epoch", "stop-on-error", "prune", "root-serials"),
+        *("diff-file", "diff-append-epoch", "stop-on-error", "prune", "root-serials", "proxy"),
         *LIMIT_KEYS,
     },
     "packages": PACKAGES_KEYS,
@@ -241,6 +245,7 @@ def parse_config(
     timeout = get_value(mirror, "mirror", "timeout", (int, float), problems)
     retries = get_value(mirror, "mirror", "retries", int, problems)
     diff_file = get_value(mirror, "mirror", "diff-file", str, problems)
+    proxy = check_proxy(get_value(mirror, "mirror", "proxy", str, problems), problems)
     root_serials = get_value(mirror, "mirror", "root-serials", str, problems) or "auto"
     if root_serials not in ROOT_SERIALS:
         choices = ", ".join(repr(choice) for choice in ROOT_SERIALS)
@@ -296,6 +301,7 @@ def parse_config(
         prune=flags["prune"],
         root_serials=cast(RootSerials, root_serials),
         limits=limits,
+        proxy=proxy,
     )
     requirements = selected(
         package_settings.requirements, filters, "[packages] requirements", warnings

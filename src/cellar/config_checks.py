@@ -257,5 +257,29 @@ def check_upstream(url: str, key: str, problems: list[ConfigProblem]) -> str:
     return url if url.endswith("/") else url + "/"
 
 
+def check_proxy(url: str | None, problems: list[ConfigProblem]) -> str | None:
+    """Return the proxy URL ``url`` (None: none), noting a problem unless it is http(s)://host."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        problems.append(
+            ConfigProblem(
+                "[mirror] proxy",
+                "must be http://[user:password@]host:port (a forwarding proxy), "
+                f"not {_without_password(url)!r}",
+            )
+        )
+        return None
+    return url
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
+
+
 #: Until pages can be written to ``web/simple/<letter>/<name>/`` (and served, verified and
 #: deleted there), a hash-index mirror is refused rather than written in the wrong shape.

@@ -62,6 +62,8 @@ def _mirror(config: Config) -> list[str]:
     lines += [f"{key} = true" for key, value in flags.items() if value]
     if mirror.diff_file is not None:
         lines.append(f"diff-file = {_string(str(mirror.diff_file))}")
+    if mirror.proxy is not None:
+        lines.append(f"proxy = {_string(mirror.proxy)}")
     return lines
 
 

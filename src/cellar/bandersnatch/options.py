@@ -18,6 +18,7 @@ from pathlib import Path
 from cellar.config import DEFAULT_RETRIES, DEFAULT_UPSTREAM, MirrorSettings
 from cellar.config_checks import (
     ConfigProblem,
+    check_proxy,
     check_range,
     check_timeout,
     check_upstream,
@@ -32,10 +33,9 @@ _INDEX_VERSIONS = "Cellar replaces each page atomically and keeps no earlier ver
 IGNORED: dict[str, tuple[str, str]] = {
     "global-timeout": (
         "1800",
-        "Cellar limits each wait for the upstream ([mirror] timeout) and resumes cut "
-        "downloads; it sets no total time per request",
+        "Cellar bounds each request ([mirror] timeout and deadline) and resumes cut "
+        "downloads; it sets no time limit on the whole run",
     ),
-    "proxy": ("", "Cellar connects to the upstream directly; it has no proxy setting"),
     "download-mirror": ("", _MIRRORED_SAME),
     "download-mirror-no-fallback": ("false", _MIRRORED_SAME),
     "release-files": ("true", "Cellar always downloads the files its pages list"),
@@ -202,6 +202,7 @@ def mirror_settings(reader: Reader, base: Path) -> MirrorSettings | None:
         diff_file=_diff_file(reader, base),
         diff_append_epoch=reader.flag("mirror", "diff-append-epoch", default=False),
         stop_on_error=reader.flag("mirror", "stop-on-error", default=False),
+        proxy=check_proxy(reader.text("mirror", "proxy", "") or None, problems),
     )
     backend = reader.text("mirror", "storage-backend", "filesystem")
     if backend != "filesystem":

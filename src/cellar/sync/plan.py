@@ -196,4 +196,5 @@ def client_settings(config: Config) -> ClientSettings:
         deadline=mirror.limits.deadline,
         max_page_size=mirror.limits.max_page_size,
         file_hosts=mirror.limits.file_hosts,
+        proxy=mirror.proxy,
     )

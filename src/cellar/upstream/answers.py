@@ -53,6 +53,9 @@ class ClientSettings:
     deadline: float = DEFAULT_DEADLINE
     max_page_size: int = DEFAULT_MAX_PAGE_SIZE
     file_hosts: frozenset[str] | None = None
+    #: The forwarding proxy for every request (credentials may be in the URL); None: the
+    #: ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` environment, as pip and curl read it.
+    proxy: str | None = None
 
     @property
     def hosts(self) -> HostPolicy:
@@ -160,8 +163,9 @@ def describe_failure(exc: BaseException, timeout: float) -> str:
         return "the server closed the connection"
     if isinstance(exc, aiohttp.ClientConnectorError):
         # aiohttp's own text names its TLS setting ("ssl:default"), even for plain http.
+        what = "the proxy " if isinstance(exc, aiohttp.ClientProxyConnectionError) else ""
         reason = exc.os_error.strerror or str(exc.os_error) or type(exc.os_error).__name__
-        return f"cannot connect to {exc.host}:{exc.port}: {reason}"
+        return f"cannot connect to {what}{exc.host}:{exc.port}: {reason}"
     if isinstance(exc, aiohttp.ClientPayloadError):
         return f"body cut short ({exc})"
     return str(exc) or type(exc).__name__

@@ -94,6 +94,8 @@ class UpstreamClient:
                 total=None, connect=settings.timeout, sock_read=settings.timeout
             ),
             headers={"User-Agent": settings.user_agent},
+            # HTTP_PROXY, HTTPS_PROXY and NO_PROXY, as pip and curl read them (and ~/.netrc).
+            trust_env=True,
         )
         return self
 
@@ -383,6 +385,7 @@ class UpstreamClient:
                     headers=headers,
                     auto_decompress=auto_decompress,
                     allow_redirects=False,
+                    proxy=self.settings.proxy,
                 )
             location = response.headers.get("Location")
             if response.status not in _REDIRECTS or location is None:

@@ -19,7 +19,14 @@ class UpstreamHTTPError(UpstreamError):
     def __init__(self, url: str, status: int, reason: str = "", attempts: int = 1) -> None:
         tried = f" after {attempts} attempts" if attempts > 1 else ""
         text = f"{status} {reason}".strip()
-        super().__init__(url, f"upstream answered {text} for {url}{tried}")
+        if status == 407:
+            message = (
+                f"the proxy answered {text} for {url}: give its user and password in "
+                "[mirror] proxy or HTTP_PROXY (http://user:password@host:port)"
+            )
+        else:
+            message = f"upstream answered {text} for {url}{tried}"
+        super().__init__(url, message)
         self.status = status
         self.reason = reason
         self.attempts = attempts

@@ -1,0 +1,82 @@
+"""Reaching the upstream through a forwarding HTTP proxy: the environment's, or [mirror] proxy.
+
+A real proxy (tests/support/proxy.py) on 127.0.0.1 forwards to the local index; each test
+checks from both sides that the requests went through it (or, with NO_PROXY, did not).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cellar.cli import main
+from tests.support.mirror import EVERY_VERSION, assert_consistent, listed_files, write_config
+from tests.support.packages import build_wheel
+from tests.support.proxy import ForwardProxy
+
+
+@pytest.fixture
+def populated(local_index):
+    local_index.add(build_wheel("alpha", "1.0"))
+    local_index.add(build_wheel("beta", "1.0", requires_dist=["alpha"]))
+    return local_index
+
+
+def mirror(tmp_path, index, extra: str = "") -> int:
+    config = write_config(
+        tmp_path, index.url, ["alpha", "beta"], extra_mirror=extra, extra_packages=EVERY_VERSION
+    )
+    return main(["mirror", "-c", str(config)])
+
+
+def test_http_proxy_from_the_environment(tmp_path, populated, monkeypatch):
+    with ForwardProxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY")
+        monkeypatch.delenv("no_proxy")
+        assert mirror(tmp_path, populated) == 0
+        through = proxy.forwarded()
+    assert any(url.endswith("/simple/beta/") for url in through)
+    assert any(url.endswith("alpha-1.0-py3-none-any.whl") for url in through)
+    # Every request the index saw came through the proxy.
+    assert len(populated.requests) == len(through)
+    assert len(listed_files(tmp_path / "mirror/web", "alpha")) == 1
+    assert_consistent(tmp_path / "mirror/web")
+
+
+def test_no_proxy_is_honoured(tmp_path, populated, monkeypatch):
+    with ForwardProxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        assert mirror(tmp_path, populated) == 0
+        assert proxy.forwarded() == []
+
+
+def test_the_config_proxy_with_credentials_wins(tmp_path, populated, monkeypatch, capsys):
+    with ForwardProxy(credentials=("mirror", "p@ss:word")) as proxy, ForwardProxy() as other:
+        monkeypatch.setenv("HTTP_PROXY", other.url)  # the config's proxy wins over this
+        monkeypatch.delenv("NO_PROXY")
+        monkeypatch.delenv("no_proxy")
+        url = proxy.url.replace("http://", "http://mirror:p%40ss%3Aword@")
+        assert mirror(tmp_path, populated, extra=f'proxy = "{url}"') == 0
+        assert proxy.forwarded() and other.forwarded() == []
+        capsys.readouterr()
+        wrong = proxy.url.replace("http://", "http://mirror:wrong@")
+        (tmp_path / "second").mkdir()
+        assert mirror(tmp_path / "second", populated, extra=f'proxy = "{wrong}"') == 1
+        out = capsys.readouterr().out
+    assert "the proxy answered 407 Proxy Authentication Required" in out, out
+
+
+def test_an_unreachable_proxy_is_named(tmp_path, populated, capsys):
+    with ForwardProxy() as proxy:
+        dead = proxy.url  # closed again once the block ends
+    assert mirror(tmp_path, populated, extra=f'proxy = "{dead}"') == 1
+    port = dead.rsplit(":", 1)[1]
+    assert f"cannot connect to the proxy 127.0.0.1:{port}" in capsys.readouterr().out
+
+
+def test_a_proxy_that_is_not_a_url_is_a_config_error(tmp_path, populated, capsys):
+    assert mirror(tmp_path, populated, extra='proxy = "socks5://u:secret@host:1080"') == 2
+    err = capsys.readouterr().err
+    assert "[mirror] proxy: must be http://[user:password@]host:port" in err
+    assert "secret" not in err
