@@ -14,8 +14,12 @@ from typing import Any
 
 from cellar.bandersnatch.filters import parse_size
 from cellar.config_checks import ConfigProblem, check_timeout, get_value
-from cellar.upstream.answers import DEFAULT_DEADLINE, DEFAULT_MAX_PAGE_SIZE
 
+#: The largest page read, once decoded: three times PyPI's root page (40 MB in December 2026;
+#: its largest project pages are about 20 MB), far below what would exhaust memory.
+DEFAULT_MAX_PAGE_SIZE = 128 << 20
+#: The longest a page or metadata request may take in all, however the bytes trickle in.
+DEFAULT_DEADLINE = 300.0
 LIMIT_KEYS = frozenset({"max-page-size", "deadline", "file-hosts", "keep-free"})
 #: Free space kept on the mirror's file system: the state database and the pages of what was
 #: downloaded must always fit, so a full disk fails single files, never the run.

@@ -12,16 +12,12 @@ from typing import Any
 import aiohttp
 
 from cellar import __version__
+from cellar.config_limits import DEFAULT_DEADLINE, DEFAULT_MAX_PAGE_SIZE
 from cellar.upstream.errors import UpstreamConnectionError, UpstreamError, UpstreamHTTPError
 from cellar.upstream.hosts import HostPolicy
 from cellar.upstream.retry import RetryPolicy
 
 CHUNK_SIZE = 256 * 1024
-#: The largest page read, once decoded: three times PyPI's root page (40 MB in December 2026;
-#: its largest project pages are about 20 MB), far below what would exhaust memory.
-DEFAULT_MAX_PAGE_SIZE = 128 << 20
-#: The longest a page or metadata request may take in all, however the bytes trickle in.
-DEFAULT_DEADLINE = 300.0
 #: After the deadline, a download must have averaged at least this many bytes a second.
 MIN_DOWNLOAD_RATE = 64 << 10
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)", re.ASCII)
