@@ -36,7 +36,7 @@ def client_wheel(name: str, version: str) -> Path:
     if not found:
         pytest.fail(
             f"no {name} {version} wheel in {CLIENT_WHEELS}: run the README's test set-up "
-            f"(pip download --no-deps -d .clients -r tests/clients.txt)"
+            f"(bash scripts/test.sh, or pip download --no-deps -d .clients -r tests/clients.txt)"
         )
     return found[0]
 

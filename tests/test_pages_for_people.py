@@ -4,7 +4,7 @@ A mirror is made from the local upstream (one file of it unreachable, so the las
 failure to show), then Debian's Chromium, driven by Playwright, loads the home page, searches,
 opens project pages and follows a file link. Screenshots are kept as test artefacts in
 ``$CELLAR_ARTIFACTS/pages_for_people/`` (default ``<repository>/.artifacts/``). Chromium is
-required: without it the browser test fails, it is never skipped (``.ci/run`` installs it).
+required: without it the browser test fails, it is never skipped (``scripts/test.sh`` installs it).
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def browser():
     if chromium is None:
         pytest.fail(
             "Chromium is not installed: the pages for people are tested in Debian's Chromium "
-            "(`apt-get install chromium`, as .ci/run does); Playwright's own browsers are "
+            "(`apt-get install chromium`, as scripts/test.sh does); Playwright's own browsers are "
             "never downloaded"
         )
     with sync_playwright() as playwright:
