@@ -17,7 +17,7 @@ machine's cores with the server it measures: compare the ratios, not the absolut
 cellar serve and nginx write an access log to a file, as in production.
 
 Run: ``python benchmarks/serve.py [--projects 60] [--duration 5] [--connections 64]``.
-Needs wrk and nginx (Debian packages; ``.ci/run`` installs them) and pypiserver with waitress
+Needs wrk and nginx (Debian packages; ``scripts/test.sh`` installs them) and pypiserver with waitress
 (``pip install --group bench``). No network beyond 127.0.0.1.
 """
 
