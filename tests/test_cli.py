@@ -176,3 +176,19 @@ def test_an_unusable_mirror_directory_is_a_setup_error(tmp_path):
         result.stderr
     )
     assert "Traceback" not in result.stderr
+
+
+def test_a_configuration_error_keeps_one_problem_a_line(tmp_path):
+    config = tmp_path / "cellar.toml"
+    config.write_text(
+        '[mirror]\ndirectory = "m"\nworkers = 0\n'
+        '[targets]\npython = ["3.11", "2.1"]\nplatforms = ["amiga"]\n'
+    )
+    result = run_cli("plan", "-c", str(config))
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert lines[0].endswith(f"invalid configuration {config}:")
+    # Continuation lines are indented: none can pass for a log record of its own.
+    assert all(line.startswith("  ") for line in lines[1:]), lines
+    assert any("[mirror] workers: must be 1 to 256, not 0" in line for line in lines)
+    assert "\\n" not in result.stderr

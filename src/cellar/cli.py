@@ -229,11 +229,13 @@ def _convert(path: Path) -> int:
 
 
 class PrintableFormatter(logging.Formatter):
-    """A formatter whose messages are one printable line: upstream text cannot forge a log
-    line or drive the terminal (``cellar.printable``)."""
+    """A formatter whose messages cannot forge a log line or drive the terminal: control
+    characters are escaped (``cellar.printable``), and the lines after a message's first
+    (a configuration error lists its problems one a line) are indented, so none can pass
+    for a record of its own."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:
-        record.message = printable(record.message)
+        record.message = "\n  ".join(printable(line) for line in record.message.split("\n"))
         return super().formatMessage(record)
 
 

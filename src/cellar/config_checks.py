@@ -230,7 +230,10 @@ def make_targets(
 ) -> tuple[TargetEnvironment, ...]:
     """Return every (python, platform) target; what is ``None`` is the running interpreter's
     (the implementation too when either list is), else CPython. An invalid target is a
-    problem under ``key``."""
+    problem under ``key`` and the setting that holds the value (``[targets] platforms``)."""
+    given = {"platforms": platforms or (), "python": pythons or (), "implementation": ()}
+    if implementation is not None:
+        given["implementation"] = (implementation,)
     try:
         if pythons is None or platforms is None:
             host = host_target()
@@ -239,7 +242,8 @@ def make_targets(
             implementation = implementation or host.implementation
         return targets_for(pythons, platforms, implementation or "cpython")
     except InvalidTargetError as error:
-        problems.append(ConfigProblem(key, str(error)))
+        setting = next((name for name, values in given.items() if error.value in values), None)
+        problems.append(ConfigProblem(f"{key} {setting}" if setting else key, str(error)))
         return ()
 
 
