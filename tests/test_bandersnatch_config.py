@@ -294,7 +294,7 @@ def test_a_toml_typo_is_a_toml_error_even_when_it_reads_as_ini(tmp_path):
         ),
         (MINIMAL.replace("directory = mirror\n", ""), "[mirror] directory", "missing (required)"),
         (MINIMAL + "[cellar]\ndependency = true\n", "[cellar] dependency", "unknown option"),
-        (MINIMAL + "[cellar]\ndependencies = true\npython = 2.7\n", "[cellar]", "'2.7'"),
+        (MINIMAL + "[cellar]\ndependencies = true\npython = 2.7\n", "[cellar] python", "'2.7'"),
         (
             MINIMAL.replace("allowlist_project", "project_requirements")
             + "requirements = missing.txt\n",
