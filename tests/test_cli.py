@@ -50,8 +50,16 @@ def test_missing_default_config_and_environment_variable(tmp_path):
     other = tmp_path / "other.toml"
     other.write_text('[mirror]\ndirectory = "m"\n', encoding="utf-8")
     result = run_cli("status", env={**os.environ, "CELLAR_CONFIG": str(other)})
-    assert result.returncode == 1
+    assert result.returncode == 2  # as verify and delete: no mirror yet is a set-up problem
     assert "no mirror has been made here yet" in result.stderr
+    for command in ("verify", "delete"):
+        result = run_cli(
+            command,
+            *(["x"] if command == "delete" else []),
+            env={**os.environ, "CELLAR_CONFIG": str(other)},
+        )
+        assert result.returncode == 2, command
+        assert "no mirror has been made here yet" in result.stderr, command
 
 
 def test_usage_error_exits_2():

@@ -345,8 +345,9 @@ def _status(config: Config) -> int:
             totals = state.totals()
             run = state.last_run()
     except MirrorStateError as error:
+        # No mirror yet, or no usable record: as for verify and delete, a set-up problem.
         log.error("%s", error)
-        return EXIT_FAILURES
+        return EXIT_USAGE
     lines = [
         f"mirror:   {config.mirror.directory}",
         f"upstream: {config.mirror.upstream}",
