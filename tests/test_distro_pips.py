@@ -18,7 +18,7 @@ import pytest
 from cellar.cli import main
 from cellar.config import load_config
 from cellar.nginx import render_nginx_config, site_from_config
-from tests.support.installers import INSTALL_TIMEOUT, find_interpreters, make_venv, pip_install
+from tests.support.installers import INSTALL_TIMEOUT, find_python, make_venv, pip_install
 from tests.support.mirror import EVERY_VERSION, cellar_serve, write_config
 from tests.support.nginx import free_port, running_nginx
 from tests.support.packages import build_sdist, build_wheel
@@ -41,19 +41,6 @@ def client_wheel(name: str, version: str) -> Path:
     return found[0]
 
 
-def python(minor: str) -> Path:
-    for candidate in find_interpreters():
-        version = subprocess.run(
-            [str(candidate), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        if version == minor:
-            return candidate
-    pytest.fail(f"no CPython {minor} on this machine (pyenv or python{minor} on PATH)")
-
-
 @pytest.fixture(scope="module")
 def mirror_config(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("distro-pips")
@@ -73,7 +60,7 @@ def mirror_config(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def debian_pip(tmp_path_factory) -> Path:
     """A CPython 3.11 venv holding pip 23.0.1, as Debian 12 has them."""
-    venv = make_venv(tmp_path_factory.mktemp("debian12") / "venv", python("3.11"))
+    venv = make_venv(tmp_path_factory.mktemp("debian12") / "venv", find_python("3.11"))
     wheel = client_wheel("pip", "23.0.1")
     subprocess.run(
         [str(venv), "-m", "pip", "install", "--isolated", "--no-index", "--quiet", str(wheel)],

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from cellar.cli import main
 from cellar.config import DEFAULT_UPSTREAM
-from tests.support.installers import find_interpreters, make_venv, pip_install
+from tests.support.installers import find_python, make_venv, pip_install
 from tests.support.mirror import assert_consistent, cellar_serve, write_config
 
 pytestmark = pytest.mark.live
@@ -59,20 +58,6 @@ def test_closure_of_pandas_folium_pip_for_cpython_311_manylinux(tmp_path, instal
         [str(venv), "-c", "import pandas, folium; pandas.DataFrame({'a': [1]}); folium.Map()"],
         check=True,
     )
-
-
-def find_python(version: str) -> Path:
-    """Return an interpreter of ``version`` found on this machine (the live test needs 3.11)."""
-    for python in find_interpreters():
-        result = subprocess.run(
-            [str(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        if result.stdout.strip() == version:
-            return python
-    pytest.fail(f"no CPython {version} on this machine; the live test needs one")
 
 
 def test_the_default_limits_take_pypis_largest_pages(tmp_path, capsys):

@@ -17,6 +17,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import pytest
+
 #: How long one installer run may take before the test fails with its output.
 INSTALL_TIMEOUT = 240.0
 
@@ -101,6 +103,20 @@ def _interpreters() -> tuple[tuple[tuple[int, int], Path], ...]:
         version = (facts["version"][0], facts["version"][1])
         by_version.setdefault(version, Path(facts["executable"]))
     return tuple(sorted(by_version.items()))
+
+
+def find_python(minor: str) -> Path:
+    """Return a CPython ``minor`` (``"3.11"``) found on this machine; fail the test if none is."""
+    for python in find_interpreters((0, 0)):
+        version = subprocess.run(
+            [str(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        if version == minor:
+            return python
+    pytest.fail(f"no CPython {minor} on this machine (pyenv, or python{minor} on PATH)")
 
 
 def interpreter_of(venv: Path) -> Path:
