@@ -92,7 +92,7 @@ _HEALTH: Final = "health"
 
 
 @web.middleware
-async def _only_get_and_head(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def _http_rules(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.version < (1, 0):
         # HTTP/0.9, or a request line without a version: no headers, no status line back.
         raise web.HTTPBadRequest(text="a request line needs an HTTP/1.x version\n")
@@ -139,7 +139,7 @@ def make_app(
     if not (web_root / "simple").is_dir():
         raise WebRootError(web_root)
     handlers = SimpleHandlers(web_root, PageCache())
-    middlewares: list[Middleware] = [_only_get_and_head]
+    middlewares: list[Middleware] = [_http_rules]
     auth = BasicAuth.load(settings.htpasswd) if settings.htpasswd is not None else None
     if auth is not None:
         open_routes = frozenset({_HEALTH} if settings.health_without_auth else ())

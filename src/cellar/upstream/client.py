@@ -300,14 +300,9 @@ class UpstreamClient:
             response = await self._get(url, headers, auto_decompress=False)
             async with response:
                 check_status(response, self.settings.retry)
-                limit = max_bytes if max_bytes is not None else -1
-                if 0 <= limit < (response.content_length or 0):
-                    raise ResponseTooLargeError(url, limit, 0)
-                body = bytearray()
-                while chunk := await self._read_chunk(response):
-                    body += chunk
-                    if 0 <= limit < len(body):
-                        raise ResponseTooLargeError(url, limit, len(body))
+                if max_bytes is not None and max_bytes < (response.content_length or 0):
+                    raise ResponseTooLargeError(url, max_bytes, 0)
+                body = await self._read_bounded(url, response, max_bytes, ResponseTooLargeError)
                 check_length(response, len(body))
                 headers_read = {name.lower(): value for name, value in response.headers.items()}
                 return Fetched(
@@ -340,7 +335,10 @@ class UpstreamClient:
             if response.status == 304 and previous is not None:
                 return None
             check_status(response, self.settings.retry)
-            body = await self._read_page(url, response)
+            # Counted once decoded: aiohttp decodes a compressed body a bounded chunk at a
+            # time, so a compression bomb costs at most the limit and a chunk.
+            limit = self.settings.max_page_size
+            body = await self._read_bounded(url, response, limit, PageTooLargeError)
             check_length(response, len(body))
             return PageSnapshot(
                 body,
@@ -351,18 +349,20 @@ class UpstreamClient:
                 response.headers.get("Last-Modified"),
             )
 
-    async def _read_page(self, url: str, response: aiohttp.ClientResponse) -> bytes:
-        """Read a page's body, decoded, stopping once it passes ``max_page_size`` bytes.
-
-        aiohttp decodes a compressed body a bounded chunk at a time, so a compression bomb
-        costs at most the limit and a chunk. Raises ``PageTooLargeError`` (not retried).
-        """
-        limit = self.settings.max_page_size
+    async def _read_bounded(
+        self,
+        url: str,
+        response: aiohttp.ClientResponse,
+        limit: int | None,
+        too_large: type[ResponseTooLargeError],
+    ) -> bytes:
+        """Read ``response``'s body into memory, raising ``too_large(url, limit, received)``
+        (not retried) as soon as it passes ``limit`` bytes (None: no limit)."""
         body = bytearray()
         while chunk := await self._read_chunk(response):
             body += chunk
-            if len(body) > limit:
-                raise PageTooLargeError(url, limit, len(body))
+            if limit is not None and len(body) > limit:
+                raise too_large(url, limit, len(body))
         return bytes(body)
 
     async def _get(
