@@ -43,6 +43,10 @@ CHROMIUM_ARGS = [
 ]
 HOSTILE_REASON = '<script>alert("x")</script> broken & <b>bad</b>'
 UPLOADED = datetime(2024, 3, 5, 14, 30, tzinfo=UTC)
+#: Long enough to wrap in its column, and without spaces as PyPI often has it: it must wrap
+#: between clauses, never inside one.
+REQUIRES_PYTHON = ">=3.8,!=3.9.*,!=3.10.0,!=3.10.1,<4"
+CLAUSES = REQUIRES_PYTHON.split(",")
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +55,9 @@ def mirror_config(tmp_path_factory):
     root = tmp_path_factory.mktemp("people")
     with LocalIndex() as index:
         index.add(build_wheel("alpha", "1.0"), upload_time=UPLOADED)
-        index.add(build_wheel("alpha", "2.0", requires_python=">=3.8"), upload_time=UPLOADED)
+        index.add(
+            build_wheel("alpha", "2.0", requires_python=REQUIRES_PYTHON), upload_time=UPLOADED
+        )
         index.add(build_sdist("alpha", "2.0"))
         index.add(build_wheel("alpha", "10.0"), yanked=HOSTILE_REASON)
         index.add(build_wheel("Foo_Bar.baz", "1.5"))
@@ -172,11 +178,21 @@ def test_a_person_browses_searches_and_opens_projects(base, browser, artifacts):
     assert f"yanked: {HOSTILE_REASON}" in text  # shown as text, not run or rendered
     assert page.locator("main script, main b:text('bad')").count() == 0
     two = page.locator("#v2\\.0 + table").inner_text()
-    assert ">=3.8" in two and "alpha-2.0.tar.gz" in two
+    assert ", ".join(CLAUSES) in two and "alpha-2.0.tar.gz" in two
     assert UPLOADED.strftime("%Y-%m-%d %H:%M UTC") in page.locator("#v1\\.0 + table").inner_text()
     wheel = build_wheel("alpha", "1.0")
     assert f"sha256: {wheel.sha256}" in text
     page.screenshot(path=artifacts / "project.png", full_page=True)
+
+    # Requires-Python wraps between its clauses, never inside one, even in a narrow window.
+    page.set_viewport_size({"width": 700, "height": 800})
+    clauses = page.locator("#v2\\.0 + table .clause")
+    assert clauses.all_inner_texts() == CLAUSES
+    boxes = [box for box in (clauses.nth(i).bounding_box() for i in range(clauses.count())) if box]
+    line = min(box["height"] for box in boxes)
+    assert len({round(box["y"]) for box in boxes}) > 1  # the clauses do wrap here ...
+    assert all(box["height"] < 1.5 * line for box in boxes)  # ... each on one line
+    page.set_viewport_size({"width": 1280, "height": 800})
 
     # The file links are the mirror's files.
     href = page.get_attribute("a:text-is('alpha-1.0-py3-none-any.whl')", "href")

@@ -96,7 +96,7 @@ def test_host_target_matches_the_running_interpreter():
 
 def test_names_and_full_versions():
     assert TargetEnvironment("3.11", "manylinux_2_28_x86_64").name == "cp311-manylinux_2_28_x86_64"
-    assert TargetEnvironment("3.11.7", "win_amd64").name == "cp311.7-win_amd64"
+    assert TargetEnvironment("3.11.7", "win_amd64").name == "cp3.11.7-win_amd64"
     assert TargetEnvironment("3.10", "win_amd64", "pypy").name == "pp310-win_amd64"
     assert str(TargetEnvironment("3.9", "win32").python_full_version) == "3.9.0"
 

@@ -111,11 +111,15 @@ class TargetEnvironment:
 
     @property
     def name(self) -> str:
-        """Return a short stable name such as ``cp311-manylinux_2_28_x86_64``."""
+        """Return a short stable name such as ``cp311-manylinux_2_28_x86_64``.
+
+        A Python given to the micro version keeps it whole, dotted, so it cannot be misread:
+        ``cp3.11.7-manylinux_2_36_x86_64`` (the default target, the running interpreter).
+        """
         minor, micro = _python_version(self.python)
         prefix = "cp" if self.implementation == "cpython" else "pp"
-        micro_part = "" if micro is None else f".{micro}"
-        return f"{prefix}3{minor}{micro_part}-{self.platform}"
+        version = f"3{minor}" if micro is None else f"3.{minor}.{micro}"
+        return f"{prefix}{version}-{self.platform}"
 
     @property
     def python_full_version(self) -> Version:

@@ -335,8 +335,17 @@ def _file_row(file: PublishedFile) -> str:
     row_class = ' class="yanked"' if entry.yanked else ""
     return (
         f'<tr{row_class}><td>{cell}</td><td class="num">{format_size(file.size)}</td>'
-        f"<td>{_e(entry.requires_python or '—')}</td><td>{_e(uploaded)}</td></tr>"
+        f"<td>{_requires_python(entry.requires_python)}</td><td>{_e(uploaded)}</td></tr>"
     )
+
+
+def _requires_python(text: str | None) -> str:
+    """Return Requires-Python as HTML that wraps only between its clauses (``>=3.8, <4``),
+    never inside one (a narrow column would otherwise show ``>=3.`` over ``8``)."""
+    if not text:
+        return "—"
+    clauses = [clause.strip() for clause in text.split(",") if clause.strip()]
+    return ", ".join(f'<span class="clause">{_e(clause)}</span>' for clause in clauses)
 
 
 def render_not_found(spelled: str, root: str) -> bytes:

@@ -52,6 +52,7 @@ tr.yanked a.file { text-decoration: line-through; }
 table.release { table-layout: fixed; }
 table.release th:nth-child(2) { width: 7rem; } table.release th:nth-child(3) { width: 9rem; }
 table.release th:nth-child(4) { width: 12.5rem; } td { overflow-wrap: anywhere; }
+.clause { white-space: nowrap; }
 .facts th { width: 9rem; }
 .failures { padding-left: 1.2rem; overflow-wrap: anywhere; } .failures li { margin: 0.3rem 0; }
 .notice { background: var(--warn-bg); border-left: 4px solid var(--warn); padding: 0.5rem 0.8rem;
