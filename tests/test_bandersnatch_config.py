@@ -11,7 +11,7 @@ import pytest
 from packaging.requirements import Requirement
 
 from cellar.cli import main
-from cellar.config import DEFAULT_UPSTREAM, ConfigError, load_config, read_config
+from cellar.config import ConfigError, default_upstream, load_config, read_config
 from cellar.select.targets import targets_for
 
 DATA = Path(__file__).parent / "data" / "bandersnatch"
@@ -131,7 +131,7 @@ def test_cellar_targets_without_the_closure_filter_files_by_target(tmp_path):
 def test_options_without_meaning_are_each_named_in_a_warning(tmp_path, config_log):
     path = data(tmp_path, "ignored.conf")
     config = load_config(path)
-    assert config.mirror.upstream == DEFAULT_UPSTREAM  # no master: bandersnatch's default index
+    assert config.mirror.upstream == default_upstream()  # no master: bandersnatch's default index
     assert config.mirror.proxy == "http://127.0.0.1:3128"  # read, not ignored
     messages = warnings_of(config_log)
     for option in (

@@ -24,6 +24,31 @@ def test_help_for_each_command():
     assert "bandersnatch" in run_cli("config", "convert", "--help").stdout
 
 
+#: What `cellar --help` and `--version` must not load: each costs a tenth of a second or more
+#: (benchmarks/startup.py times the whole start-up).
+HEAVY = ("aiohttp", "rich", "pypi_simple", "resolvelib", "sqlite3", "cellar.config", "cellar.sync")
+LOADED = """
+import sys
+from cellar.cli import main
+try:
+    main(sys.argv[1:])
+finally:
+    loaded = [n for n in sys.modules if any(n == h or n.startswith(h + ".") for h in {heavy})]
+    print(sorted(loaded), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("arguments", [["--version"], ["--help"], ["mirror", "--help"]])
+def test_help_and_version_load_nothing_heavy(arguments):
+    script = LOADED.format(heavy=HEAVY)
+    result = subprocess.run(
+        [sys.executable, "-c", script, *arguments], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
+    assert result.stderr.strip().splitlines()[-1] == "[]"
+
+
 def test_bad_configuration_exits_2_naming_file_and_key(tmp_path):
     config = tmp_path / "cellar.toml"
     config.write_text('[mirror]\ndirectory = "m"\nworkers = "many"\n', encoding="utf-8")

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from cellar.config import (
-    DEFAULT_UPSTREAM,
     ConfigError,
     config_path,
+    default_upstream,
     load_config,
 )
 
@@ -29,8 +29,8 @@ def test_minimal_config_gets_defaults_and_paths_relative_to_the_file(tmp_path):
     config = load_config(path)
     assert config.mirror.directory == tmp_path / "mirror"
     assert config.mirror.web_root == tmp_path / "mirror" / "web"
-    assert config.mirror.upstream == DEFAULT_UPSTREAM
-    assert DEFAULT_UPSTREAM.startswith("https://")
+    assert config.mirror.upstream == default_upstream()
+    assert default_upstream().startswith("https://")
     assert [r.name for r in config.packages.requirements] == ["requests", "Foo_Bar.baz"]
     assert str(config.packages.requirements[1].specifier) == "<3,>=1.0"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cellar.cli import main
-from cellar.keep import prune_projects
+from cellar.keep.delete import prune_projects
 from cellar.keep.pages import listing_from_json, write_project, write_root
 from cellar.lock import MirrorLock
 from cellar.state import MirrorState

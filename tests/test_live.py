@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from cellar.cli import main
-from cellar.config import DEFAULT_UPSTREAM
+from cellar.config import default_upstream
 from tests.support.installers import find_python, make_venv, pip_install
 from tests.support.mirror import assert_consistent, cellar_serve, write_config
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.live
 
 
 def test_mirror_from_pypi_and_install(tmp_path, installer_env):
-    config = write_config(tmp_path, DEFAULT_UPSTREAM, ["six==1.16.0", "idna>=3.7,<3.9"])
+    config = write_config(tmp_path, default_upstream(), ["six==1.16.0", "idna>=3.7,<3.9"])
     assert main(["mirror", "-c", str(config)]) == 0
     web = tmp_path / "mirror" / "web"
     # Every listed file, and every .metadata file the upstream offered, is in place and verified.
@@ -41,7 +41,7 @@ def test_mirror_from_pypi_and_install(tmp_path, installer_env):
 
 def test_closure_of_pandas_folium_pip_for_cpython_311_manylinux(tmp_path, installer_env):
     """The issue's promise on real projects: the closure alone installs and imports."""
-    config = write_config(tmp_path, DEFAULT_UPSTREAM, ["pandas", "folium", "pip"])
+    config = write_config(tmp_path, default_upstream(), ["pandas", "folium", "pip"])
     with config.open("a", encoding="utf-8") as stream:
         stream.write('[targets]\npython = ["3.11"]\nplatforms = ["manylinux_2_28_x86_64"]\n')
     assert main(["mirror", "-c", str(config)]) == 0
@@ -65,7 +65,7 @@ def test_the_default_limits_take_pypis_largest_pages(tmp_path, capsys):
     (ddtrace's, about 20 MB) pass the default max-page-size and deadline; a tight limit stops
     the same page with the project failing alone."""
     config = write_config(
-        tmp_path, DEFAULT_UPSTREAM, ["ddtrace"], extra_mirror='root-serials = "always"'
+        tmp_path, default_upstream(), ["ddtrace"], extra_mirror='root-serials = "always"'
     )
     assert main(["plan", "-c", str(config)]) == 0
     out = capsys.readouterr()
@@ -74,7 +74,7 @@ def test_the_default_limits_take_pypis_largest_pages(tmp_path, capsys):
     assert "root page" in out.err, out.err
     assert "max-page-size" not in out.out + out.err
     tight = write_config(
-        tmp_path, DEFAULT_UPSTREAM, ["ddtrace", "six"], extra_mirror='max-page-size = "4MiB"'
+        tmp_path, default_upstream(), ["ddtrace", "six"], extra_mirror='max-page-size = "4MiB"'
     )
     assert main(["plan", "-c", str(tight)]) == 1
     out = capsys.readouterr()

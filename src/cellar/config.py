@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
-
-from pypi_simple import PYPI_SIMPLE_ENDPOINT
 
 from cellar.bandersnatch.filters import Filters
 from cellar.config_checks import (
@@ -35,6 +32,7 @@ from cellar.config_checks import (
     selected,
 )
 from cellar.config_limits import LIMIT_KEYS, MirrorLimits, limits_table
+from cellar.config_location import CONFIG_ENV, DEFAULT_CONFIG, config_path
 from cellar.config_packages import (
     PACKAGES_KEYS,
     SDIST_POLICIES,
@@ -52,7 +50,6 @@ __all__ = [
     "DEFAULT_CONFIG",
     "DEFAULT_RETRIES",
     "DEFAULT_TIMEOUT",
-    "DEFAULT_UPSTREAM",
     "DEFAULT_WORKERS",
     "INI_SUFFIXES",
     "ROOT_SERIALS",
@@ -67,18 +64,12 @@ __all__ = [
     "SdistPolicy",
     "ServeSettings",
     "config_path",
+    "default_upstream",
     "load_config",
     "parse_config",
     "read_config",
 ]
 
-#: Where ``cellar`` looks for its configuration when neither ``--config`` nor the environment
-#: variable names one.
-DEFAULT_CONFIG = Path("cellar.toml")
-CONFIG_ENV = "CELLAR_CONFIG"
-
-#: The upstream used when the configuration names none: PyPI's Simple API, from pypi-simple.
-DEFAULT_UPSTREAM = PYPI_SIMPLE_ENDPOINT
 DEFAULT_WORKERS = 10
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRIES = 3
@@ -86,6 +77,15 @@ DEFAULT_RETRIES = 3
 INI_SUFFIXES = (".conf", ".ini", ".cfg")
 
 log = logging.getLogger("cellar.config")
+
+
+def default_upstream() -> str:
+    """Return the upstream used when the configuration names none: PyPI's Simple API, as
+    pypi-simple names it (imported here, not at the top: it costs a third of a second, which
+    commands that never talk to an upstream should not pay)."""
+    from pypi_simple import PYPI_SIMPLE_ENDPOINT  # noqa: PLC0415
+
+    return PYPI_SIMPLE_ENDPOINT
 
 
 RootSerials = Literal["auto", "always", "never"]
@@ -101,7 +101,7 @@ class MirrorSettings:
     """The ``[mirror]`` table: where the mirror lives and how to talk to the upstream."""
 
     directory: Path
-    upstream: str = DEFAULT_UPSTREAM
+    upstream: str = field(default_factory=default_upstream)
     workers: int = DEFAULT_WORKERS
     timeout: float = DEFAULT_TIMEOUT
     retries: int = DEFAULT_RETRIES
@@ -164,14 +164,6 @@ _KNOWN = {
         *("latest", "latest-by", "exclude-platforms", "max-project-size", "size-exempt"),
     },
 }
-
-
-def config_path(explicit: str | None, environ: Mapping[str, str] = os.environ) -> Path:
-    """Return the config file to read: ``explicit``, else ``$CELLAR_CONFIG``, else the default."""
-    if explicit:
-        return Path(explicit)
-    from_env = environ.get(CONFIG_ENV)
-    return Path(from_env) if from_env else DEFAULT_CONFIG
 
 
 def load_config(path: Path) -> Config:
@@ -240,7 +232,7 @@ def parse_config(
     base = source.parent if source.parent != Path() else Path.cwd()
 
     directory = get_value(mirror, "mirror", "directory", str, problems, required=True)
-    upstream = get_value(mirror, "mirror", "upstream", str, problems) or DEFAULT_UPSTREAM
+    upstream = get_value(mirror, "mirror", "upstream", str, problems) or default_upstream()
     workers = get_value(mirror, "mirror", "workers", int, problems)
     timeout = get_value(mirror, "mirror", "timeout", (int, float), problems)
     retries = get_value(mirror, "mirror", "retries", int, problems)

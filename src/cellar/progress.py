@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import (
@@ -16,13 +17,15 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from cellar.keep.delete import PruneResult
 from cellar.keep.model import Finding, Fix, Problem, Resolution, VerifyReporter, VerifyResult
 from cellar.printable import printable
-from cellar.state import Failure
-from cellar.sync.engine import MirrorResult
 from cellar.sync.reporter import Reporter
 from cellar.units import counted, human_bytes
+
+if TYPE_CHECKING:
+    from cellar.keep.delete import PruneResult
+    from cellar.state import Failure
+    from cellar.sync.engine import MirrorResult
 
 log = logging.getLogger("cellar.sync")
 

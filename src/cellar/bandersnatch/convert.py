@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from cellar.bandersnatch.filters import Filters
-from cellar.config import DEFAULT_UPSTREAM, Config, read_config
+from cellar.config import Config, default_upstream, read_config
 from cellar.config_checks import ConfigError, ConfigProblem
 
 
@@ -45,7 +45,7 @@ def to_toml(config: Config, warnings: Iterable[ConfigProblem] = ()) -> str:
 def _mirror(config: Config) -> list[str]:
     mirror = config.mirror
     lines = [f"directory = {_string(str(mirror.directory))}"]
-    if mirror.upstream != DEFAULT_UPSTREAM:
+    if mirror.upstream != default_upstream():
         lines.append(f"upstream = {_string(mirror.upstream)}")
     lines += [
         f"workers = {mirror.workers}",

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from cellar.config import DEFAULT_RETRIES, DEFAULT_UPSTREAM, MirrorSettings
+from cellar.config import DEFAULT_RETRIES, MirrorSettings, default_upstream
 from cellar.config_checks import (
     ConfigProblem,
     check_proxy,
@@ -181,7 +181,7 @@ def mirror_settings(reader: Reader, base: Path) -> MirrorSettings | None:
     allow_http = reader.flag("mirror", "allow-non-https", default=False)
     if master.startswith("http://") and not allow_http:
         reader.problem("[mirror] master", "is not https:// (set allow-non-https = true to allow)")
-    upstream = master.rstrip("/") + "/simple/" if master else DEFAULT_UPSTREAM
+    upstream = master.rstrip("/") + "/simple/" if master else default_upstream()
     problems = reader.problems
     workers = reader.integer("mirror", "workers", BANDERSNATCH_WORKERS)
     settings = MirrorSettings(

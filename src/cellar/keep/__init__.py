@@ -1,35 +1,7 @@
 """Keeping a mirror right: verify files and pages, repair them, prune orphans, delete projects.
 
-``verify_mirror`` (``cellar verify``) and ``delete_projects`` (``cellar delete``) take the
-mirror lock; ``prune_projects`` is for a caller that holds it already (the engine).
+``keep.verify.verify_mirror`` (``cellar verify``) and ``keep.delete.delete_projects``
+(``cellar delete``) take the mirror lock; ``keep.delete.prune_projects`` is for a caller that
+holds it already (the engine). The values they share are in ``keep.model``. Nothing is imported
+here, so that a module needing only ``keep.model`` does not load the HTTP client with verify.
 """
-
-from __future__ import annotations
-
-from cellar.keep.delete import PruneResult, delete_projects, plan_prune, prune_projects
-from cellar.keep.model import (
-    Finding,
-    Fix,
-    Problem,
-    Resolution,
-    VerifyOptions,
-    VerifyReporter,
-    VerifyResult,
-)
-from cellar.keep.verify import run_verify, verify_mirror
-
-__all__ = [
-    "Finding",
-    "Fix",
-    "Problem",
-    "PruneResult",
-    "Resolution",
-    "VerifyOptions",
-    "VerifyReporter",
-    "VerifyResult",
-    "delete_projects",
-    "plan_prune",
-    "prune_projects",
-    "run_verify",
-    "verify_mirror",
-]

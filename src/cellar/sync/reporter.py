@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from cellar.state import Failure
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cellar.state import Failure
 
 
 class Reporter:

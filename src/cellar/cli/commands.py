@@ -1,0 +1,218 @@
+"""What ``cellar``'s commands do: load the configuration, call the library, print the result,
+and turn errors into exit codes (``cellar.exit_codes``).
+
+Each command imports the parts of Cellar it uses when it runs, so that a command never pays
+for another's (``cellar status`` does not load the HTTP client, ``cellar --help`` none of this).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cellar.cli.logs import configure_logging
+from cellar.config import Config, config_path, load_config
+from cellar.errors import CellarError
+from cellar.exit_codes import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from cellar.printable import printable_lines
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+log = logging.getLogger("cellar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the command ``args`` name and return its exit code."""
+    from rich.console import Console  # noqa: PLC0415 - not needed by --help
+
+    from cellar.cli.setup import client_config, nginx_config  # noqa: PLC0415
+
+    console = Console(stderr=True)
+    handler = configure_logging(console, verbose=args.verbose, quiet=args.quiet)
+    try:
+        # These read the configuration themselves, or none at all.
+        unconfigured: dict[str, Callable[[], int]] = {
+            "config": lambda: _convert(Path(args.file)),
+            "client-config": lambda: client_config(args),
+        }
+        if args.command in unconfigured:
+            return unconfigured[args.command]()
+        config = load_config(config_path(args.config))
+        commands: dict[str, Callable[[], int]] = {
+            "mirror": lambda: _mirror(config, console),
+            "serve": lambda: _serve(config, args.host, args.port),
+            "plan": lambda: _plan(config, as_json=args.json),
+            "why": lambda: _why(config, args.project),
+            "status": lambda: _status(config),
+            "verify": lambda: _verify(config, console, args),
+            "delete": lambda: _delete(config, args.projects, dry_run=args.dry_run),
+            "nginx-config": lambda: nginx_config(config, args),
+        }
+        return commands[args.command]()
+    except KeyboardInterrupt:
+        log.error("interrupted; what was already verified is kept, run again to finish")
+        return EXIT_INTERRUPTED
+    except CellarError as error:
+        log.error("%s", error)
+        return EXIT_USAGE
+    except sqlite3.Error as error:
+        # The state database failing mid-run (a full disk, most likely): the mirror on disk
+        # is as consistent as ever; the record of this run may be incomplete.
+        log.error("the mirror's state database failed: %s", error)
+        return EXIT_FAILURES
+    except OSError as error:
+        # What the engine could not attribute to a project or file, such as a full disk
+        # while writing the root page: the pages already published stay as they were.
+        log.error("%s", error)
+        return EXIT_FAILURES
+    finally:
+        # Logging is process-wide: leave it as found for callers that run main() in-process.
+        log.removeHandler(handler)
+
+
+def _convert(path: Path) -> int:
+    from cellar.bandersnatch.convert import convert_command  # noqa: PLC0415
+
+    text, code = convert_command(path)
+    if code == EXIT_OK:
+        print(text, end="" if text.endswith("\n") else "\n")
+    else:
+        log.error("%s", text)
+    return code
+
+
+def _mirror(config: Config, console: Console) -> int:
+    from cellar.progress import BarReporter, LogReporter, summarize  # noqa: PLC0415
+    from cellar.sync.engine import run_mirror  # noqa: PLC0415
+
+    if console.is_terminal:
+        with BarReporter(console) as reporter:
+            result = run_mirror(config, reporter)
+    else:
+        result = run_mirror(config, LogReporter())
+    print(printable_lines(summarize(result)))
+    return EXIT_OK if result.ok else EXIT_FAILURES
+
+
+def _plan(config: Config, *, as_json: bool) -> int:
+    from cellar.plan_report import plan_json, plan_text  # noqa: PLC0415
+    from cellar.sync.plan import run_plan  # noqa: PLC0415
+
+    plan, novelty = run_plan(config)
+    print(plan_json(plan, novelty) if as_json else printable_lines(plan_text(plan, novelty)))
+    return EXIT_FAILURES if plan.failures else EXIT_OK
+
+
+def _why(config: Config, project: str) -> int:
+    from cellar.plan_report import why_text  # noqa: PLC0415
+    from cellar.sync.plan import run_plan  # noqa: PLC0415
+
+    plan, _ = run_plan(config)
+    text, needed = why_text(plan, project)
+    print(printable_lines(text))
+    return EXIT_OK if needed else EXIT_FAILURES
+
+
+def _serve(config: Config, host: str | None, port: int | None) -> int:
+    from dataclasses import replace  # noqa: PLC0415
+
+    from cellar.serve.app import serve_forever  # noqa: PLC0415
+    from cellar.serve.human_routes import published_index_url  # noqa: PLC0415
+
+    def ready(url: str) -> None:
+        log.info("serving %s at %s (pip: --index-url %ssimple/)", config.mirror.web_root, url, url)
+
+    settings = replace(
+        config.serve,
+        host=config.serve.host if host is None else host,
+        port=config.serve.port if port is None else port,
+    )
+    serve_forever(
+        config.mirror.web_root,
+        settings,
+        on_ready=ready,
+        index_url=published_index_url(config.serve),
+    )
+    return EXIT_OK
+
+
+def _verify(config: Config, console: Console, args: argparse.Namespace) -> int:
+    from cellar.keep.model import VerifyOptions  # noqa: PLC0415
+    from cellar.keep.verify import verify_mirror  # noqa: PLC0415
+    from cellar.progress import (  # noqa: PLC0415
+        BarVerifyReporter,
+        LogVerifyReporter,
+        summarize_verify,
+    )
+
+    options = VerifyOptions(
+        fast=args.fast, repair=args.repair, prune_orphans=args.prune_orphans, restart=args.restart
+    )
+    if console.is_terminal:
+        with BarVerifyReporter(console) as reporter:
+            result = verify_mirror(config, options, reporter)
+    else:
+        result = verify_mirror(config, options, LogVerifyReporter())
+    print(printable_lines(summarize_verify(result)))
+    return EXIT_OK if result.ok else EXIT_FAILURES
+
+
+def _delete(config: Config, projects: list[str], *, dry_run: bool) -> int:
+    from cellar.keep.delete import delete_projects  # noqa: PLC0415
+    from cellar.progress import summarize_prune  # noqa: PLC0415
+
+    result = delete_projects(config, projects, dry_run=dry_run)
+    print(printable_lines(summarize_prune(result)))
+    return EXIT_FAILURES if result.unknown else EXIT_OK
+
+
+def _status(config: Config) -> int:
+    from cellar.progress import describe_failure  # noqa: PLC0415
+    from cellar.state import MirrorState, MirrorStateError  # noqa: PLC0415
+    from cellar.units import human_bytes  # noqa: PLC0415
+
+    try:
+        state_context = MirrorState.open(config.mirror.directory, create=False)
+        with state_context as state:
+            totals = state.totals()
+            run = state.last_run()
+    except MirrorStateError as error:
+        # No mirror yet, or no usable record: as for verify and delete, a set-up problem.
+        log.error("%s", error)
+        return EXIT_USAGE
+    lines = [
+        f"mirror:   {config.mirror.directory}",
+        f"upstream: {config.mirror.upstream}",
+        f"projects: {totals.projects}",
+        f"files:    {totals.files}",
+        f"bytes:    {totals.bytes} ({human_bytes(totals.bytes)})",
+    ]
+    if run is None:
+        lines.append("last sync: never")
+    else:
+        ended = (
+            f"finished {_local(run.finished_at)}"
+            if run.finished_at
+            else "did not finish (interrupted or still running)"
+        )
+        lines.append(f"last sync: started {_local(run.started_at)}, {ended}")
+        lines.append(
+            f"           {run.files_added} files added ({human_bytes(run.bytes_added)}), "
+            f"{len(run.failures)} failures"
+        )
+        lines.extend(f"  {describe_failure(failure)}" for failure in run.failures)
+    print(printable_lines("\n".join(lines)))
+    return EXIT_FAILURES if run is not None and run.failures else EXIT_OK
+
+
+def _local(stamp: str) -> str:
+    try:
+        return datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+    except ValueError:
+        return stamp
