@@ -19,6 +19,7 @@ import bcrypt
 import pytest
 
 from cellar.cli import main
+from cellar.client_files import Machine, pip_files
 from tests.support.installers import (
     INSTALL_TIMEOUT,
     clean_env,
@@ -190,6 +191,81 @@ def test_pip_reads_the_user_file_written(served, tmp_path):
     installed = pip(python, "install", "--no-cache-dir", f"{PROBE}==1.0", env=env, cwd=tmp_path)
     assert installed.returncode == 0, installed.stdout + installed.stderr
     assert imported_version(python, "cellar_client_probe") == "1.0"
+
+
+@pytest.mark.slow
+def test_what_else_pip_reads_is_named_and_is_what_pip_does(served, tmp_path):
+    """A user file's extra-index-url, PIP_FIND_LINKS and a global [install] index-url defeat a
+    venv file that names the mirror: each is named with where it comes from, and pip really
+    does as the warnings say (it takes the probe from find-links, not from the mirror)."""
+    links = tmp_path / "links"
+    links.mkdir()
+    wheel = build_wheel(PROBE, "9.0")
+    (links / wheel.filename).write_bytes(wheel.data)
+    env = file_env(tmp_path, PIP_FIND_LINKS=str(links))
+    venv = tmp_path / "venv"
+    python = make_venv(venv, env=env)
+    env["VIRTUAL_ENV"] = str(venv)
+    user = tmp_path / "xdg" / "pip" / "pip.conf"
+    user.parent.mkdir(parents=True)
+    user.write_text("[global]\nextra-index-url = http://127.0.0.1:9/other/\n", encoding="utf-8")
+
+    written = cellar("--url", served, "--write", "pip", "--scope", "venv", env=env, cwd=tmp_path)
+    assert written.returncode == 0, written.stderr
+    assert (
+        f"{user} [global] sets extra-index-url: pip searches http://127.0.0.1:9/other too"
+        in written.stderr
+    )
+    assert f"PIP_FIND_LINKS sets find-links: pip also takes files from {links}" in written.stderr
+    installed = pip(python, "install", "--no-cache-dir", "--no-index", PROBE, env=env, cwd=tmp_path)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    assert imported_version(python, "cellar_client_probe") == "9.0"  # as warned: not the mirror
+
+    # An [install] index-url in a global file wins over [global] in the venv's own file.
+    system = tmp_path / "xdg-dirs" / "pip" / "pip.conf"
+    system.parent.mkdir(parents=True)
+    system.write_text("[install]\nindex-url = http://127.0.0.1:9/simple/\n", encoding="utf-8")
+    again = cellar("--url", served, "--write", "pip", "--scope", "venv", env=env, cwd=tmp_path)
+    assert f"{system} [install] sets index-url = http://127.0.0.1:9/simple, which wins" in (
+        again.stderr
+    )
+    assert "already uses the mirror" in again.stdout
+
+
+@pytest.mark.parametrize("config_file", ["none", "existing", "missing", "devnull"])
+def test_the_files_named_are_the_files_pip_reads(tmp_path, config_file):
+    """``pip_files`` lists what `pip config debug` says pip reads, in pip's order."""
+    env = file_env(tmp_path)
+    env["XDG_CONFIG_DIRS"] = f"{tmp_path / 'one'}:{tmp_path / 'two'}"
+    venv = tmp_path / "venv"
+    python = make_venv(venv, env=env)
+    env["VIRTUAL_ENV"] = str(venv)
+    if config_file != "none":
+        named = os.devnull if config_file == "devnull" else str(tmp_path / "named.conf")
+        env["PIP_CONFIG_FILE"] = named
+        if config_file == "existing":
+            Path(named).write_text("[global]\ntimeout = 5\n", encoding="utf-8")
+    machine = Machine("linux", env, Path(env["HOME"]), tmp_path)
+    if config_file == "devnull":
+        # pip still lists its files in `config debug`, but loads none of them.
+        (tmp_path / "one" / "pip").mkdir(parents=True)
+        (tmp_path / "one" / "pip" / "pip.conf").write_text("[global]\ntimeout = 7\n")
+        listed = pip(python, "config", "list", env=env, cwd=tmp_path)
+        assert listed.returncode == 0 and "timeout" not in listed.stdout, listed.stdout
+        assert pip_files(machine) == []
+        return
+    debug = pip(python, "config", "debug", env=env, cwd=tmp_path)
+    assert debug.returncode == 0, debug.stderr
+    variants: dict[str, list[str]] = {}
+    current = ""
+    for line in debug.stdout.splitlines():
+        if not line.startswith(" "):
+            current = line.rstrip(":")
+        elif ", exists: " in line and line.startswith("  ") and not line.startswith("   "):
+            variants.setdefault(current, []).append(line.strip().rsplit(", exists: ", 1)[0])
+    order = ("global", "user", "site", "env")  # pip's loading order (configuration.py)
+    expected = [path for variant in order for path in variants.get(variant, [])]
+    assert [str(path) for path in pip_files(machine)] == expected
 
 
 @pytest.mark.slow

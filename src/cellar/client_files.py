@@ -1,7 +1,8 @@
 """Where pip and uv read their configuration on a machine, and writing the mirror into it safely.
 
-``pip_file`` and ``uv_file`` follow pip's and uv's own rules (pip: ``pip._internal.configuration``
-and its ``appdirs``; uv: its configuration-files documentation) from a ``Machine``: the system,
+``pip_file`` and ``uv_file`` (and ``pip_files``, every file pip reads) follow pip's and uv's own
+rules (pip: ``pip._internal.configuration`` and its ``appdirs``; uv: its configuration-files
+documentation) from a ``Machine``: the system,
 its environment variables, the home and working directories. ``plan_write`` reads the file there
 and merges the mirror into it (``client_merge``); ``write_planned`` puts the result in place by
 writing a temporary file beside it and renaming it, after keeping the old one as ``<name>.bak``.
@@ -9,6 +10,7 @@ writing a temporary file beside it and renaming it, after keeping the old one as
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import shutil
@@ -18,7 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from typing import Final, Literal
 
-from cellar.client_merge import merge_pip_conf, merge_uv_toml
+from cellar.client_effective import pip_overrides, pip_settings
+from cellar.client_merge import (
+    UnreadableClientFileError,
+    merge_pip_conf,
+    merge_uv_toml,
+    read_pip_conf,
+)
 from cellar.clients import INDEX_NAME, ClientAccess, ClientConfigError, OsName, current_os
 from cellar.storage import temp_path
 
@@ -98,6 +106,38 @@ def pip_file(
             return PurePosixPath("/Library/Application Support/pip", name)
         return PurePosixPath("/etc", name)  # read after $XDG_CONFIG_DIRS/pip/pip.conf: it wins
     raise ScopeError("pip has no project configuration file; use --scope venv, user or global")
+
+
+def pip_files(machine: Machine, exists: Callable[[PurePath], bool] = _exists) -> list[PurePath]:
+    """Return every configuration file pip reads on ``machine``, in its order (later ones win).
+
+    The global files, the user files unless ``PIP_CONFIG_FILE`` names a file that exists, the
+    active environment's file (pip reads its own ``sys.prefix``'s: the active virtualenv or
+    conda environment is taken for it), then ``PIP_CONFIG_FILE``; none at all when that is
+    ``os.devnull``. Files that do not exist are listed too, as pip lists them.
+    """
+    name = "pip.ini" if machine.os_name == "windows" else "pip.conf"
+    config_file = machine.environ.get("PIP_CONFIG_FILE")
+    if config_file == os.devnull:
+        return []
+    if machine.os_name == "linux":
+        dirs = machine.environ.get("XDG_CONFIG_DIRS", "").strip() or "/etc/xdg"
+        files: list[PurePath] = [PurePosixPath(d, "pip", name) for d in dirs.split(":") if d]
+        files.append(PurePosixPath("/etc", name))
+    else:
+        files = [pip_file("global", machine, exists)]
+    if not (config_file and exists(machine.path(config_file))):
+        legacy = "pip" if machine.os_name == "windows" else ".pip"
+        home = machine.environ.get("USERPROFILE") if machine.os_name == "windows" else None
+        files.append(machine.path(home, legacy, name) if home else machine.home / legacy / name)
+        with contextlib.suppress(ScopeError):  # no APPDATA on Windows: pip has no such file
+            files.append(_pip_user_directory(machine, exists) / name)
+    prefix = machine.environ.get("VIRTUAL_ENV") or machine.environ.get("CONDA_PREFIX")
+    if prefix:
+        files.append(machine.path(prefix, name))
+    if config_file:
+        files.append(machine.path(config_file))
+    return files
 
 
 def _pip_user_directory(machine: Machine, exists: Callable[[PurePath], bool]) -> PurePath:
@@ -205,6 +245,8 @@ def plan_write(tool: Tool, scope: Scope, access: ClientAccess, machine: Machine)
     except ClientConfigError as error:
         raise ClientFileError(path, str(error)) from None
     warnings = [*merge.warnings, *_environment_warnings(tool, scope, machine.environ)]
+    if tool == "pip":
+        warnings += _pip_effective_warnings(machine, path, merge.text, access.index_url)
     if access.credentials_shown and not private:
         warnings.append(
             "credentials are never written into a project's files: give them in "
@@ -212,6 +254,26 @@ def plan_write(tool: Tool, scope: Scope, access: ClientAccess, machine: Machine)
             " or ~/.netrc"
         )
     return PlannedWrite(path, text, merge.text, merge.changes, tuple(warnings), private)
+
+
+def _pip_effective_warnings(
+    machine: Machine, written: Path, text: str, index_url: str
+) -> list[str]:
+    """Return what, in every file and variable pip reads besides ``written`` (as it will read
+    once ``text`` is in it), keeps ``pip install`` from using the mirror alone."""
+    files: list[tuple[str, dict[str, dict[str, str]]]] = []
+    warnings = []
+    for where in pip_files(machine):
+        path = Path(os.path.realpath(where))
+        try:
+            if path == written:
+                files.append((str(written), read_pip_conf(text)))
+            elif path.is_file():
+                files.append((str(where), read_pip_conf(path.read_text(encoding="utf-8"))))
+        except (OSError, UnicodeDecodeError, UnreadableClientFileError) as error:
+            warnings.append(f"{where}: pip cannot read it either ({error}); fix or remove it")
+    settings = pip_settings(files, machine.environ)
+    return [*warnings, *pip_overrides(settings, index_url, written=str(written))]
 
 
 def _environment_warnings(tool: Tool, scope: Scope, environ: Mapping[str, str]) -> list[str]:
@@ -226,13 +288,12 @@ def _environment_warnings(tool: Tool, scope: Scope, environ: Mapping[str, str]) 
                 f"PIP_CONFIG_FILE is set: pip reads {config_file} after this file (its settings "
                 f"win){skipped}"
             )
-        names: tuple[str, ...] = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_NO_INDEX")
-    else:
-        if environ.get("UV_CONFIG_FILE"):
-            warnings.append(f"UV_CONFIG_FILE is set: uv reads {environ['UV_CONFIG_FILE']} alone")
-        if environ.get("UV_NO_CONFIG"):
-            warnings.append("UV_NO_CONFIG is set: uv reads no configuration file")
-        names = ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "UV_INDEX", "UV_EXTRA_INDEX_URL")
+        return warnings  # the PIP_* variables are read with the files (client_effective)
+    if environ.get("UV_CONFIG_FILE"):
+        warnings.append(f"UV_CONFIG_FILE is set: uv reads {environ['UV_CONFIG_FILE']} alone")
+    if environ.get("UV_NO_CONFIG"):
+        warnings.append("UV_NO_CONFIG is set: uv reads no configuration file")
+    names = ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "UV_INDEX", "UV_EXTRA_INDEX_URL")
     warnings.extend(
         f"{name} is set in this environment and wins over every file"
         for name in names
