@@ -9,12 +9,9 @@ import pytest
 from packaging.requirements import Requirement
 
 from cellar.errors import CellarError
-from cellar.select.sources import (
-    RequirementsFileError,
-    read_pylock,
-    read_pyproject,
-    read_requirements_file,
-)
+from cellar.select.locks import read_pylock
+from cellar.select.pyproject import read_pyproject
+from cellar.select.sources import RequirementsFileError, read_requirements_file
 from cellar.select.targets import TargetEnvironment
 
 
@@ -226,7 +223,7 @@ docs = ["sphinx"]
 
 def test_pyproject_reads_dependencies_and_every_extra_by_default(tmp_path):
     path = write(tmp_path / "pyproject.toml", PYPROJECT)
-    assert strings(read_pyproject(path)) == [
+    assert strings(read_pyproject(path).dependencies) == [
         "httpx>=0.27",
         'tomli; python_version < "3.11"',
         "socksio==1.*",
@@ -238,12 +235,15 @@ def test_pyproject_reads_dependencies_and_every_extra_by_default(tmp_path):
 
 def test_pyproject_selected_extras_follow_self_references_with_their_markers(tmp_path):
     path = write(tmp_path / "pyproject.toml", PYPROJECT)
-    assert strings(read_pyproject(path, extras=[])) == [
+    assert strings(read_pyproject(path, extras=[]).dependencies) == [
         "httpx>=0.27",
         'tomli; python_version < "3.11"',
     ]
-    assert strings(read_pyproject(path, extras=["test"]))[2:] == ["pytest>=8", "socksio==1.*"]
-    windows = read_pyproject(path, extras=["windows"])
+    assert strings(read_pyproject(path, extras=["test"]).dependencies)[2:] == [
+        "pytest>=8",
+        "socksio==1.*",
+    ]
+    windows = read_pyproject(path, extras=["windows"]).dependencies
     assert strings(windows)[2:] == [
         'pywin32; sys_platform == "win32"',
         'sphinx; platform_machine == "AMD64"',
@@ -262,8 +262,62 @@ def test_pyproject_self_reference_cycles_end(tmp_path):
         '[project]\nname = "me"\ndependencies = []\n[project.optional-dependencies]\n'
         "a = [\"me[b]; os_name == 'nt'\", 'six']\nb = [\"me[a]; os_name == 'posix'\", 'attrs', 'me[nope]']\n",
     )
-    assert strings(read_pyproject(path)) == ["six", "attrs"]
-    assert strings(read_pyproject(path, extras=["a"])) == ["six", 'attrs; os_name == "nt"']
+    assert strings(read_pyproject(path).dependencies) == ["six", "attrs"]
+    assert strings(read_pyproject(path, extras=["a"]).dependencies) == [
+        "six",
+        'attrs; os_name == "nt"',
+    ]
+
+
+def test_pyproject_build_requirements_are_its_own_or_pips_default(tmp_path):
+    path = write(tmp_path / "pyproject.toml", PYPROJECT)
+    assert strings(read_pyproject(path).build) == ["hatchling"]
+    bare = write(tmp_path / "bare" / "pyproject.toml", '[project]\nname = "x"\ndependencies = []\n')
+    # What pip asks for a project without [build-system] (pip up to 23.3 adds wheel).
+    assert strings(read_pyproject(bare).build) == ["setuptools>=40.8.0", "wheel"]
+    groups_only = write(tmp_path / "g" / "pyproject.toml", '[dependency-groups]\ndev = ["ruff"]\n')
+    assert read_pyproject(groups_only).build == ()  # no [project]: nothing to build
+
+
+DEPENDENCY_GROUPS = """\
+[project]
+name = "me"
+dependencies = ["httpx"]
+[project.optional-dependencies]
+socks = ["socksio"]
+[dependency-groups]
+Test = ["pytest>=8", {include-group = "typing"}, "me[socks]; os_name == 'posix'"]
+typing = ["mypy", "types-requests; python_version < '3.12'"]
+all = [{include-group = "test"}, {include-group = "Typing"}, "me"]
+"""
+
+
+def test_dependency_groups_expand_their_includes_and_the_project_itself(tmp_path):
+    path = write(tmp_path / "pyproject.toml", DEPENDENCY_GROUPS)
+    groups = {name: strings(group) for name, group in read_pyproject(path).groups.items()}
+    typing = ["mypy", 'types-requests; python_version < "3.12"']
+    test = ["pytest>=8", *typing, 'socksio; os_name == "posix"']
+    assert groups == {"Test": test, "typing": typing, "all": [*test, *typing]}
+    assert strings(read_pyproject(path).dependencies) == ["httpx", "socksio"]
+
+
+@pytest.mark.parametrize(
+    ("groups", "reason"),
+    [
+        ('a = [{include-group = "b"}]\nb = [{include-group = "a"}]\n', "cycle: a -> b -> a"),
+        ('a = [{include-group = "nope"}]\n', "'a' includes 'nope', which is not a group"),
+        ('a = ["x"]\nA = ["y"]\n', "'a' and 'A' are the same group"),
+        ('"-bad" = ["x"]\n', "'-bad' is not a valid name"),
+        ("a = [{other = 1}]\n", "neither a requirement nor"),
+        ('a = "x"\n', "must be a list"),
+        ('a = ["x @ https://example.invalid/x.whl"]\n', "direct URL"),
+    ],
+)
+def test_dependency_group_problems_are_errors(tmp_path, groups, reason):
+    path = write(tmp_path / "pyproject.toml", f"[dependency-groups]\n{groups}")
+    with pytest.raises(RequirementsFileError) as caught:
+        read_pyproject(path)
+    assert reason in str(caught.value)
 
 
 @pytest.mark.parametrize(

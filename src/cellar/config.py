@@ -298,10 +298,16 @@ def parse_config(
     requirements = selected(
         package_settings.requirements, filters, "[packages] requirements", warnings
     )
+    sets = tuple(
+        dataclasses.replace(
+            group, requirements=selected(group.requirements, filters, group.source, warnings)
+        )
+        for group in package_settings.sets
+    )
     return Config(
         source=source,
         mirror=settings,
-        packages=dataclasses.replace(package_settings, requirements=requirements),
+        packages=dataclasses.replace(package_settings, requirements=requirements, sets=sets),
         targets=targets,
         filters=filters,
         serve=serve,

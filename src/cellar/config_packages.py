@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, cast
@@ -11,12 +11,15 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from cellar.config_checks import ConfigProblem, get_value, make_targets
 from cellar.errors import CellarError
-from cellar.select.sources import read_pylock, read_pyproject, read_requirements_file
+from cellar.select.locks import read_pylock, read_uv_lock
+from cellar.select.pyproject import read_pyproject
+from cellar.select.sources import RequirementSet, read_requirements_file
 from cellar.select.targets import TargetEnvironment
 
 PACKAGES_KEYS: Final = frozenset(
     {
         *("requirements", "requirements-files", "pyproject-files", "pylock-files"),
+        "uv-lock-files",
         *("dependencies", "versions", "prereleases", "sdists"),
     }
 )
@@ -32,6 +35,9 @@ class PackageSettings:
 
     requirements: tuple[Requirement, ...] = ()
     constraints: tuple[Requirement, ...] = ()
+    #: Requirements installed together apart from ``requirements``: a project's build
+    #: requirements, its dependency groups, the pins of a lock file.
+    sets: tuple[RequirementSet, ...] = ()
     dependencies: bool = True
     versions: int = 1
     prereleases: bool = False
@@ -48,10 +54,12 @@ def packages_table(
         )
     )
     constraints: list[Requirement] = []
+    sets: list[RequirementSet] = []
     for key, reader in (
         ("requirements-files", _read_requirements_file),
         ("pyproject-files", _read_pyproject),
-        ("pylock-files", _read_pylock),
+        ("pylock-files", _read_lock(read_pylock)),
+        ("uv-lock-files", _read_lock(read_uv_lock)),
     ):
         for index, path in enumerate(get_value(table, "packages", key, list, problems) or []):
             where = f"[packages] {key}[{index}]"
@@ -59,12 +67,13 @@ def packages_table(
                 problems.append(ConfigProblem(where, f"must be a path string, not {path!r}"))
                 continue
             try:
-                found, constrained = reader(base / Path(path).expanduser())
+                found = reader(base / Path(path).expanduser())
             except (CellarError, OSError) as error:
                 problems.append(ConfigProblem(where, str(error)))
                 continue
-            requirements.extend(found)
-            constraints.extend(constrained)
+            requirements.extend(found.requirements)
+            constraints.extend(found.constraints)
+            sets.extend(found.sets)
     dependencies = get_value(table, "packages", "dependencies", bool, problems)
     versions = get_value(table, "packages", "versions", int, problems)
     if versions is not None and versions < 0:
@@ -79,6 +88,7 @@ def packages_table(
     return PackageSettings(
         requirements=tuple(requirements),
         constraints=tuple(constraints),
+        sets=tuple(sets),
         dependencies=dependencies if dependencies is not None else True,
         versions=versions if versions is not None else 1,
         prereleases=bool(get_value(table, "packages", "prereleases", bool, problems)),
@@ -86,17 +96,40 @@ def packages_table(
     )
 
 
-def _read_requirements_file(path: Path) -> tuple[tuple[Requirement, ...], tuple[Requirement, ...]]:
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """What one requirement source adds: requirements, constraints and sets of their own."""
+
+    requirements: tuple[Requirement, ...] = ()
+    constraints: tuple[Requirement, ...] = ()
+    sets: tuple[RequirementSet, ...] = ()
+
+
+def _read_requirements_file(path: Path) -> _Found:
     source = read_requirements_file(path)
-    return source.requirements, source.constraints
+    return _Found(source.requirements, source.constraints)
 
 
-def _read_pyproject(path: Path) -> tuple[tuple[Requirement, ...], tuple[Requirement, ...]]:
-    return read_pyproject(path), ()
+def _read_pyproject(path: Path) -> _Found:
+    """A project's dependencies join the requirements; what it needs to build, and each
+    dependency group with the project's dependencies, are sets of their own."""
+    project = read_pyproject(path)
+    sets = [RequirementSet(f"{path} [build-system] requires", project.build)]
+    sets += [
+        RequirementSet(f"{path} [dependency-groups] {name}", project.dependencies + group)
+        for name, group in project.groups.items()
+    ]
+    return _Found(project.dependencies, (), tuple(s for s in sets if s.requirements))
 
 
-def _read_pylock(path: Path) -> tuple[tuple[Requirement, ...], tuple[Requirement, ...]]:
-    return read_pylock(path), ()
+def _read_lock(read: Callable[[Path], tuple[Requirement, ...]]) -> Callable[[Path], _Found]:
+    """A lock's pins are a set: its resolution, taken whole (``RequirementSet.alone`` off)."""
+
+    def reader(path: Path) -> _Found:
+        pins = read(path)
+        return _Found(sets=(RequirementSet(str(path), pins, alone=False),) if pins else ())
+
+    return reader
 
 
 def targets_table(

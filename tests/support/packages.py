@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 import tarfile
 import zipfile
 from collections.abc import Iterable, Mapping
@@ -25,6 +26,7 @@ from packaging.version import Version
 _ZIP_DATE = (2020, 2, 2, 0, 0, 0)
 _TAR_MTIME = 1_580_601_600  # the same instant as _ZIP_DATE, in seconds since the epoch
 _GENERATOR = "cellar-tests (1.0)"
+_EXTRA = re.compile(r"""\bextra\s*==\s*['"]([^'"]+)['"]""")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +65,16 @@ def core_metadata(
     requires_python: str | None = None,
     requires_dist: Iterable[str] = (),
 ) -> bytes:
-    """Return a Metadata-Version 2.1 document (the text of METADATA and PKG-INFO)."""
+    """Return a Metadata-Version 2.1 document (the text of METADATA and PKG-INFO).
+
+    Each extra a ``requires_dist`` marker names (``extra == "fast"``) gets its Provides-Extra.
+    """
     lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     if requires_python is not None:
         lines.append(f"Requires-Python: {requires_python}")
+    requires_dist = list(requires_dist)
+    extras = dict.fromkeys(m[1] for r in requires_dist for m in _EXTRA.finditer(r))
+    lines.extend(f"Provides-Extra: {extra}" for extra in extras)
     lines.extend(f"Requires-Dist: {requirement}" for requirement in requires_dist)
     return ("\n".join(lines) + "\n\n").encode()
 

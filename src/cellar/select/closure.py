@@ -1,10 +1,12 @@
 """The dependency closure: what to mirror so that every requirement installs on every target.
 
 For each target this resolves, as an installer would: all requirements together, each
-requirement alone, and each kept version of each requirement pinned; and for every release that
-only an sdist can install, its build requirements. The union of the files those resolutions pin
-is the plan. Resolution itself is ``cellar.select.resolve``; this module only decides what to
-resolve and collects the results (pure, synchronous; the repository does any I/O).
+requirement alone, and each kept version of each requirement pinned; each set installed apart
+(a project's build requirements, a dependency group, a lock's pins) together on its own; and
+for every release that only an sdist can install, its build requirements. The union of the files
+those resolutions pin is the plan. Resolution itself is ``cellar.select.resolve``; this module
+only decides what to resolve and collects the results (pure, synchronous; the repository does
+any I/O).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from cellar.select.resolve import (
     installable_releases,
     resolve,
 )
+from cellar.select.sources import RequirementSet
 from cellar.simple_api import DistFile
 
 #: How deep build requirements of build requirements are followed before giving up.
@@ -172,26 +175,23 @@ def plan_target(
     target: Target | EveryTarget,
     repository: Repository,
     settings: ClosureSettings,
+    sets: Sequence[RequirementSet] = (),
 ) -> TargetPlan:
     """Resolve everything one target needs and return its plan (safe to run in a thread).
 
-    For ``EveryTarget`` the plan takes the chosen releases' files as they are (markers and
-    Requires-Python play no part).
+    ``requirements`` are resolved together and each alone; each of ``sets`` together, apart
+    from them, and its members alone as its ``alone`` says. For ``EveryTarget`` the plan takes
+    the chosen releases' files as they are (markers and Requires-Python play no part).
     """
     if isinstance(target, EveryTarget):
-        return _every_file(requirements, target.name, repository, settings)
+        every = [*requirements, *(r for group in sets for r in group.requirements)]
+        return _every_file(list(dict.fromkeys(every)), target.name, repository, settings)
     result = TargetPlan(target.name)
-    environment = target.markers()
-    roots = [
-        r
-        for r in requirements
-        if (r.marker is None or r.marker.evaluate(environment))
-        and not _left_out(r, repository, result)
-    ]
-    sets: list[list[Requirement]] = []
-    if settings.dependencies and len(roots) > 1:
-        sets.append(list(roots))
-    for requirement in roots:
+    together, alone = _what_to_resolve(
+        requirements, sets, target=target, repository=repository, settings=settings, result=result
+    )
+    sets_to_resolve: list[list[Requirement]] = []
+    for requirement in alone:
         try:
             kept = _kept_releases(requirement, target, repository, settings)
         except CellarError as error:
@@ -200,19 +200,60 @@ def plan_target(
             continue
         if not kept or settings.dependencies:
             # Resolving also explains, when nothing fits, why not.
-            sets.extend([_pinned(requirement, release.version)] for release in kept)
-            sets.extend([[requirement]] if not kept else [])
+            sets_to_resolve.extend([_pinned(requirement, release.version)] for release in kept)
+            sets_to_resolve.extend([[requirement]] if not kept else [])
         else:
             releases = result.direct.setdefault(canonicalize_name(requirement.name), {})
             releases.update((release.version, release.files(settings.sdists)) for release in kept)
     seen: set[tuple[str, ...]] = set()
-    for requirement_set in sets:
+    for members, report in together:
+        seen.add(tuple(sorted(str(r) for r in members)))
+        if not _resolve_into(members, target, repository, settings, result, depth=0, report=report):
+            # A lock's pins that do not resolve as one set (a universal lock may hold two
+            # versions of a project for conflicting extras): each pin is taken alone instead.
+            sets_to_resolve.extend([r] for r in members)
+    for requirement_set in sets_to_resolve:
         key = tuple(sorted(str(r) for r in requirement_set))
         if key in seen:
             continue
         seen.add(key)
         _resolve_into(requirement_set, target, repository, settings, result, depth=0)
     return result
+
+
+def _what_to_resolve(
+    requirements: Sequence[Requirement],
+    sets: Sequence[RequirementSet],
+    *,
+    target: Target,
+    repository: Repository,
+    settings: ClosureSettings,
+    result: TargetPlan,
+) -> tuple[list[tuple[list[Requirement], bool]], list[Requirement]]:
+    """Return the sets to resolve together (each with whether its failure is reported) and
+    the requirements to resolve alone, of those that apply to ``target``."""
+    environment = target.markers()
+
+    def applicable(listed: Iterable[Requirement]) -> list[Requirement]:
+        return [
+            r
+            for r in listed
+            if (r.marker is None or r.marker.evaluate(environment))
+            and not _left_out(r, repository, result)
+        ]
+
+    roots = applicable(requirements)
+    together: list[tuple[list[Requirement], bool]] = []
+    if settings.dependencies and len(roots) > 1:
+        together.append((roots, True))
+    alone = {str(r): r for r in roots}
+    for group in sets:
+        members = applicable(group.requirements)
+        if settings.dependencies and members and (len(members) > 1 or not group.alone):
+            together.append((members, group.alone))
+        if group.alone or not settings.dependencies:
+            alone.update((str(r), r) for r in members)
+    return together, list(alone.values())
 
 
 def _every_file(
@@ -308,7 +349,11 @@ def _resolve_into(
     result: TargetPlan,
     *,
     depth: int,
-) -> None:
+    report: bool = True,
+) -> bool:
+    """Resolve ``requirements`` (and the build requirements of what only an sdist installs)
+    into ``result``; return whether the resolution itself succeeded. A failure is recorded
+    in ``result`` unless ``report`` is off."""
     try:
         resolution = resolve(
             requirements,
@@ -321,12 +366,15 @@ def _resolve_into(
         )
     except CellarError as error:
         # ResolutionFailed, or the upstream failing to answer for a page or metadata file.
-        result.failures.append(PlanProblem(target.name, tuple(str(r) for r in requirements), error))
-        return
+        if report:
+            problem = PlanProblem(target.name, tuple(str(r) for r in requirements), error)
+            result.failures.append(problem)
+        return False
     result.resolutions.append(resolution)
     if depth >= MAX_BUILD_DEPTH:
-        return
+        return True
     for pin in resolution.pins.values():
         build = pin.metadata.build_requires
         if pin.needs_build and build:
             _resolve_into(build, target, repository, settings, result, depth=depth + 1)
+    return True

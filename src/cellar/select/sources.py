@@ -1,4 +1,4 @@
-"""Read requirements from the files a configuration names: pip files, pyproject.toml, pylock.toml.
+"""Read requirements from pip requirements files, and the checks every requirement source shares.
 
 Requirements files follow pip's format and pip's rules: comments, ``\\`` continuations, ``${VAR}``
 expansion, ``-r``/``-c`` relative to the including file (a file including itself, directly or
@@ -17,20 +17,17 @@ import os
 import re
 import shlex
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import VERSION_PATTERN
 
 from cellar.errors import CellarError
 
 logger = logging.getLogger("cellar.config")
 
-_VERSION = re.compile(VERSION_PATTERN, re.VERBOSE | re.IGNORECASE)
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
 _CODING = re.compile(rb"coding[:=]\s*([-\w.]+)")
@@ -39,9 +36,6 @@ _ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")
 # UTF-32 before UTF-16: the UTF-16 LE mark begins the UTF-32 LE one. UTF-8's is dropped later.
 _BOMS = {"utf-32": (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)}
 _BOMS["utf-16"] = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-#: A PEP 751 marker atom about the extras or groups a lock is installed with, e.g. 'dev' in extras.
-_SELECTION_ATOM = re.compile(r"""(['"])[^'"]*\1\s+(?:not\s+)?in\s+(?:extras|dependency_groups)\b""")
-_ALWAYS = 'python_version >= "0"'
 _APPEND_OPTIONS = (
     *("-r --requirement", "-c --constraint", "-e --editable", "--hash", "-C --config-settings"),
     *("-f --find-links", "--extra-index-url", "--no-binary", "--only-binary", "--trusted-host"),
@@ -73,6 +67,21 @@ class RequirementSource:
     constraints: tuple[Requirement, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class RequirementSet:
+    """Requirements installed together, apart from the configuration's others: a project's
+    build requirements, a dependency group, a lock file's pins.
+
+    The closure resolves them together on each target, and each one alone too unless
+    ``alone`` is off (a lock's pins are a resolution already; resolving each alone would only
+    add newer versions nobody asked for). ``source`` says where they come from, for messages.
+    """
+
+    source: str
+    requirements: tuple[Requirement, ...]
+    alone: bool = True
+
+
 def read_requirements_file(
     path: Path, *, environ: Mapping[str, str] | None = None
 ) -> RequirementSource:
@@ -89,91 +98,6 @@ def read_requirements_file(
     env = os.environ if environ is None else environ
     _read_pip_file(path, (path.resolve(),), env, requirements, constraints, constraint=False)
     return RequirementSource(tuple(requirements), tuple(constraints))
-
-
-def read_pyproject(path: Path, *, extras: Sequence[str] | None = None) -> tuple[Requirement, ...]:
-    """Return ``[project] dependencies`` and the optional dependencies of ``extras``.
-
-    ``extras=None`` means every optional-dependency group. A group naming the project itself
-    (``all = ["me[test,docs]"]``) contributes those groups' requirements instead.
-
-    Raises:
-        RequirementsFileError: the file is not TOML, has no static ``[project]`` dependencies,
-            names an unknown extra, or holds an invalid or direct-URL requirement.
-    """
-    project = _load_toml(path).get("project")
-    if not isinstance(project, dict):
-        raise RequirementsFileError(path, "has no [project] table to read dependencies from")
-    if "dependencies" not in project and "dependencies" in project.get("dynamic", []):
-        raise RequirementsFileError(
-            path, "[project] dependencies are dynamic (computed by the build backend); list them"
-        )
-    own = canonicalize_name(str(project.get("name", "")))
-    groups = project.get("optional-dependencies", {})
-    if not isinstance(groups, dict):
-        raise RequirementsFileError(path, "[project] optional-dependencies must be a table")
-    by_name = {canonicalize_name(name): name for name in groups}
-    for extra in [] if extras is None else extras:
-        if canonicalize_name(extra) not in by_name:
-            known = ", ".join(groups) or "none"
-            raise RequirementsFileError(path, f"no optional dependencies {extra!r} (has: {known})")
-    wanted = by_name if extras is None else [canonicalize_name(extra) for extra in extras]
-    queue: list[tuple[NormalizedName, Any]] = [(extra, None) for extra in wanted]
-    found = _toml_requirements(path, "[project] dependencies", project.get("dependencies", []))
-    # The extras read so far, True once read without a marker (then there is nothing to add).
-    unconditional: dict[NormalizedName, bool] = {}
-    while queue:
-        extra, marker = queue.pop(0)
-        if extra not in by_name or (extra in unconditional and (unconditional[extra] or marker)):
-            continue  # an unknown self-reference (pip ignores those too), or already read
-        unconditional[extra] = marker is None
-        key = f"[project] optional-dependencies.{by_name[extra]}"
-        for listed in _toml_requirements(path, key, groups[by_name[extra]]):
-            requirement = _and_marker(listed, marker)
-            if canonicalize_name(requirement.name) == own:
-                queue += [(canonicalize_name(e), requirement.marker) for e in requirement.extras]
-            else:
-                found.append(requirement)
-    return tuple(found)
-
-
-def read_pylock(path: Path) -> tuple[Requirement, ...]:
-    """Return each package of a PEP 751 lock file as ``name==version`` with its marker.
-
-    Packages from a VCS, a directory or an archive URL, and packages without a version, are
-    skipped with a warning: an index does not serve them. Markers on the extras or groups the
-    lock is installed with count as true, so every selection the lock allows is mirrored.
-
-    Raises:
-        RequirementsFileError: the file is not a lock file of a supported version, or an entry
-            is malformed.
-    """
-    data = _load_toml(path)
-    version = data.get("lock-version")
-    if not isinstance(version, str) or not re.fullmatch(r"\d+\.\d+", version):
-        raise RequirementsFileError(path, "has no lock-version; is it a PEP 751 pylock.toml?")
-    if version.split(".")[0] != "1":
-        raise RequirementsFileError(path, f"lock-version {version} is not supported (1.x is)")
-    if version != "1.0":
-        logger.warning("%s: lock-version %s is newer than 1.0; reading it as 1.0", path, version)
-    packages = data.get("packages", [])
-    found: list[Requirement] = []
-    for index, entry in enumerate(packages if isinstance(packages, list) else [None]):
-        key = f"[[packages]] entry {index + 1}"
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            raise RequirementsFileError(path, f"{key} is not a table with a name")
-        name, version, marker = entry["name"], entry.get("version"), entry.get("marker")
-        if source := next((k for k in ("vcs", "directory", "archive") if k in entry), None):
-            logger.warning("%s: skipping %s: installed from a %s, not an index", path, name, source)
-            continue
-        if not isinstance(version, str):
-            logger.warning("%s: skipping %s: the lock gives no version", path, name)
-            continue
-        operator = "==" if _VERSION.fullmatch(version) else "==="
-        marker = _SELECTION_ATOM.sub(_ALWAYS, marker) if isinstance(marker, str) else None
-        suffix = "" if marker in (None, _ALWAYS) else f"; {marker}"
-        found.append(_requirement(path, f"{name}{operator}{version}{suffix}", key=key))
-    return tuple(found)
 
 
 def _read_pip_file(
@@ -208,7 +132,7 @@ def _read_pip_file(
                 "%s:%s: ignoring %s (not used by a mirror)", path, lineno, " ".join(ignored)
             )
         if args:
-            requirement = _requirement(path, args, **where)
+            requirement = index_requirement(path, args, **where)
             if constraint and requirement.extras:
                 raise RequirementsFileError(path, "constraints cannot have extras", **where)
             (constraints if constraint else requirements).append(requirement)
@@ -296,7 +220,7 @@ def _option_parser() -> _OptionParser:
     return parser
 
 
-def _requirement(path: Path, text: str, key: str = "", **where: Any) -> Requirement:
+def index_requirement(path: Path, text: str, key: str = "", **where: Any) -> Requirement:
     """Return ``text`` as a requirement an index can serve, or raise naming where it was."""
     key = f"{key}: " if key else ""
     head = text.split(";", maxsplit=1)[0].strip()
@@ -321,13 +245,13 @@ def _requirement(path: Path, text: str, key: str = "", **where: Any) -> Requirem
     return requirement
 
 
-def _toml_requirements(path: Path, key: str, values: object) -> list[Requirement]:
+def toml_requirements(path: Path, key: str, values: object) -> list[Requirement]:
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise RequirementsFileError(path, f"{key} must be a list of requirement strings")
-    return [_requirement(path, value, key=key) for value in values]
+    return [index_requirement(path, value, key=key) for value in values]
 
 
-def _and_marker(requirement: Requirement, marker: Any) -> Requirement:
+def and_marker(requirement: Requirement, marker: Any) -> Requirement:
     """Return ``requirement`` that applies only where ``marker`` (if any) also holds."""
     if marker is None:
         return requirement
@@ -336,7 +260,7 @@ def _and_marker(requirement: Requirement, marker: Any) -> Requirement:
     return Requirement(f"{combined}; {both}")
 
 
-def _load_toml(path: Path) -> dict[str, Any]:
+def load_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as file:
             return tomllib.load(file)

@@ -102,7 +102,7 @@ class _Run:
         run_id = self.state.start_run()
         for name in self.state.forget_invalid_projects():
             log.warning("forgot the record of %r: not a project name, so never a path", name)
-        if not self.config.packages.requirements:
+        if not self.config.packages.requirements and not self.config.packages.sets:
             log.warning(
                 "%s selects no projects: add requirements to [packages] requirements",
                 self.config.source,

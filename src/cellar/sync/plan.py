@@ -94,7 +94,7 @@ async def make_plan(
         loop, client, MetadataFetcher(client, state), filters=config.filters
     )
     settings = closure_settings(config)
-    requirements = config.packages.requirements
+    requirements, sets = config.packages.requirements, config.packages.sets
 
     # No targets: every file of the chosen releases (a bandersnatch configuration's default).
     targets = config.targets or (EveryTarget(),)
@@ -106,7 +106,7 @@ async def make_plan(
 
     async def one(target: TargetEnvironment | EveryTarget) -> TargetPlan:
         found = await loop.run_in_executor(
-            resolvers, plan_target, requirements, target, repository, settings
+            resolvers, plan_target, requirements, target, repository, settings, sets
         )
         log.info(
             "%s: resolved %d projects%s",
