@@ -19,7 +19,7 @@ from cellar.select.targets import TargetEnvironment
 PACKAGES_KEYS: Final = frozenset(
     {
         *("requirements", "requirements-files", "pyproject-files", "pylock-files"),
-        "uv-lock-files",
+        *("uv-lock-files", "resolvers"),
         *("dependencies", "versions", "prereleases", "sdists"),
     }
 )
@@ -27,6 +27,8 @@ TARGETS_KEYS: Final = frozenset({"python", "platforms", "implementation", "all"}
 
 SdistPolicy = Literal["all", "needed", "none"]
 SDIST_POLICIES: tuple[SdistPolicy, ...] = ("all", "needed", "none")
+#: Whose pins the closure holds: pip's always (Cellar resolves as pip does), uv's on request.
+RESOLVERS: Final = ("pip", "uv")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,8 @@ class PackageSettings:
     versions: int = 1
     prereleases: bool = False
     sdists: SdistPolicy = "needed"
+    #: Whose pins the closure holds; ``None``: pip's, and uv's when uv is installed.
+    resolvers: tuple[str, ...] | None = None
 
 
 def packages_table(
@@ -86,6 +90,7 @@ def packages_table(
             ConfigProblem("[packages] sdists", f'must be "all", "needed" or "none", not {sdists!r}')
         )
     return PackageSettings(
+        resolvers=_resolvers(table, problems),
         requirements=tuple(requirements),
         constraints=tuple(constraints),
         sets=tuple(sets),
@@ -130,6 +135,23 @@ def _read_lock(read: Callable[[Path], tuple[Requirement, ...]]) -> Callable[[Pat
         return _Found(sets=(RequirementSet(str(path), pins, alone=False),) if pins else ())
 
     return reader
+
+
+def _resolvers(table: Mapping[str, Any], problems: list[ConfigProblem]) -> tuple[str, ...] | None:
+    listed = get_value(table, "packages", "resolvers", list, problems)
+    if listed is None:
+        return None
+    unknown = [r for r in listed if r not in RESOLVERS]
+    if unknown or "pip" not in listed:
+        problems.append(
+            ConfigProblem(
+                "[packages] resolvers",
+                f'must be ["pip"] or ["pip", "uv"] (pip\'s closure is always planned), '
+                f"not {listed!r}",
+            )
+        )
+        return None
+    return tuple(dict.fromkeys(listed))
 
 
 def targets_table(

@@ -25,6 +25,7 @@ from cellar.select.releases import (
     Release,
     any_file_version,
     file_version,
+    find_releases,
     is_pinned,
 )
 from cellar.select.resolve import (
@@ -107,12 +108,19 @@ class TargetPlan:
     direct: dict[NormalizedName, dict[Version, tuple[DistFile, ...]]] = field(default_factory=dict)
     #: Requirements whose whole project the filters leave out, and why (not failures).
     excluded: dict[NormalizedName, str] = field(default_factory=dict)
+    #: Releases another resolver chose (uv), with the files the target installs of each.
+    taken: dict[NormalizedName, dict[Version, tuple[DistFile, ...]]] = field(default_factory=dict)
+    #: Who chose ``taken`` (``"uv"``), for ``why``.
+    taken_by: str = ""
+    #: Warnings to show: the resolutions' notes, pins of another resolver that were passed over.
+    notes: list[str] = field(default_factory=list)
 
     def pins(self) -> dict[NormalizedName, set[Version]]:
         """Return every project this target needs, with every version some resolution pinned."""
-        pinned: dict[NormalizedName, set[Version]] = {
-            name: set(releases) for name, releases in self.direct.items()
-        }
+        pinned: dict[NormalizedName, set[Version]] = {}
+        for releases_by_name in (self.direct, self.taken):
+            for name, releases in releases_by_name.items():
+                pinned.setdefault(name, set()).update(releases)
         for resolution in self.resolutions:
             for name, pin in resolution.pins.items():
                 pinned.setdefault(name, set()).add(pin.version)
@@ -121,9 +129,10 @@ class TargetPlan:
     def files(self) -> dict[NormalizedName, list[DistFile]]:
         """Return the files this target needs, by project."""
         found: dict[NormalizedName, list[DistFile]] = {}
-        for name, releases in self.direct.items():
-            for files in releases.values():
-                found.setdefault(name, []).extend(files)
+        for releases_by_name in (self.direct, self.taken):
+            for name, releases in releases_by_name.items():
+                for files in releases.values():
+                    found.setdefault(name, []).extend(files)
         for resolution in self.resolutions:
             for pin in resolution.pins.values():
                 found.setdefault(pin.name, []).extend(pin.files)
@@ -138,6 +147,9 @@ class TargetPlan:
         for resolution in self.resolutions:
             if name in resolution.pins:
                 chains.update(dict.fromkeys(resolution.why(name)))
+        if name in self.taken:
+            versions = ", ".join(str(v) for v in sorted(self.taken[name]))
+            chains[(f"{self.taken_by}'s resolution: {name} {versions}",)] = None
         return tuple(chains)
 
 
@@ -219,6 +231,54 @@ def plan_target(
         seen.add(key)
         _resolve_into(requirement_set, target, repository, settings, result, depth=0)
     return result
+
+
+def take_pins(
+    result: TargetPlan,
+    pins: Iterable[tuple[NormalizedName, Version]],
+    target: Target,
+    repository: Repository,
+    settings: ClosureSettings,
+    *,
+    resolver: str,
+) -> None:
+    """Add to ``result`` the releases another ``resolver`` chose for its target (safe to run
+    in a thread): the files the target installs of each, whatever their Requires-Python says
+    (uv ignores its upper bounds, where pip does not), and the build requirements of those
+    only an sdist installs. A pin that cannot be taken becomes a note, not a failure: the
+    resolutions of ``result`` are whole without it."""
+    result.taken_by = resolver
+    pinned = result.pins()
+    for name, version in sorted(pins):
+        if version in pinned.get(name, ()):
+            continue  # pip chose it too: its files are planned
+        try:
+            files = repository.project_files(name)
+        except ProjectExcluded as error:
+            result.notes.append(f"{resolver} pins {name} {version}, which {error.reason}")
+            continue
+        except (LookupError, CellarError) as error:
+            result.notes.append(f"{resolver} pins {name} {version}: {error}")
+            continue
+        releases = find_releases(name, files, target, settings.sdists, requires_python=False)
+        release = next((r for r in releases if r.version == version), None)
+        chosen = release.files(settings.sdists) if release is not None else ()
+        if release is None or not chosen:
+            why = (
+                "the page (as filtered) lists no file of it" if release is None else "no file fits"
+            )
+            result.notes.append(f"{resolver} pins {name} {version}, but {why} on {target.name}")
+            continue
+        result.taken.setdefault(name, {})[version] = chosen
+        needs_build = not (release.wheels or release.yanked_wheels)
+        if needs_build and settings.dependencies:
+            try:
+                build = repository.metadata(name, version, chosen).build_requires
+            except CellarError as error:
+                result.notes.append(f"{resolver} pins {name} {version}: {error}")
+                continue
+            if build:
+                _resolve_into(build, target, repository, settings, result, depth=1)
 
 
 def _what_to_resolve(

@@ -207,13 +207,18 @@ class _Files:
 
 
 def find_releases(
-    project: NormalizedName, files: Iterable[DistFile], target: Target, policy: SdistPolicy
+    project: NormalizedName,
+    files: Iterable[DistFile],
+    target: Target,
+    policy: SdistPolicy,
+    *,
+    requires_python: bool = True,
 ) -> tuple[Release, ...]:
     """Return a ``Release`` for every version the files of ``project`` name, newest first.
 
     A file is installable only if its Requires-Python (as the index states it) admits the
-    target's Python; then a wheel when the target ranks it, an sdist unless ``policy`` is
-    ``"none"``.
+    target's Python (unless ``requires_python`` is off: uv, for one, ignores upper bounds);
+    then a wheel when the target ranks it, an sdist unless ``policy`` is ``"none"``.
     """
     python = target.python_full_version
     versions: dict[Version, _Files] = {}
@@ -224,7 +229,7 @@ def find_releases(
         version, is_wheel = parsed
         found = versions.setdefault(version, _Files())
         # Requires-Python first: a wheel for another Python is best explained by that.
-        if not python_fits(file.requires_python, python):
+        if requires_python and not python_fits(file.requires_python, python):
             found.python_excluded[file.requires_python or ""] = None
             continue
         rank = target.wheel_rank(file.filename) if is_wheel else 0

@@ -13,10 +13,13 @@ import logging
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 
 from packaging.utils import NormalizedName
 
 from cellar.config import ROOT_SERIALS_FROM, Config, RootSerials
+from cellar.errors import CellarError
 from cellar.select.closure import (
     ClosurePlan,
     ClosureSettings,
@@ -25,13 +28,16 @@ from cellar.select.closure import (
     TargetPlan,
     merge_plans,
     plan_target,
+    take_pins,
 )
 from cellar.select.targets import TargetEnvironment
 from cellar.simple_api import DistFile, ProjectPage
-from cellar.state import MirrorState
+from cellar.state import STATE_DIR, MirrorState
 from cellar.sync.errors import UnsafePathError
 from cellar.sync.paths import mirror_path
 from cellar.sync.repository import UpstreamRepository
+from cellar.sync.uv_pins import UvSettings, find_uv, uv_inputs, uv_pins
+from cellar.units import counted
 from cellar.upstream.client import ClientSettings, UpstreamClient
 from cellar.upstream.errors import UpstreamError
 from cellar.upstream.metadata import MetadataFetcher
@@ -98,6 +104,9 @@ async def make_plan(
 
     # No targets: every file of the chosen releases (a bandersnatch configuration's default).
     targets = config.targets or (EveryTarget(),)
+    uv = uv_settings(config)
+    uv_limit = asyncio.Semaphore(uv.concurrency if uv else 1)
+    uv_wanted = uv_inputs(requirements, sets)
     # The resolvers get threads of their own, one per target: each blocks while the loop
     # fetches for it, and the loop needs asyncio's default executor free (name lookups,
     # hashing, reading archives). Resolvers there would starve the loop, and deadlock it
@@ -105,15 +114,31 @@ async def make_plan(
     resolvers = ThreadPoolExecutor(len(targets), thread_name_prefix="cellar-resolve")
 
     async def one(target: TargetEnvironment | EveryTarget) -> TargetPlan:
+        asked = None
+        if uv is not None and isinstance(target, TargetEnvironment):
+            # uv runs in processes of its own while this target resolves.
+            asked = asyncio.ensure_future(uv_pins(uv, target, uv_wanted, uv_limit))
         found = await loop.run_in_executor(
             resolvers, plan_target, requirements, target, repository, settings, sets
         )
+        if asked is not None and isinstance(target, TargetEnvironment):
+            chosen = await asked
+            found.notes.extend(chosen.notes)
+            take = partial(take_pins, resolver="uv")
+            await loop.run_in_executor(
+                resolvers, take, found, chosen.pins, target, repository, settings
+            )
         log.info(
-            "%s: resolved %d projects%s",
+            "%s: resolved %s%s%s",
             target.name,
-            len(found.pins()),
+            counted(len(found.pins()), "project"),
+            f" (uv's pins add {counted(sum(map(len, found.taken.values())), 'release')})"
+            if found.taken
+            else "",
             f", {len(found.failures)} could not be resolved" if found.failures else "",
         )
+        for note in dict.fromkeys([*found.notes, *(n for r in found.resolutions for n in r.notes)]):
+            log.warning("%s: %s", target.name, note)
         return found
 
     log.info("resolving for %d target%s", len(targets), "s" * (len(targets) != 1))
@@ -123,6 +148,50 @@ async def make_plan(
         resolvers.shutdown(wait=False, cancel_futures=True)
     closure = merge_plans(target_plans)
     return MirrorPlan(closure, dict(repository.pages), dict(repository.refused))
+
+
+def uv_settings(config: Config) -> UvSettings | None:
+    """Return how to ask uv for its pins, or ``None`` when the plan holds pip's alone: no
+    dependencies, no targets, ``[packages] resolvers = ["pip"]``, or no uv installed (said).
+
+    Raises:
+        UvMissingError: ``[packages] resolvers`` names uv and there is none.
+    """
+    packages = config.packages
+    wanted = packages.resolvers
+    if (wanted is not None and "uv" not in wanted) or not packages.dependencies:
+        return None
+    if not config.targets:
+        return None
+    uv = find_uv()
+    if uv is None:
+        if wanted is not None:
+            raise UvMissingError(config.source)
+        log.warning(
+            "uv is not installed, so the closure holds pip's pins alone: install cellar[uv] "
+            'for uv\'s too, or set [packages] resolvers = ["pip"] to say so'
+        )
+        return None
+    return UvSettings(
+        uv=uv,
+        index_url=config.mirror.upstream,
+        cache_dir=config.mirror.directory / STATE_DIR / "uv-cache",
+        proxy=config.mirror.proxy,
+        prereleases=packages.prereleases,
+        constraints=packages.constraints,
+        timeout=max(config.mirror.limits.deadline * 6, 600.0),
+    )
+
+
+class UvMissingError(CellarError):
+    """``[packages] resolvers`` asks for uv's pins, and no uv is installed."""
+
+    def __init__(self, source: Path) -> None:
+        super().__init__(
+            f"{source}: [packages] resolvers names uv, but uv is not installed: "
+            "pip install 'cellar[uv]' (or put uv on PATH), or remove uv from resolvers"
+        )
+        self.source = source
 
 
 def _wants_root_serials(setting: RootSerials, state: MirrorState) -> bool:
