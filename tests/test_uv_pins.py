@@ -98,7 +98,7 @@ def mirror(root: Path, index: LocalIndex, resolvers: str) -> Path:
 def test_pips_pins_alone_miss_what_uv_locks(upstream, tmp_path):
     """Without uv's pins the mirror gives uv other versions than the upstream does."""
     config = mirror(tmp_path, upstream, 'resolvers = ["pip"]')
-    python, platform, uv_platform = TARGETS[0]
+    python, _, uv_platform = TARGETS[0]
     expected = uv_compile(upstream.url, python, uv_platform, tmp_path)
     assert expected["p"] == "2.0" and expected["r"] == "3.0" and expected["capped"] == "2.0"
     with cellar_serve(config) as base:
