@@ -80,6 +80,18 @@ def test_trusted_host_only_for_plain_http():
     assert "PIP_TRUSTED_HOST" not in env_assignments(HTTPS, "sh")
 
 
+def test_https_by_ip_address_is_warned_of_for_pip():
+    """pip 24.2 to 26.0 cannot verify an HTTPS index named by IP (tests/test_client_matrix.py
+    shows it with real pips); the report and --write say so."""
+    by_address = ClientAccess("https://10.0.0.7/simple/")
+    assert by_address.https_by_address
+    assert ClientAccess("https://[fd00::7]:8443/simple/").https_by_address
+    assert not HTTPS.https_by_address
+    assert not ClientAccess("http://10.0.0.7/simple/").https_by_address
+    assert "cannot verify an HTTPS index named by IP address" in render_report(by_address, "linux")
+    assert "named by IP" not in render_report(HTTPS, "linux")
+
+
 def test_credentials_are_percent_encoded_in_urls():
     assert (
         with_credentials(HTTPS.index_url, "al ice", SECRET)

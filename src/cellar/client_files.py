@@ -247,6 +247,11 @@ def plan_write(tool: Tool, scope: Scope, access: ClientAccess, machine: Machine)
     warnings = [*merge.warnings, *_environment_warnings(tool, scope, machine.environ)]
     if tool == "pip":
         warnings += _pip_effective_warnings(machine, path, merge.text, access.index_url)
+        if access.https_by_address:
+            warnings.append(
+                "pip 24.2 to 26.0 cannot verify an HTTPS index named by IP address: give the "
+                "mirror a host name and a certificate for it"
+            )
     if access.credentials_shown and not private:
         warnings.append(
             "credentials are never written into a project's files: give them in "

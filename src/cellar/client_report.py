@@ -104,6 +104,10 @@ def _pip(access: ClientAccess, os_name: OsName) -> str:
     if access.trusted_host:
         text += "trusted-host: the mirror speaks plain HTTP, which pip refuses from a host it\n"
         text += "is not told to trust.\n"
+    if access.https_by_address:
+        text += "Warning: pip 24.2 to 26.0 cannot verify an HTTPS index named by IP address\n"
+        text += "(check_hostname requires server_hostname): give the mirror a host name and a\n"
+        text += "certificate for it ([serve] url).\n"
     return (
         f"{text}pip reads (later wins; `pip config debug` lists the files yours reads):\n"
         f"{_table(PIP_LOCATIONS[os_name])}"

@@ -8,6 +8,7 @@ an existing file is merged is ``client_merge``.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import sys
 from dataclasses import dataclass
@@ -89,6 +90,17 @@ class ClientAccess:
         if parts.scheme != "http" or (parts.hostname or "") in _LOOPBACK:
             return None
         return self.host
+
+    @property
+    def https_by_address(self) -> bool:
+        """True for an HTTPS index named by IP address, which pip 24.2 to 26.0 cannot verify
+        (``ValueError: check_hostname requires server_hostname``): it needs a host name."""
+        parts = urlsplit(self.index_url)
+        try:
+            ipaddress.ip_address(parts.hostname or "")
+        except ValueError:
+            return False
+        return parts.scheme == "https"
 
     @property
     def user_text(self) -> str:
