@@ -494,7 +494,23 @@ def test_twelve_targets_against_an_upstream_named_by_host_name(tmp_path, local_i
     result = run_cli("plan", "-c", str(config), timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("3 projects") >= 12, result.stdout
-    assert local_index.count("/simple/gamma/") == 1
+
+    def asked_for_gamma(by_uv: bool) -> int:
+        return sum(
+            1
+            for record in local_index.requests
+            if record.path == "/simple/gamma/"
+            and record.headers.get("User-Agent", "").startswith("uv/") is by_uv
+        )
+
+    assert asked_for_gamma(by_uv=False) == 1  # Cellar: once for all twelve targets
+    assert asked_for_gamma(by_uv=True) == 12  # uv's pins: once per target
+    # A second plan with nothing changed upstream reuses uv's answers: uv asks nothing.
+    local_index.reset_log()
+    again = run_cli("plan", "-c", str(config), timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert asked_for_gamma(by_uv=True) == 0
+    assert "uv's pins for 1 set reused" in again.stderr
 
 
 def test_plan_lists_versions_in_version_order_and_counts_in_words(tmp_path, local_index):

@@ -23,7 +23,7 @@ from cellar.config import load_config
 from cellar.sync import plan as plan_module
 from cellar.sync.plan import UvMissingError, uv_settings
 from tests.support.installers import INSTALL_TIMEOUT, clean_env, find_uv, uv_install, uv_venv
-from tests.support.mirror import assert_consistent, cellar_serve, write_config
+from tests.support.mirror import assert_consistent, cellar_serve, run_cli, write_config
 from tests.support.packages import build_wheel
 from tests.support.upstream import LocalIndex
 
@@ -178,3 +178,30 @@ def test_resolvers_must_include_pip(tmp_path):
     )
     assert result.returncode == 2
     assert '[packages] resolvers: must be ["pip"] or ["pip", "uv"]' in result.stderr
+
+
+def test_uvs_answers_are_reused_until_a_page_they_rest_on_changes(tmp_path):
+    def uv_requests(index: LocalIndex) -> int:
+        return sum(1 for r in index.requests if r.headers.get("User-Agent", "").startswith("uv/"))
+
+    with LocalIndex() as index:
+        index.add(build_wheel("capped", "1.0"))
+        index.add(build_wheel("capped", "2.0", requires_python=">=3.8,<3.12"))
+        index.add(build_wheel("other", "1.0"))
+        config = write_config(tmp_path, index.url, ["capped", "other"])
+        with config.open("a", encoding="utf-8") as stream:
+            stream.write('[targets]\npython = ["3.12"]\nplatforms = ["linux"]\n')
+        assert main(["plan", "-c", str(config)]) == 0
+        assert uv_requests(index) > 0
+        index.reset_log()
+        assert main(["plan", "-c", str(config)]) == 0
+        assert uv_requests(index) == 0  # three sets, all remembered, none asked
+        # A new release of capped changes the page two sets rest on: those are asked again.
+        index.add(build_wheel("capped", "3.0", requires_python=">=3.8,<3.12"))
+        index.reset_log()
+        plan = run_cli("plan", "-c", str(config), "--json")
+        assert plan.returncode == 0, plan.stderr
+        assert uv_requests(index) > 0
+        assert "uv's pins for 1 set reused" in plan.stderr  # `other` alone rests on its own page
+        (target,) = json.loads(plan.stdout)["targets"].values()
+        assert target["projects"]["capped"] == ["1.0", "3.0"]  # pip's, and uv's new one

@@ -52,6 +52,7 @@ def plan_text(plan: MirrorPlan, novelty: Novelty) -> str:
         f"new against the mirror: {counted(novelty.new_files, 'file')}, "
         f"{human_bytes(novelty.new_bytes)}"
     )
+    lines.append(f"planned in {plan.seconds:.1f} s, {counted(plan.requests, 'request')} upstream")
     for project, found in versions.items():
         lines.append(f"  {project} {', '.join(found)}")
     if plan.failures:
@@ -87,6 +88,8 @@ def plan_json(plan: MirrorPlan, novelty: Novelty) -> str:
         },
         "total": {"files": novelty.files, "bytes": novelty.bytes},
         "new": {"files": novelty.new_files, "bytes": novelty.new_bytes},
+        "seconds": round(plan.seconds, 3),
+        "requests": plan.requests,
         "failures": [
             {"projects": list(failure.blamed), "target": failure.target, "message": str(failure)}
             for failure in _distinct(plan.failures)

@@ -157,7 +157,8 @@ def summarize(result: MirrorResult) -> str:
     lines = [
         f"{pages.checked} project page{'s' if pages.checked != 1 else ''} checked upstream: "
         f"{pages.changed} new or changed, {pages.unchanged} unchanged"
-        + (f" ({pages.by_serial} known from the root page's serials)" if pages.by_serial else ""),
+        + (f" ({pages.by_serial} known from the root page's serials)" if pages.by_serial else "")
+        + f"; {counted(pages.requests, 'request')} to the upstream in all",
         f"{counted(result.projects, 'project')} mirrored, "
         f"{counted(result.files, 'file')} listed, {result.files_added} added "
         f"({human_bytes(result.bytes_added)}) in {result.seconds:.1f} s",

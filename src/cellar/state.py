@@ -224,6 +224,19 @@ class MirrorState(VerifyRunLog):
             (key, url, entry.metadata, entry.requires_txt, build, now()),
         )
 
+    def uv_answer(self, key: str) -> tuple[str, str] | None:
+        """Return the pins uv gave for ``key`` and the pages they rest on (JSON), if recorded."""
+        row = self._db.execute(
+            "SELECT pins, pages FROM uv_answers WHERE key = ?", (key,)
+        ).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    def record_uv_answer(self, key: str, pins: str, pages: str) -> None:
+        """Remember the pins uv gave for ``key`` and the pages they rest on (JSON)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO uv_answers VALUES (?, ?, ?, ?)", (key, pins, pages, now())
+        )
+
     def start_run(self) -> int:
         """Record the start of a run and return its id."""
         cursor = self._db.execute("INSERT INTO runs (started_at) VALUES (?)", (now(),))

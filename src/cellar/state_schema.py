@@ -58,6 +58,12 @@ CREATE TABLE IF NOT EXISTS metadata (
     build_requires TEXT,
     recorded_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS uv_answers (
+    key TEXT PRIMARY KEY,
+    pins TEXT NOT NULL,
+    pages TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS verify_runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     started_at TEXT NOT NULL,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from cellar.state import STATE_DIR, MirrorState
 from cellar.sync.errors import UnsafePathError
 from cellar.sync.paths import mirror_path
 from cellar.sync.repository import UpstreamRepository
-from cellar.sync.uv_pins import UvSettings, find_uv, uv_inputs, uv_pins
+from cellar.sync.uv_pins import UvSettings, find_uv, page_fingerprint, uv_inputs, uv_pins
 from cellar.units import counted
 from cellar.upstream.client import ClientSettings, UpstreamClient
 from cellar.upstream.errors import UpstreamError
@@ -53,6 +54,9 @@ class MirrorPlan:
     closure: ClosurePlan
     pages: Mapping[NormalizedName, ProjectPage]
     refused: Mapping[NormalizedName, tuple[UnsafePathError, ...]] = field(default_factory=dict)
+    #: What planning cost: wall time, and HTTP requests to the upstream (uv's own not counted).
+    seconds: float = 0.0
+    requests: int = 0
 
     def files(self, name: NormalizedName) -> tuple[DistFile, ...]:
         """Return the files planned for project ``name``, in page order."""
@@ -93,6 +97,7 @@ async def make_plan(
     Resolution failures are in the plan; upstream errors for pages or metadata become failures
     of the resolutions that needed them.
     """
+    started = time.monotonic()
     if state is not None and _wants_root_serials(config.mirror.root_serials, state):
         await _load_root_serials(client)
     loop = asyncio.get_running_loop()
@@ -117,13 +122,22 @@ async def make_plan(
         asked = None
         if uv is not None and isinstance(target, TargetEnvironment):
             # uv runs in processes of its own while this target resolves.
-            asked = asyncio.ensure_future(uv_pins(uv, target, uv_wanted, uv_limit))
+            asked = asyncio.ensure_future(
+                uv_pins(uv, target, uv_wanted, uv_limit, memory=state, fingerprint=fingerprint)
+            )
         found = await loop.run_in_executor(
             resolvers, plan_target, requirements, target, repository, settings, sets
         )
         if asked is not None and isinstance(target, TargetEnvironment):
             chosen = await asked
             found.notes.extend(chosen.notes)
+            if chosen.reused:
+                log.info(
+                    "%s: uv's pins for %s reused (no page they rest on changed), %d asked anew",
+                    target.name,
+                    counted(chosen.reused, "set"),
+                    chosen.asked,
+                )
             take = partial(take_pins, resolver="uv")
             await loop.run_in_executor(
                 resolvers, take, found, chosen.pins, target, repository, settings
@@ -141,13 +155,25 @@ async def make_plan(
             log.warning("%s: %s", target.name, note)
         return found
 
+    async def fingerprint(name: NormalizedName) -> str:
+        try:
+            return page_fingerprint(await repository.page_on_loop(name))
+        except CellarError:
+            return "unreadable"  # never equal to a recorded fingerprint: uv is asked again
+
     log.info("resolving for %d target%s", len(targets), "s" * (len(targets) != 1))
     try:
         target_plans = await asyncio.gather(*(one(target) for target in targets))
     finally:
         resolvers.shutdown(wait=False, cancel_futures=True)
     closure = merge_plans(target_plans)
-    return MirrorPlan(closure, dict(repository.pages), dict(repository.refused))
+    return MirrorPlan(
+        closure,
+        dict(repository.pages),
+        dict(repository.refused),
+        seconds=time.monotonic() - started,
+        requests=client.page_stats.requests,
+    )
 
 
 def uv_settings(config: Config) -> UvSettings | None:

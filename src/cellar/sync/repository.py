@@ -68,6 +68,10 @@ class UpstreamRepository:
         file = min(files, key=_metadata_cost)
         return asyncio.run_coroutine_threadsafe(self.fetcher.fetch(name, file), self.loop).result()
 
+    async def page_on_loop(self, name: NormalizedName) -> ProjectPage | None:
+        """``page`` for callers on the event loop itself."""
+        return await self._page(name)
+
     async def _page(self, name: NormalizedName) -> ProjectPage | None:
         # Runs on the loop, so the dict of futures is only ever touched from one thread.
         future = self._pages.get(name)

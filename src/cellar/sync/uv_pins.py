@@ -7,20 +7,27 @@ pins are added to it (``cellar.select.closure.take_pins``). uv never builds a di
 (``--no-build``): nothing the upstream serves is run. It reads no configuration of the machine's,
 keeps its cache in the mirror's ``.cellar/uv-cache``, and goes through the configured proxy.
 A set uv cannot resolve is a note, not a failure: pip's closure of it is whole.
+
+uv's answer for a set is remembered in the mirror's state with a fingerprint of every page its
+pins rest on; while none of those pages changed, the next plan reuses it without running uv, so
+a re-run that finds nothing new asks uv nothing (and uv asks the upstream nothing).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import os
 import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
@@ -28,6 +35,7 @@ from packaging.version import Version
 
 from cellar.select.sources import RequirementSet
 from cellar.select.targets import TargetEnvironment
+from cellar.simple_api import ProjectPage
 
 #: The glibc versions uv's ``--python-platform`` names for manylinux (2_17 is manylinux2014).
 _UV_GLIBC = (17, 28, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40)
@@ -61,10 +69,40 @@ class UvSettings:
 
 @dataclass(slots=True)
 class UvPins:
-    """What uv chose for one target over every set it resolved, and what it could not."""
+    """What uv chose for one target over every set it resolved, and what it could not;
+    ``reused`` counts the sets whose remembered answer still held."""
 
     pins: set[tuple[NormalizedName, Version]] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    reused: int = 0
+    asked: int = 0
+
+
+class AnswerMemory(Protocol):
+    """Where uv's answers are remembered between runs (the mirror's state)."""
+
+    def uv_answer(self, key: str) -> tuple[str, str] | None:
+        """Return the pins and the page fingerprints recorded under ``key`` (JSON), if any."""
+        ...
+
+    def record_uv_answer(self, key: str, pins: str, pages: str) -> None:
+        """Record the pins and the page fingerprints (JSON) under ``key``."""
+        ...
+
+
+#: The current fingerprint of a project's page (``page_fingerprint``), fetching it if need be.
+Fingerprint = Callable[[NormalizedName], Awaitable[str]]
+
+
+def page_fingerprint(page: ProjectPage | None) -> str:
+    """Return a digest of what on a page can change a resolution: each file's name, hash,
+    Requires-Python and yanked state (``-`` for a page that does not exist)."""
+    if page is None:
+        return "-"
+    entries = sorted(
+        (f.filename, f.sha256 or "", f.requires_python or "", f.yanked) for f in page.files
+    )
+    return hashlib.sha256(json.dumps(entries).encode()).hexdigest()
 
 
 def find_uv() -> Path | None:
@@ -118,21 +156,83 @@ async def uv_pins(
     target: TargetEnvironment,
     inputs: Iterable[tuple[str, tuple[Requirement, ...]]],
     limit: asyncio.Semaphore,
+    *,
+    memory: AnswerMemory | None = None,
+    fingerprint: Fingerprint | None = None,
 ) -> UvPins:
-    """Return uv's pins for ``target`` over every input (at most ``limit`` uv processes run)."""
+    """Return uv's pins for ``target`` over every input (at most ``limit`` uv processes run).
+
+    With ``memory`` and ``fingerprint``, an answer remembered for an input is reused while
+    every page it rests on is unchanged, and each new answer is remembered.
+    """
     found = UvPins()
     platform = uv_platform(target)
     if platform is None:
         found.notes.append(f"uv has no platform for {target.name}: its pins are pip's alone")
         return found
-    outcomes = await asyncio.gather(
-        *(_compile(settings, target, platform, (label, listed), limit) for label, listed in inputs)
-    )
-    for pins, note in outcomes:
+
+    async def one(wanted: tuple[str, tuple[Requirement, ...]]) -> None:
+        key = _key(settings, target, platform, wanted[1])
+        if memory is not None and fingerprint is not None:
+            remembered = await _remembered(memory, fingerprint, key)
+            if remembered is not None:
+                found.pins.update(remembered)
+                found.reused += 1
+                return
+        found.asked += 1
+        pins, note = await _compile(settings, target, platform, wanted, limit)
         found.pins.update(pins)
         if note:
             found.notes.append(note)
+        elif memory is not None and fingerprint is not None:
+            names = sorted({name for name, _ in pins})
+            prints = await asyncio.gather(*(fingerprint(name) for name in names))
+            pages = json.dumps(dict(zip(names, prints, strict=True)))
+            memory.record_uv_answer(key, json.dumps(sorted([n, str(v)] for n, v in pins)), pages)
+
+    await asyncio.gather(*(one(wanted) for wanted in inputs))
     return found
+
+
+async def _remembered(
+    memory: AnswerMemory, fingerprint: Fingerprint, key: str
+) -> set[tuple[NormalizedName, Version]] | None:
+    """Return the pins remembered under ``key`` if every page they rest on is unchanged."""
+    recorded = memory.uv_answer(key)
+    if recorded is None:
+        return None
+    pins_text, pages_text = recorded
+    pages: dict[str, str] = json.loads(pages_text)
+    names = [canonicalize_name(name) for name in pages]
+    current = await asyncio.gather(*(fingerprint(name) for name in names))
+    if list(pages.values()) != list(current):
+        return None
+    return {(canonicalize_name(n), Version(v)) for n, v in json.loads(pins_text)}
+
+
+def _key(
+    settings: UvSettings,
+    target: TargetEnvironment,
+    platform: tuple[str, dict[str, str]],
+    requirements: tuple[Requirement, ...],
+) -> str:
+    """Return what an answer of uv's depends on besides the pages: uv itself (its binary),
+    the upstream, the target and its platform, the requirements and the closure's rules."""
+    try:
+        binary = settings.uv.stat()
+        identity = [str(settings.uv), binary.st_size, binary.st_mtime_ns]
+    except OSError:
+        identity = [str(settings.uv)]
+    described = [
+        identity,
+        settings.index_url,
+        target.name,
+        list(platform[0:1]) + sorted(platform[1].items()),
+        sorted(str(r) for r in requirements),
+        settings.prereleases,
+        sorted(str(c) for c in settings.constraints),
+    ]
+    return hashlib.sha256(json.dumps(described, default=str).encode()).hexdigest()
 
 
 async def _compile(

@@ -379,6 +379,7 @@ class UpstreamClient:
             reason = policy.refusal(current, came_from=came_from)
             if reason is not None:
                 raise RefusedURLError(current, reason)
+            self.page_stats.requests += 1
             with self._network():
                 response = await self._http.get(
                     current,

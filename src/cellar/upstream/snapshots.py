@@ -37,12 +37,14 @@ class PageStore(Protocol):
 
 @dataclass(slots=True)
 class PageStats:
-    """How many project pages were checked, and how many had changed upstream."""
+    """How many project pages were checked, how many had changed upstream, and how many HTTP
+    requests were made in all (pages, metadata, files, redirects)."""
 
     checked: int = 0
     changed: int = 0
     #: Of the unchanged pages, those known current from the root page's serials, unasked.
     by_serial: int = 0
+    requests: int = 0
 
     @property
     def unchanged(self) -> int:
