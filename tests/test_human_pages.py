@@ -221,7 +221,7 @@ def test_project_page_shows_files_and_escapes_what_upstream_said():
     assert f"This project is archived: {HOSTILE}" in page.text
     assert f"yanked: {HOSTILE}" in page.text
     assert "2.5 MB" in page.text and "999 bytes" in page.text
-    assert ">=3.8,<4" in page.text and "2024-03-05 14:30 UTC" in page.text
+    assert ">=3.8, <4" in page.text and "2024-03-05 14:30 UTC" in page.text
     assert "pip install --index-url http://127.0.0.1:8080/simple/ demo" in page.text
     # Newest first; the latest is the newest release not yanked.
     assert [attrs["id"] for tag, attrs in page.tags if tag == "h2" and "id" in attrs] == [

@@ -1,0 +1,225 @@
+"""Live, at real scale (``pytest -m live``; reaches PyPI): a data-science set of fourteen roots
+with extras and markers planned for sixteen targets (CPython 3.10 to 3.13 on Linux x86-64 and
+aarch64, Windows and macOS on Apple silicon), checked against what pip and uv choose against
+PyPI itself; and a smaller set with sdist-only projects mirrored for every local interpreter and
+installed there with pip and uv from `cellar serve`.
+
+pip is asked only for the Linux x86-64 targets: with ``--platform`` it takes wheel tags for the
+target but evaluates markers (``sys_platform``, ``platform_machine``) for this machine, so its
+answer for other platforms is not what pip there would choose. uv's ``--python-platform`` sets
+both, so uv is asked for every target. Times and request counts go to
+``$CELLAR_ARTIFACTS/live/`` (default ``.artifacts/live/``) and are printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cellar.config import default_upstream
+from cellar.select.targets import TargetEnvironment, host_target, targets_for
+from cellar.sync.uv_pins import uv_platform
+from tests.support.installers import (
+    INSTALL_TIMEOUT,
+    clean_env,
+    find_interpreters,
+    find_uv,
+    imported_version,
+    make_venv,
+    pip_install,
+    uv_install,
+    uv_venv,
+)
+from tests.support.mirror import assert_consistent, cellar_serve, run_cli, write_config
+
+pytestmark = pytest.mark.live
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+DATA_SCIENCE = [
+    "numpy",
+    "pandas[performance,excel]",
+    "scipy",
+    "scikit-learn",
+    "matplotlib",
+    "seaborn",
+    "statsmodels",
+    "jupyterlab",
+    "polars",
+    "pyarrow",
+    "sqlalchemy[asyncio]",
+    "requests[socks]",
+    "xgboost; platform_machine == 'x86_64' or platform_machine == 'AMD64'",
+    "pywin32; sys_platform == 'win32'",
+]
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_28_aarch64", "win_amd64", "macosx_11_0_arm64"]
+#: Installed on every local interpreter: pure and compiled wheels, extras, and sdist-only
+#: projects (docopt, pyperclip) whose build requirements must come from the mirror too.
+SMALL_SET = ["requests[socks]", "rich", "pyyaml", "python-dateutil", "docopt", "pyperclip"]
+
+
+def artifacts() -> Path:
+    directory = Path(os.environ.get("CELLAR_ARTIFACTS") or REPOSITORY / ".artifacts") / "live"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def record(name: str, data: dict[str, object]) -> None:
+    (artifacts() / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    print(f"\n{name}: {json.dumps(data)}")
+
+
+def pip_pins(target: TargetEnvironment, requirements: list[str], tmp_path: Path) -> set[str]:
+    """What pip chooses against PyPI for ``target`` (Linux x86-64 only: see the docstring)."""
+    report = tmp_path / f"pip-{target.name}.json"
+    platforms = dict.fromkeys(tag.platform for tag in target.tags if tag.platform != "any")
+    env = clean_env(tmp_path / "pip-env")
+    env["PIP_CONFIG_FILE"] = os.devnull
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed"),
+            *("--quiet", "--report", str(report), "--only-binary=:all:"),
+            *("--python-version", target.python, "--index-url", default_upstream()),
+            *(option for name in platforms for option in ("--platform", name)),
+            *requirements,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=INSTALL_TIMEOUT * 4,
+        check=False,
+    )
+    assert result.returncode == 0, f"pip for {target.name}: {result.stderr[-3000:]}"
+    installed = json.loads(report.read_text(encoding="utf-8"))["install"]
+    return {f"{p['metadata']['name']}=={p['metadata']['version']}".lower() for p in installed}
+
+
+def uv_pins(target: TargetEnvironment, requirements: list[str], tmp_path: Path) -> set[str]:
+    """What `uv pip compile` chooses against PyPI for ``target``."""
+    platform = uv_platform(target)
+    assert platform is not None
+    source = tmp_path / "requirements.in"
+    source.write_text("\n".join(requirements) + "\n", encoding="utf-8")
+    env = {**clean_env(tmp_path / "uv-env"), **platform[1]}
+    result = subprocess.run(
+        [
+            *(str(find_uv()), "pip", "compile", "--no-config", "--quiet", "--no-header"),
+            *("--no-annotate", "--python-version", target.python, "--no-build"),
+            *("--python-platform", platform[0], "--default-index", default_upstream()),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=INSTALL_TIMEOUT * 4,
+        check=False,
+    )
+    assert result.returncode == 0, f"uv for {target.name}: {result.stderr[-3000:]}"
+    return {line.strip().lower() for line in result.stdout.splitlines() if "==" in line}
+
+
+def test_the_plan_for_sixteen_targets_holds_what_pip_and_uv_choose_on_pypi(tmp_path):
+    requirements = [*DATA_SCIENCE]
+    config = write_config(tmp_path, default_upstream(), requirements)
+    with config.open("a", encoding="utf-8") as stream:
+        stream.write(
+            f"[targets]\npython = {json.dumps(PYTHONS)}\nplatforms = {json.dumps(PLATFORMS)}\n"
+        )
+    started = time.monotonic()
+    cold = run_cli("plan", "-c", str(config), "--json", timeout=3600)
+    cold_seconds = time.monotonic() - started
+    assert cold.returncode == 0, cold.stderr[-5000:]
+    plan = json.loads(cold.stdout)
+    assert len(plan["targets"]) == 16
+    started = time.monotonic()
+    warm = run_cli("plan", "-c", str(config), "--json", timeout=3600)
+    warm_seconds = time.monotonic() - started
+    assert warm.returncode == 0, warm.stderr[-5000:]
+
+    missing: dict[str, list[str]] = {}
+    checked = {"pip": 0, "uv": 0}
+    for target in targets_for(PYTHONS, PLATFORMS):
+        planned = {
+            f"{name}=={version}".lower()
+            for name, versions in plan["targets"][target.name]["projects"].items()
+            for version in versions
+        }
+        wanted = uv_pins(target, requirements, tmp_path)
+        checked["uv"] += 1
+        if target.platform == "manylinux_2_28_x86_64":
+            wanted |= pip_pins(target, requirements, tmp_path)
+            checked["pip"] += 1
+        if wanted - planned:
+            missing[target.name] = sorted(wanted - planned)
+    record(
+        "plan-16-targets",
+        {
+            "roots": len(requirements),
+            "targets": len(plan["targets"]),
+            "projects": len(plan["projects"]),
+            "files": plan["total"]["files"],
+            "bytes": plan["total"]["bytes"],
+            "cold_seconds": round(cold_seconds, 1),
+            "cold_requests": plan["requests"],
+            "warm_seconds": round(warm_seconds, 1),
+            "warm_requests": json.loads(warm.stdout)["requests"],
+            "checked_against": checked,
+        },
+    )
+    assert missing == {}
+
+
+def test_a_mirror_installs_with_pip_and_uv_on_every_local_interpreter(tmp_path):
+    interpreters = find_interpreters((3, 8))
+    versions = {}
+    for python in interpreters:
+        found = subprocess.run(
+            [str(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        versions[found.stdout.strip()] = python
+    assert len(versions) >= 3, versions  # CI has pyenv's 3.8 to 3.13
+    host = host_target()
+    config = write_config(tmp_path, default_upstream(), SMALL_SET)
+    with config.open("a", encoding="utf-8") as stream:
+        stream.write(
+            f'[targets]\npython = {json.dumps(sorted(versions))}\nplatforms = ["{host.platform}"]\n'
+        )
+    started = time.monotonic()
+    mirrored = run_cli("mirror", "-c", str(config), timeout=3600)
+    seconds = time.monotonic() - started
+    assert mirrored.returncode == 0, mirrored.stderr[-5000:]
+    web = tmp_path / "mirror" / "web"
+    assert_consistent(web)
+    summary = mirrored.stdout
+    installed: dict[str, str] = {}
+    with cellar_serve(config) as base:
+        index = f"{base}simple/"
+        for version, python in sorted(versions.items()):
+            env = clean_env(tmp_path / f"env-{version}")
+            venv = make_venv(tmp_path / f"pip-{version}", python, env=env)
+            result = pip_install(venv, index, *SMALL_SET, env=env)
+            assert result.returncode == 0, f"pip on {version}: {result.stderr[-3000:]}"
+            assert imported_version(venv, "docopt")
+            uv_python = uv_venv(tmp_path / f"uv-{version}", python, env=env)
+            result = uv_install(uv_python, index, *SMALL_SET, env=env)
+            assert result.returncode == 0, f"uv on {version}: {result.stderr[-3000:]}"
+            installed[version] = imported_version(uv_python, "yaml")
+    record(
+        "mirror-local-interpreters",
+        {
+            "pythons": sorted(versions),
+            "roots": SMALL_SET,
+            "mirror_seconds": round(seconds, 1),
+            "summary": summary.strip().splitlines(),
+            "pyyaml_by_python": installed,
+        },
+    )
