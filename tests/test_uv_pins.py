@@ -24,7 +24,7 @@ from cellar.sync import plan as plan_module
 from cellar.sync.plan import UvMissingError, uv_settings
 from tests.support.installers import INSTALL_TIMEOUT, clean_env, find_uv, uv_install, uv_venv
 from tests.support.mirror import assert_consistent, cellar_serve, run_cli, write_config
-from tests.support.packages import build_wheel
+from tests.support.packages import build_backend_wheel, build_sdist, build_wheel
 from tests.support.upstream import LocalIndex
 
 pytestmark = pytest.mark.slow
@@ -205,3 +205,32 @@ def test_uvs_answers_are_reused_until_a_page_they_rest_on_changes(tmp_path):
         assert "uv's pins for 1 set reused" in plan.stderr  # `other` alone rests on its own page
         (target,) = json.loads(plan.stdout)["targets"].values()
         assert target["projects"]["capped"] == ["1.0", "3.0"]  # pip's, and uv's new one
+
+
+def test_uv_builds_nothing_unless_allowed(tmp_path):
+    """An sdist-only dependency: uv would have to build it, which it does not do by default
+    (nothing from the upstream runs); the warning says so and pip's closure is whole. With
+    [packages] uv-builds, uv resolves the set."""
+    with LocalIndex() as index:
+        index.add(build_backend_wheel())
+        index.add(
+            build_sdist(
+                "from-source", "1.0", build_requires=["tinybackend"], build_backend="tinybackend"
+            )
+        )
+        index.add(build_wheel("top", "1.0", requires_dist=["from-source"]))
+        config = write_config(tmp_path, index.url, ["top"])
+        with config.open("a", encoding="utf-8") as stream:
+            stream.write('[targets]\npython = ["3.12"]\nplatforms = ["linux"]\n')
+        default = run_cli("plan", "-c", str(config))
+        assert default.returncode == 0, default.stderr
+        assert (
+            "uv could not resolve the requirements together for cp312-manylinux_2_28_x86_64, "
+            "so pip's pins alone: it would have to build from-source"
+        ) in default.stderr
+        assert "uv-builds = true" in default.stderr
+        allowed = config.read_text().replace("[packages]\n", "[packages]\nuv-builds = true\n")
+        config.write_text(allowed)
+        built = run_cli("plan", "-c", str(config))
+        assert built.returncode == 0, built.stderr
+        assert "uv could not resolve" not in built.stderr

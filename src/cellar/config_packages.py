@@ -19,7 +19,7 @@ from cellar.select.targets import TargetEnvironment
 PACKAGES_KEYS: Final = frozenset(
     {
         *("requirements", "requirements-files", "pyproject-files", "pylock-files"),
-        *("uv-lock-files", "resolvers"),
+        *("uv-lock-files", "resolvers", "uv-builds"),
         *("dependencies", "versions", "prereleases", "sdists"),
     }
 )
@@ -46,6 +46,8 @@ class PackageSettings:
     sdists: SdistPolicy = "needed"
     #: Whose pins the closure holds; ``None``: pip's, and uv's when uv is installed.
     resolvers: tuple[str, ...] | None = None
+    #: Let uv build the sdists it must learn the dependencies of while planning.
+    uv_builds: bool = False
 
 
 def packages_table(
@@ -91,6 +93,7 @@ def packages_table(
         )
     return PackageSettings(
         resolvers=_resolvers(table, problems),
+        uv_builds=bool(get_value(table, "packages", "uv-builds", bool, problems)),
         requirements=tuple(requirements),
         constraints=tuple(constraints),
         sets=tuple(sets),

@@ -130,7 +130,8 @@ async def make_plan(
         )
         if asked is not None and isinstance(target, TargetEnvironment):
             chosen = await asked
-            found.notes.extend(chosen.notes)
+            for label, reason in chosen.failed:
+                uv_failures.setdefault((label, reason), []).append(target.name)
             if chosen.reused:
                 log.info(
                     "%s: uv's pins for %s reused (no page they rest on changed), %d asked anew",
@@ -161,11 +162,15 @@ async def make_plan(
         except CellarError:
             return "unreadable"  # never equal to a recorded fingerprint: uv is asked again
 
+    uv_failures: dict[tuple[str, str], list[str]] = {}
     log.info("resolving for %d target%s", len(targets), "s" * (len(targets) != 1))
     try:
         target_plans = await asyncio.gather(*(one(target) for target in targets))
     finally:
         resolvers.shutdown(wait=False, cancel_futures=True)
+    for (label, reason), names in uv_failures.items():
+        on = names[0] if len(names) == 1 else f"{len(names)} targets ({', '.join(names)})"
+        log.warning("uv could not resolve %s for %s, so pip's pins alone: %s", label, on, reason)
     closure = merge_plans(target_plans)
     return MirrorPlan(
         closure,
@@ -205,6 +210,7 @@ def uv_settings(config: Config) -> UvSettings | None:
         proxy=config.mirror.proxy,
         prereleases=packages.prereleases,
         constraints=packages.constraints,
+        builds=packages.uv_builds,
         timeout=max(config.mirror.limits.deadline * 6, 600.0),
     )
 

@@ -3,10 +3,12 @@ resolves, so the mirror holds what a team that locks with uv outside will instal
 
 uv and pip may pick different, equally valid versions where a resolution backtracks, and uv
 ignores the upper bounds of Requires-Python where pip does not; the closure is pip's, and these
-pins are added to it (``cellar.select.closure.take_pins``). uv never builds a distribution here
-(``--no-build``): nothing the upstream serves is run. It reads no configuration of the machine's,
-keeps its cache in the mirror's ``.cellar/uv-cache``, and goes through the configured proxy.
-A set uv cannot resolve is a note, not a failure: pip's closure of it is whole.
+pins are added to it (``cellar.select.closure.take_pins``). uv builds nothing here (``--no-build``)
+unless ``[packages] uv-builds`` allows it: nothing the upstream serves is run. uv then cannot
+use a project only an sdist provides, and a set that needs one gets pip's pins alone. uv reads
+no configuration of the machine's, keeps its cache in the mirror's ``.cellar/uv-cache``, and goes
+through the configured proxy. A set uv cannot resolve is said, not a failure: pip's closure of it
+is whole.
 
 uv's answer for a set is remembered in the mirror's state with a fingerprint of every page its
 pins rest on; while none of those pages changed, the next plan reuses it without running uv, so
@@ -47,8 +49,12 @@ _WINDOWS = {
     "win_arm64": "aarch64-pc-windows-msvc",
     "win32": "i686-pc-windows-msvc",
 }
-#: The most of uv's complaint a note quotes.
+#: The most of uv's complaint a warning quotes.
 _ERROR_CHARS = 600
+#: uv's hint when ``--no-build`` leaves a project with no usable file.
+_NEEDS_WHEELS = re.compile(
+    r"Wheels are required for `([^`]+)` because building from source is disabled"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +67,8 @@ class UvSettings:
     proxy: str | None = None
     prereleases: bool = False
     constraints: tuple[Requirement, ...] = ()
+    #: Let uv build sdists it must learn the dependencies of (runs their build code here).
+    builds: bool = False
     #: uv processes at once, over all targets.
     concurrency: int = 2
     #: Seconds one ``uv pip compile`` may take.
@@ -73,7 +81,8 @@ class UvPins:
     ``reused`` counts the sets whose remembered answer still held."""
 
     pins: set[tuple[NormalizedName, Version]] = field(default_factory=set)
-    notes: list[str] = field(default_factory=list)
+    #: (what uv was asked, why it gave no answer), for each set it could not resolve.
+    failed: list[tuple[str, str]] = field(default_factory=list)
     reused: int = 0
     asked: int = 0
 
@@ -168,7 +177,7 @@ async def uv_pins(
     found = UvPins()
     platform = uv_platform(target)
     if platform is None:
-        found.notes.append(f"uv has no platform for {target.name}: its pins are pip's alone")
+        found.failed.append(("any set", "uv has no platform for this target"))
         return found
 
     async def one(wanted: tuple[str, tuple[Requirement, ...]]) -> None:
@@ -180,10 +189,10 @@ async def uv_pins(
                 found.reused += 1
                 return
         found.asked += 1
-        pins, note = await _compile(settings, target, platform, wanted, limit)
+        pins, reason = await _compile(settings, target, platform, wanted, limit)
         found.pins.update(pins)
-        if note:
-            found.notes.append(note)
+        if reason:
+            found.failed.append((wanted[0], reason))
         elif memory is not None and fingerprint is not None:
             names = sorted({name for name, _ in pins})
             prints = await asyncio.gather(*(fingerprint(name) for name in names))
@@ -230,6 +239,7 @@ def _key(
         list(platform[0:1]) + sorted(platform[1].items()),
         sorted(str(r) for r in requirements),
         settings.prereleases,
+        settings.builds,
         sorted(str(c) for c in settings.constraints),
     ]
     return hashlib.sha256(json.dumps(described, default=str).encode()).hexdigest()
@@ -243,15 +253,16 @@ async def _compile(
     limit: asyncio.Semaphore,
 ) -> tuple[set[tuple[NormalizedName, Version]], str | None]:
     """Run one ``uv pip compile`` of ``wanted`` (a label and its requirements); return its
-    pins, or none and a note saying why."""
+    pins, or none and why."""
     python_platform, variables = platform
-    label, requirements = wanted
+    requirements = wanted[1]
     with tempfile.TemporaryDirectory(prefix="cellar-uv-") as scratch:
         listed = Path(scratch) / "requirements.in"
         listed.write_text("".join(f"{r}\n" for r in requirements), encoding="utf-8")
         command = [
             str(settings.uv),
-            *("pip", "compile", str(listed), "--no-config", "--no-build", "--quiet"),
+            *("pip", "compile", str(listed), "--no-config", "--quiet"),
+            *(() if settings.builds else ("--no-build",)),
             *("--no-header", "--no-annotate", "--python", sys.executable),
             *("--python-version", str(target.python_full_version)),
             *("--python-platform", python_platform),
@@ -267,11 +278,21 @@ async def _compile(
         async with limit:
             code, out, err = await _run(command, _environment(settings, variables), settings)
     if code is None:
-        return set(), f"uv did not resolve {label} for {target.name} in {settings.timeout:.0f} s"
+        return set(), f"no answer within {settings.timeout:.0f} s"
     if code != 0:
-        reason = " ".join(err.split())[-_ERROR_CHARS:] or f"exit code {code}"
-        return set(), f"uv could not resolve {label} for {target.name}: {reason}"
+        return set(), _why_not(err, code)
     return _parse(out), None
+
+
+def _why_not(err: str, code: int) -> str:
+    """Return uv's complaint in short: which sdists it would have to build, or its last words."""
+    needs_build = sorted(set(_NEEDS_WHEELS.findall(err)))
+    if needs_build:
+        return (
+            f"it would have to build {', '.join(needs_build)} (only an sdist fits) to learn "
+            "the dependencies, which it does not do here ([packages] uv-builds = true lets it)"
+        )
+    return " ".join(err.split())[-_ERROR_CHARS:] or f"exit code {code}"
 
 
 async def _run(
