@@ -30,9 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-import bcrypt
 import pytest
-import trustme
 
 from cellar.cli import main
 from cellar.config import load_config
@@ -48,6 +46,7 @@ from tests.support.installers import (
 from tests.support.mirror import assert_consistent, cellar_serve, write_config
 from tests.support.nginx import free_port, running_nginx
 from tests.support.packages import build_backend_wheel, build_sdist, build_wheel
+from tests.support.private import make_secrets, private_config
 from tests.support.upstream import LocalIndex
 
 pytestmark = pytest.mark.slow
@@ -188,34 +187,18 @@ def mirror_config(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def servers(mirror_config, tmp_path_factory) -> Iterator[dict[str, Server]]:
     """The mirror served four ways at once."""
-    secrets = tmp_path_factory.mktemp("secrets")
-    ca = trustme.CA()
-    issued = ca.issue_cert("127.0.0.1", "localhost")
-    issued.cert_chain_pems[0].write_to_path(secrets / "cert.pem")
-    issued.private_key_pem.write_to_path(secrets / "key.pem")
-    ca.cert_pem.write_to_path(secrets / "ca.pem")
-    digest = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=5)).decode()
-    (secrets / "htpasswd").write_text(f"{USER}:{digest}\n", encoding="utf-8")
-    private = mirror_config.with_name("private.toml")
-    private.write_text(
-        mirror_config.read_text(encoding="utf-8").replace(
-            "[packages]",
-            f'[serve]\nhtpasswd = "{secrets / "htpasswd"}"\n'
-            f'tls-certificate = "{secrets / "cert.pem"}"\ntls-key = "{secrets / "key.pem"}"\n\n'
-            "[packages]",
-        ),
-        encoding="utf-8",
-    )
+    secrets = make_secrets(tmp_path_factory.mktemp("secrets"), USER, PASSWORD)
+    private = private_config(mirror_config, secrets)
     with ExitStack() as stack:
         plain = stack.enter_context(cellar_serve(mirror_config))
-        trusting = ssl.create_default_context(cafile=str(secrets / "ca.pem"))
+        trusting = ssl.create_default_context(cafile=str(secrets.ca))
         tls = stack.enter_context(cellar_serve(private, context=trusting))
         # Over HTTPS the mirror is named by host name, as a certificate names it: pip 24.2 to
         # 26.0 cannot verify an index addressed by IP (test_pip_over_https_needs_a_host_name).
         found = {
             "cellar serve, http": Server("cellar serve, http", f"{plain}simple/"),
             "cellar serve, https+login": Server(
-                "cellar serve, https+login", _by_name(f"{tls}simple/"), secrets / "ca.pem"
+                "cellar serve, https+login", _by_name(f"{tls}simple/"), secrets.ca
             ),
         }
         for name, config, scheme in (
@@ -230,7 +213,7 @@ def servers(mirror_config, tmp_path_factory) -> Iterator[dict[str, Server]]:
             stack.enter_context(running_nginx(prefix, render_nginx_config(site), port))
             if scheme == "https":
                 url = f"https://localhost:{port}/simple/"
-                found[name] = Server(name, url, secrets / "ca.pem")
+                found[name] = Server(name, url, secrets.ca)
             else:
                 found[name] = Server(name, f"http://127.0.0.1:{port}/simple/")
         yield found

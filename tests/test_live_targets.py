@@ -4,10 +4,11 @@ aarch64, Windows and macOS 14 on Apple silicon), checked against what pip and uv
 PyPI itself; and a smaller set with sdist-only projects mirrored for every local interpreter and
 installed there with pip and uv from `cellar serve`.
 
-pip is asked only for the Linux x86-64 targets: with ``--platform`` it takes wheel tags for the
-target but evaluates markers (``sys_platform``, ``platform_machine``) for this machine, so its
-answer for other platforms is not what pip there would choose. uv's ``--python-platform`` sets
-both, so uv is asked for every target. Times and request counts go to
+pip is asked only for the Linux x86-64 targets, running on this machine's CPython of each
+version: with ``--platform`` pip takes wheel tags for the target but evaluates markers
+(``sys_platform``, ``platform_machine``) for this machine, and refuses sdists (odfpy, which
+``pandas[excel]`` needs, is one). uv's ``--python-platform`` sets both, so uv is asked for every
+target. Times and request counts go to
 ``$CELLAR_ARTIFACTS/live/`` (default ``.artifacts/live/``) and are printed.
 """
 
@@ -21,6 +22,8 @@ import time
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from cellar.config import default_upstream
 from cellar.select.targets import TargetEnvironment, host_target, targets_for
@@ -29,6 +32,7 @@ from tests.support.installers import (
     INSTALL_TIMEOUT,
     clean_env,
     find_interpreters,
+    find_python,
     find_uv,
     imported_version,
     make_venv,
@@ -65,6 +69,11 @@ PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_28_aarch64", "win_amd64", "ma
 SMALL_SET = ["requests[socks]", "rich", "pyyaml", "python-dateutil", "docopt", "pyperclip"]
 
 
+def pin(name: str, version: str) -> str:
+    """``name==version`` with the name normalised (pip reports names as metadata spells them)."""
+    return f"{canonicalize_name(name)}=={Version(version)}"
+
+
 def artifacts() -> Path:
     directory = Path(os.environ.get("CELLAR_ARTIFACTS") or REPOSITORY / ".artifacts") / "live"
     directory.mkdir(parents=True, exist_ok=True)
@@ -77,28 +86,22 @@ def record(name: str, data: dict[str, object]) -> None:
 
 
 def pip_pins(target: TargetEnvironment, requirements: list[str], tmp_path: Path) -> set[str]:
-    """What pip chooses against PyPI for ``target`` (Linux x86-64 only: see the docstring)."""
-    report = tmp_path / f"pip-{target.name}.json"
-    platforms = dict.fromkeys(tag.platform for tag in target.tags if tag.platform != "any")
+    """What pip chooses against PyPI for a Linux x86-64 ``target``: pip in a venv of this
+    machine's CPython of that version (it may build sdists to read them, as users' pip does;
+    ``--platform`` would refuse sdists altogether)."""
     env = clean_env(tmp_path / "pip-env")
-    env["PIP_CONFIG_FILE"] = os.devnull
-    result = subprocess.run(
-        [
-            *(sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed"),
-            *("--quiet", "--report", str(report), "--only-binary=:all:"),
-            *("--python-version", target.python, "--index-url", default_upstream()),
-            *(option for name in platforms for option in ("--platform", name)),
-            *requirements,
-        ],
-        capture_output=True,
-        text=True,
+    venv = make_venv(tmp_path / f"pip-{target.python}", find_python(target.python), env=env)
+    report = tmp_path / f"pip-{target.name}.json"
+    result = pip_install(
+        venv,
+        default_upstream(),
+        *requirements,
         env=env,
-        timeout=INSTALL_TIMEOUT * 4,
-        check=False,
+        extra_args=("--dry-run", "--ignore-installed", "--quiet", "--report", str(report)),
     )
     assert result.returncode == 0, f"pip for {target.name}: {result.stderr[-3000:]}"
     installed = json.loads(report.read_text(encoding="utf-8"))["install"]
-    return {f"{p['metadata']['name']}=={p['metadata']['version']}".lower() for p in installed}
+    return {pin(p["metadata"]["name"], p["metadata"]["version"]) for p in installed}
 
 
 def uv_pins(target: TargetEnvironment, requirements: list[str], tmp_path: Path) -> set[str]:
@@ -122,7 +125,7 @@ def uv_pins(target: TargetEnvironment, requirements: list[str], tmp_path: Path) 
         check=False,
     )
     assert result.returncode == 0, f"uv for {target.name}: {result.stderr[-3000:]}"
-    return {line.strip().lower() for line in result.stdout.splitlines() if "==" in line}
+    return {pin(*line.strip().split("==")) for line in result.stdout.splitlines() if "==" in line}
 
 
 def test_the_plan_for_sixteen_targets_holds_what_pip_and_uv_choose_on_pypi(tmp_path):
@@ -151,7 +154,7 @@ def test_the_plan_for_sixteen_targets_holds_what_pip_and_uv_choose_on_pypi(tmp_p
     checked = {"pip": 0, "uv": 0}
     for target in targets_for(PYTHONS, PLATFORMS):
         planned = {
-            f"{name}=={version}".lower()
+            pin(name, version)
             for name, versions in plan["targets"][target.name]["projects"].items()
             for version in versions
         }
@@ -221,7 +224,7 @@ def test_a_mirror_installs_with_pip_and_uv_on_every_local_interpreter(tmp_path):
     record(
         "mirror-local-interpreters",
         {
-            "pythons": sorted(versions),
+            "pythons": sorted(versions, key=lambda v: tuple(map(int, v.split(".")))),
             "roots": SMALL_SET,
             "mirror_seconds": round(seconds, 1),
             "summary": summary.strip().splitlines(),

@@ -14,9 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import bcrypt
 import pytest
-import trustme
 
 from cellar.cli import main
 from cellar.config import load_config
@@ -26,6 +24,7 @@ from tests.support.installers import imported_version, make_venv, pip_install, u
 from tests.support.mirror import EVERY_VERSION, assert_consistent, write_config
 from tests.support.nginx import free_port, running_nginx
 from tests.support.packages import build_sdist, build_wheel
+from tests.support.private import make_secrets, private_config
 from tests.support.upstream import LocalIndex
 
 pytestmark = pytest.mark.slow
@@ -73,27 +72,12 @@ def plain_nginx(mirror_config, tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def private_nginx(mirror_config, tmp_path_factory) -> Iterator[Private]:
-    secrets = tmp_path_factory.mktemp("secrets")
-    ca = trustme.CA()
-    issued = ca.issue_cert("127.0.0.1", "localhost")
-    issued.cert_chain_pems[0].write_to_path(secrets / "cert.pem")
-    issued.private_key_pem.write_to_path(secrets / "key.pem")
-    ca.cert_pem.write_to_path(secrets / "ca.pem")
-    # bcrypt, as `htpasswd -B` writes it; a low cost keeps nginx's per-request check cheap.
-    digest = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=5)).decode()
-    (secrets / "htpasswd").write_text(f"{USER}:{digest}\n")
+    secrets = make_secrets(tmp_path_factory.mktemp("secrets"), USER, PASSWORD)
     # The [serve] table a site would write for this, read by the real config loader.
-    config_text = mirror_config.read_text().replace(
-        "[packages]",
-        f'[serve]\nhtpasswd = "{secrets / "htpasswd"}"\n'
-        f'tls-certificate = "{secrets / "cert.pem"}"\ntls-key = "{secrets / "key.pem"}"\n\n'
-        "[packages]",
-    )
-    private_config = mirror_config.with_name("private.toml")
-    private_config.write_text(config_text)
+    private_config_path = private_config(mirror_config, secrets)
     port, http_port = free_port(), free_port()
     site = site_from_config(
-        load_config(private_config),
+        load_config(private_config_path),
         listen=(f"127.0.0.1:{port}",),
         http_redirect=(f"127.0.0.1:{http_port}",),
     )
@@ -102,7 +86,7 @@ def private_nginx(mirror_config, tmp_path_factory) -> Iterator[Private]:
         yield Private(
             index_url=f"https://127.0.0.1:{port}/simple/",
             login_url=f"https://{USER}:s3cret%3Awith%40odd%2Fchars@127.0.0.1:{port}/simple/",
-            ca=secrets / "ca.pem",
+            ca=secrets.ca,
             http_url=f"http://127.0.0.1:{http_port}/simple/alpha/",
         )
 
