@@ -266,7 +266,6 @@ async def _compile(
             *("--no-header", "--no-annotate", "--python", sys.executable),
             *("--python-version", str(target.python_full_version)),
             *("--python-platform", python_platform),
-            *("--default-index", settings.index_url),
             *("--cache-dir", str(settings.cache_dir)),
         ]
         if settings.prereleases:
@@ -335,6 +334,8 @@ def _environment(settings: UvSettings, variables: dict[str, str]) -> dict[str, s
             "UV_NATIVE_TLS": "1",
         }
     )
+    # In the environment, not on the command line: an upstream's login would show in `ps`.
+    env["UV_DEFAULT_INDEX"] = settings.index_url
     env.update(variables)
     if settings.proxy:
         env.update({"HTTP_PROXY": settings.proxy, "HTTPS_PROXY": settings.proxy})
