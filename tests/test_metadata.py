@@ -304,7 +304,11 @@ def test_missing_file_is_an_http_error(local_index: LocalIndex) -> None:
 
 def test_sdist_pkg_info_and_build_requires_from_pyproject(local_index: LocalIndex) -> None:
     sdist = build_sdist(
-        "alpha", "1.0", requires_dist=["beta>=1"], build_requires=["flit_core>=3.2,<4"]
+        "alpha",
+        "1.0",
+        requires_dist=["beta>=1"],
+        build_requires=["flit_core>=3.2,<4"],
+        build_backend="flit_core.buildapi",
     )
     local_index.add(sdist)  # a .metadata file is offered, but sdists are read whole
     metadata, stats = fetch(local_index, "alpha", sdist.filename)
@@ -524,6 +528,15 @@ def test_build_requires_of_pyproject() -> None:
     assert build_requires_of(None) == (DEFAULT_BUILD_REQUIRES, ())
     assert build_requires_of(b'[build-system]\nrequires = ["hatchling"]\n') == (("hatchling",), ())
     assert build_requires_of(b"[project]\nname = 'x'\n") == (DEFAULT_BUILD_REQUIRES, ())
+    # setuptools before 70.1 asks for wheel as well, so a setuptools backend gets it planned.
+    capped = (
+        b'[build-system]\nrequires = ["setuptools<65"]\nbuild-backend = "setuptools.build_meta"\n'
+    )
+    assert build_requires_of(capped) == (("setuptools<65", "wheel"), ())
+    legacy = b'[build-system]\nrequires = ["setuptools", "Wheel>=0.30"]\n'
+    assert build_requires_of(legacy) == (("setuptools", "Wheel>=0.30"), ())
+    implied = b'[build-system]\nrequires = ["setuptools>=61", "wheelhouse"]\n'
+    assert build_requires_of(implied) == (("setuptools>=61", "wheelhouse", "wheel"), ())
     default, problems = build_requires_of(b"[build-system\n")
     assert default == DEFAULT_BUILD_REQUIRES and "unreadable" in problems[0]
     default, problems = build_requires_of(b"[build-system]\nbuild-backend = 'x'\n")

@@ -8,6 +8,7 @@ malformed ``Requires-Dist`` line is reported, not fatal for the whole file.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -32,6 +33,8 @@ from cellar.errors import CellarError
 #: and later ask for setuptools alone, pip up to 23.3 (Debian 12's 23.0.1, and the 23.2.1
 #: that CPython 3.11.7 and 3.12.1 ship) for ``wheel`` as well, so both are planned.
 DEFAULT_BUILD_REQUIRES = ("setuptools>=40.8.0", "wheel")
+_WHEEL = re.compile(r"\s*wheel\s*(?:$|[^\w.-])", re.IGNORECASE)
+_SETUPTOOLS = re.compile(r"\s*setuptools\s*(?:$|[^\w.-])", re.IGNORECASE)
 _OTHER_SDIST_SUFFIXES = (".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tgz", ".tar")
 
 
@@ -186,7 +189,21 @@ def build_requires_of(pyproject: bytes | None) -> tuple[tuple[str, ...], tuple[s
     requires = build_system.get("requires") if isinstance(build_system, dict) else None
     if not isinstance(requires, list) or not all(isinstance(item, str) for item in requires):
         return DEFAULT_BUILD_REQUIRES, ("pyproject.toml [build-system] requires is not a list",)
-    return tuple(requires), ()
+    return with_setuptools_wheel(tuple(requires), build_system.get("build-backend")), ()
+
+
+def with_setuptools_wheel(requires: tuple[str, ...], backend: object) -> tuple[str, ...]:
+    """Return ``requires`` and ``wheel`` for a setuptools backend (named, or pip's default when
+    none is named and setuptools is required): setuptools before 70.1 asks the installer for
+    ``wheel`` as well (``get_requires_for_build_wheel``), which an sdist that caps setuptools
+    gets."""
+    if backend is None:
+        setuptools = any(_SETUPTOOLS.match(item) for item in requires)
+    else:
+        setuptools = isinstance(backend, str) and backend.startswith("setuptools.build_meta")
+    if setuptools and not any(_WHEEL.match(item) for item in requires):
+        return (*requires, "wheel")
+    return requires
 
 
 def file_identity(filename: str) -> tuple[NormalizedName, Version] | None:

@@ -19,7 +19,7 @@ from typing import Any
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-from cellar.select.metadata import DEFAULT_BUILD_REQUIRES
+from cellar.select.metadata import DEFAULT_BUILD_REQUIRES, with_setuptools_wheel
 from cellar.select.sources import (
     RequirementsFileError,
     and_marker,
@@ -144,7 +144,9 @@ def _build_requires(
     if not isinstance(build_system, dict) or "requires" not in build_system:
         raise RequirementsFileError(path, "[build-system] must be a table with a requires list")
     key = "[build-system] requires"
-    return tuple(toml_requirements(path, key, build_system["requires"]))
+    listed = tuple(str(r) for r in toml_requirements(path, key, build_system["requires"]))
+    needed = with_setuptools_wheel(listed, build_system.get("build-backend"))
+    return tuple(Requirement(text) for text in needed)
 
 
 def _dependency_groups(
