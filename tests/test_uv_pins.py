@@ -229,6 +229,12 @@ def test_uv_builds_nothing_unless_allowed(tmp_path):
             "so pip's pins alone: it would have to build from-source"
         ) in default.stderr
         assert "uv-builds = true" in default.stderr
+        # The failure is remembered with the pages of the target's closure: a re-run asks
+        # uv nothing and says the same.
+        index.reset_log()
+        again = run_cli("plan", "-c", str(config))
+        assert "it would have to build from-source" in again.stderr
+        assert not any("uv/" in r.headers.get("User-Agent", "") for r in index.requests)
         allowed = config.read_text().replace("[packages]\n", "[packages]\nuv-builds = true\n")
         config.write_text(allowed)
         built = run_cli("plan", "-c", str(config))

@@ -37,7 +37,14 @@ from cellar.state import STATE_DIR, MirrorState
 from cellar.sync.errors import UnsafePathError
 from cellar.sync.paths import mirror_path
 from cellar.sync.repository import UpstreamRepository
-from cellar.sync.uv_pins import UvSettings, find_uv, page_fingerprint, uv_inputs, uv_pins
+from cellar.sync.uv_pins import (
+    UvSettings,
+    find_uv,
+    page_fingerprint,
+    remember_failures,
+    uv_inputs,
+    uv_pins,
+)
 from cellar.units import counted
 from cellar.upstream.client import ClientSettings, UpstreamClient
 from cellar.upstream.errors import UpstreamError
@@ -143,6 +150,8 @@ async def make_plan(
             await loop.run_in_executor(
                 resolvers, take, found, chosen.pins, target, repository, settings
             )
+            if state is not None:
+                await remember_failures(state, fingerprint, chosen, found.pins())
         log.info(
             "%s: resolved %s%s%s",
             target.name,

@@ -26,7 +26,7 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -83,6 +83,8 @@ class UvPins:
     pins: set[tuple[NormalizedName, Version]] = field(default_factory=set)
     #: (what uv was asked, why it gave no answer), for each set it could not resolve.
     failed: list[tuple[str, str]] = field(default_factory=list)
+    #: The memory keys and reasons of this run's new failures, for ``remember_failures``.
+    new_failures: list[tuple[str, str]] = field(default_factory=list)
     reused: int = 0
     asked: int = 0
 
@@ -184,6 +186,10 @@ async def uv_pins(
         key = _key(settings, target, platform, wanted[1])
         if memory is not None and fingerprint is not None:
             remembered = await _remembered(memory, fingerprint, key)
+            if isinstance(remembered, str):
+                found.failed.append((wanted[0], remembered))
+                found.reused += 1
+                return
             if remembered is not None:
                 found.pins.update(remembered)
                 found.reused += 1
@@ -193,30 +199,58 @@ async def uv_pins(
         found.pins.update(pins)
         if reason:
             found.failed.append((wanted[0], reason))
+            found.new_failures.append((key, reason))
         elif memory is not None and fingerprint is not None:
-            names = sorted({name for name, _ in pins})
-            prints = await asyncio.gather(*(fingerprint(name) for name in names))
-            pages = json.dumps(dict(zip(names, prints, strict=True)))
-            memory.record_uv_answer(key, json.dumps(sorted([n, str(v)] for n, v in pins)), pages)
+            answer = {"pins": sorted([n, str(v)] for n, v in pins)}
+            await _record(memory, fingerprint, key, answer, {name for name, _ in pins})
 
     await asyncio.gather(*(one(wanted) for wanted in inputs))
     return found
 
 
+async def remember_failures(
+    memory: AnswerMemory, fingerprint: Fingerprint, found: UvPins, names: Iterable[NormalizedName]
+) -> None:
+    """Remember this run's failures of ``found`` as resting on the pages of ``names`` (the
+    target's closure as pip resolved it: what uv read to fail is not known, those pages are
+    its graph), so a re-run asks uv again only once one of them changed."""
+    pages = {canonicalize_name(name) for name in names}
+    for key, reason in found.new_failures:
+        await _record(memory, fingerprint, key, {"failed": reason}, pages)
+
+
+async def _record(
+    memory: AnswerMemory,
+    fingerprint: Fingerprint,
+    key: str,
+    answer: Mapping[str, object],
+    names: Iterable[NormalizedName],
+) -> None:
+    ordered = sorted(names)
+    prints = await asyncio.gather(*(fingerprint(name) for name in ordered))
+    memory.record_uv_answer(
+        key, json.dumps(answer), json.dumps(dict(zip(ordered, prints, strict=True)))
+    )
+
+
 async def _remembered(
     memory: AnswerMemory, fingerprint: Fingerprint, key: str
-) -> set[tuple[NormalizedName, Version]] | None:
-    """Return the pins remembered under ``key`` if every page they rest on is unchanged."""
+) -> set[tuple[NormalizedName, Version]] | str | None:
+    """Return the pins (or the reason uv gave none) remembered under ``key`` if every page
+    they rest on is unchanged; ``None`` when uv must be asked."""
     recorded = memory.uv_answer(key)
     if recorded is None:
         return None
-    pins_text, pages_text = recorded
+    answer_text, pages_text = recorded
     pages: dict[str, str] = json.loads(pages_text)
     names = [canonicalize_name(name) for name in pages]
     current = await asyncio.gather(*(fingerprint(name) for name in names))
     if list(pages.values()) != list(current):
         return None
-    return {(canonicalize_name(n), Version(v)) for n, v in json.loads(pins_text)}
+    answer = json.loads(answer_text)
+    if "failed" in answer:
+        return str(answer["failed"])
+    return {(canonicalize_name(n), Version(v)) for n, v in answer["pins"]}
 
 
 def _key(
