@@ -1,6 +1,6 @@
 """Live, at real scale (``pytest -m live``; reaches PyPI): a data-science set of fourteen roots
-with extras and markers planned for sixteen targets (CPython 3.10 to 3.13 on Linux x86-64 and
-aarch64, Windows and macOS 14 on Apple silicon), checked against what pip and uv choose against
+with extras and markers planned for sixteen targets (CPython 3.10.13, 3.11.7, 3.12.1 and 3.13.0
+on Linux x86-64 and aarch64, Windows and macOS 14 on Apple silicon), checked against what pip and uv choose against
 PyPI itself; and a smaller set with sdist-only projects mirrored for every local interpreter and
 installed there with pip and uv from `cellar serve`.
 
@@ -62,7 +62,9 @@ DATA_SCIENCE = [
     "xgboost; platform_machine == 'x86_64' or platform_machine == 'AMD64'",
     "pywin32; sys_platform == 'win32'",
 ]
-PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+#: The micro versions of the CPythons pip is run on (pyenv's, as CI has them): a target "3.11"
+#: means 3.11.0, where soupsieve 4.1 (Requires-Python >=3.11.5) is out and pip on 3.11.7 takes it.
+PYTHONS = ["3.10.13", "3.11.7", "3.12.1", "3.13.0"]
 PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_28_aarch64", "win_amd64", "macosx_14_0_arm64"]
 #: Installed on every local interpreter: pure and compiled wheels, extras, and sdist-only
 #: projects (docopt, pyperclip) whose build requirements must come from the mirror too.
@@ -90,7 +92,16 @@ def pip_pins(target: TargetEnvironment, requirements: list[str], tmp_path: Path)
     machine's CPython of that version (it may build sdists to read them, as users' pip does;
     ``--platform`` would refuse sdists altogether)."""
     env = clean_env(tmp_path / "pip-env")
-    venv = make_venv(tmp_path / f"pip-{target.python}", find_python(target.python), env=env)
+    minor = ".".join(target.python.split(".")[:2])
+    python = find_python(minor)
+    found = subprocess.run(
+        [str(python), "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert found == target.python, f"pip must run on CPython {target.python}, found {found}"
+    venv = make_venv(tmp_path / f"pip-{target.python}", python, env=env)
     report = tmp_path / f"pip-{target.name}.json"
     result = pip_install(
         venv,
