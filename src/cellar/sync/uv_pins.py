@@ -69,8 +69,8 @@ class UvSettings:
     constraints: tuple[Requirement, ...] = ()
     #: Let uv build sdists it must learn the dependencies of (runs their build code here).
     builds: bool = False
-    #: uv processes at once, over all targets.
-    concurrency: int = 2
+    #: uv processes at once, over all targets (each uses several threads of its own).
+    concurrency: int = field(default_factory=lambda: max(2, os.cpu_count() or 2))
     #: Seconds one ``uv pip compile`` may take.
     timeout: float = 1800.0
 
