@@ -21,11 +21,11 @@ import pytest
 from cellar.cli import main
 from cellar.client_files import Machine, pip_files
 from tests.support.installers import (
-    INSTALL_TIMEOUT,
     clean_env,
     find_uv,
     imported_version,
     make_venv,
+    run_command,
     uv_venv,
 )
 from tests.support.mirror import EVERY_VERSION, cellar_serve, write_config
@@ -114,15 +114,7 @@ def file_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def run(command, env, cwd) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(part) for part in command],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=INSTALL_TIMEOUT,
-        check=False,
-    )
+    return run_command(command, env, cwd)
 
 
 def cellar(*args, env, cwd) -> subprocess.CompletedProcess[str]:

@@ -41,6 +41,7 @@ from tests.support.installers import (
     find_python,
     find_uv,
     interpreter_of,
+    run_command,
     uv_venv,
 )
 from tests.support.mirror import assert_consistent, cellar_serve, write_config
@@ -131,15 +132,7 @@ def sealed_env(tmp: Path, server: Server, **extra: str) -> dict[str, str]:
 def run(
     command: list[str | Path], env: dict[str, str], cwd: Path
 ) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [str(part) for part in command],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=INSTALL_TIMEOUT,
-        check=False,
-    )
+    result = run_command(command, env, cwd)
     assert result.returncode == 0, f"{command[0]} failed:\n{result.stdout}\n{result.stderr}"
     assert "Traceback" not in result.stderr, result.stderr
     return result

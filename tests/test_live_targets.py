@@ -37,6 +37,7 @@ from tests.support.installers import (
     imported_version,
     make_venv,
     pip_install,
+    python_version,
     uv_install,
     uv_venv,
 )
@@ -94,12 +95,7 @@ def pip_pins(target: TargetEnvironment, requirements: list[str], tmp_path: Path)
     env = clean_env(tmp_path / "pip-env")
     minor = ".".join(target.python.split(".")[:2])
     python = find_python(minor)
-    found = subprocess.run(
-        [str(python), "-c", "import platform; print(platform.python_version())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    found = python_version(python)
     assert found == target.python, f"pip must run on CPython {target.python}, found {found}"
     venv = make_venv(tmp_path / f"pip-{target.python}", python, env=env)
     report = tmp_path / f"pip-{target.name}.json"
@@ -198,13 +194,7 @@ def test_a_mirror_installs_with_pip_and_uv_on_every_local_interpreter(tmp_path):
     interpreters = find_interpreters((3, 8))
     versions = {}
     for python in interpreters:
-        found = subprocess.run(
-            [str(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        versions[found.stdout.strip()] = python
+        versions[".".join(python_version(python).split(".")[:2])] = python
     assert len(versions) >= 3, versions  # CI has pyenv's 3.8 to 3.13
     host = host_target()
     config = write_config(tmp_path, default_upstream(), SMALL_SET)

@@ -105,16 +105,20 @@ def _interpreters() -> tuple[tuple[tuple[int, int], Path], ...]:
     return tuple(sorted(by_version.items()))
 
 
+def python_version(python: Path) -> str:
+    """Return the full version (``"3.11.7"``) of the interpreter ``python``."""
+    return subprocess.run(
+        [str(python), "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
 def find_python(minor: str) -> Path:
     """Return a CPython ``minor`` (``"3.11"``) found on this machine; fail the test if none is."""
     for python in find_interpreters((0, 0)):
-        version = subprocess.run(
-            [str(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        if version == minor:
+        if ".".join(python_version(python).split(".")[:2]) == minor:
             return python
     pytest.fail(f"no CPython {minor} on this machine (pyenv, or python{minor} on PATH)")
 
@@ -220,6 +224,14 @@ def uv_install(
         *requirements,
     ]
     return _run(command, env, cwd=venv_python.parent.parent)
+
+
+def run_command(
+    command: Sequence[str | Path], env: Mapping[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` in ``cwd`` with ``env``; return it finished, output captured as text,
+    whatever its exit code (bounded by ``INSTALL_TIMEOUT``)."""
+    return _run([str(part) for part in command], env, cwd)
 
 
 def _run(command: list[str], env: Mapping[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
