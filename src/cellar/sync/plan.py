@@ -165,11 +165,17 @@ async def make_plan(
             log.warning("%s: %s", target.name, note)
         return found
 
+    fingerprints: dict[NormalizedName, str] = {}
+
     async def fingerprint(name: NormalizedName) -> str:
-        try:
-            return page_fingerprint(await repository.page_on_loop(name))
-        except CellarError:
-            return "unreadable"  # never equal to a recorded fingerprint: uv is asked again
+        # Once per page and run: every remembered answer of every target asks again.
+        if name not in fingerprints:
+            try:
+                fingerprints[name] = page_fingerprint(await repository.page_on_loop(name))
+            except CellarError:
+                # Never equal to a recorded fingerprint: uv is asked again.
+                fingerprints[name] = "unreadable"
+        return fingerprints[name]
 
     uv_failures: dict[tuple[str, str], list[str]] = {}
     log.info("resolving for %d target%s", len(targets), "s" * (len(targets) != 1))
