@@ -524,3 +524,15 @@ def test_plan_lists_versions_in_version_order_and_counts_in_words(tmp_path, loca
     assert "1 projects" not in result.stdout
     mirrored = run_cli("mirror", "-c", str(config))
     assert "1 project mirrored, 3 files listed" in mirrored.stdout
+
+
+def test_a_warning_held_on_many_targets_is_said_once(tmp_path, local_index):
+    local_index.add(build_wheel("delta", "1.0"))
+    config = write_config(tmp_path, local_index.url, ["delta[nope]"])
+    with config.open("a", encoding="utf-8") as stream:
+        stream.write('[targets]\npython = ["3.11", "3.12"]\nplatforms = ["linux", "windows"]\n')
+    result = run_cli("plan", "-c", str(config))
+    assert result.returncode == 0, result.stderr
+    said = [line for line in result.stderr.splitlines() if "does not provide the extra" in line]
+    assert len(said) == 1, result.stderr
+    assert "4 targets (cp311-manylinux_2_28_x86_64, " in said[0]

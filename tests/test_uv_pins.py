@@ -145,7 +145,7 @@ def test_a_set_uv_cannot_resolve_is_a_warning_not_a_failure_of_its_own(upstream,
         timeout=INSTALL_TIMEOUT,
     )
     assert result.returncode == 1  # nonesuch-project fails pip's resolution, as before
-    assert "uv could not resolve the requirements together for cp312-manylinux_2_28_x86_64" in (
+    assert "cp312-manylinux_2_28_x86_64: uv could not resolve the requirements together" in (
         result.stderr
     )
     assert "Traceback" not in result.stderr
@@ -225,7 +225,7 @@ def test_uv_builds_nothing_unless_allowed(tmp_path):
         default = run_cli("plan", "-c", str(config))
         assert default.returncode == 0, default.stderr
         assert (
-            "uv could not resolve the requirements together for cp312-manylinux_2_28_x86_64, "
+            "cp312-manylinux_2_28_x86_64: uv could not resolve the requirements together, "
             "so pip's pins alone: it would have to build from-source"
         ) in default.stderr
         assert "uv-builds = true" in default.stderr

@@ -112,7 +112,8 @@ class TargetPlan:
     taken: dict[NormalizedName, dict[Version, tuple[DistFile, ...]]] = field(default_factory=dict)
     #: Who chose ``taken`` (``"uv"``), for ``why``.
     taken_by: str = ""
-    #: Warnings to show: the resolutions' notes, pins of another resolver that were passed over.
+    #: Warnings to show besides the resolutions' own notes: pins of another resolver that
+    #: could not be taken.
     notes: list[str] = field(default_factory=list)
 
     def pins(self) -> dict[NormalizedName, set[Version]]:

@@ -115,7 +115,7 @@ async def make_plan(
     requirements, sets = config.packages.requirements, config.packages.sets
 
     # No targets: every file of the chosen releases (a bandersnatch configuration's default).
-    targets = config.targets or (EveryTarget(),)
+    targets: tuple[TargetEnvironment | EveryTarget, ...] = config.targets or (EveryTarget(),)
     uv = uv_settings(config)
     uv_limit = asyncio.Semaphore(uv.concurrency if uv else 1)
     uv_wanted = uv_inputs(requirements, sets)
@@ -138,7 +138,8 @@ async def make_plan(
         if asked is not None and isinstance(target, TargetEnvironment):
             chosen = await asked
             for label, reason in chosen.failed:
-                uv_failures.setdefault((label, reason), []).append(target.name)
+                said = f"uv could not resolve {label}, so pip's pins alone: {reason}"
+                to_say.setdefault(said, []).append(target.name)
             if chosen.reused:
                 log.info(
                     "%s: uv's pins for %s reused (no page they rest on changed), %d asked anew",
@@ -161,8 +162,9 @@ async def make_plan(
             else "",
             f", {len(found.failures)} could not be resolved" if found.failures else "",
         )
-        for note in dict.fromkeys([*found.notes, *(n for r in found.resolutions for n in r.notes)]):
-            log.warning("%s: %s", target.name, note)
+        for note in [*found.notes, *(n for r in found.resolutions for n in r.notes)]:
+            if target.name not in to_say.setdefault(note, []):
+                to_say[note].append(target.name)
         return found
 
     fingerprints: dict[NormalizedName, str] = {}
@@ -177,15 +179,19 @@ async def make_plan(
                 fingerprints[name] = "unreadable"
         return fingerprints[name]
 
-    uv_failures: dict[tuple[str, str], list[str]] = {}
+    # What to warn of, once for all the targets it holds on (sixteen lines saying the same
+    # would hide the one that differs).
+    to_say: dict[str, list[str]] = {}
     log.info("resolving for %d target%s", len(targets), "s" * (len(targets) != 1))
     try:
         target_plans = await asyncio.gather(*(one(target) for target in targets))
     finally:
         resolvers.shutdown(wait=False, cancel_futures=True)
-    for (label, reason), names in uv_failures.items():
+    order = {target.name: index for index, target in enumerate(targets)}
+    for warning, names in to_say.items():
+        names.sort(key=order.__getitem__)
         on = names[0] if len(names) == 1 else f"{len(names)} targets ({', '.join(names)})"
-        log.warning("uv could not resolve %s for %s, so pip's pins alone: %s", label, on, reason)
+        log.warning("%s: %s", on, warning)
     closure = merge_plans(target_plans)
     return MirrorPlan(
         closure,
