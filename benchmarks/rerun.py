@@ -50,13 +50,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--projects", type=int, default=300)
     parser.add_argument("--versions", type=int, default=3)
-    parser.add_argument(
-        "--pip-only",
-        action="store_true",
-        help="[packages] resolvers = [\"pip\"] (default: pip's and uv's pins, as installed)",
-    )
     args = parser.parse_args()
-    packages = EVERY_VERSION + ('\nresolvers = ["pip"]' if args.pip_only else "")
     names = [f"project-{i:04d}" for i in range(args.projects)]
     dists = [
         build_wheel(name, f"{version}.0")
@@ -71,7 +65,7 @@ def main() -> None:
                     index.add(dist)
                 root = Path(scratch) / f"validators-{validators}"
                 root.mkdir()
-                config = write_config(root, index.url, names, extra_packages=packages)
+                config = write_config(root, index.url, names, extra_packages=EVERY_VERSION)
                 first = measure(index, config)
                 again = measure(index, config)
                 if validators:
@@ -82,7 +76,7 @@ def main() -> None:
                         index.url,
                         names,
                         extra_mirror='root-serials = "always"',
-                        extra_packages=packages,
+                        extra_packages=EVERY_VERSION,
                     )
                     rows.append(("no-change re-run, serials", *measure(index, serials)))
                 else:
