@@ -91,12 +91,32 @@ def test_second_run_downloads_nothing(tmp_path, local_index, capsys):
     assert_consistent(web)
 
 
-def test_a_damaged_file_is_downloaded_again(tmp_path, local_index):
+def test_a_damaged_file_is_left_to_verify_and_repaired_there(tmp_path, local_index):
+    # A re-run trusts the state for an unchanged project, as bandersnatch does: it looks at
+    # no file. Finding damage is `cellar verify`'s job, and `--repair` downloads it again.
     populate(local_index)
     code, web = mirror(tmp_path, local_index, "beta")
     assert code == 0
     path = next((web / "packages").rglob("beta-0.1-py3-none-any.whl"))
     path.write_bytes(b"x" * path.stat().st_size)
+    local_index.reset_log()
+    assert mirror(tmp_path, local_index, "beta")[0] == 0
+    assert local_index.count("beta-0.1-py3-none-any.whl") == 0
+    config = tmp_path / "cellar.toml"
+    assert main(["verify", "-c", str(config)]) == 1
+    assert main(["verify", "-c", str(config), "--repair"]) == 0
+    assert local_index.count("beta-0.1-py3-none-any.whl") == 1
+    assert_consistent(web)
+
+
+def test_a_file_of_a_changed_project_is_checked_again(tmp_path, local_index):
+    # A project whose page changed has its files looked at again: a damaged one is replaced.
+    populate(local_index)
+    code, web = mirror(tmp_path, local_index, "beta")
+    assert code == 0
+    path = next((web / "packages").rglob("beta-0.1-py3-none-any.whl"))
+    path.write_bytes(b"x" * path.stat().st_size)
+    local_index.add(build_wheel("beta", "0.2"), metadata=False)
     local_index.reset_log()
     assert mirror(tmp_path, local_index, "beta")[0] == 0
     assert local_index.count("beta-0.1-py3-none-any.whl") == 1

@@ -53,7 +53,6 @@ __all__ = [
     "DEFAULT_WORKERS",
     "INI_SUFFIXES",
     "ROOT_SERIALS",
-    "ROOT_SERIALS_FROM",
     "SDIST_POLICIES",
     "Config",
     "ConfigError",
@@ -90,10 +89,6 @@ def default_upstream() -> str:
 
 RootSerials = Literal["auto", "always", "never"]
 ROOT_SERIALS: tuple[RootSerials, ...] = ("auto", "always", "never")
-#: With ``root-serials = "auto"``, the pages kept (with a serial) from which the root page is
-#: read: PyPI's is tens of megabytes, which below this many projects costs more than asking
-#: for each page conditionally.
-ROOT_SERIALS_FROM = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +111,7 @@ class MirrorSettings:
     #: Stop the run at the first failure instead of mirroring everything else.
     stop_on_error: bool = False
     #: Read every project's serial from the upstream's root page and ask only for the pages
-    #: whose serial moved: "always", "never", or "auto" (with ROOT_SERIALS_FROM kept pages).
+    #: whose serial moved: "always", "never", or "auto" (when, as measured, it costs less).
     root_serials: RootSerials = "auto"
     #: After a run without failures, remove projects no longer selected (or gone upstream)
     #: and files no page lists any more; off, they are kept on disk.

@@ -20,11 +20,12 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from cellar.errors import CellarError
+from cellar.state_memo import PlanMemo, PlanMemoLog
 from cellar.state_records import CachedMetadata, Failure, FileRecord, RunRecord, Totals, VerifyRun
-from cellar.state_schema import SCHEMA, now, transaction
+from cellar.state_schema import migrate, now, transaction
 from cellar.state_verify import VerifyRunLog
 from cellar.tree.paths import is_project_name
-from cellar.upstream.snapshots import PageSnapshot
+from cellar.upstream.snapshots import PageSnapshot, body_digest
 
 __all__ = [
     "STATE_DIR",
@@ -34,6 +35,7 @@ __all__ = [
     "FileRecord",
     "MirrorState",
     "MirrorStateError",
+    "PlanMemo",
     "RunRecord",
     "Totals",
     "VerifyRun",
@@ -57,10 +59,11 @@ def state_path(directory: Path) -> Path:
     return directory / STATE_DIR / STATE_FILE
 
 
-class MirrorState(VerifyRunLog):
+class MirrorState(VerifyRunLog, PlanMemoLog):
     """Reads and writes the state database; open it with ``MirrorState.open``.
 
-    The ``cellar verify`` bookkeeping (``start_verify_run`` and the rest) is ``VerifyRunLog``'s.
+    The ``cellar verify`` bookkeeping (``start_verify_run`` and the rest) is ``VerifyRunLog``'s;
+    what a re-run may skip (``plan_memos`` and the rest) is ``PlanMemoLog``'s.
     """
 
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
@@ -88,7 +91,7 @@ class MirrorState(VerifyRunLog):
                 connection.execute("PRAGMA synchronous=NORMAL")
                 # `cellar plan` may write the metadata cache while a mirror run does.
                 connection.execute("PRAGMA busy_timeout=10000")
-                connection.executescript(SCHEMA)
+                migrate(connection)
             except sqlite3.DatabaseError as error:
                 raise MirrorStateError(path, str(error)) from None
             yield cls(connection, path)
@@ -137,16 +140,26 @@ class MirrorState(VerifyRunLog):
         )
 
     def record_project(
-        self, name: str, display_name: str, files: int, size: int, page: bytes | None = None
+        self,
+        name: str,
+        display_name: str,
+        files: int,
+        size: int,
+        page: bytes | None = None,
+        *,
+        published: str | None = None,
     ) -> None:
         """Remember that project ``name``'s page was published with ``files`` files.
 
         ``page`` is the published PEP 691 JSON page: the record ``cellar verify --repair``
-        rewrites damaged pages from.
+        rewrites damaged pages from. ``published`` is the key of the selection the pages were
+        published from, when every file of it is in place (a re-run with the same key skips
+        the project); None when the pages were written otherwise.
         """
         self._db.execute(
-            "INSERT OR REPLACE INTO projects VALUES (?, ?, ?, ?, ?, ?)",
-            (name, display_name, now(), files, size, page),
+            "INSERT OR REPLACE INTO projects (name, display_name, synced_at, files, bytes, page,"
+            " published) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (name, display_name, now(), files, size, page, published),
         )
 
     def project_page(self, name: str) -> bytes | None:
@@ -157,10 +170,20 @@ class MirrorState(VerifyRunLog):
     def page_snapshot(self, name: str) -> PageSnapshot | None:
         """Return the upstream page of ``name`` as last fetched, to ask again conditionally."""
         row = self._db.execute(
-            "SELECT body, content_type, url, serial, etag, last_modified FROM pages WHERE name = ?",
+            "SELECT body, content_type, url, serial, etag, last_modified, digest"
+            " FROM pages WHERE name = ?",
             (name,),
         ).fetchone()
         return PageSnapshot(bytes(row[0]), *row[1:]) if row else None
+
+    def page_validators(self, name: str) -> PageSnapshot | None:
+        """``page_snapshot`` without the body (``b""``): enough to ask again conditionally."""
+        row = self._db.execute(
+            "SELECT content_type, url, serial, etag, last_modified, digest"
+            " FROM pages WHERE name = ?",
+            (name,),
+        ).fetchone()
+        return PageSnapshot(b"", *row) if row else None
 
     def serial_snapshots(self) -> int:
         """Return how many kept upstream pages carry a serial."""
@@ -170,7 +193,8 @@ class MirrorState(VerifyRunLog):
     def record_page_snapshot(self, name: str, snapshot: PageSnapshot) -> None:
         """Keep ``snapshot`` as the upstream page of ``name``."""
         self._db.execute(
-            "INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO pages (name, body, content_type, url, serial, etag,"
+            " last_modified, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 name,
                 snapshot.body,
@@ -179,6 +203,7 @@ class MirrorState(VerifyRunLog):
                 snapshot.serial,
                 snapshot.etag,
                 snapshot.last_modified,
+                snapshot.digest or body_digest(snapshot.body),
             ),
         )
 

@@ -64,6 +64,18 @@ CREATE TABLE IF NOT EXISTS uv_answers (
     pages TEXT NOT NULL,
     recorded_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS plan_memos (
+    key TEXT PRIMARY KEY,
+    pages TEXT NOT NULL,
+    projects TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS measures (
+    key TEXT PRIMARY KEY,
+    value REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS partials (
+    path TEXT PRIMARY KEY
+);
 CREATE TABLE IF NOT EXISTS verify_runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     started_at TEXT NOT NULL,
@@ -81,6 +93,25 @@ CREATE TABLE IF NOT EXISTS verified (
     PRIMARY KEY (run_id, path, sha256)
 ) WITHOUT ROWID;
 """
+
+
+#: Columns added to tables after their first release: (table, column, declaration). A state
+#: written by an older Cellar gets them (empty) when it is next opened for writing.
+ADDED_COLUMNS = (
+    # sha256 of a kept page's body: what a plan rested on, compared without reading the body.
+    ("pages", "digest", "TEXT"),
+    # The key of the selection a project's pages were last published from, complete.
+    ("projects", "published", "TEXT"),
+)
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Create every table, and add the columns an older state lacks."""
+    db.executescript(SCHEMA)
+    for table, column, declaration in ADDED_COLUMNS:
+        present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
 
 def now() -> str:

@@ -15,12 +15,20 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import NormalizedName
 
 from cellar.config import Config
 from cellar.keep.delete import prune_projects
 from cellar.keep.disk import find_orphans, remove_files
-from cellar.keep.pages import listed_paths, project_pages, remove_pages, render_pages, root_pages
+from cellar.keep.pages import (
+    PageFormatError,
+    listed_paths,
+    listing_from_json,
+    project_pages,
+    remove_pages,
+    render_pages,
+    root_pages,
+)
 from cellar.lock import MirrorLock
 from cellar.select.releases import file_version
 from cellar.simple_api import DistFile, ProjectPage
@@ -29,6 +37,7 @@ from cellar.storage import atomic_write_all, sweep_temporaries
 from cellar.sync.errors import SyncFileError
 from cellar.sync.extras import MirrorExtras
 from cellar.sync.fetch import FileFetcher
+from cellar.sync.memo import display_name, layout, published_key
 from cellar.sync.plan import MirrorPlan, client_settings, make_plan
 from cellar.sync.render import (
     ProjectListing,
@@ -37,6 +46,7 @@ from cellar.sync.render import (
 from cellar.sync.reporter import Reporter
 from cellar.sync.space import DiskSpace
 from cellar.tree.paths import OutsideTreeError, UnsafeNameError, within
+from cellar.units import counted
 from cellar.upstream.client import UpstreamClient
 from cellar.upstream.snapshots import PageStats
 
@@ -96,9 +106,20 @@ class _Run:
     tasks: list[asyncio.Future[_ProjectOutcome]] = dataclasses.field(default_factory=list)
     #: Every failure of the run, as reported (kept here too: a stopped project returns none).
     failures: list[Failure] = dataclasses.field(default_factory=list)
+    #: No previous run finished: temporary files may be anywhere in the tree.
+    interrupted: bool = False
+    #: Whether this run has published any project's pages (so the root may have changed).
+    published_any: bool = False
+    #: Planned projects already published from the same selection: nothing done for them.
+    unchanged: list[NormalizedName] = dataclasses.field(default_factory=list)
 
     async def run(self) -> MirrorResult:
         started = time.monotonic()
+        previous = self.state.last_run()
+        # Temporary files can only be left by a run that never finished (killed, interrupted),
+        # or be in a tree no run made (a bandersnatch mirror taken over): only then is the
+        # tree searched for them.
+        self.interrupted = previous is None or previous.finished_at is None
         run_id = self.state.start_run()
         for name in self.state.forget_invalid_projects():
             log.warning("forgot the record of %r: not a project name, so never a path", name)
@@ -113,12 +134,14 @@ class _Run:
         space.warn_if_low()
         self.extras = MirrorExtras(mirror)
         self.extras.start()
-        # The root first too: a run killed with SIGKILL leaves a root that lists, at worst,
-        # a little less than the project pages on disk, never a project without pages.
-        self._publish_root()
+        # The root first too, after a run that did not finish: one killed with SIGKILL leaves
+        # a root that lists, at worst, a little less than the project pages on disk, never a
+        # project without pages.
+        if self.interrupted:
+            self._publish_root()
         try:
             async with UpstreamClient(settings, pages=self.state) as client:
-                plan = await make_plan(self.config, client, self.state)
+                plan = await make_plan(self.config, client, self.state, reuse=True)
                 self._report_plan_failures(plan)
                 self.reporter.projects_planned(len(plan.projects))
                 fetcher = FileFetcher(
@@ -128,34 +151,42 @@ class _Run:
                     self.reporter.bytes_transferred,
                     space=space,
                 )
+                published = self.state.published_keys()
+                to_publish = [
+                    name
+                    for name in plan.projects
+                    if published.get(name) != plan.published_key(name, layout=layout(mirror))
+                ]
+                self.unchanged = sorted(set(plan.projects) - set(to_publish))
                 self.tasks = [
                     asyncio.ensure_future(
                         self._project(fetcher, name, plan.pages[name], plan.files(name))
                     )
-                    for name in plan.projects
+                    for name in to_publish
                 ]
                 outcomes = await _gather_unless_stopped(self.tasks)
-            # Leftovers of interrupted runs go, but for partial downloads kept to resume.
-            swept = sweep_temporaries(mirror.web_root, keep=fetcher.partials)
-            if swept:
-                log.info(
-                    "removed %d temporary file%s left by an interrupted run",
-                    swept,
-                    "s" * (swept != 1),
-                )
+            self._clear_temporaries(fetcher.partials)
         finally:
             # Also when interrupted: the root lists every project whose pages are published.
-            self._publish_root()
+            if self.published_any or self.interrupted:
+                self._publish_root()
         listings = [outcome.listing for outcome in outcomes if outcome.listing is not None]
+        counts = self.state.project_counts() if self.unchanged else {}
+        same = [counts[name] for name in self.unchanged if name in counts]
         result = MirrorResult(
-            projects=len(listings),
-            files=sum(len(listing.files) for listing in listings),
+            projects=len(listings) + len(same),
+            files=sum(len(listing.files) for listing in listings) + sum(c[0] for c in same),
             files_added=sum(outcome.files_added for outcome in outcomes),
             bytes_added=sum(outcome.bytes_added for outcome in outcomes),
             seconds=time.monotonic() - started,
             failures=tuple(self.failures),
             pages=client.page_stats,
         )
+        if len(self.unchanged) and log.isEnabledFor(logging.INFO):
+            log.info(
+                "%s unchanged since the last run: nothing to do for them",
+                counted(len(self.unchanged), "project"),
+            )
         if self.config.mirror.prune:
             self._prune(plan, listings, clean=result.ok)
         self.extras.finish(ok=result.ok, serials=[page.last_serial for page in plan.pages.values()])
@@ -167,6 +198,28 @@ class _Run:
             failures=result.failures,
         )
         return result
+
+    def _clear_temporaries(self, partials: set[Path]) -> None:
+        """Remove what interrupted runs left, but for the partial downloads kept to resume
+        (recorded, so that the next run removes those it does not resume)."""
+        web_root = self.config.mirror.web_root
+        kept = {str(path.relative_to(web_root)) for path in partials}
+        swept = 0
+        if self.interrupted:
+            # Leftovers of a run that never finished: a walk of the whole tree, only then.
+            swept = sweep_temporaries(web_root, keep=partials)
+        else:
+            for stale in set(self.state.partials()) - kept:
+                with contextlib.suppress(OSError, UnsafeNameError, OutsideTreeError):
+                    within(web_root, stale).unlink()
+                    swept += 1
+        self.state.replace_partials(sorted(kept))
+        if swept:
+            log.info(
+                "removed %d temporary file%s left by an interrupted run",
+                swept,
+                "s" * (swept != 1),
+            )
 
     def _report_plan_failures(self, plan: MirrorPlan) -> None:
         """Report what planning could not do: refused files, failed resolutions."""
@@ -198,6 +251,7 @@ class _Run:
         outcomes = await asyncio.gather(*(self._file(fetcher, name, entry) for entry in files))
         outcome = _ProjectOutcome()
         published: list[PublishedFile] = []
+        complete = all(file.published is not None for file in outcomes)
         for file in outcomes:
             if file.published is None:
                 continue
@@ -211,14 +265,21 @@ class _Run:
             {found[0] for file in published if (found := file_version(file.entry.filename, name))}
         )
         listing = ProjectListing(
-            name=page.name if canonicalize_name(page.name) == name else name,
+            name=display_name(name, page),
             files=tuple(published),
             versions=tuple(str(version) for version in versions),
             status=page.status,
             status_reason=page.status_reason,
         )
+        # The key of what is published, when all of it is: a re-run with the same key skips.
+        key = (
+            published_key(name, page, files, layout=layout(self.config.mirror))
+            if complete
+            and all(file.metadata_sha256 or file.entry.core_metadata is None for file in published)
+            else None
+        )
         try:
-            self._publish_project(name, listing, page.last_serial)
+            self._publish_project(name, listing, page.last_serial, key)
         except (OSError, UnsafeNameError, OutsideTreeError) as error:
             self._fail(name, None, f"cannot write the project's pages: {error}")
             return outcome
@@ -284,14 +345,23 @@ class _Run:
                 pruned.bytes,
             )
         listed = {str(path) for listing in listings for path in listed_paths(listing)}
+        for name in self.unchanged:  # as published before: the state keeps each JSON page
+            body = self.state.project_page(name)
+            try:
+                listing = listing_from_json(body or b"")
+            except PageFormatError:
+                log.warning("pruning skipped: the record of %s's published page is damaged", name)
+                return
+            listed.update(str(path) for path in listed_paths(listing))
         orphans = [path for path, _ in find_orphans(web_root, listed)]
         if orphans:
             removed, size = remove_files(web_root, orphans)
             log.info("pruned %d files no page lists any more (%d bytes)", len(removed), size)
 
     def _publish_project(
-        self, name: str, listing: ProjectListing, serial: int | None = None
+        self, name: str, listing: ProjectListing, serial: int | None, key: str | None
     ) -> None:
+        self.published_any = True
         pages = render_pages(listing)
         web_root, hash_index = self.config.mirror.web_root, self.config.mirror.hash_index
         directory = project_pages(web_root, name, hash_index=hash_index)
@@ -305,7 +375,7 @@ class _Run:
                 other.parent.rmdir()
         size = sum(file.size for file in listing.files)
         self.state.record_project(
-            name, listing.name, len(listing.files), size, pages["index.v1_json"]
+            name, listing.name, len(listing.files), size, pages["index.v1_json"], published=key
         )
         if self.extras is not None:
             self.extras.project_published(name, directory, listing, serial)

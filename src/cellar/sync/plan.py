@@ -9,6 +9,7 @@ when the state's metadata cache already knows it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping
@@ -17,9 +18,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from packaging.requirements import Requirement
 from packaging.utils import NormalizedName
 
-from cellar.config import ROOT_SERIALS_FROM, Config, RootSerials
+from cellar.config import Config
 from cellar.errors import CellarError
 from cellar.select.closure import (
     ClosurePlan,
@@ -31,12 +33,16 @@ from cellar.select.closure import (
     plan_target,
     take_pins,
 )
+from cellar.select.sources import RequirementSet
 from cellar.select.targets import TargetEnvironment
 from cellar.simple_api import DistFile, ProjectPage
 from cellar.state import STATE_DIR, MirrorState
 from cellar.sync.errors import UnsafePathError
+from cellar.sync.memo import layout, merged, plan_groups, published_key
 from cellar.sync.paths import mirror_path
 from cellar.sync.repository import UpstreamRepository
+from cellar.sync.reuse import memos_of, reusable
+from cellar.sync.serial_costs import SerialCosts, use_root_serials
 from cellar.sync.uv_pins import (
     UvSettings,
     find_uv,
@@ -50,6 +56,7 @@ from cellar.upstream.client import ClientSettings, UpstreamClient
 from cellar.upstream.errors import UpstreamError
 from cellar.upstream.metadata import MetadataFetcher
 from cellar.upstream.retry import RetryPolicy
+from cellar.upstream.snapshots import PageStats
 
 log = logging.getLogger("cellar.sync")
 
@@ -64,6 +71,11 @@ class MirrorPlan:
     #: What planning cost: wall time, and HTTP requests to the upstream (uv's own not counted).
     seconds: float = 0.0
     requests: int = 0
+    #: Projects whose last plan still holds (``cellar.sync.reuse``), unplanned: name to the
+    #: published key their pages are at. Nothing of them is in ``closure`` or ``pages``.
+    kept: Mapping[NormalizedName, str] = field(default_factory=dict)
+    #: Every project page the plan read, found or not.
+    consulted: tuple[NormalizedName, ...] = ()
 
     def files(self, name: NormalizedName) -> tuple[DistFile, ...]:
         """Return the files planned for project ``name``, in page order."""
@@ -75,8 +87,14 @@ class MirrorPlan:
 
     @property
     def projects(self) -> tuple[NormalizedName, ...]:
-        """Every planned project, sorted."""
-        return tuple(sorted(self.closure.files))
+        """Every planned project, kept ones included, sorted."""
+        return tuple(sorted({*self.closure.files, *self.kept}))
+
+    def published_key(self, name: NormalizedName, *, layout: str) -> str:
+        """Return the key of what project ``name``'s pages list once its files are in place."""
+        if name in self.kept:
+            return self.kept[name]
+        return published_key(name, self.pages[name], self.files(name), layout=layout)
 
     @property
     def failures(self) -> tuple[PlanProblem, ...]:
@@ -97,22 +115,75 @@ def closure_settings(config: Config) -> ClosureSettings:
 
 
 async def make_plan(
-    config: Config, client: UpstreamClient, state: MirrorState | None
+    config: Config, client: UpstreamClient, state: MirrorState | None, *, reuse: bool = False
 ) -> MirrorPlan:
     """Resolve what ``config`` selects for each of its targets and return the plan.
 
-    Resolution failures are in the plan; upstream errors for pages or metadata become failures
-    of the resolutions that needed them.
+    With ``reuse``, requirement groups whose last plan still holds (``cellar.sync.reuse``) are
+    not planned: their projects are in the plan's ``kept``; memos of the groups planned are
+    recorded for the next run. Resolution failures are in the plan; upstream errors for pages
+    or metadata become failures of the resolutions that needed them.
     """
+    try:
+        return await _make_plan(config, client, state, reuse=reuse)
+    finally:
+        if state is not None:
+            _record_costs(state, client.page_stats)
+
+
+async def _make_plan(
+    config: Config, client: UpstreamClient, state: MirrorState | None, *, reuse: bool
+) -> MirrorPlan:
     started = time.monotonic()
-    if state is not None and _wants_root_serials(config.mirror.root_serials, state):
+    if state is not None and use_root_serials(
+        config.mirror.root_serials, serial_costs(state), concurrency=config.mirror.workers
+    ):
         await _load_root_serials(client)
+    groups = plan_groups(config) if reuse and state is not None else None
+    requirements, sets = config.packages.requirements, config.packages.sets
+    kept: Mapping[NormalizedName, str] = {}
+    if groups is not None and state is not None:
+        found = await reusable(groups, state, client)
+        kept, groups = found.kept, list(found.remaining)
+        requirements, sets = merged(groups)
+        if not groups:
+            return MirrorPlan(
+                merge_plans([]),
+                {},
+                seconds=time.monotonic() - started,
+                requests=client.page_stats.requests,
+                kept=kept,
+            )
+    plan = await _plan(config, client, state, requirements, sets)
+    plan = dataclasses.replace(
+        plan, kept=kept, seconds=time.monotonic() - started, requests=client.page_stats.requests
+    )
+    if groups is not None and state is not None and not plan.failures and not plan.refused:
+        # A plan that failed somewhere is made again next time: its failures are said again.
+        memos = await memos_of(
+            groups,
+            plan.pages,
+            {name: plan.files(name) for name in plan.closure.files},
+            plan.consulted,
+            client,
+            layout=layout(config.mirror),
+        )
+        state.record_plan_memos(memos)
+    return plan
+
+
+async def _plan(
+    config: Config,
+    client: UpstreamClient,
+    state: MirrorState | None,
+    requirements: tuple[Requirement, ...],
+    sets: tuple[RequirementSet, ...],
+) -> MirrorPlan:
     loop = asyncio.get_running_loop()
     repository = UpstreamRepository(
         loop, client, MetadataFetcher(client, state), filters=config.filters
     )
     settings = closure_settings(config)
-    requirements, sets = config.packages.requirements, config.packages.sets
 
     # No targets: every file of the chosen releases (a bandersnatch configuration's default).
     targets: tuple[TargetEnvironment | EveryTarget, ...] = config.targets or (EveryTarget(),)
@@ -194,11 +265,7 @@ async def make_plan(
         log.warning("%s: %s", on, warning)
     closure = merge_plans(target_plans)
     return MirrorPlan(
-        closure,
-        dict(repository.pages),
-        dict(repository.refused),
-        seconds=time.monotonic() - started,
-        requests=client.page_stats.requests,
+        closure, dict(repository.pages), dict(repository.refused), consulted=repository.consulted
     )
 
 
@@ -247,10 +314,26 @@ class UvMissingError(CellarError):
         self.source = source
 
 
-def _wants_root_serials(setting: RootSerials, state: MirrorState) -> bool:
-    if setting == "auto":
-        return state.serial_snapshots() >= ROOT_SERIALS_FROM
-    return setting == "always"
+def serial_costs(state: MirrorState) -> SerialCosts:
+    """Return what the state knows of the costs of pages and of the root page."""
+    return SerialCosts(
+        pages=state.serial_snapshots(),
+        page_seconds=state.measure(PAGE_SECONDS),
+        root_seconds=state.measure(ROOT_SECONDS),
+    )
+
+
+def _record_costs(state: MirrorState, stats: PageStats) -> None:
+    """Keep what this run measured of the costs ``use_root_serials`` decides by."""
+    if stats.asked:
+        state.record_measure(PAGE_SECONDS, stats.asked_seconds / stats.asked)
+    if stats.root_seconds is not None:
+        state.record_measure(ROOT_SECONDS, stats.root_seconds)
+
+
+#: The state's measures: one project page request's mean wall time, the root page's.
+PAGE_SECONDS = "page-seconds"
+ROOT_SECONDS = "root-seconds"
 
 
 async def _load_root_serials(client: UpstreamClient) -> None:

@@ -57,6 +57,11 @@ class UpstreamRepository:
             raise ProjectExcluded(name, self.excluded[name])
         return page.files if page is not None else ()
 
+    @property
+    def consulted(self) -> tuple[NormalizedName, ...]:
+        """Every project whose page was asked for, found or not."""
+        return tuple(self._pages)
+
     def page(self, name: NormalizedName) -> ProjectPage | None:
         """Return ``name``'s upstream page, fetched once per run; ``None`` if it does not exist."""
         return asyncio.run_coroutine_threadsafe(self._page(name), self.loop).result()

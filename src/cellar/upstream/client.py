@@ -49,7 +49,13 @@ from cellar.upstream.errors import (
     UpstreamHTTPError,
 )
 from cellar.upstream.parse import parse_index_page, parse_index_serials, parse_project_page
-from cellar.upstream.snapshots import PageSnapshot, PageStats, PageStore, SerialIndex
+from cellar.upstream.snapshots import (
+    PageSnapshot,
+    PageStats,
+    PageStore,
+    SerialIndex,
+    body_digest,
+)
 
 __all__ = [
     "ACCEPT",
@@ -72,6 +78,15 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _NETWORK_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError)
 
 
+@dataclasses.dataclass(slots=True)
+class _CurrentPage:
+    """A project page as checked this run: its body's digest, and the parsed page if it was
+    fetched (None: the stored snapshot is current)."""
+
+    digest: str
+    parsed: ProjectPage | None = None
+
+
 class UpstreamClient:
     """Fetches pages and files from the index in ``settings``; use it as an async context."""
 
@@ -80,6 +95,9 @@ class UpstreamClient:
         self.page_stats = PageStats()
         self._pages = pages
         self._serials: SerialIndex | None = None
+        #: Each project page checked this run (normalised name): its digest, and the parsed
+        #: page until ``fetch_project`` takes it.
+        self._current: dict[str, asyncio.Future[_CurrentPage]] = {}
         self._session: aiohttp.ClientSession | None = None
         self._slots: asyncio.Semaphore | None = None
 
@@ -123,46 +141,114 @@ class UpstreamClient:
         With a page store, the request is conditional (``If-None-Match`` /
         ``If-Modified-Since`` from the last snapshot) and a 304 answer re-reads the stored
         snapshot, so an unchanged page costs one small request. ``page_stats`` counts both.
+        A page asked for again in the same run (``project_digest`` first, say) is not
+        asked for again.
 
         Raises ``ProjectNotFoundError`` on 404 or 410, ``UpstreamHTTPError`` on another
         failing status, ``UpstreamConnectionError`` when the index cannot be reached, and
         ``MalformedPageError`` / ``UnsupportedAPIVersionError`` for a page Cellar cannot read.
         """
+        current = await self._current_page(name)
+        if current.parsed is not None:
+            parsed, current.parsed = current.parsed, None  # handed over once: not kept twice
+            return parsed
+        # Unchanged since the snapshot: the store's copy is the page.
+        snapshot = self._pages.page_snapshot(name) if self._pages is not None else None
+        if snapshot is None:  # taken already, with no store to read it again: ask anew
+            self._current.pop(canonicalize_name(name), None)
+            return await self.fetch_project(name)
+        return parse_project_page(
+            snapshot.body, snapshot.content_type, snapshot.url, name, serial_header=snapshot.serial
+        )
+
+    def current_by_serial(self, name: str, serial: str | None) -> bool:
+        """Return whether the root page's serials show that project ``name``'s page, kept at
+        ``serial``, is unchanged (counted in ``page_stats`` as a page checked by serial)."""
+        if self._serials is None or serial is None:
+            return False
+        if str(self._serials.serials.get(canonicalize_name(name))) != serial:
+            return False
+        self.page_stats.checked += 1
+        self.page_stats.by_serial += 1
+        return True
+
+    async def project_digest(self, name: str) -> str | None:
+        """Return the digest (``body_digest``) of project ``name``'s page as it is upstream now,
+        or ``None`` if the index does not have the project.
+
+        An unchanged page (at the root page's serial, or answered 304) is neither read from
+        the store nor parsed; a changed one is fetched, checked and kept for ``fetch_project``.
+        Raises as ``fetch_project``, but for 404 and 410.
+        """
+        try:
+            return (await self._current_page(name)).digest
+        except ProjectNotFoundError:
+            return None
+
+    async def _current_page(self, name: str) -> _CurrentPage:
+        """Find out, once per run and project, whether ``name``'s page changed upstream."""
+        key = canonicalize_name(name)
+        future = self._current.get(key)
+        if future is None:
+            future = self._current[key] = asyncio.get_running_loop().create_future()
+            try:
+                future.set_result(await self._ask_page(name))
+            except asyncio.CancelledError:
+                future.cancel()
+                del self._current[key]
+                raise
+            except Exception as error:  # noqa: BLE001 - raised to every caller, not swallowed
+                future.set_exception(error)
+        return await asyncio.shield(future)
+
+    async def _ask_page(self, name: str) -> _CurrentPage:
         url = self.project_url(name)
-        previous = self._pages.page_snapshot(name) if self._pages is not None else None
+        previous = self._pages.page_validators(name) if self._pages is not None else None
         if self._serials is not None and self._serials.current(canonicalize_name(name), previous):
-            assert previous is not None  # noqa: S101 - current() is False without a snapshot
             self.page_stats.checked += 1
             self.page_stats.by_serial += 1
-            return parse_project_page(
-                previous.body,
-                previous.content_type,
-                previous.url,
-                name,
-                serial_header=previous.serial,
-            )
+            return _CurrentPage(self._digest_of(name, previous))
         try:
-            page = await self._retrying(url, lambda _: self._get_page(url, previous))
+            page = await self._retrying(url, lambda _: self._timed_page(url, previous))
         except UpstreamHTTPError as exc:
             if exc.status in (404, 410):
                 raise ProjectNotFoundError(name, url, exc.status) from None
             raise
         self.page_stats.checked += 1
-        if page is None:
-            assert previous is not None  # a 304 answers only a conditional request  # noqa: S101
-            page = previous
-        else:
-            self.page_stats.changed += 1
+        if page is None:  # 304: a conditional request was made, so there is a snapshot
+            return _CurrentPage(self._digest_of(name, previous))
+        self.page_stats.changed += 1
         parsed = parse_project_page(
             page.body, page.content_type, page.url, name, serial_header=page.serial
         )
-        if self._pages is not None and page is not previous:
+        digest = body_digest(page.body)
+        if self._pages is not None:
             # Kept only once it parses: a malformed page never replaces a good snapshot. The
             # serial kept is the page's own (JSON meta, else the header): the one the root
             # page's serials are compared with.
             serial = None if parsed.last_serial is None else str(parsed.last_serial)
-            self._pages.record_page_snapshot(name, dataclasses.replace(page, serial=serial))
-        return parsed
+            self._pages.record_page_snapshot(
+                name, dataclasses.replace(page, serial=serial, digest=digest)
+            )
+        return _CurrentPage(digest, parsed)
+
+    async def _timed_page(self, url: str, previous: PageSnapshot | None) -> PageSnapshot | None:
+        """``_get_page``, its wall time counted in ``page_stats`` (what a page costs)."""
+        started = time.monotonic()
+        try:
+            return await self._get_page(url, previous)
+        finally:
+            self.page_stats.asked += 1
+            self.page_stats.asked_seconds += time.monotonic() - started
+
+    def _digest_of(self, name: str, previous: PageSnapshot | None) -> str:
+        """Return the digest of the kept snapshot ``previous`` of ``name``'s page."""
+        if previous is not None and previous.digest is not None:
+            return previous.digest
+        # Kept by a Cellar that stored no digest: read the body once.
+        assert self._pages is not None  # noqa: S101 - previous came from the store
+        snapshot = self._pages.page_snapshot(name)
+        return body_digest(snapshot.body if snapshot is not None else b"")
 
     async def load_serials(self) -> int:
         """Read every project's serial from the index's root page, so that ``fetch_project``
@@ -172,9 +258,11 @@ class UpstreamClient:
         nothing and returns 0. Raises as ``fetch_index``.
         """
         url = self.settings.index_url
+        started = time.monotonic()
         page = await self._retrying(url, lambda _: self._get_page(url))
         assert page is not None  # an unconditional request is never answered 304  # noqa: S101
         serials = parse_index_serials(page.body, page.content_type, page.url)
+        self.page_stats.root_seconds = time.monotonic() - started
         self._serials = SerialIndex(serials) if serials else None
         return len(serials)
 

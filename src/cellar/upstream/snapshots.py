@@ -8,6 +8,7 @@ request: a snapshot taken at the serial the root page names is still current (``
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -23,6 +24,13 @@ class PageSnapshot:
     serial: str | None = None
     etag: str | None = None
     last_modified: str | None = None
+    #: ``body_digest(body)``, where known (the state stores it with the body).
+    digest: str | None = None
+
+
+def body_digest(body: bytes) -> str:
+    """Return the digest that tells one page body from another (hex sha256)."""
+    return hashlib.sha256(body).hexdigest()
 
 
 class PageStore(Protocol):
@@ -30,6 +38,9 @@ class PageStore(Protocol):
 
     def page_snapshot(self, name: str) -> PageSnapshot | None:
         """Return the last snapshot of ``name``'s page, if any."""
+
+    def page_validators(self, name: str) -> PageSnapshot | None:
+        """Return the last snapshot of ``name``'s page without its body (``b""``)."""
 
     def record_page_snapshot(self, name: str, snapshot: PageSnapshot) -> None:
         """Keep ``snapshot`` as ``name``'s page."""
@@ -45,6 +56,11 @@ class PageStats:
     #: Of the unchanged pages, those known current from the root page's serials, unasked.
     by_serial: int = 0
     requests: int = 0
+    #: Project page requests made, and their summed wall time (waits for a free slot apart).
+    asked: int = 0
+    asked_seconds: float = 0.0
+    #: How long reading the root page's serials took (None: not read).
+    root_seconds: float | None = None
 
     @property
     def unchanged(self) -> int:

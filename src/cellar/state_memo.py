@@ -1,0 +1,91 @@
+"""The state's record of what a re-run may skip: plan memos, published keys, partial downloads,
+and the measured costs it decides by.
+
+A plan memo says: this group of requirements, planned with these settings against these
+upstream pages (by the sha256 of each body), selected these projects, each with the key of
+its selection. A re-run whose pages are unchanged and whose projects were last published from
+those very keys has nothing to do for the group: no page parsed, no file looked at. Every read
+here is one query for the whole mirror, never one per project or file.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from cellar.state_schema import transaction
+
+
+@dataclass(frozen=True, slots=True)
+class PlanMemo:
+    """What planning one group found: the digest of each page it read (``None``: the project
+    does not exist upstream), and the published key of each project it selected."""
+
+    pages: Mapping[str, str | None]
+    projects: Mapping[str, str]
+
+
+class PlanMemoLog:
+    """Plan memos, published keys and partial downloads; a part of ``MirrorState``."""
+
+    _db: sqlite3.Connection
+
+    def plan_memos(self) -> dict[str, PlanMemo]:
+        """Return every plan memo by group key."""
+        rows = self._db.execute("SELECT key, pages, projects FROM plan_memos").fetchall()
+        memos = {}
+        for key, pages, projects in rows:
+            try:
+                memos[key] = PlanMemo(json.loads(pages), json.loads(projects))
+            except ValueError:
+                continue  # damaged: planned again, and rewritten
+        return memos
+
+    def record_plan_memos(self, memos: Mapping[str, PlanMemo]) -> None:
+        """Keep ``memos`` (by group key), replacing earlier ones of the same groups."""
+        with transaction(self._db):
+            self._db.executemany(
+                "INSERT OR REPLACE INTO plan_memos VALUES (?, ?, ?)",
+                [
+                    (key, json.dumps(dict(memo.pages)), json.dumps(dict(memo.projects)))
+                    for key, memo in memos.items()
+                ],
+            )
+
+    def page_digests(self) -> dict[str, tuple[str | None, str | None]]:
+        """Return each kept page's serial and body digest, by project name."""
+        rows = self._db.execute("SELECT name, serial, digest FROM pages").fetchall()
+        return {name: (serial, digest) for name, serial, digest in rows}
+
+    def published_keys(self) -> dict[str, str]:
+        """Return the key each project's pages were last published from, complete."""
+        rows = self._db.execute(
+            "SELECT name, published FROM projects WHERE published IS NOT NULL"
+        ).fetchall()
+        return dict(rows)
+
+    def project_counts(self) -> dict[str, tuple[int, int]]:
+        """Return the files and bytes each published project's pages list."""
+        rows = self._db.execute("SELECT name, files, bytes FROM projects").fetchall()
+        return {name: (files, size) for name, files, size in rows}
+
+    def partials(self) -> list[str]:
+        """Return the partial downloads a run kept to resume (paths below the web root)."""
+        return [path for (path,) in self._db.execute("SELECT path FROM partials").fetchall()]
+
+    def replace_partials(self, paths: Iterable[str]) -> None:
+        """Record ``paths`` as the partial downloads kept now, forgetting the earlier ones."""
+        with transaction(self._db):
+            self._db.execute("DELETE FROM partials")
+            self._db.executemany("INSERT OR IGNORE INTO partials VALUES (?)", [(p,) for p in paths])
+
+    def measure(self, key: str) -> float | None:
+        """Return the measure kept under ``key`` (a cost a later run decides by), if any."""
+        row = self._db.execute("SELECT value FROM measures WHERE key = ?", (key,)).fetchone()
+        return None if row is None else float(row[0])
+
+    def record_measure(self, key: str, value: float) -> None:
+        """Keep ``value`` under ``key``."""
+        self._db.execute("INSERT OR REPLACE INTO measures VALUES (?, ?)", (key, value))

@@ -1,0 +1,160 @@
+"""Keys that let a re-run skip what did not change: of settings, of requirement groups, of
+what a project's pages were published from.
+
+A plan is a pure function of the configuration's selection settings, its requirements and the
+upstream pages it reads (metadata is keyed by file hash, so it cannot change under a name).
+The requirements are split into groups planned independently: one group of everything when
+dependencies are followed (any page may move the closure), one per project name when they are
+not (a project's files then depend on its own page alone). A group whose key and pages are
+those of a memo (``cellar.state_memo``) plans to the memo's projects, unplanned.
+
+Bump ``MEMO_FORMAT`` whenever selection or page rendering changes what the same inputs give:
+every memo and published key is then stale, and the next run plans and publishes in full.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import PurePath
+from typing import Any
+
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+
+from cellar.config import Config, MirrorSettings
+from cellar.select.sources import RequirementSet
+from cellar.simple_api import DistFile, ProjectPage
+
+MEMO_FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class PlanGroup:
+    """Requirements planned together, apart from every other group; ``key`` names them with
+    the settings they are planned under."""
+
+    key: str
+    requirements: tuple[Requirement, ...]
+    sets: tuple[RequirementSet, ...]
+    #: The projects the group names (every project its plan can reach, when dependencies
+    #: are not followed; None when they are, and any project may be reached).
+    names: tuple[NormalizedName, ...] | None
+
+
+def settings_key(config: Config) -> str:
+    """Return a key of everything but the requirements that decides what a plan selects."""
+    packages = dataclasses.replace(config.packages, requirements=(), sets=())
+    return _digest(
+        {
+            "format": MEMO_FORMAT,
+            "upstream": config.mirror.upstream,
+            "file-hosts": config.mirror.limits.file_hosts,
+            "layout": layout(config.mirror),
+            "packages": packages,
+            "targets": config.targets,
+            "filters": config.filters,
+        }
+    )
+
+
+def plan_groups(config: Config) -> list[PlanGroup]:
+    """Split ``config``'s requirements into groups that can be planned one without another."""
+    packages = config.packages
+    settings = settings_key(config)
+    if packages.dependencies:
+        key = _digest([settings, packages.requirements, packages.sets])
+        return [PlanGroup(key, packages.requirements, packages.sets, None)]
+    by_name: dict[NormalizedName, tuple[list[Requirement], list[RequirementSet]]] = {}
+    for requirement in packages.requirements:
+        by_name.setdefault(canonicalize_name(requirement.name), ([], []))[0].append(requirement)
+    for requirement_set in packages.sets:
+        for requirement in requirement_set.requirements:
+            name = canonicalize_name(requirement.name)
+            members = tuple(r for r in requirement_set.requirements if r.name == requirement.name)
+            sets = by_name.setdefault(name, ([], []))[1]
+            part = dataclasses.replace(requirement_set, requirements=members)
+            if part not in sets:
+                sets.append(part)
+    return [
+        PlanGroup(
+            _digest([settings, name, requirements, sets]),
+            tuple(requirements),
+            tuple(sets),
+            (name,),
+        )
+        for name, (requirements, sets) in sorted(by_name.items())
+    ]
+
+
+def merged(
+    groups: Iterable[PlanGroup],
+) -> tuple[tuple[Requirement, ...], tuple[RequirementSet, ...]]:
+    """Return the requirements and sets of ``groups`` together, each once, in order."""
+    requirements: dict[str, Requirement] = {}
+    sets: dict[tuple[str, bool], list[Requirement]] = {}
+    for group in groups:
+        requirements.update((str(r), r) for r in group.requirements)
+        for requirement_set in group.sets:
+            sets.setdefault((requirement_set.source, requirement_set.alone), []).extend(
+                requirement_set.requirements
+            )
+    return tuple(requirements.values()), tuple(
+        RequirementSet(source, tuple(members), alone) for (source, alone), members in sets.items()
+    )
+
+
+def layout(mirror: MirrorSettings) -> str:
+    """Return what, of ``mirror``'s settings, decides which files a project's pages make."""
+    return f"hash-index={mirror.hash_index} json-api={mirror.json_api}"
+
+
+def display_name(name: NormalizedName, page: ProjectPage) -> str:
+    """Return how the pages spell project ``name``: as its upstream page does, if it can."""
+    return page.name if canonicalize_name(page.name) == name else name
+
+
+def published_key(
+    name: NormalizedName, page: ProjectPage, files: Sequence[DistFile], *, layout: str
+) -> str:
+    """Return the key of what project ``name``'s pages list when ``files`` of ``page`` are
+    published: equal keys, equal pages (and files), whatever else changed upstream."""
+    return _digest(
+        {
+            "format": MEMO_FORMAT,
+            "name": display_name(name, page),
+            "status": [page.status, page.status_reason],
+            "serial": page.last_serial,
+            "layout": layout,
+            "files": files,
+        }
+    )
+
+
+def _digest(value: object) -> str:
+    text = json.dumps(_plain(value), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _plain(value: Any) -> Any:  # noqa: PLR0911 - one return per kind of value
+    """Return ``value`` as JSON values whose text is the same in every process (sets sorted)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return [type(value).__name__, fields]
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return sorted((_plain(item) for item in value), key=json.dumps)
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, Enum):
+        return _plain(value.value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (Requirement, PurePath)):
+        return str(value)
+    return repr(value)  # Version, SpecifierSet, Marker...: their text is stable

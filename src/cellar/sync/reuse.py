@@ -1,0 +1,129 @@
+"""Which requirement groups a re-run need not plan, and the memos that let the next one skip.
+
+A group is kept when its memo's settings and requirements are today's (its key), every page
+it rested on is unchanged upstream (by the root page's serial, else a conditional request),
+and each project it selected was last published, complete, from the selection it names. A
+kept group costs no page parse, no resolution, and nothing per file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from packaging.utils import NormalizedName
+
+from cellar.errors import CellarError
+from cellar.simple_api import DistFile, ProjectPage
+from cellar.state import MirrorState, PlanMemo
+from cellar.sync.memo import PlanGroup, published_key
+from cellar.upstream.client import UpstreamClient
+
+log = logging.getLogger("cellar.sync")
+
+
+@dataclass(frozen=True, slots=True)
+class Reuse:
+    """What planning may skip: the projects of kept groups (name to published key), and the
+    groups still to plan."""
+
+    kept: Mapping[NormalizedName, str]
+    remaining: tuple[PlanGroup, ...]
+
+
+async def reusable(
+    groups: Sequence[PlanGroup], state: MirrorState, client: UpstreamClient
+) -> Reuse:
+    """Split ``groups`` into those whose last plan still holds and those to plan again."""
+    memos = state.plan_memos()
+    published = state.published_keys()
+    candidates = [
+        (group, memo)
+        for group in groups
+        if (memo := memos.get(group.key)) is not None
+        and all(published.get(name) == key for name, key in memo.projects.items())
+    ]
+    names = {name for _, memo in candidates for name in memo.pages}
+    digests = await _current_digests(names, state, client)
+    kept: dict[NormalizedName, str] = {}
+    remaining: list[PlanGroup] = []
+    held = {group.key for group, memo in candidates if _holds(memo, digests)}
+    for group in groups:
+        if group.key in held:
+            kept.update((NormalizedName(n), k) for n, k in memos[group.key].projects.items())
+        else:
+            remaining.append(group)
+    if kept:
+        log.info(
+            "%d of %d requirement groups unchanged since the last run: their %d projects kept",
+            len(held),
+            len(groups),
+            len(kept),
+        )
+    return Reuse(kept, tuple(remaining))
+
+
+async def memos_of(
+    groups: Iterable[PlanGroup],
+    pages: Mapping[NormalizedName, ProjectPage],
+    files: Mapping[NormalizedName, Sequence[DistFile]],
+    consulted: Iterable[NormalizedName],
+    client: UpstreamClient,
+    *,
+    layout: str,
+) -> dict[str, PlanMemo]:
+    """Return the memo of each of ``groups`` as just planned: ``pages`` and ``files`` are the
+    plan's, ``consulted`` every page the plan read (``client`` knows their digests already)."""
+    consulted = tuple(consulted)
+    every = await asyncio.gather(*(client.project_digest(name) for name in consulted))
+    digest = dict(zip(consulted, every, strict=True))
+    memos: dict[str, PlanMemo] = {}
+    for group in groups:
+        reached = group.names if group.names is not None else tuple(pages)
+        read = group.names if group.names is not None else consulted
+        memos[group.key] = PlanMemo(
+            pages={name: digest.get(name) for name in read},
+            projects={
+                name: published_key(name, pages[name], files[name], layout=layout)
+                for name in reached
+                if name in pages and files.get(name)
+            },
+        )
+    return memos
+
+
+def _holds(memo: PlanMemo, digests: Mapping[str, str | None]) -> bool:
+    return all(digests.get(name, "?") == digest for name, digest in memo.pages.items())
+
+
+async def _current_digests(
+    names: Iterable[str], state: MirrorState, client: UpstreamClient
+) -> dict[str, str | None]:
+    """Return the digest of each page as it is upstream now (None: gone), asking only for
+    those the root page's serials do not show unchanged."""
+    kept = state.page_digests()
+    found: dict[str, str | None] = {}
+    to_ask: list[str] = []
+    for name in names:
+        serial, digest = kept.get(name, (None, None))
+        if digest is not None and client.current_by_serial(name, serial):
+            found[name] = digest
+        else:
+            to_ask.append(name)
+    asked = await asyncio.gather(*(_digest(client, name) for name in to_ask))
+    found.update(zip(to_ask, asked, strict=True))
+    return found
+
+
+async def _digest(client: UpstreamClient, name: str) -> str | None:
+    try:
+        return await client.project_digest(name)
+    except CellarError:
+        # Planned again, and the plan says what went wrong.
+        return UNREADABLE
+
+
+#: Equal to no digest: a page that could not be read holds no memo.
+UNREADABLE = "unreadable"
