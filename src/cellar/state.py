@@ -139,6 +139,14 @@ class MirrorState(VerifyRunLog, PlanMemoLog):
             ),
         )
 
+    def record_files(self, records: Iterable[FileRecord]) -> None:
+        """``record_file`` for each of ``records``, in one transaction."""
+        with transaction(self._db):
+            self._db.executemany(
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
+                [(r.path, r.project, r.sha256, r.size, r.mtime_ns, r.url) for r in records],
+            )
+
     def record_project(
         self,
         name: str,

@@ -17,6 +17,8 @@ TEMP_SUFFIX = ".part"
 _CHUNK = 1 << 20
 #: The names ``temp_path`` gives: ``.<name>.<12 hex>.part``.
 _TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{12}" + re.escape(TEMP_SUFFIX))
+#: The names ``resume_path`` gives: ``.<name>.<16 hex>.part``.
+_RESUMABLE_NAME = re.compile(r"\..+\.[0-9a-f]{16}" + re.escape(TEMP_SUFFIX))
 
 
 def is_temp_name(name: str) -> bool:
@@ -42,18 +44,24 @@ def resume_path(directory: Path, name: str, sha256: str) -> Path:
     return directory / f".{name}.{sha256[:16]}{TEMP_SUFFIX}"
 
 
-def sweep_temporaries(root: Path, keep: Collection[Path] = ()) -> int:
-    """Remove every temporary file under ``root`` except ``keep``; return how many went.
+def sweep_temporaries(root: Path) -> tuple[int, list[Path]]:
+    """Remove every temporary file under ``root`` but partial downloads (``resume_path``
+    names), which may be resumed; return how many went, and the partial downloads found.
 
     Call only while holding the mirror's lock: then no other writer is using them, and each
     is a leftover of an interrupted run.
     """
     removed = 0
+    partials = []
     for path in root.rglob(f".*{TEMP_SUFFIX}"):
-        if path not in keep and path.is_file():
+        if not path.is_file():
+            continue
+        if _RESUMABLE_NAME.fullmatch(path.name):
+            partials.append(path)
+        else:
             path.unlink(missing_ok=True)
             removed += 1
-    return removed
+    return removed, partials
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -88,11 +96,22 @@ def atomic_write_all(files: Mapping[Path, bytes]) -> None:
             temp.unlink(missing_ok=True)
 
 
-def publish(temp: Path, path: Path) -> None:
-    """Move a finished temporary file into place at ``path`` (same filesystem, atomic)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def finish_file(temp: Path, path: Path) -> int:
+    """Make the finished temporary file ``temp`` durable and move it into place at ``path``
+    (same filesystem: atomic), readable by a web server; return its mtime in nanoseconds.
+
+    Synced before the rename: a file at its final name has its bytes on disk, whatever power
+    loss follows. Blocking: call it off the event loop.
+    """
+    descriptor = os.open(temp, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+        mtime_ns = os.fstat(descriptor).st_mtime_ns
+    finally:
+        os.close(descriptor)
     temp.chmod(0o644)
     temp.replace(path)
+    return mtime_ns
 
 
 def hash_file(

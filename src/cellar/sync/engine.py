@@ -139,6 +139,8 @@ class _Run:
         # project without pages.
         if self.interrupted:
             self._publish_root()
+        # Before anything is downloaded: the walk meets only what the last run left.
+        self._sweep_temporaries()
         try:
             async with UpstreamClient(settings, pages=self.state) as client:
                 plan = await make_plan(self.config, client, self.state, reuse=True)
@@ -165,7 +167,8 @@ class _Run:
                     for name in to_publish
                 ]
                 outcomes = await _gather_unless_stopped(self.tasks)
-            self._clear_temporaries(fetcher.partials)
+                fetcher.flush()  # what projects that published nothing placed
+            self._forget_partials(fetcher.partials)
         finally:
             # Also when interrupted: the root lists every project whose pages are published.
             if self.published_any or self.interrupted:
@@ -199,27 +202,29 @@ class _Run:
         )
         return result
 
-    def _clear_temporaries(self, partials: set[Path]) -> None:
-        """Remove what interrupted runs left, but for the partial downloads kept to resume
-        (recorded, so that the next run removes those it does not resume)."""
+    def _sweep_temporaries(self) -> None:
+        """After a run that never finished, remove what it left in the tree but its partial
+        downloads, which are recorded: ``_forget_partials`` removes those not resumed."""
+        if not self.interrupted:
+            return  # every run that finished recorded what it left: nothing else is there
+        web_root = self.config.mirror.web_root
+        removed, partials = sweep_temporaries(web_root)
+        found = {str(path.relative_to(web_root)) for path in partials}
+        self.state.replace_partials(sorted(found | set(self.state.partials())))
+        _said_removed(removed)
+
+    def _forget_partials(self, partials: set[Path]) -> None:
+        """Remove the recorded partial downloads this run neither resumed nor kept, and
+        record those it kept."""
         web_root = self.config.mirror.web_root
         kept = {str(path.relative_to(web_root)) for path in partials}
-        swept = 0
-        if self.interrupted:
-            # Leftovers of a run that never finished: a walk of the whole tree, only then.
-            swept = sweep_temporaries(web_root, keep=partials)
-        else:
-            for stale in set(self.state.partials()) - kept:
-                with contextlib.suppress(OSError, UnsafeNameError, OutsideTreeError):
-                    within(web_root, stale).unlink()
-                    swept += 1
+        removed = 0
+        for stale in set(self.state.partials()) - kept:
+            with contextlib.suppress(OSError, UnsafeNameError, OutsideTreeError):
+                within(web_root, stale).unlink()
+                removed += 1
         self.state.replace_partials(sorted(kept))
-        if swept:
-            log.info(
-                "removed %d temporary file%s left by an interrupted run",
-                swept,
-                "s" * (swept != 1),
-            )
+        _said_removed(removed)
 
     def _report_plan_failures(self, plan: MirrorPlan) -> None:
         """Report what planning could not do: refused files, failed resolutions."""
@@ -279,7 +284,8 @@ class _Run:
             else None
         )
         try:
-            self._publish_project(name, listing, page.last_serial, key)
+            fetcher.flush()  # the records of every file the pages list
+            await self._publish_project(name, listing, page.last_serial, key)
         except (OSError, UnsafeNameError, OutsideTreeError) as error:
             self._fail(name, None, f"cannot write the project's pages: {error}")
             return outcome
@@ -358,21 +364,17 @@ class _Run:
             removed, size = remove_files(web_root, orphans)
             log.info("pruned %d files no page lists any more (%d bytes)", len(removed), size)
 
-    def _publish_project(
+    async def _publish_project(
         self, name: str, listing: ProjectListing, serial: int | None, key: str | None
     ) -> None:
         self.published_any = True
         pages = render_pages(listing)
         web_root, hash_index = self.config.mirror.web_root, self.config.mirror.hash_index
         directory = project_pages(web_root, name, hash_index=hash_index)
-        atomic_write_all(_changed({directory / filename: body for filename, body in pages.items()}))
-        # After `hash-index` is switched, the pages in the other layout go (the page files only:
-        # `simple/<letter>/` of the hash layout is also project `<letter>`'s flat directory).
         other = project_pages(web_root, name, hash_index=not hash_index)
-        remove_pages(other)
-        if not hash_index:  # and the letter directory, once it is empty
-            with contextlib.suppress(OSError):
-                other.parent.rmdir()
+        files = {directory / filename: body for filename, body in pages.items()}
+        # Written (and synced) off the event loop: downloads go on meanwhile.
+        await asyncio.to_thread(_write_pages, files, other, hash_index=hash_index)
         size = sum(file.size for file in listing.files)
         self.state.record_project(
             name, listing.name, len(listing.files), size, pages["index.v1_json"], published=key
@@ -385,6 +387,24 @@ class _Run:
         pages = root_pages(self.state.project_names().values())
         paths = {within(web_root, f"simple/{filename}"): body for filename, body in pages.items()}
         atomic_write_all(_changed(paths))
+
+
+def _said_removed(count: int) -> None:
+    if count:
+        log.info(
+            "removed %d temporary file%s left by an interrupted run", count, "s" * (count != 1)
+        )
+
+
+def _write_pages(files: dict[Path, bytes], other: Path, *, hash_index: bool) -> None:
+    """Write a project's page ``files`` that changed, and remove its pages in the other layout
+    (``other``): after `hash-index` is switched, those go (the page files only: `simple/<letter>/`
+    of the hash layout is also project `<letter>`'s flat directory)."""
+    atomic_write_all(_changed(files))
+    remove_pages(other)
+    if not hash_index:  # and the letter directory, once it is empty
+        with contextlib.suppress(OSError):
+            other.parent.rmdir()
 
 
 def _changed(pages: dict[Path, bytes]) -> dict[Path, bytes]:

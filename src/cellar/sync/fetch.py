@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 from cellar.simple_api import DistFile
 from cellar.state import FileRecord, MirrorState
-from cellar.storage import hash_file, publish, resume_path, temp_path
+from cellar.storage import finish_file, hash_file, resume_path, temp_path
 from cellar.sync.errors import (
     DigestMismatchError,
     SizeMismatchError,
@@ -32,6 +33,9 @@ from cellar.upstream.errors import ResponseTooLargeError, UpstreamError
 
 #: A partial download smaller than this is not worth keeping to resume.
 RESUME_MIN = 1 << 20
+#: Records of placed files are written this many at once, or after this many seconds.
+FLUSH_EVERY = 200
+FLUSH_AFTER = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +61,7 @@ class _Wanted:
     size: int | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FileFetcher:
     """Everything needed to put files in place under ``web_root``."""
 
@@ -69,6 +73,11 @@ class FileFetcher:
     partials: set[Path] = field(default_factory=set)
     #: The free space each download must leave (None: no check).
     space: DiskSpace | None = None
+    #: Directories this run made or found, so not made again.
+    directories: set[Path] = field(default_factory=set)
+    #: Records of files placed, not yet written to the state (``flush``), and when last written.
+    pending: list[FileRecord] = field(default_factory=list)
+    flushed_at: float = field(default_factory=time.monotonic)
 
     async def place(self, project: str, entry: DistFile) -> Placed:
         """Ensure ``entry`` is in the mirror and return where; raise ``SyncFileError`` if not."""
@@ -114,7 +123,7 @@ class FileFetcher:
         project, filename, url, path = wanted.project, wanted.filename, wanted.url, wanted.path
         hashes, size = wanted.hashes, wanted.size
         directory = within(self.web_root, path.parent if path is not None else "packages")
-        directory.mkdir(parents=True, exist_ok=True)
+        self._make_directory(directory)
         expected = hashes.get("sha256")
         # A file whose sha256 is known gets a stable temporary name: a transfer cut short, or a
         # run killed mid-file, leaves it to be resumed with Range by the next attempt or run.
@@ -124,7 +133,7 @@ class FileFetcher:
             if expected is not None and resumable
             else temp_path(directory, filename)
         )
-        keep = False
+        keep = placed = False
         try:
             try:
                 download = await self.client.download(
@@ -145,24 +154,41 @@ class FileFetcher:
                 raise
             _verify(project, filename, url, expected=(size, hashes), actual=download)
             sha256 = download.digests["sha256"]
-            final = path if path is not None else content_path(sha256, filename)
-            publish(temp, within(self.web_root, final))
+            if path is not None:
+                final, local = path, directory / path.name
+            else:
+                final = content_path(sha256, filename)
+                local = within(self.web_root, final)
+                self._make_directory(local.parent)
+            # Synced and renamed off the event loop: other downloads go on meanwhile.
+            mtime_ns = await asyncio.to_thread(finish_file, temp, local)
+            placed = True
         except OSError as error:
             where = error.filename or temp
             raise SyncFileError(
                 project, filename, f"cannot write {where}: {error.strerror or error}"
             ) from error
         finally:
-            if keep and temp.exists() and temp.stat().st_size >= RESUME_MIN:
+            if placed:
+                pass
+            elif keep and _size(temp) >= RESUME_MIN:
                 self.partials.add(temp)
             else:
                 temp.unlink(missing_ok=True)
-        self._remember(final, project, sha256, download.size, url)
+        self._remember(FileRecord(str(final), project, sha256, download.size, mtime_ns, url))
         return Placed(final, sha256, download.size, added=True)
 
     async def _present(self, wanted: _Wanted, path: PurePosixPath) -> Placed | None:
         """Return the file at ``path`` if it is there with the right size and hashes."""
         project, url, hashes, size = wanted.project, wanted.url, wanted.hashes, wanted.size
+        try:
+            # A missing file (every file of a first run) costs one stat: the checks of every
+            # directory on the way are for a file that is there, to be trusted or read.
+            (self.web_root / path).stat()
+        except FileNotFoundError:
+            return None
+        except OSError:
+            pass  # the checks below say what is wrong
         local = within(self.web_root, path)
         try:
             stat = local.stat()
@@ -182,16 +208,41 @@ class FileFetcher:
         actual_size, digests = await asyncio.to_thread(hash_file, local, _algorithms(hashes))
         if any(digests[name] != value.lower() for name, value in hashes.items() if name in digests):
             return None
-        self._remember(path, project, digests["sha256"], actual_size, url)
-        return Placed(path, digests["sha256"], actual_size, added=False)
+        sha256 = digests["sha256"]
+        self._remember(FileRecord(str(path), project, sha256, actual_size, stat.st_mtime_ns, url))
+        return Placed(path, sha256, actual_size, added=False)
 
-    def _remember(
-        self, path: PurePosixPath, project: str, sha256: str, size: int, url: str
-    ) -> None:
-        local = within(self.web_root, path)
-        self.state.record_file(
-            FileRecord(str(path), project, sha256, size, local.stat().st_mtime_ns, url)
-        )
+    def _make_directory(self, directory: Path) -> None:
+        """``mkdir -p directory``, with one call for a directory whose parent this run has
+        seen (the many files of a run share ``packages/<aa>/<bb>/``)."""
+        if directory in self.directories:
+            return
+        try:
+            directory.mkdir()
+        except FileExistsError:
+            if not directory.is_dir():
+                raise
+        except FileNotFoundError:
+            self._make_directory(directory.parent)
+            directory.mkdir(exist_ok=True)
+        self.directories.add(directory)
+
+    def _remember(self, record: FileRecord) -> None:
+        self.pending.append(record)
+        # In batches, but never long unrecorded: a run killed now loses at most a moment's
+        # records (and those files are only hashed again, not downloaded).
+        now = time.monotonic()
+        if len(self.pending) >= FLUSH_EVERY or now - self.flushed_at > FLUSH_AFTER:
+            self.flush()
+
+    def flush(self) -> None:
+        """Record every file placed since the last flush, in one transaction.
+
+        Records not flushed (a killed run) cost only a hash of the file on the next run."""
+        if self.pending:
+            self.state.record_files(self.pending)
+            self.pending.clear()
+        self.flushed_at = time.monotonic()
 
 
 def _algorithms(hashes: Mapping[str, str]) -> set[str]:
@@ -217,3 +268,11 @@ def _verify(
             raise DigestMismatchError(
                 project, filename, url, algorithm=algorithm, expected=value, actual=digest
             )
+
+
+def _size(path: Path) -> int:
+    """Return the size of the file at ``path``, 0 if there is none."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

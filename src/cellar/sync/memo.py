@@ -123,20 +123,37 @@ def published_key(
 ) -> str:
     """Return the key of what project ``name``'s pages list when ``files`` of ``page`` are
     published: equal keys, equal pages (and files), whatever else changed upstream."""
-    return _digest(
+    return _hash(
         {
             "format": MEMO_FORMAT,
             "name": display_name(name, page),
             "status": [page.status, page.status_reason],
             "serial": page.last_serial,
             "layout": layout,
-            "files": files,
+            "files": [[_flat(getattr(file, name)) for name in _FILE_FIELDS] for file in files],
         }
     )
 
 
+#: Every field of a listed file, each part of the published key (a new field is too).
+_FILE_FIELDS = tuple(f.name for f in dataclasses.fields(DistFile))
+
+
+def _flat(value: object) -> object:
+    """A ``DistFile`` field as JSON: its mappings (hashes) as sorted pairs. Faster than
+    ``_plain`` by far, which matters for projects of thousands of files."""
+    if isinstance(value, Mapping):
+        return sorted(value.items())
+    return value
+
+
 def _digest(value: object) -> str:
-    text = json.dumps(_plain(value), sort_keys=True, separators=(",", ":"))
+    return _hash(_plain(value))
+
+
+def _hash(plain: object) -> str:
+    """Return the sha256 of ``plain`` (JSON values only) written as canonical JSON."""
+    text = json.dumps(plain, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,13 +42,27 @@ class NoSpaceError(SyncFileError):
         self.keep_free = keep_free
 
 
+#: How long a measure of the free space is trusted, and from how near the limit it is not.
+MEASURE_EVERY = 0.5
+NEAR_LIMIT = 256 << 20
+
+
 @dataclass(slots=True)
 class DiskSpace:
-    """The free space of the file system holding ``root``, less the downloads in flight."""
+    """The free space of the file system holding ``root``, less the downloads in flight.
+
+    Measured at most every ``MEASURE_EVERY`` seconds while far from the limit (thousands of
+    small files a second would otherwise cost a ``statvfs`` each), less what was downloaded
+    since; near the limit, for every file.
+    """
 
     root: Path
     keep_free: int
     reserved: int = 0
+    _measured: int = 0
+    _measured_at: float = float("-inf")
+    #: Bytes of downloads finished since the last measure.
+    _written: int = 0
 
     def free(self) -> int:
         """Return the bytes free for Cellar on ``root``'s file system now."""
@@ -72,7 +87,10 @@ class DiskSpace:
             yield
             return
         need = size or 0
-        free = self.free() - self.reserved
+        free = self._estimate() - self.reserved
+        if free - need < self.keep_free + NEAR_LIMIT:
+            self._measure()
+            free = self._measured - self.reserved
         if free - need < self.keep_free:
             raise NoSpaceError(project, filename, free=free, size=need, keep_free=self.keep_free)
         self.reserved += need
@@ -80,3 +98,12 @@ class DiskSpace:
             yield
         finally:
             self.reserved -= need
+            self._written += need
+
+    def _estimate(self) -> int:
+        if time.monotonic() - self._measured_at > MEASURE_EVERY:
+            self._measure()
+        return self._measured - self._written
+
+    def _measure(self) -> None:
+        self._measured, self._measured_at, self._written = self.free(), time.monotonic(), 0

@@ -13,7 +13,6 @@ import asyncio
 import dataclasses
 import hashlib
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterator
 from contextlib import contextmanager
@@ -48,7 +47,6 @@ from cellar.upstream.errors import (
     ResponseTooLargeError,
     UpstreamHTTPError,
 )
-from cellar.upstream.parse import parse_index_page, parse_index_serials, parse_project_page
 from cellar.upstream.snapshots import (
     PageSnapshot,
     PageStats,
@@ -157,6 +155,8 @@ class UpstreamClient:
         if snapshot is None:  # taken already, with no store to read it again: ask anew
             self._current.pop(canonicalize_name(name), None)
             return await self.fetch_project(name)
+        from cellar.upstream.parse import parse_project_page  # noqa: PLC0415 - see _ask_page
+
         return parse_project_page(
             snapshot.body, snapshot.content_type, snapshot.url, name, serial_header=snapshot.serial
         )
@@ -218,6 +218,10 @@ class UpstreamClient:
         if page is None:  # 304: a conditional request was made, so there is a snapshot
             return _CurrentPage(self._digest_of(name, previous))
         self.page_stats.changed += 1
+        # Imported when first needed: it brings pypi_simple (Beautiful Soup, requests) and
+        # pydantic, half a second a re-run that parses no page does not pay.
+        from cellar.upstream.parse import parse_project_page  # noqa: PLC0415
+
         parsed = parse_project_page(
             page.body, page.content_type, page.url, name, serial_header=page.serial
         )
@@ -261,6 +265,8 @@ class UpstreamClient:
         started = time.monotonic()
         page = await self._retrying(url, lambda _: self._get_page(url))
         assert page is not None  # an unconditional request is never answered 304  # noqa: S101
+        from cellar.upstream.parse import parse_index_serials  # noqa: PLC0415 - see _ask_page
+
         serials = parse_index_serials(page.body, page.content_type, page.url)
         self.page_stats.root_seconds = time.monotonic() - started
         self._serials = SerialIndex(serials) if serials else None
@@ -274,6 +280,8 @@ class UpstreamClient:
         url = self.settings.index_url
         page = await self._retrying(url, lambda _: self._get_page(url))
         assert page is not None  # an unconditional request is never answered 304  # noqa: S101
+        from cellar.upstream.parse import parse_index_page  # noqa: PLC0415 - see _ask_page
+
         return parse_index_page(page.body, page.content_type, page.url)
 
     async def download(
@@ -299,7 +307,8 @@ class UpstreamClient:
         ``MIN_DOWNLOAD_RATE``, or it fails. Raises ``ValueError`` for an algorithm hashlib
         does not know, ``UpstreamHTTPError`` / ``UpstreamConnectionError`` /
         ``RefusedURLError`` as ``fetch_project``, and lets an ``OSError`` from writing
-        ``dest`` propagate unchanged (it is never retried).
+        ``dest`` propagate unchanged (it is never retried). ``dest`` is closed, not synced:
+        making it durable before it is published is the caller's (``storage.finish_file``).
         """
         for algorithm in algorithms:
             hashlib.new(algorithm)
@@ -308,7 +317,7 @@ class UpstreamClient:
 
         async def attempt(_: int) -> Download:
             nonlocal received
-            offset = dest.stat().st_size if resume and dest.exists() else 0
+            offset = _size(dest) if resume else 0
             if received and not offset:
                 report(-received)
                 received = 0
@@ -347,9 +356,6 @@ class UpstreamClient:
                         body += len(chunk)
                         received += len(chunk)
                         report(len(chunk))
-                    # On disk before anyone renames it into place and a page lists it.
-                    sink.flush()
-                    os.fsync(sink.fileno())
                 check_length(response, body)
                 final_url = str(response.url)
             digests = {algorithm: digest.hexdigest() for algorithm, digest in hashes.items()}
@@ -539,3 +545,11 @@ class UpstreamClient:
             raise FailedAttempt(describe_failure(exc, timeout), retryable=True) from exc
         except aiohttp.ClientError as exc:
             raise FailedAttempt(describe_failure(exc, timeout), retryable=False) from exc
+
+
+def _size(path: Path) -> int:
+    """Return the size of the file at ``path``, 0 if there is none."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
