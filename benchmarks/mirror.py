@@ -257,7 +257,9 @@ def report(rows: dict[str, dict[str, Measure]], *, has_bandersnatch: bool) -> No
             line += f"{c.seconds / b.seconds:7.2f}"
         print(line)
     changed = next(label for label in rows if label.endswith("changed"))
-    print(f"\nCellar: re-run after changes / cold sync = {rows[changed]['cellar'].seconds / cold:.3f}")
+    print(
+        f"\nCellar: re-run after changes / cold sync = {rows[changed]['cellar'].seconds / cold:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -125,6 +125,11 @@ class MirrorState(VerifyRunLog, PlanMemoLog):
         ).fetchone()
         return FileRecord(*row) if row else None
 
+    def file_marks(self) -> dict[str, tuple[str, int, int]]:
+        """Return every file record's sha256, size and mtime by path, in one query."""
+        rows = self._db.execute("SELECT path, sha256, size, mtime_ns FROM files")
+        return {path: (sha256, size, mtime) for path, sha256, size, mtime in rows}
+
     def record_file(self, record: FileRecord) -> None:
         """Remember a verified file (replacing any earlier record for its path)."""
         self._db.execute(

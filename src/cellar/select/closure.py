@@ -23,6 +23,7 @@ from cellar.select.failure import ResolutionFailed
 from cellar.select.releases import (
     ProjectExcluded,
     Release,
+    TargetView,
     any_file_version,
     file_version,
     find_releases,
@@ -200,13 +201,16 @@ def plan_target(
         every = [*requirements, *(r for group in sets for r in group.requirements)]
         return _every_file(list(dict.fromkeys(every)), target.name, repository, settings)
     result = TargetPlan(target.name)
+    # One view of the repository for every resolution of this target: each project's releases
+    # are read from its files once, not once per resolution.
+    view = TargetView(target, repository, settings.sdists)
     together, alone = _what_to_resolve(
         requirements, sets, target=target, repository=repository, settings=settings, result=result
     )
     sets_to_resolve: list[list[Requirement]] = []
     for requirement in alone:
         try:
-            kept = _kept_releases(requirement, target, repository, settings)
+            kept = _kept_releases(requirement, view, settings)
         except CellarError as error:
             # The upstream failed to answer for this project's page.
             result.failures.append(PlanProblem(target.name, (str(requirement),), error))
@@ -221,7 +225,7 @@ def plan_target(
     seen: set[tuple[str, ...]] = set()
     for members, report in together:
         seen.add(tuple(sorted(str(r) for r in members)))
-        if not _resolve_into(members, target, repository, settings, result, depth=0, report=report):
+        if not _resolve_into(members, view, settings, result, depth=0, report=report):
             # A lock's pins that do not resolve as one set (a universal lock may hold two
             # versions of a project for conflicting extras): each pin is taken alone instead.
             sets_to_resolve.extend([r] for r in members)
@@ -230,7 +234,7 @@ def plan_target(
         if key in seen:
             continue
         seen.add(key)
-        _resolve_into(requirement_set, target, repository, settings, result, depth=0)
+        _resolve_into(requirement_set, view, settings, result, depth=0)
     return result
 
 
@@ -279,7 +283,13 @@ def take_pins(
                 result.notes.append(f"{resolver} pins {name} {version}: {error}")
                 continue
             if build:
-                _resolve_into(build, target, repository, settings, result, depth=1)
+                _resolve_into(
+                    build,
+                    TargetView(target, repository, settings.sdists),
+                    settings,
+                    result,
+                    depth=1,
+                )
 
 
 def _what_to_resolve(
@@ -377,20 +387,18 @@ def _wanted(filename: str, project: NormalizedName, settings: ClosureSettings) -
 
 
 def _kept_releases(
-    requirement: Requirement,
-    target: Target,
-    repository: Repository,
-    settings: ClosureSettings,
+    requirement: Requirement, view: TargetView, settings: ClosureSettings
 ) -> list[Release]:
     """Return the releases of ``requirement`` to keep: the newest N installable ones."""
     releases = installable_releases(
         requirement,
-        target,
-        repository,
+        view.target,
+        view.repository,
         prereleases=settings.prereleases,
         sdists=settings.sdists,
         # "All versions" includes yanked ones, so exact pins in old lock files keep working.
         yanked=settings.versions == 0,
+        view=view,
     )
     return releases[: settings.versions] if settings.versions else releases
 
@@ -404,8 +412,7 @@ def _pinned(requirement: Requirement, version: Version) -> Requirement:
 
 def _resolve_into(
     requirements: Sequence[Requirement],
-    target: Target,
-    repository: Repository,
+    view: TargetView,
     settings: ClosureSettings,
     result: TargetPlan,
     *,
@@ -415,15 +422,17 @@ def _resolve_into(
     """Resolve ``requirements`` (and the build requirements of what only an sdist installs)
     into ``result``; return whether the resolution itself succeeded. A failure is recorded
     in ``result`` unless ``report`` is off."""
+    target = view.target
     try:
         resolution = resolve(
             requirements,
             target,
-            repository,
+            view.repository,
             prereleases=settings.prereleases,
             sdists=settings.sdists,
             constraints=settings.constraints,
             dependencies=settings.dependencies,
+            view=view,
         )
     except CellarError as error:
         # ResolutionFailed, or the upstream failing to answer for a page or metadata file.
@@ -437,5 +446,5 @@ def _resolve_into(
     for pin in resolution.pins.values():
         build = pin.metadata.build_requires
         if pin.needs_build and build:
-            _resolve_into(build, target, repository, settings, result, depth=depth + 1)
+            _resolve_into(build, view, settings, result, depth=depth + 1)
     return True

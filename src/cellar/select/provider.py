@@ -61,7 +61,10 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
         prereleases: bool,
         sdists: SdistPolicy,
         dependencies: bool = True,
+        view: TargetView | None = None,
     ) -> None:
+        """``view`` shares what was read of the repository with other resolutions for the
+        same target, repository and sdist policy (a new one by default)."""
         self.target = target
         self.prereleases = prereleases
         self.sdists: SdistPolicy = sdists
@@ -70,7 +73,7 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
         self.constraints: dict[NormalizedName, SpecifierSet] = {}
         #: The position of each root requirement's identifier, for ``get_preference``.
         self.requested: dict[str, int] = {}
-        self.view = TargetView(target, repository, sdists)
+        self.view = view if view is not None else TargetView(target, repository, sdists)
         self._environment = dict(target.markers())
         self._dependencies: dict[Candidate, list[ResolverRequirement]] = {}
         self._satisfied: dict[tuple[str, Version], bool] = {}

@@ -1,5 +1,9 @@
 """What one target can install of a project: its releases, read from file names (pure).
 
+Every resolution of every target reads the same file names and Requires-Python values: what
+is read from each (a version, whether a Python fits) is computed once per process, in bounded
+caches of these pure functions.
+
 A project's files become ``Release`` values, one per version a file names, holding the files the
 target could install (wheels best first, then sdists) and, when there are none, why not. The
 rules that admit a release for a specifier (prereleases, yanked files) are pip's. ``Target`` and
@@ -12,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal, Protocol
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -117,6 +122,7 @@ class Release:
         return wheels + sdists if policy == "all" or not wheels else wheels
 
 
+@lru_cache(maxsize=1 << 17)
 def file_version(filename: str, project: NormalizedName) -> tuple[Version, bool] | None:
     """Return the version a file of ``project`` names and whether it is a wheel.
 
@@ -170,6 +176,7 @@ def any_file_version(filename: str, project: NormalizedName) -> Version | None:
     return None
 
 
+@lru_cache(maxsize=1 << 12)
 def python_fits(requires_python: str | None, python: Version) -> bool:
     """Whether a file's Requires-Python admits ``python``; unreadable values admit it, as in pip."""
     if not requires_python:

@@ -32,7 +32,7 @@ from cellar.select.candidates import (
 from cellar.select.failure import ResolutionFailed, UnsatisfiedRequirement, diagnose
 from cellar.select.metadata import DistMetadata
 from cellar.select.provider import Provider
-from cellar.select.releases import Release, Repository, SdistPolicy, Target, admitted
+from cellar.select.releases import Release, Repository, SdistPolicy, Target, TargetView, admitted
 from cellar.simple_api import DistFile
 
 if TYPE_CHECKING:
@@ -154,16 +154,23 @@ def resolve(
     sdists: SdistPolicy = "needed",
     constraints: Sequence[Requirement] = (),
     dependencies: bool = True,
+    view: TargetView | None = None,
 ) -> Resolution:
     """Return the releases pip would install for ``requirements`` on ``target``.
 
     Requirements whose marker is false for the target are dropped; ``constraints`` restrict
     versions without adding projects; ``dependencies=False`` resolves the requirements alone
-    (pip's ``--no-deps``). Raises ``ResolutionFailed`` when no set of releases fits; errors of
-    the repository (an upstream that cannot answer) propagate unchanged.
+    (pip's ``--no-deps``); ``view`` shares reads with other resolutions (see ``Provider``).
+    Raises ``ResolutionFailed`` when no set of releases fits; errors of the repository (an
+    upstream that cannot answer) propagate unchanged.
     """
     provider = Provider(
-        target, repository, prereleases=prereleases, sdists=sdists, dependencies=dependencies
+        target,
+        repository,
+        prereleases=prereleases,
+        sdists=sdists,
+        dependencies=dependencies,
+        view=view,
     )
     for constraint in constraints:
         if provider.applies(constraint.marker):
@@ -197,6 +204,7 @@ def installable_releases(
     prereleases: bool = False,
     sdists: SdistPolicy = "needed",
     yanked: bool = False,
+    view: TargetView | None = None,
 ) -> list[Release]:
     """Return the releases ``requirement`` admits that have a file the target can install.
 
@@ -205,7 +213,7 @@ def installable_releases(
     target's Python is still listed. With ``yanked``, releases whose files are all yanked are
     listed too. Returns ``[]`` when the requirement's marker is false.
     """
-    provider = Provider(target, repository, prereleases=prereleases, sdists=sdists)
+    provider = Provider(target, repository, prereleases=prereleases, sdists=sdists, view=view)
     if not provider.applies(requirement.marker):
         return []
     releases = provider.releases(canonicalize_name(requirement.name)) or ()

@@ -112,8 +112,15 @@ def _read_pip_file(
     """Add the requirements (or constraints) of ``path`` and the files it includes."""
     for lineno, line in _logical_lines(_decode(path), environ):
         args, options = _split_options(line)
-        parser = _option_parser()  # a new one each line: optparse appends to its defaults
         where: dict[str, Any] = {"lineno": lineno, "line": line}
+        if args:
+            requirement = index_requirement(path, args, **where)
+            if constraint and requirement.extras:
+                raise RequirementsFileError(path, "constraints cannot have extras", **where)
+            (constraints if constraint else requirements).append(requirement)
+        if not options.strip():
+            continue  # the common line, a requirement alone: no option parser to build
+        parser = _option_parser()  # a new one each line: optparse appends to its defaults
         try:
             opts, leftovers = parser.parse_args(shlex.split(options))
         except (_OptionError, ValueError) as error:
@@ -131,11 +138,6 @@ def _read_pip_file(
             logger.warning(
                 "%s:%s: ignoring %s (not used by a mirror)", path, lineno, " ".join(ignored)
             )
-        if args:
-            requirement = index_requirement(path, args, **where)
-            if constraint and requirement.extras:
-                raise RequirementsFileError(path, "constraints cannot have extras", **where)
-            (constraints if constraint else requirements).append(requirement)
         includes = [(p, False) for p in opts.requirement] + [(p, True) for p in opts.constraint]
         for name, nested in includes:
             if _URL.match(name):

@@ -156,13 +156,22 @@ class TargetEnvironment:
 
         Returns ``None`` if the file is not a wheel, its name is invalid, or no tag fits.
         """
-        try:
-            _, _, _, wheel_tags = parse_wheel_filename(filename)
-        except (InvalidWheelFilename, InvalidVersion):
+        wheel_tags = _wheel_tags(filename)
+        if wheel_tags is None:
             return None
         ranks = _tag_ranks(self.python, self.platform, self.implementation)[1]
         found = [ranks[tag] for tag in wheel_tags if tag in ranks]
         return min(found, default=None)
+
+
+@lru_cache(maxsize=1 << 17)
+def _wheel_tags(filename: str) -> frozenset[Tag] | None:
+    """Return the tags a wheel's name states, or None for a name that is not a wheel's (read
+    once per process: every target ranks the same wheels)."""
+    try:
+        return parse_wheel_filename(filename)[3]
+    except (InvalidWheelFilename, InvalidVersion):
+        return None
 
 
 def expand_platform(name: str) -> tuple[str, ...]:
