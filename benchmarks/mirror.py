@@ -39,6 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.synthetic import SyntheticIndex
+
 from tests.support.nginx import free_port
 
 
@@ -57,8 +58,8 @@ class Measure:
 def run(command: list[str], *, cwd: Path | None = None, log: Path | None = None) -> Measure:
     """Run ``command`` and return its wall time and peak memory (from ``wait4``)."""
     started = time.perf_counter()
-    with open(log or os.devnull, "ab") as out:
-        process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=out)  # noqa: S603
+    with Path(log or os.devnull).open("ab") as out:
+        process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=out)
         _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     cpu = usage.ru_utime + usage.ru_stime
@@ -118,7 +119,7 @@ def serve_root(config: Path, cellar: list[str], scratch: Path) -> tuple[float, f
     """Start ``cellar serve``, time GET /simple/ (JSON) cold and warm; return (first request
     seconds, median of ten more, peak memory of the server in MB)."""
     port = free_port()
-    server = subprocess.Popen(  # noqa: S603
+    server = subprocess.Popen(
         [*cellar, "serve", "-c", str(config), "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=(scratch / "serve.log").open("wb"),
@@ -129,7 +130,7 @@ def serve_root(config: Path, cellar: list[str], scratch: Path) -> tuple[float, f
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5):  # noqa: S310
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5):
                     break
             except OSError:
                 if time.monotonic() > deadline:
@@ -196,7 +197,7 @@ def main() -> None:  # noqa: PLR0915 - one benchmark, step by step
         changed = max(1, round(args.projects * args.changed))
         for label in ("cold sync", "no-change re-run", f"{changed} projects changed"):
             if label.endswith("changed"):
-                index.change(random.Random(1).sample(index.names, changed))  # noqa: S311
+                index.change(random.Random(1).sample(index.names, changed))
             rows[label] = {}
             for tool, command in tools.items():
                 log = scratch / f"{tool}.log"

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import signal
 import subprocess
@@ -68,7 +67,7 @@ class SyntheticIndex:
     def generate(self) -> None:
         """Write every project with its files, then the root page and the serial map."""
         self.port = self.port or free_port()
-        rng = random.Random(0)  # noqa: S311 - test data, not secrets
+        rng = random.Random(0)
         for number in range(self.projects):
             name = f"p{number:06d}"
             project = self._projects[name] = _Project(name, 0)
@@ -79,7 +78,7 @@ class SyntheticIndex:
 
     def change(self, names: Iterable[str]) -> int:
         """Add a release to each of ``names`` (a new file, a new serial); return how many."""
-        rng = random.Random(self._serial)  # noqa: S311
+        rng = random.Random(self._serial)
         changed = 0
         for name in names:
             project = self._projects[name]
@@ -171,7 +170,7 @@ class SyntheticIndex:
         (self.root / "simple").mkdir(parents=True, exist_ok=True)
         temp = self.root / "simple" / ".index.json.tmp"
         temp.write_text(json.dumps(root))
-        os.replace(temp, self.root / "simple" / "index.json")
+        temp.replace(self.root / "simple" / "index.json")
         lines = "".join(f"/pypi/{p.name}/json {p.serial};\n" for p in self._projects.values())
         (self.root / "serials.map").write_text(lines)
 
@@ -209,7 +208,7 @@ server {{
         text = text.replace("worker_connections 256;", "worker_connections 4096;")
         conf.write_text(text)
         globals_ = f"daemon off; pid {prefix / 'nginx.pid'}; error_log stderr;"
-        self._nginx = subprocess.Popen(  # noqa: S603
+        self._nginx = subprocess.Popen(
             [NGINX, "-p", str(prefix), "-c", str(conf), "-g", globals_]
         )
         deadline = time.monotonic() + 30
