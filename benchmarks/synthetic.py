@@ -208,9 +208,7 @@ server {{
         text = text.replace("worker_connections 256;", "worker_connections 4096;")
         conf.write_text(text)
         globals_ = f"daemon off; pid {prefix / 'nginx.pid'}; error_log stderr;"
-        self._nginx = subprocess.Popen(
-            [NGINX, "-p", str(prefix), "-c", str(conf), "-g", globals_]
-        )
+        self._nginx = subprocess.Popen([NGINX, "-p", str(prefix), "-c", str(conf), "-g", globals_])
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
