@@ -15,10 +15,12 @@ Goals (issue 11): cold <= 0.5x, no-change <= 0.1x bandersnatch; no-change <= 5 s
 request with serials; 1 % changed <= 10 % of cold; verify --fast over 1M files <= 60 s; root
 page for 700k names <= 10 s and 300 MB. For the scale run: ``--projects 100000 --files 10``.
 
-bandersnatch 8.2 needs Python >= 3.12: give its executable with ``--bandersnatch`` (install
-it in a virtual environment of its own, e.g. ``python3.12 -m venv bs && bs/bin/pip install
-'bandersnatch>=8.2,<9'``), or it is looked for on PATH; without it only Cellar's rows print.
-Needs nginx. No network beyond 127.0.0.1.
+bandersnatch 8.2 needs Python >= 3.12. It is taken from ``--bandersnatch``, else PATH (the
+``bench`` dependency group installs it on Python 3.12+), else installed once into a virtual
+environment of its own (``~/.cache/cellar-bench/bandersnatch``) made with a CPython >= 3.12
+found on the machine (pyenv or PATH); that one step needs the package registry. With
+``--no-bandersnatch``, or none to be had, only Cellar's rows print. Needs nginx. The runs
+themselves use no network beyond 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.synthetic import SyntheticIndex
 
+from tests.support.installers import find_interpreters
 from tests.support.nginx import free_port
 
 
@@ -171,10 +174,11 @@ def main() -> None:  # noqa: PLR0915 - one benchmark, step by step
     parser.add_argument("--size", type=int, default=1024, help="bytes per file")
     parser.add_argument("--changed", type=float, default=0.01, help="share of projects changed")
     parser.add_argument("--workers", type=int, default=10)
-    parser.add_argument("--bandersnatch", help="its executable (default: on PATH)")
+    parser.add_argument("--bandersnatch", help="its executable (default: see above)")
+    parser.add_argument("--no-bandersnatch", action="store_true", help="measure Cellar alone")
     parser.add_argument("--keep", help="generate into this directory and keep it")
     args = parser.parse_args()
-    bandersnatch = args.bandersnatch or shutil.which("bandersnatch")
+    bandersnatch = None if args.no_bandersnatch else args.bandersnatch or find_bandersnatch()
     cellar = [sys.executable, "-m", "cellar"]
     scratch = Path(args.keep or tempfile.mkdtemp(prefix="cellar-bench-"))
     try:
@@ -231,6 +235,29 @@ def main() -> None:  # noqa: PLR0915 - one benchmark, step by step
         index.stop()
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+BANDERSNATCH = "bandersnatch>=8.2,<9"
+
+
+def find_bandersnatch() -> str | None:
+    """Return a bandersnatch 8.2 executable: on PATH, else installed into a cached venv."""
+    found = shutil.which("bandersnatch")
+    if found:
+        return found
+    venv = Path.home() / ".cache" / "cellar-bench" / "bandersnatch"
+    executable = venv / "bin" / "bandersnatch"
+    if executable.exists():
+        return str(executable)
+    python = next(iter(find_interpreters((3, 12))), None)
+    if python is None:
+        print("no bandersnatch: it needs a CPython >= 3.12, and none was found")
+        return None
+    print(f"installing {BANDERSNATCH} into {venv} with {python}")
+    subprocess.run([str(python), "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", BANDERSNATCH]
+    subprocess.run(pip, check=True)
+    return str(executable)
 
 
 def _log_requests(prefix: Path, log: Path) -> None:
