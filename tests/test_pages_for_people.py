@@ -266,7 +266,9 @@ def test_the_state_is_read_without_waiting_for_a_running_mirror(mirror_config, b
     writer = sqlite3.connect(state_path(directory), isolation_level=None)
     try:
         writer.execute("BEGIN IMMEDIATE")
-        writer.execute("INSERT INTO projects VALUES ('held-back', 'held-back', 'now', 0, 0, NULL)")
+        writer.execute(
+            "INSERT INTO projects (name, display_name, synced_at, files, bytes) VALUES ('held-back', 'held-back', 'now', 0, 0)"
+        )
         status, _, body = get(base)
         assert status == 200 and "alpha" in body and "held-back" not in body
         with MirrorState.open_read_only(directory) as state:

@@ -9,6 +9,7 @@ the calls still happen; they are only counted when their path is inside the mirr
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from collections import Counter
@@ -91,6 +92,20 @@ def mirror(config: Path) -> int:
     return main(["mirror", "-c", str(config)])
 
 
+def mirrored_with_serials(tmp_path: Path, index: LocalIndex) -> Path:
+    """Mirror PROJECTS reading the root page's serials; return the configuration."""
+    populate(index)
+    config = write_config(
+        tmp_path,
+        index.url,
+        PROJECTS,
+        extra_mirror='root-serials = "always"',
+        extra_packages=EVERY_VERSION,
+    )
+    assert mirror(config) == 0
+    return config
+
+
 def test_a_no_change_rerun_touches_no_file_and_asks_once_per_project(
     tmp_path, local_index, monkeypatch
 ):
@@ -111,15 +126,7 @@ def test_a_no_change_rerun_touches_no_file_and_asks_once_per_project(
 
 
 def test_with_serials_a_no_change_rerun_is_one_request(tmp_path, local_index, monkeypatch):
-    populate(local_index)
-    config = write_config(
-        tmp_path,
-        local_index.url,
-        PROJECTS,
-        extra_mirror='root-serials = "always"',
-        extra_packages=EVERY_VERSION,
-    )
-    assert mirror(config) == 0
+    config = mirrored_with_serials(tmp_path, local_index)
     web = tmp_path / "mirror" / "web"
     local_index.reset_log()
     with counting(web, monkeypatch) as calls:
@@ -132,15 +139,7 @@ def test_with_serials_a_no_change_rerun_is_one_request(tmp_path, local_index, mo
 
 
 def test_a_rerun_after_one_change_works_on_that_project_alone(tmp_path, local_index, monkeypatch):
-    populate(local_index)
-    config = write_config(
-        tmp_path,
-        local_index.url,
-        PROJECTS,
-        extra_mirror='root-serials = "always"',
-        extra_packages=EVERY_VERSION,
-    )
-    assert mirror(config) == 0
+    config = mirrored_with_serials(tmp_path, local_index)
     local_index.add(build_wheel("proj-3", "3.0"))
     web = tmp_path / "mirror" / "web"
     local_index.reset_log()
@@ -369,3 +368,28 @@ def test_auto_reads_the_root_page_once_it_pays(tmp_path, monkeypatch):
         assert mirror(config) == 0
         assert len(index.requests) == len(names)
     load_config(config)  # still a valid configuration
+
+
+def test_a_state_from_before_these_records_is_brought_up_to_date(tmp_path, local_index):
+    # The tables as Cellar created them before plan memos: no page digest, no published key.
+    directory = tmp_path / "mirror" / ".cellar"
+    directory.mkdir(parents=True)
+    with sqlite3.connect(directory / "state.sqlite3") as db:
+        db.execute(
+            "CREATE TABLE projects (name TEXT PRIMARY KEY, display_name TEXT NOT NULL,"
+            " synced_at TEXT NOT NULL, files INTEGER NOT NULL, bytes INTEGER NOT NULL, page BLOB)"
+        )
+        db.execute(
+            "CREATE TABLE pages (name TEXT PRIMARY KEY, body BLOB NOT NULL, content_type TEXT,"
+            " url TEXT NOT NULL, serial TEXT, etag TEXT, last_modified TEXT)"
+        )
+        db.execute("INSERT INTO pages VALUES ('proj-1', x'7b7d', NULL, 'u', NULL, NULL, NULL)")
+    populate(local_index)
+    config = write_config(tmp_path, local_index.url, ["proj-1"])
+    assert mirror(config) == 0
+    local_index.reset_log()
+    assert mirror(config) == 0
+    assert [r.path for r in local_index.requests] == ["/simple/proj-1/"]
+    with MirrorState.open(tmp_path / "mirror") as state:
+        assert set(state.published_keys()) == {"proj-1"}
+        assert state.page_digests()["proj-1"][1] is not None
