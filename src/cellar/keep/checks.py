@@ -151,12 +151,18 @@ def _hash(local: str, check: FileCheck) -> tuple[Status, str, int]:
 
 @dataclass(slots=True)
 class CheckPool:
-    """Examines files on ``workers`` threads, at most ``window`` per worker in flight."""
+    """Examines files on ``workers`` threads, ``batch`` files a task, at most ``window`` tasks
+    per worker in flight.
+
+    A file whose size and mtime settle it costs a ``stat``: handed to a thread one by one, the
+    hand-off would cost more than the check. So files go in batches.
+    """
 
     web_root: Path
     workers: int
-    window: int = 8
-    _pending: set[Future[Outcome]] = field(default_factory=set)
+    window: int = 4
+    batch: int = 64
+    _pending: set[Future[list[Outcome]]] = field(default_factory=set)
 
     def run(
         self,
@@ -169,12 +175,13 @@ class CheckPool:
         in the caller, such as ``KeyboardInterrupt``) cancels the checks not yet started.
         """
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="cellar-verify")
+        root = str(self.web_root)
         try:
-            for check in checks:
+            for chunk in _chunks(checks, self.batch):
                 while len(self._pending) >= self.workers * self.window:
                     yield from self._collect()
-                hint = shortcut(check)
-                self._pending.add(pool.submit(examine, str(self.web_root), check, hint))
+                hinted = [(check, shortcut(check)) for check in chunk]
+                self._pending.add(pool.submit(_examine_all, root, hinted))
             while self._pending:
                 yield from self._collect()
         finally:
@@ -184,7 +191,22 @@ class CheckPool:
     def _collect(self) -> Iterator[Outcome]:
         done, self._pending = wait(self._pending, return_when=FIRST_COMPLETED)
         for future in done:
-            yield future.result()
+            yield from future.result()
+
+
+def _examine_all(web_root: str, hinted: list[tuple[FileCheck, Shortcut]]) -> list[Outcome]:
+    return [examine(web_root, check, shortcut) for check, shortcut in hinted]
+
+
+def _chunks(checks: Iterable[FileCheck], size: int) -> Iterator[list[FileCheck]]:
+    chunk: list[FileCheck] = []
+    for check in checks:
+        chunk.append(check)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def shortcut_from(

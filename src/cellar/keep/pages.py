@@ -60,10 +60,13 @@ def file_path(url: str) -> PurePosixPath:
     """
     if not url.startswith(_PREFIX):
         raise PageFormatError(f"the file URL {url!r} does not start with {_PREFIX!r}")
-    parts = unquote(url.removeprefix(_PREFIX)).split("/")
+    text = url.removeprefix(_PREFIX)
+    if "%" in text:
+        text = unquote(text)
+    parts = text.split("/")
     if parts[0] != "packages" or len(parts) < 2 or any(p in ("", ".", "..") for p in parts):
         raise PageFormatError(f"the file URL {url!r} is not a path under packages/")
-    return PurePosixPath(*parts)
+    return PurePosixPath(text)  # one string: parsed once (a page of thousands of files)
 
 
 def listing_from_json(body: bytes) -> ProjectListing:

@@ -52,6 +52,10 @@ from cellar.upstream.snapshots import PageStats
 
 log = logging.getLogger("cellar.sync")
 
+#: Projects in progress at once, per upstream connection ([mirror] workers): enough to keep
+#: every connection busy between one project's files and the next's.
+PROJECTS_PER_WORKER = 4
+
 
 @dataclass(frozen=True, slots=True)
 class MirrorResult:
@@ -103,7 +107,7 @@ class _Run:
     reporter: Reporter
     extras: MirrorExtras | None = None
     stopping: bool = False
-    tasks: list[asyncio.Future[_ProjectOutcome]] = dataclasses.field(default_factory=list)
+    tasks: list[asyncio.Future[None]] = dataclasses.field(default_factory=list)
     #: Every failure of the run, as reported (kept here too: a stopped project returns none).
     failures: list[Failure] = dataclasses.field(default_factory=list)
     #: No previous run finished: temporary files may be anywhere in the tree.
@@ -160,13 +164,20 @@ class _Run:
                     if published.get(name) != plan.published_key(name, layout=layout(mirror))
                 ]
                 self.unchanged = sorted(set(plan.projects) - set(to_publish))
-                self.tasks = [
-                    asyncio.ensure_future(
-                        self._project(fetcher, name, plan.pages[name], plan.files(name))
-                    )
-                    for name in to_publish
-                ]
-                outcomes = await _gather_unless_stopped(self.tasks)
+                outcomes: list[_ProjectOutcome] = []
+                queue = iter(to_publish)
+
+                async def worker() -> None:
+                    # Projects a few at a time, not all at once: a coroutine per file of
+                    # every project at once is memory in proportion to the mirror's size.
+                    for name in queue:  # shared: each name is taken by one worker
+                        outcomes.append(
+                            await self._project(fetcher, name, plan.pages[name], plan.files(name))
+                        )
+
+                in_flight = min(len(to_publish), mirror.workers * PROJECTS_PER_WORKER)
+                self.tasks = [asyncio.ensure_future(worker()) for _ in range(in_flight)]
+                await _gather_unless_stopped(self.tasks)
                 fetcher.flush()  # what projects that published nothing placed
             self._forget_partials(fetcher.partials)
         finally:
@@ -421,17 +432,9 @@ def _changed(pages: dict[Path, bytes]) -> dict[Path, bytes]:
     return changed
 
 
-async def _gather_unless_stopped(
-    tasks: list[asyncio.Future[_ProjectOutcome]],
-) -> list[_ProjectOutcome]:
-    """Wait for every project; one cancelled by stop-on-error counts as doing nothing."""
+async def _gather_unless_stopped(tasks: list[asyncio.Future[None]]) -> None:
+    """Wait for every worker; one cancelled by stop-on-error has simply stopped."""
     results = await asyncio.gather(*tasks, return_exceptions=True)
-    outcomes = []
     for result in results:
-        if isinstance(result, asyncio.CancelledError):
-            outcomes.append(_ProjectOutcome())
-        elif isinstance(result, BaseException):
+        if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
             raise result
-        else:
-            outcomes.append(result)
-    return outcomes
