@@ -10,8 +10,8 @@ import pytest
 
 from cellar.cli import main
 from cellar.config import ConfigError, load_config
-from cellar.upstream.errors import MalformedPageError
-from cellar.upstream.parse import parse_index_serials
+from cellar.upstream.errors import MalformedPageError, UnsupportedAPIVersionError
+from cellar.upstream.root_serials import parse_index_serials
 from cellar.upstream.snapshots import PageSnapshot, SerialIndex
 from tests.support.mirror import EVERY_VERSION, assert_consistent, listed_files, write_config
 from tests.support.packages import build_wheel
@@ -113,3 +113,28 @@ def test_an_upstream_without_serials_is_asked_page_by_page(tmp_path, caplog):
             "/simple/gamma/",
         ]
     assert "the upstream's root page gives no serials" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "match"),
+    [
+        (b'{"meta": {"api-version": "2.0"}, "projects": []}', "version", "version 2.0"),
+        (b'{"meta": {}, "projects": []}', "malformed", "api-version"),
+        (b'{"meta": {"api-version": "1.1"}, "projects": [{"nom": "x"}]}', "malformed", "projects"),
+        (b'{"meta": {"api-version": "1.1"}, "projects": {}}', "malformed", "projects"),
+        (b"[1, 2]", "malformed", "api-version"),
+        (b"\xff\xfe", "malformed", "http://x/simple/"),
+    ],
+)
+def test_a_root_page_that_is_not_one_is_refused(body, error, match):
+    expected = UnsupportedAPIVersionError if error == "version" else MalformedPageError
+    with pytest.raises(expected, match=match):
+        parse_index_serials(body, JSON, "http://x/simple/")
+
+
+def test_names_that_are_not_project_names_get_no_serial():
+    body = (
+        b'{"meta": {"api-version": "1.1"}, "projects": ['
+        b'{"name": "../etc", "_last-serial": 1}, {"name": "ok", "_last-serial": 2}]}'
+    )
+    assert parse_index_serials(body, JSON, "http://x/simple/") == {"ok": 2}

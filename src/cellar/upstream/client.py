@@ -47,6 +47,7 @@ from cellar.upstream.errors import (
     ResponseTooLargeError,
     UpstreamHTTPError,
 )
+from cellar.upstream.root_serials import parse_index_serials
 from cellar.upstream.snapshots import (
     PageSnapshot,
     PageStats,
@@ -265,8 +266,6 @@ class UpstreamClient:
         started = time.monotonic()
         page = await self._retrying(url, lambda _: self._get_page(url))
         assert page is not None  # an unconditional request is never answered 304  # noqa: S101
-        from cellar.upstream.parse import parse_index_serials  # noqa: PLC0415 - see _ask_page
-
         serials = parse_index_serials(page.body, page.content_type, page.url)
         self.page_stats.root_seconds = time.monotonic() - started
         self._serials = SerialIndex(serials) if serials else None

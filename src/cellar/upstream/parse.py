@@ -95,27 +95,6 @@ def parse_index_page(body: bytes, content_type: str | None, url: str) -> tuple[s
     return tuple(index.projects)
 
 
-def parse_index_serials(body: bytes, content_type: str | None, url: str) -> dict[str, int]:
-    """Return each project's ``_last-serial`` on the index page ``body``, by normalised name.
-
-    PyPI's PEP 691 JSON root page gives every project's serial; an HTML page, or a JSON page
-    without serials, gives an empty mapping. Raises ``MalformedPageError`` for a JSON page
-    that cannot be read, and ``UnsupportedAPIVersionError`` as ``parse_project_page``.
-    """
-    kind, _ = _media_type(content_type)
-    if kind != JSON_V1:
-        return {}
-    with _translated_errors(url):
-        data = _json(body)
-        pypi_simple.IndexPage.from_json_data(data)  # checks the API version and the shape
-    serials: dict[str, int] = {}
-    for project in data["projects"]:
-        serial = project.get("_last-serial")
-        if isinstance(serial, int) and not isinstance(serial, bool):
-            serials[canonicalize_name(project["name"])] = serial
-    return serials
-
-
 def _check_name(name: str, project: str, url: str) -> None:
     """Refuse a JSON page whose ``name`` is not a valid spelling of ``project``, the name asked
     for: a page may not speak for another project, nor name a path."""
