@@ -393,3 +393,26 @@ def test_a_state_from_before_these_records_is_brought_up_to_date(tmp_path, local
     with MirrorState.open(tmp_path / "mirror") as state:
         assert set(state.published_keys()) == {"proj-1"}
         assert state.page_digests()["proj-1"][1] is not None
+
+
+@pytest.mark.parametrize("dependencies", [True, False])
+def test_what_failed_fails_again_until_it_is_mended(tmp_path, local_index, dependencies):
+    # A plan or a file that failed is never kept as done: each run says so again, exit 1,
+    # and the run after the upstream mends it mirrors it.
+    populate(local_index)
+    extra = "" if dependencies else EVERY_VERSION
+    config = write_config(tmp_path, local_index.url, ["proj-1", "proj-2"], extra_packages=extra)
+    local_index.fault("*proj_2-2.0-py3-none-any.whl", wrong_bytes=True)
+    assert mirror(config) == 1
+    assert mirror(config) == 1
+    web = tmp_path / "mirror" / "web"
+    assert "proj_2-2.0-py3-none-any.whl" not in listed_files(web, "proj-2")
+    local_index.clear_faults()
+    assert mirror(config) == 0
+    assert "proj_2-2.0-py3-none-any.whl" in listed_files(web, "proj-2")
+    local_index.fault("/simple/proj-1/", status=500)
+    assert mirror(config) == 1  # the page cannot be checked: planned again, and it fails
+    local_index.clear_faults()
+    local_index.reset_log()
+    assert mirror(config) == 0
+    assert_consistent(web)
