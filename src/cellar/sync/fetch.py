@@ -73,7 +73,7 @@ class FileFetcher:
     partials: set[Path] = field(default_factory=set)
     #: The free space each download must leave (None: no check).
     space: DiskSpace | None = None
-    #: Directories this run made or found, so not made again.
+    #: Parent directories this run made or found, so not made again.
     directories: set[Path] = field(default_factory=set)
     #: Records of files placed, not yet written to the state (``flush``), and when last written.
     pending: list[FileRecord] = field(default_factory=list)
@@ -170,7 +170,7 @@ class FileFetcher:
             ) from error
         finally:
             if placed:
-                pass
+                pass  # renamed into place: nothing of it is left
             elif keep and _size(temp) >= RESUME_MIN:
                 self.partials.add(temp)
             else:
@@ -213,19 +213,12 @@ class FileFetcher:
         return Placed(path, sha256, actual_size, added=False)
 
     def _make_directory(self, directory: Path) -> None:
-        """``mkdir -p directory``, with one call for a directory whose parent this run has
-        seen (the many files of a run share ``packages/<aa>/<bb>/``)."""
-        if directory in self.directories:
-            return
-        try:
-            directory.mkdir()
-        except FileExistsError:
-            if not directory.is_dir():
-                raise
-        except FileNotFoundError:
-            self._make_directory(directory.parent)
-            directory.mkdir(exist_ok=True)
-        self.directories.add(directory)
+        """``mkdir -p directory`` in one call when its parent is known to exist (the files of a
+        run share ``packages/<aa>/<bb>/``; only parents are remembered, a few thousand)."""
+        if directory.parent not in self.directories:
+            directory.parent.mkdir(parents=True, exist_ok=True)
+            self.directories.add(directory.parent)
+        directory.mkdir(exist_ok=True)
 
     def _remember(self, record: FileRecord) -> None:
         self.pending.append(record)
