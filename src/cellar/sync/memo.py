@@ -83,7 +83,7 @@ def plan_groups(config: Config) -> list[PlanGroup]:
     return [
         PlanGroup(
             # Text straight to the hash: a full-index mirror has 700k groups.
-            _hash_text(settings, name, *map(str, requirements), *map(_set, sets)),
+            _hash_text(settings, name, *map(_text, requirements), *map(_set, sets)),
             tuple(requirements),
             tuple(sets),
             (name,),
@@ -92,8 +92,20 @@ def plan_groups(config: Config) -> list[PlanGroup]:
     ]
 
 
+def _text(requirement: Requirement) -> str:
+    """Return ``str(requirement)``, quickly for a bare name (most lines of a long list)."""
+    if (
+        requirement.marker is None
+        and requirement.url is None
+        and not requirement.extras
+        and not requirement.specifier
+    ):
+        return requirement.name
+    return str(requirement)
+
+
 def _set(requirement_set: RequirementSet) -> str:
-    members = "\x1f".join(map(str, requirement_set.requirements))
+    members = "\x1f".join(map(_text, requirement_set.requirements))
     return f"set\x1f{requirement_set.source}\x1f{requirement_set.alone}\x1f{members}"
 
 
