@@ -21,7 +21,7 @@ import pytest
 
 from cellar.cli import main
 from cellar.config import load_config
-from cellar.state import MirrorState
+from cellar.state import MirrorState, PlanMemo
 from cellar.sync.memo import plan_groups, settings_key
 from cellar.sync.serial_costs import PROBE_FROM, SerialCosts, use_root_serials
 from tests.support.mirror import EVERY_VERSION, assert_consistent, listed_files, write_config
@@ -416,3 +416,14 @@ def test_what_failed_fails_again_until_it_is_mended(tmp_path, local_index, depen
     local_index.reset_log()
     assert mirror(config) == 0
     assert_consistent(web)
+
+
+def test_plan_memos_read_back_as_written_and_a_damaged_one_is_ignored(tmp_path):
+    memo = PlanMemo(pages={"a": "ab" * 32, "gone": None}, projects={"a": "cd" * 32})
+    with MirrorState.open(tmp_path) as state:
+        state.record_plan_memos({"k1": memo, "k2": PlanMemo(pages={}, projects={})})
+        assert state.plan_memos() == {"k1": memo, "k2": PlanMemo(pages={}, projects={})}
+        with sqlite3.connect(state.path) as db:
+            db.execute("UPDATE plan_memos SET pages = '{\"a\": \"x\"}' WHERE key = 'k1'")
+        # Damaged (or written by another version): no memo, so the group is planned again.
+        assert set(state.plan_memos()) == {"k2"}
