@@ -91,14 +91,20 @@ def test_second_run_downloads_nothing(tmp_path, local_index, capsys):
     assert_consistent(web)
 
 
-def test_a_damaged_file_is_left_to_verify_and_repaired_there(tmp_path, local_index):
-    # A re-run trusts the state for an unchanged project, as bandersnatch does: it looks at
-    # no file. Finding damage is `cellar verify`'s job, and `--repair` downloads it again.
-    populate(local_index)
-    code, web = mirror(tmp_path, local_index, "beta")
+def mirror_then_damage_beta(tmp_path: Path, index: LocalIndex) -> Path:
+    """Mirror ``beta``, then overwrite its wheel with bytes of the same size; return web/."""
+    populate(index)
+    code, web = mirror(tmp_path, index, "beta")
     assert code == 0
     path = next((web / "packages").rglob("beta-0.1-py3-none-any.whl"))
     path.write_bytes(b"x" * path.stat().st_size)
+    return web
+
+
+def test_a_damaged_file_is_left_to_verify_and_repaired_there(tmp_path, local_index):
+    # A re-run trusts the state for an unchanged project, as bandersnatch does: it looks at
+    # no file. Finding damage is `cellar verify`'s job, and `--repair` downloads it again.
+    web = mirror_then_damage_beta(tmp_path, local_index)
     local_index.reset_log()
     assert mirror(tmp_path, local_index, "beta")[0] == 0
     assert local_index.count("beta-0.1-py3-none-any.whl") == 0
@@ -111,11 +117,7 @@ def test_a_damaged_file_is_left_to_verify_and_repaired_there(tmp_path, local_ind
 
 def test_a_file_of_a_changed_project_is_checked_again(tmp_path, local_index):
     # A project whose page changed has its files looked at again: a damaged one is replaced.
-    populate(local_index)
-    code, web = mirror(tmp_path, local_index, "beta")
-    assert code == 0
-    path = next((web / "packages").rglob("beta-0.1-py3-none-any.whl"))
-    path.write_bytes(b"x" * path.stat().st_size)
+    web = mirror_then_damage_beta(tmp_path, local_index)
     local_index.add(build_wheel("beta", "0.2"), metadata=False)
     local_index.reset_log()
     assert mirror(tmp_path, local_index, "beta")[0] == 0

@@ -8,6 +8,7 @@ the calls still happen; they are only counted when their path is inside the mirr
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import subprocess
@@ -22,6 +23,7 @@ import pytest
 from cellar.cli import main
 from cellar.config import load_config
 from cellar.state import MirrorState, PlanMemo
+from cellar.sync.bounded import each_bounded
 from cellar.sync.memo import plan_groups, settings_key
 from cellar.sync.serial_costs import PROBE_FROM, SerialCosts, use_root_serials
 from tests.support.mirror import EVERY_VERSION, assert_consistent, listed_files, write_config
@@ -427,3 +429,20 @@ def test_plan_memos_read_back_as_written_and_a_damaged_one_is_ignored(tmp_path):
             db.execute("UPDATE plan_memos SET pages = '{\"a\": \"x\"}' WHERE key = 'k1'")
         # Damaged (or written by another version): no memo, so the group is planned again.
         assert set(state.plan_memos()) == {"k2"}
+
+
+def test_work_on_many_items_keeps_a_bounded_number_in_flight():
+    seen: list[int] = []
+    in_flight = peak = 0
+
+    async def work(item: int) -> None:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0)
+        seen.append(item)
+        in_flight -= 1
+
+    asyncio.run(each_bounded(range(1000), 7, work))
+    assert sorted(seen) == list(range(1000))
+    assert peak == 7

@@ -96,6 +96,14 @@ def atomic_write_all(files: Mapping[Path, bytes]) -> None:
             temp.unlink(missing_ok=True)
 
 
+def file_size(path: Path) -> int:
+    """Return the size of the file at ``path``; 0 when there is none (or it cannot be seen)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def finish_file(temp: Path, path: Path) -> int:
     """Make the finished temporary file ``temp`` durable and move it into place at ``path``
     (same filesystem: atomic), readable by a web server; return its mtime in nanoseconds.

@@ -34,6 +34,7 @@ from cellar.select.releases import file_version
 from cellar.simple_api import DistFile, ProjectPage
 from cellar.state import STATE_DIR, Failure, MirrorState
 from cellar.storage import atomic_write_all, sweep_temporaries
+from cellar.sync.bounded import each_bounded
 from cellar.sync.errors import SyncFileError
 from cellar.sync.extras import MirrorExtras
 from cellar.sync.fetch import FileFetcher
@@ -165,18 +166,15 @@ class _Run:
                 ]
                 self.unchanged = sorted(set(plan.projects) - set(to_publish))
                 outcomes: list[_ProjectOutcome] = []
-                queue = iter(to_publish)
 
-                async def worker() -> None:
-                    # Projects a few at a time, not all at once: a coroutine per file of
-                    # every project at once is memory in proportion to the mirror's size.
-                    for name in queue:  # shared: each name is taken by one worker
-                        outcomes.append(
-                            await self._project(fetcher, name, plan.pages[name], plan.files(name))
-                        )
+                async def publish(name: NormalizedName) -> None:
+                    files = plan.files(name)
+                    outcomes.append(await self._project(fetcher, name, plan.pages[name], files))
 
-                in_flight = min(len(to_publish), mirror.workers * PROJECTS_PER_WORKER)
-                self.tasks = [asyncio.ensure_future(worker()) for _ in range(in_flight)]
+                # Projects a few at a time: a coroutine per file of every project at once is
+                # memory in proportion to the mirror's size.
+                in_flight = mirror.workers * PROJECTS_PER_WORKER
+                self.tasks = [asyncio.ensure_future(each_bounded(to_publish, in_flight, publish))]
                 await _gather_unless_stopped(self.tasks)
                 fetcher.flush()  # what projects that published nothing placed
             self._forget_partials(fetcher.partials)
@@ -196,7 +194,7 @@ class _Run:
             failures=tuple(self.failures),
             pages=client.page_stats,
         )
-        if len(self.unchanged) and log.isEnabledFor(logging.INFO):
+        if self.unchanged:
             log.info(
                 "%s unchanged since the last run: nothing to do for them",
                 counted(len(self.unchanged), "project"),
@@ -433,7 +431,7 @@ def _changed(pages: dict[Path, bytes]) -> dict[Path, bytes]:
 
 
 async def _gather_unless_stopped(tasks: list[asyncio.Future[None]]) -> None:
-    """Wait for every worker; one cancelled by stop-on-error has simply stopped."""
+    """Wait for the work; cancelled by stop-on-error, it has simply stopped."""
     results = await asyncio.gather(*tasks, return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):

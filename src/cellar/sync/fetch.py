@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 from cellar.simple_api import DistFile
 from cellar.state import FileRecord, MirrorState
-from cellar.storage import finish_file, hash_file, resume_path, temp_path
+from cellar.storage import file_size, finish_file, hash_file, resume_path, temp_path
 from cellar.sync.errors import (
     DigestMismatchError,
     SizeMismatchError,
@@ -171,7 +171,7 @@ class FileFetcher:
         finally:
             if placed:
                 pass  # renamed into place: nothing of it is left
-            elif keep and _size(temp) >= RESUME_MIN:
+            elif keep and file_size(temp) >= RESUME_MIN:
                 self.partials.add(temp)
             else:
                 temp.unlink(missing_ok=True)
@@ -261,11 +261,3 @@ def _verify(
             raise DigestMismatchError(
                 project, filename, url, algorithm=algorithm, expected=value, actual=digest
             )
-
-
-def _size(path: Path) -> int:
-    """Return the size of the file at ``path``, 0 if there is none."""
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0

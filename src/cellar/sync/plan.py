@@ -38,6 +38,7 @@ from cellar.select.sources import RequirementSet
 from cellar.select.targets import TargetEnvironment
 from cellar.simple_api import DistFile, ProjectPage
 from cellar.state import STATE_DIR, MirrorState
+from cellar.sync.bounded import each_bounded
 from cellar.sync.errors import UnsafePathError
 from cellar.sync.memo import layout, merged, plan_groups, published_key
 from cellar.sync.paths import mirror_path
@@ -275,17 +276,15 @@ async def _plan(
 
 
 async def _prefetch(repository: UpstreamRepository, names: Iterable[str], workers: int) -> None:
-    """Fetch the pages of ``names`` into ``repository``, ``workers`` times the upstream's
-    connections at once. A page that fails is the resolution's to report: its error is kept
-    for the resolver that asks."""
-    queue = iter(sorted(names))
+    """Fetch the pages of ``names`` into ``repository``, twice the upstream's connections at
+    once. A page that fails is the resolution's to report: its error is kept for the resolver
+    that asks."""
 
-    async def worker() -> None:
-        for name in queue:  # shared: each name is fetched by one worker
-            with contextlib.suppress(Exception):
-                await repository.page_on_loop(NormalizedName(name))
+    async def fetch(name: str) -> None:
+        with contextlib.suppress(Exception):
+            await repository.page_on_loop(NormalizedName(name))
 
-    await asyncio.gather(*(worker() for _ in range(max(1, workers) * 2)))
+    await each_bounded(sorted(names), workers * 2, fetch)
 
 
 def uv_settings(config: Config) -> UvSettings | None:

@@ -8,7 +8,6 @@ kept group costs no page parse, no resolution, and nothing per file.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from packaging.utils import NormalizedName
 from cellar.errors import CellarError
 from cellar.simple_api import DistFile, ProjectPage
 from cellar.state import MirrorState, PlanMemo
+from cellar.sync.bounded import each_bounded
 from cellar.sync.memo import PlanGroup, published_key
 from cellar.upstream.client import UpstreamClient
 
@@ -77,8 +77,12 @@ async def memos_of(
     """Return the memo of each of ``groups`` as just planned: ``pages`` and ``files`` are the
     plan's, ``consulted`` every page the plan read (``client`` knows their digests already)."""
     consulted = tuple(consulted)
-    every = await asyncio.gather(*(client.project_digest(name) for name in consulted))
-    digest = dict(zip(consulted, every, strict=True))
+    digest: dict[str, str | None] = {}
+
+    async def known(name: NormalizedName) -> None:
+        digest[name] = await client.project_digest(name)  # read this run: no request
+
+    await each_bounded(consulted, client.settings.concurrency * 2, known)
     memos: dict[str, PlanMemo] = {}
     for group in groups:
         reached = group.names if group.names is not None else tuple(pages)
@@ -112,17 +116,17 @@ async def _current_digests(
             found[name] = digest
         else:
             to_ask.append(name)
-    asked = await asyncio.gather(*(_digest(client, name) for name in to_ask))
-    found.update(zip(to_ask, asked, strict=True))
+
+    async def ask(name: str) -> None:
+        try:
+            found[name] = await client.project_digest(name)
+        except CellarError:
+            found[name] = UNREADABLE  # planned again, and the plan says what went wrong
+
+    # Without serials, a request each: as many at once as the upstream takes, not a coroutine
+    # per project of the mirror.
+    await each_bounded(to_ask, client.settings.concurrency * 2, ask)
     return found
-
-
-async def _digest(client: UpstreamClient, name: str) -> str | None:
-    try:
-        return await client.project_digest(name)
-    except CellarError:
-        # Planned again, and the plan says what went wrong.
-        return UNREADABLE
 
 
 #: Equal to no digest: a page that could not be read holds no memo.

@@ -26,6 +26,7 @@ import aiohttp
 from packaging.utils import canonicalize_name
 
 from cellar.simple_api import HTML_LEGACY, HTML_V1, JSON_V1, ProjectPage, frozen_mapping
+from cellar.storage import file_size
 from cellar.upstream.answers import (
     CHUNK_SIZE,
     MIN_DOWNLOAD_RATE,
@@ -165,9 +166,7 @@ class UpstreamClient:
     def current_by_serial(self, name: str, serial: str | None) -> bool:
         """Return whether the root page's serials show that project ``name``'s page, kept at
         ``serial``, is unchanged (counted in ``page_stats`` as a page checked by serial)."""
-        if self._serials is None or serial is None:
-            return False
-        if str(self._serials.serials.get(canonicalize_name(name))) != serial:
+        if self._serials is None or not self._serials.at(canonicalize_name(name), serial):
             return False
         self.page_stats.checked += 1
         self.page_stats.by_serial += 1
@@ -205,9 +204,7 @@ class UpstreamClient:
     async def _ask_page(self, name: str) -> _CurrentPage:
         url = self.project_url(name)
         previous = self._pages.page_validators(name) if self._pages is not None else None
-        if self._serials is not None and self._serials.current(canonicalize_name(name), previous):
-            self.page_stats.checked += 1
-            self.page_stats.by_serial += 1
+        if previous is not None and self.current_by_serial(name, previous.serial):
             return _CurrentPage(self._digest_of(name, previous))
         try:
             page = await self._retrying(url, lambda _: self._timed_page(url, previous))
@@ -316,7 +313,7 @@ class UpstreamClient:
 
         async def attempt(_: int) -> Download:
             nonlocal received
-            offset = _size(dest) if resume else 0
+            offset = file_size(dest) if resume else 0
             if received and not offset:
                 report(-received)
                 received = 0
@@ -544,11 +541,3 @@ class UpstreamClient:
             raise FailedAttempt(describe_failure(exc, timeout), retryable=True) from exc
         except aiohttp.ClientError as exc:
             raise FailedAttempt(describe_failure(exc, timeout), retryable=False) from exc
-
-
-def _size(path: Path) -> int:
-    """Return the size of the file at ``path``, 0 if there is none."""
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0

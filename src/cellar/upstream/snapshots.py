@@ -77,6 +77,8 @@ class SerialIndex:
     def current(self, name: str, snapshot: PageSnapshot | None) -> bool:
         """Return True if ``snapshot`` of project ``name`` (normalised) is at the serial the
         root page names, so the page cannot have changed since it was taken."""
-        if snapshot is None or snapshot.serial is None:
-            return False
-        return str(self.serials.get(name)) == snapshot.serial
+        return snapshot is not None and self.at(name, snapshot.serial)
+
+    def at(self, name: str, serial: str | None) -> bool:
+        """Return True if project ``name`` (normalised) is at ``serial`` on the root page."""
+        return serial is not None and str(self.serials.get(name)) == serial
