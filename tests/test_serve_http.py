@@ -34,7 +34,8 @@ from cellar.serve.http import (
     requested_range,
 )
 from cellar.serve.negotiate import PageFormat
-from cellar.serve.pages import PageCache, PageVersion, read_page
+from cellar.serve.pages import PageAnswer, PageCache, read_page
+from cellar.serve.recent import FileVersion
 from tests.support.accept import PIP
 from tests.support.server import (
     BIG_WHEEL,
@@ -256,12 +257,12 @@ def test_distribution_files_are_never_compressed(served: Served) -> None:
 
 def test_a_hot_page_is_compressed_once(web_root: Path) -> None:
     cache = PageCache()
-    directory = [web_root / "simple" / "foo-bar"]
+    directory = [("simple", "foo-bar")]
     formats = (PageFormat.JSON_V1,)
 
     def read(coding: Coding):
-        answer = read_page(directory, formats, coding, Conditions(), cache, root=web_root)
-        assert answer is not None
+        answer = read_page(str(web_root), directory, formats, coding, Conditions(), cache=cache)
+        assert isinstance(answer, PageAnswer)
         return answer
 
     first, second = read(Coding.GZIP), read(Coding.GZIP)
@@ -270,17 +271,20 @@ def test_a_hot_page_is_compressed_once(web_root: Path) -> None:
     zstd_body = read(Coding.ZSTD).body
     assert zstd.decompress(zstd_body) == project_json("foo-bar")
     assert len(cache) == 2
-    assert read(Coding.IDENTITY).body == project_json("foo-bar")
-    assert len(cache) == 2  # unencoded bodies are not kept
+    identity = read(Coding.IDENTITY)
+    assert identity.body == project_json("foo-bar")
+    assert read(Coding.IDENTITY).body is identity.body  # unencoded bodies are kept too
+    assert len(cache) == 3
     replace_page(web_root, project_json("foo-bar", versions=3))
     third = read(Coding.GZIP)
     assert gzip.decompress(third.body) == project_json("foo-bar", versions=3)
-    assert len(cache) == 2  # the new version replaced the old one
+    assert read(Coding.IDENTITY).body == project_json("foo-bar", versions=3)
+    assert len(cache) == 3  # the new version replaced the old one
 
 
 def test_the_page_cache_is_bounded(tmp_path: Path) -> None:
     cache = PageCache(max_bytes=800)
-    versions = [PageVersion(tmp_path / str(i), i, i, 100) for i in range(10)]
+    versions = [FileVersion(str(tmp_path / str(i)), i, i, 100) for i in range(10)]
     for version in versions:
         cache.put(version, Coding.GZIP, bytes(100))
     assert len(cache) == 8
@@ -288,7 +292,7 @@ def test_the_page_cache_is_bounded(tmp_path: Path) -> None:
     assert cache.get(versions[9], Coding.GZIP) == bytes(100)
     cache.put(versions[0], Coding.GZIP, bytes(101))  # more than an eighth: not kept
     assert cache.get(versions[0], Coding.GZIP) is None
-    stale = PageVersion(versions[9].path, 99, 9, 100)
+    stale = FileVersion(versions[9].path, 99, 9, 100)
     assert cache.get(stale, Coding.GZIP) is None
     assert cache.get(versions[9], Coding.ZSTD) is None
 

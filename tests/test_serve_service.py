@@ -10,6 +10,7 @@ import re
 import signal
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
@@ -17,6 +18,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import pytest
 
 from cellar.bandersnatch.layout import parse_last_modified
+from cellar.serve.access_log import REOPEN_CHECK_SECONDS
 from cellar.serve.supervisor import RestartBudget
 from tests.support.mirror import assert_consistent, run_cli
 from tests.support.packages import build_sdist, build_wheel
@@ -204,8 +206,10 @@ def test_the_access_log_goes_to_its_file_and_follows_logrotate(tmp_path, workers
             fetch(served.port, "/packages/a-1.0.tar.gz", User_Agent=f"pip/{number}")
         fetch(served.port, "/nothing", Referer="http://example.test/")
         before = eventually(lambda: lines(log_file, 7))
-        # logrotate's default: move the file away, then the server's next line makes a new one
+        # logrotate's default: move the file away; the server looks at the path once a second,
+        # so its next line after that makes a new file (lines before it go to the moved one).
         log_file.rename(tmp_path / "logs" / "access.log.1")
+        time.sleep(REOPEN_CHECK_SECONDS + 0.2)
         for _ in range(4):
             fetch(served.port, "/health", User_Agent="probe")
         after = eventually(lambda: lines(log_file, 4))

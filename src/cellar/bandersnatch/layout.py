@@ -74,10 +74,14 @@ def project_directory(name: str, *, hash_index: bool) -> PurePosixPath:
 
     Raises ``UnsafeNameError`` unless ``name`` is a valid project name.
     """
-    normal = project_key(name)
-    if hash_index:
-        return PurePosixPath("simple", normal[0], normal)
-    return PurePosixPath("simple", normal)
+    return PurePosixPath(*project_directory_parts(project_key(name), hash_index=hash_index))
+
+
+def project_directory_parts(normal: str, *, hash_index: bool) -> tuple[str, ...]:
+    """Return ``project_directory``'s segments for ``normal``, a name already checked and
+    normalised (``project_key``): what a server joins for every request, without a path object.
+    """
+    return ("simple", normal[0], normal) if hash_index else ("simple", normal)
 
 
 def json_api_paths(name: str) -> tuple[PurePosixPath, PurePosixPath]:

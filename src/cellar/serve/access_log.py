@@ -10,16 +10,18 @@ The line goes to the ``cellar.serve.access`` logger: standard error by default, 
 ``[serve] access-log``, only the file it names (``access_log_file``). The file is opened by
 every server process in append mode, each line one ``write``, so workers' lines never
 interleave within a line (``AccessLogFile``): when logrotate moves or removes the file, the next
-line goes to a new one at the configured path, without a signal (``copytruncate`` works too).
+line goes to a new one at the configured path, without a signal (the path is looked at once a
+second, not once a line; ``copytruncate`` works too).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Final
@@ -58,15 +60,22 @@ def combined_log_line(request: BaseRequest, response: StreamResponse, elapsed: f
     as aiohttp would write it): the time is when the request arrived, in local time. Quotes,
     backslashes and control characters in what the client sent are escaped, so a request cannot
     forge a line."""
-    started = datetime.now().astimezone() - timedelta(seconds=elapsed)
+    started = _log_time(int(time.time() - elapsed))
     version = request.version
     line = f"{request.method} {request.path_qs} HTTP/{version.major}.{version.minor}"
     headers = request.headers
     return (
-        f"{request.remote or '-'} - - {started.strftime('[%d/%b/%Y:%H:%M:%S %z]')} "
+        f"{request.remote or '-'} - - {started} "
         f'"{_escape(line)}" {response.status} {response.headers.get("Content-Length", "-")} '
         f'"{_escape(headers.get("Referer", "-"))}" "{_escape(headers.get("User-Agent", "-"))}"'
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _log_time(seconds: int) -> str:
+    """The log's time of second ``seconds`` since the epoch, in local time: formatted once per
+    second, not once per line."""
+    return time.strftime("[%d/%b/%Y:%H:%M:%S %z]", time.localtime(seconds))
 
 
 def _escape(text: str) -> str:
@@ -114,6 +123,11 @@ def counting_access_logger(metrics: ServerMetrics) -> type[AbstractAccessLogger]
     return CountingAccessLogger
 
 
+#: How often the access log's path is compared with the open file (a stat), to follow
+#: logrotate: lines of the second after a move still go to the moved file, none is lost.
+REOPEN_CHECK_SECONDS: Final = 1.0
+
+
 class AccessLogFile(logging.Handler):
     """The access log file: each line appended with one ``write`` (O_APPEND, so the lines of
     several workers never interleave), reopened when logrotate moved or removed the file.
@@ -126,6 +140,8 @@ class AccessLogFile(logging.Handler):
         self.path = path
         self._fd = -1
         self._identity = (-1, -1)
+        #: When the path was last compared with the open file (``time.monotonic``).
+        self._checked = float("-inf")
         self._open()
 
     def _open(self) -> None:
@@ -138,13 +154,16 @@ class AccessLogFile(logging.Handler):
     def write_line(self, line: str) -> None:
         """Append ``line``; a failure is reported like a logging handler's, once per line."""
         try:
-            try:
-                status = self.path.stat()
-                moved = (status.st_dev, status.st_ino) != self._identity
-            except FileNotFoundError:
-                moved = True
-            if moved:
-                self._open()
+            now = time.monotonic()
+            if now - self._checked >= REOPEN_CHECK_SECONDS:
+                self._checked = now
+                try:
+                    status = self.path.stat()
+                    moved = (status.st_dev, status.st_ino) != self._identity
+                except FileNotFoundError:
+                    moved = True
+                if moved:
+                    self._open()
             os.write(self._fd, f"{line}\n".encode("utf-8", "backslashreplace"))
         except OSError:
             self.handleError(logging.makeLogRecord({"msg": line}))

@@ -43,6 +43,7 @@ from aiohttp.typedefs import Handler, Middleware
 from cellar.config_serve import ServeSettings
 from cellar.serve.access_log import access_log_file, counting_access_logger
 from cellar.serve.auth import BasicAuth, auth_middleware, read_htpasswd
+from cellar.serve.dispatch import direct_dispatch
 from cellar.serve.errors import (
     AddressUnavailableError,
     HtpasswdError,
@@ -54,6 +55,7 @@ from cellar.serve.exposition import MetricsPage
 from cellar.serve.files import file_content_type
 from cellar.serve.guard import ConnectionGuard, GuardedSite, connection_cap
 from cellar.serve.human_routes import PeoplePages
+from cellar.serve.loop import run_server
 from cellar.serve.metrics import ServerMetrics
 from cellar.serve.pages import PageCache
 from cellar.serve.protocol import SERVER_NAME, CellarRequestHandler
@@ -87,6 +89,8 @@ ACCESS_LOG_FORMAT: Final = '%a - - %t "%r" %s %{Content-Length}o "%{Referer}i" "
 SHUTDOWN_TIMEOUT: Final = 10.0
 
 _METHODS: Final = ("GET", "HEAD")
+#: The application's Simple API handlers, which ``start`` also calls directly (``dispatch.py``).
+SIMPLE_HANDLERS: Final = web.AppKey("simple_handlers", SimpleHandlers)
 #: The name of the ``/health`` route, which may be left open when everything else needs auth.
 _HEALTH: Final = "health"
 
@@ -146,6 +150,7 @@ def make_app(
         # First: a request without credentials learns nothing, not even which methods exist.
         middlewares.insert(0, auth_middleware(auth, open_routes))
     app = web.Application(middlewares=middlewares)
+    app[SIMPLE_HANDLERS] = handlers
     app.on_response_prepare.append(_server_header)
     if auth is not None:
         app.on_cleanup.append(_closing(auth))
@@ -172,6 +177,8 @@ class RunningServer:
     port: int
     #: "https" when the server speaks TLS.
     scheme: str = "http"
+    #: The connections it has open, waited for on close.
+    guard: ConnectionGuard | None = None
 
     @property
     def url(self) -> str:
@@ -180,8 +187,11 @@ class RunningServer:
         return f"{self.scheme}://{host}:{self.port}/"
 
     async def close(self) -> None:
-        """Stop listening, let requests in flight finish (up to SHUTDOWN_TIMEOUT), clean up."""
+        """Stop listening, let requests in flight finish (up to SHUTDOWN_TIMEOUT), clean up,
+        and let the connections send what they still hold."""
         await self.runner.cleanup()
+        if self.guard is not None:
+            await self.guard.wait_closed(SHUTDOWN_TIMEOUT)
 
     async def __aenter__(self) -> RunningServer:
         return self
@@ -230,6 +240,12 @@ async def start(
     owned = not sockets
     listening = list(sockets) or bind_sockets(host, port)
     await runner.setup()
+    assert runner.server is not None  # noqa: S101 - set up above
+    if settings.htpasswd is None:
+        # With auth, every request must pass its middleware: no short way then.
+        runner.server.request_handler = direct_dispatch(
+            app[SIMPLE_HANDLERS], runner.server.request_handler
+        )
 
     def connection() -> asyncio.Protocol:
         # What the runner's own server makes, but answering malformed requests our way.
@@ -255,7 +271,7 @@ async def start(
         reason = error.strerror or str(error)
         raise AddressUnavailableError(host, port, reason, in_use=in_use) from error
     bound_port: int = runner.addresses[0][1]
-    return RunningServer(runner, host, bound_port, "https" if ssl_context else "http")
+    return RunningServer(runner, host, bound_port, "https" if ssl_context else "http", guard)
 
 
 def check_private_files(settings: ServeSettings) -> None:
@@ -294,7 +310,7 @@ def serve_forever(
         return
     try:
         with access_log_file(logging.getLogger(ACCESS_LOGGER), settings.access_log):
-            asyncio.run(_serve_until_signalled(web_root, settings, on_ready, index_url))
+            run_server(_serve_until_signalled(web_root, settings, on_ready, index_url))
     except KeyboardInterrupt:  # where signal handlers are unavailable (Windows), Ctrl-C is this
         return
 

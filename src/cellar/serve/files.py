@@ -30,12 +30,17 @@ from aiohttp.typedefs import LooseHeaders
 
 from cellar.serve.http import (
     FILE_CACHE_CONTROL,
+    NO_CONDITIONS,
     ByteRange,
     Conditions,
     Unsatisfiable,
     file_etag,
+    http_date,
     requested_range,
 )
+from cellar.serve.protocol import SERVER_NAME
+from cellar.serve.recent import FileVersion, RecentAnswers
+from cellar.tree.paths import lstat_within
 
 _FILE_TYPES: Final = (
     (".whl", "application/zip"),
@@ -83,19 +88,26 @@ SMALL_FILE_BYTES: Final = 256 * 1024
 _OPEN_FLAGS: Final = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
 
-async def send_package_file(request: web.Request, packages: Path) -> web.StreamResponse:
-    """Return the response for ``/packages/<path>`` (``path`` in the match info).
+async def send_package_file(
+    request: web.BaseRequest, relative: str, packages: Path, recent: RecentAnswers
+) -> web.StreamResponse:
+    """Return the response for ``/packages/<relative>``.
 
-    Raises ``HTTPNotFound`` for a missing or unsafe path.
+    A small file's whole answer to a plain request (no conditions, no range) is kept in
+    ``recent`` and sent again while the file is unchanged. Raises ``HTTPNotFound`` for a
+    missing or unsafe path.
     """
-    relative = request.match_info["path"]
+    plain = Conditions.of(request) is NO_CONDITIONS and hdrs.RANGE not in request.headers
+    if plain and (kept := recent.get(relative)) is not None:
+        return web.Response(body=kept.body, headers=kept.headers)
     # Resolving the name costs a few system calls on metadata the kernel has cached: done
     # here rather than in a thread, whose hand-off costs more.
-    found = package_file(packages, relative)
+    found = package_file(str(packages), relative)
     if found is None:
         raise web.HTTPNotFound(text="no such file on this mirror\n")
     path, status = found
     headers: dict[str, str] = {
+        hdrs.SERVER: SERVER_NAME,
         # The type comes from the requested name: the file may be a symlink to a blob.
         hdrs.CONTENT_TYPE: file_content_type(relative.rpartition("/")[2]),
         hdrs.CACHE_CONTROL: FILE_CACHE_CONTROL,
@@ -103,7 +115,10 @@ async def send_package_file(request: web.Request, packages: Path) -> web.StreamR
     if status.st_size <= SMALL_FILE_BYTES:
         small = _small_file(request, path, headers)
         if small is not None:
-            return small
+            response, version = small
+            if plain and response.status == 200 and isinstance(response.body, bytes):
+                recent.put(relative, version, headers, response.body)
+            return response
     wanted = requested_range(
         request.headers.get(hdrs.RANGE),
         request.headers.get(hdrs.IF_RANGE),
@@ -117,12 +132,15 @@ async def send_package_file(request: web.Request, packages: Path) -> web.StreamR
         byte_range = wanted.header
     else:  # unsatisfiable: FileResponse answers 416 once the conditions are judged
         byte_range = f"bytes={status.st_size}-"
-    return _ExactFileResponse(path, headers, byte_range)
+    return _ExactFileResponse(Path(path), headers, byte_range)
 
 
-def _small_file(request: web.Request, path: Path, headers: dict[str, str]) -> web.Response | None:
+def _small_file(
+    request: web.BaseRequest, path: str, headers: dict[str, str]
+) -> tuple[web.Response, FileVersion] | None:
     """Answer for a small file from its bytes, as FileResponse would (validators, conditions,
-    one range); None if it is no longer small and regular (then FileResponse answers)."""
+    one range), and the version it came from; None if it is no longer small and regular (then
+    FileResponse answers). Adds the validators to ``headers``."""
     try:
         with os.fdopen(os.open(path, _OPEN_FLAGS), "rb") as file:
             status = os.fstat(file.fileno())
@@ -133,6 +151,8 @@ def _small_file(request: web.Request, path: Path, headers: dict[str, str]) -> we
         raise web.HTTPNotFound(text="no such file on this mirror\n") from None
     etag = file_etag(status.st_mtime_ns, len(body))
     headers[hdrs.ACCEPT_RANGES] = "bytes"
+    headers[hdrs.ETAG] = f'"{etag}"'
+    headers[hdrs.LAST_MODIFIED] = http_date(status.st_mtime)
     verdict = Conditions.of(request).evaluate(etag, status.st_mtime)
     if verdict == 200:
         wanted = requested_range(
@@ -143,33 +163,30 @@ def _small_file(request: web.Request, path: Path, headers: dict[str, str]) -> we
             len(body),
         )
         if isinstance(wanted, ByteRange):
-            headers[hdrs.CONTENT_RANGE] = f"bytes {wanted.start}-{wanted.stop - 1}/{len(body)}"
-            response = web.Response(status=206, body=body[wanted.start : wanted.stop])
+            ranged = {
+                **headers,
+                hdrs.CONTENT_RANGE: f"bytes {wanted.start}-{wanted.stop - 1}/{len(body)}",
+            }
+            response = web.Response(
+                status=206, body=body[wanted.start : wanted.stop], headers=ranged
+            )
         elif wanted is Unsatisfiable.RANGE:
-            headers[hdrs.CONTENT_RANGE] = f"bytes */{len(body)}"
-            response = web.Response(status=416)
+            refused = {**headers, hdrs.CONTENT_RANGE: f"bytes */{len(body)}"}
+            response = web.Response(status=416, headers=refused)
         else:
-            response = web.Response(body=body)
+            response = web.Response(body=body, headers=headers)
     else:
-        response = web.Response(status=verdict)
-    response.headers.update(headers)
-    response.etag = etag
-    response.last_modified = status.st_mtime
-    return response
+        response = web.Response(status=verdict, headers=headers)
+    return response, FileVersion.of(path, status)
 
 
-def package_file(packages: Path, relative: str) -> tuple[Path, os.stat_result] | None:
-    """Return the regular file ``relative`` names inside ``packages`` and its status, or None
-    if it is missing or unsafe."""
+def package_file(packages: str, relative: str) -> tuple[str, os.stat_result] | None:
+    """Return the path of the regular file ``relative`` names inside ``packages`` and its
+    status, or None if it is missing or unsafe (a symlink on the way that leads outside)."""
     segments = relative.split("/")
     if any(not s or s.startswith(".") or "\x00" in s or "\\" in s for s in segments):
         return None
-    try:
-        base = packages.resolve(strict=True)
-        path = base.joinpath(*segments).resolve(strict=True)
-        if not path.is_relative_to(base):
-            return None
-        status = path.stat()
-    except (OSError, RuntimeError, ValueError):  # missing, symlink loop, name too long
+    status = lstat_within(packages, segments)
+    if status is None or not stat.S_ISREG(status.st_mode):
         return None
-    return (path, status) if stat.S_ISREG(status.st_mode) else None
+    return os.sep.join((packages, *segments)), status  # noqa: PTH118 - per request

@@ -38,6 +38,8 @@ FD_RESERVE = 64 + 128  # and a backlog of accepted sockets not yet handed to us
 #: The longest a warning about refused connections waits before it is said again.
 LOG_EVERY = 10.0
 _END_OF_HEADERS = (b"\r\n\r\n", b"\n\n")
+#: How often a stopping server looks whether its connections have closed.
+_CLOSE_POLL = 0.01
 
 
 @dataclass(slots=True)
@@ -104,6 +106,19 @@ class ConnectionGuard:
             connection.headers_too_slow()
         self._sweep = loop.call_later(self._every(), self._sweep_deadlines)
 
+    async def wait_closed(self, timeout: float) -> None:
+        """Wait until every connection has closed, at most ``timeout`` seconds.
+
+        A connection counts as closed once its transport has sent what it held and let go
+        (``connection_lost``): a server stopping gracefully waits for that before its event loop
+        ends, or the last bytes of an answer still in the transport's buffer (uvloop keeps some
+        after the handler returns) would be lost with the loop.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.open > 0 and loop.time() < deadline:
+            await asyncio.sleep(_CLOSE_POLL)
+
     def wrap(self, factory: Callable[[], asyncio.Protocol]) -> Callable[[], asyncio.Protocol]:
         """Return a protocol factory for ``loop.create_server`` guarding ``factory``'s."""
 
@@ -157,7 +172,7 @@ class _GuardedProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._inner is None:
             return
-        if data:
+        if data and self._deadline is not None:
             self._watch_headers(data)
         self._inner.data_received(data)
 
@@ -200,7 +215,8 @@ class _GuardedProtocol(asyncio.Protocol):
             self._tail = seen[-3:]
 
     def _hand_over(self) -> None:
-        """Let the transport call aiohttp's protocol directly from now on (no cost per request).
+        """Let the transport call aiohttp's protocol directly from now on (no cost per request;
+        uvloop's transports keep the methods they first saw, and find the deadline gone).
 
         After the first answer aiohttp's keep-alive timer (``idle-timeout``) closes a
         connection whose next request is not complete in time, so later requests need no

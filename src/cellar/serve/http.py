@@ -22,13 +22,16 @@ Pure functions and values, no I/O; the handlers in ``simple_routes.py`` and ``pa
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Final
 
+from aiohttp import hdrs
 from aiohttp.helpers import ETAG_ANY, ETag, parse_http_date
 from aiohttp.web import BaseRequest
 
@@ -97,6 +100,18 @@ def file_etag(mtime_ns: int, size: int) -> str:
     return f"{mtime_ns:x}-{size:x}"
 
 
+@functools.lru_cache(maxsize=4096)
+def _http_date_of(seconds: int) -> str:
+    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(seconds))
+
+
+def http_date(timestamp: float) -> str:
+    """Return the Last-Modified header value for ``timestamp`` (seconds since the epoch), as
+    aiohttp writes it (rounded up, see ``header_seconds``); remembered, since the same few
+    page versions are answered over and over."""
+    return _http_date_of(header_seconds(timestamp))
+
+
 def header_seconds(timestamp: float) -> int:
     """Return the whole second a Last-Modified header says for ``timestamp``: aiohttp rounds
     up (for pages and files alike), so a date read back from a client compares equal."""
@@ -115,6 +130,9 @@ class Conditions:
     @classmethod
     def of(cls, request: BaseRequest) -> Conditions:
         """Return the conditions of ``request`` (aiohttp parses the headers)."""
+        headers = request.headers
+        if not any(name in headers for name in _CONDITIONAL_HEADERS):
+            return NO_CONDITIONS
         return cls(
             request.if_match,
             request.if_unmodified_since,
@@ -142,6 +160,16 @@ class Conditions:
             since = self.if_modified_since
             fresh = since is not None and modified <= since.timestamp()
         return 304 if fresh else 200
+
+
+_CONDITIONAL_HEADERS: Final = (
+    hdrs.IF_MATCH,
+    hdrs.IF_UNMODIFIED_SINCE,
+    hdrs.IF_NONE_MATCH,
+    hdrs.IF_MODIFIED_SINCE,
+)
+#: A request without conditional headers (``Conditions.of`` returns this very object).
+NO_CONDITIONS: Final = Conditions()
 
 
 def _etag_matches(etag: str, candidates: tuple[ETag, ...], *, weak: bool) -> bool:

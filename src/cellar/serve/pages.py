@@ -1,14 +1,16 @@
 """Index pages read from disk for one request: chosen, validated, compressed (and cached).
 
-The mirror replaces page files by rename while the server runs. So a request opens the page
-file once and takes everything from that open file: its version (inode, mtime, size) gives
-the ETag and Last-Modified, the conditions are judged against them, and the bytes sent are
-that file's. No page is ever sent with validators of another version.
+The mirror replaces page files by rename while the server runs. So every answer belongs to one
+version of the file (inode, mtime, size): the version a request looks at gives the ETag and
+Last-Modified and is what the conditions are judged against, and the bytes sent are that
+version's, from the cache (kept by version) or from the file opened then; if the file was
+replaced in between, the version opened is judged and sent instead. No page is ever sent with
+validators of another version.
 
 Compressing a large page (the root of a big mirror) costs far more than reading it, and
-clients ask for the same hot pages over and over; ``PageCache`` keeps the compressed bodies
-of recent page versions, per application, bounded in bytes. Unencoded bodies are not cached:
-the operating system's page cache already holds them.
+clients ask for the same hot pages over and over; ``PageCache`` keeps the bodies of recent
+page versions in each coding, per application, bounded in bytes, so a hot page costs a request
+a few ``lstat`` calls: no open, read or compression.
 """
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ import stat
 import sys
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
 from enum import Enum
-from pathlib import Path
-from typing import BinaryIO, Final
+from typing import Final, NamedTuple
 
 from cellar.serve.http import Coding, Conditions, page_etag
 from cellar.serve.negotiate import PageFormat
-from cellar.tree.paths import resolves_within
+from cellar.serve.recent import FileVersion
+from cellar.tree.paths import lstat_within
 
 if sys.version_info >= (3, 14):
     from compression import zstd
@@ -52,63 +54,46 @@ GZIP_LEVEL: Final = 6
 ZSTD_LEVEL: Final = 3
 
 
-@dataclass(frozen=True, slots=True)
-class PageVersion:
-    """One version of a page file: replacing the file (by rename) makes a new inode."""
-
-    path: Path
-    inode: int
-    mtime_ns: int
-    size: int
-
-    @classmethod
-    def of(cls, path: Path, status: os.stat_result) -> PageVersion:
-        """Return the version of ``path`` that ``status`` (of the open file) describes."""
-        return cls(path, status.st_ino, status.st_mtime_ns, status.st_size)
-
-    @property
-    def last_modified(self) -> float:
-        """The modification time in seconds since the epoch."""
-        return self.mtime_ns / 1e9
-
-    def etag(self, coding: Coding) -> str:
-        """The entity tag (unquoted) of this version sent in ``coding``."""
-        return page_etag(self.inode, self.mtime_ns, self.size, coding)
+def modified_seconds(version: FileVersion) -> float:
+    """The modification time of ``version`` in seconds since the epoch."""
+    return version.mtime_ns / 1e9
 
 
-@dataclass(frozen=True, slots=True)
-class PageAnswer:
+def page_version_etag(version: FileVersion, coding: Coding) -> str:
+    """The entity tag (unquoted) of page ``version`` sent in ``coding``."""
+    return page_etag(version.inode, version.mtime_ns, version.size, coding)
+
+
+class PageAnswer(NamedTuple):
     """What to send for a page: ``status`` 200 with ``body``, or 304/412 without one."""
 
     page_format: PageFormat
-    version: PageVersion
+    version: FileVersion
     coding: Coding
     status: int
     body: bytes = b""
-
-    @property
-    def etag(self) -> str:
-        """The entity tag (unquoted) of the representation."""
-        return self.version.etag(self.coding)
+    #: The entity tag (unquoted) of the representation.
+    etag: str = ""
 
 
 class PageCache:
-    """Compressed bodies of recently sent pages, by path and coding, for their latest version.
+    """Bodies of recently sent pages, by path and coding, for their latest version.
 
+    A hit costs a request one ``lstat`` per path segment, no open, read or compression.
     Bounded to ``max_bytes`` (least recently used go first); a body larger than an eighth of
     that is not kept. Safe to use from several threads.
     """
 
     def __init__(self, max_bytes: int = PAGE_CACHE_BYTES) -> None:
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[tuple[Path, Coding], tuple[PageVersion, bytes]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, Coding], tuple[FileVersion, bytes]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, version: PageVersion, coding: Coding) -> bytes | None:
+    def get(self, version: FileVersion, coding: Coding) -> bytes | None:
         """Return the body of ``version`` in ``coding`` if it is cached."""
         key = (version.path, coding)
         with self._lock:
@@ -118,7 +103,7 @@ class PageCache:
             self._entries.move_to_end(key)
             return entry[1]
 
-    def put(self, version: PageVersion, coding: Coding, body: bytes) -> None:
+    def put(self, version: FileVersion, coding: Coding, body: bytes) -> None:
         """Keep ``body`` as ``version`` in ``coding``, replacing older versions of the page."""
         if len(body) > self.max_bytes // 8:
             return
@@ -151,59 +136,83 @@ class Deferred(Enum):
 
 
 def read_page(
-    directories: list[Path],
+    root: str,
+    directories: Sequence[tuple[str, ...]],
     formats: tuple[PageFormat, ...],
     coding: Coding,
     conditions: Conditions,
-    cache: PageCache,
     *,
-    root: Path,
+    cache: PageCache,
     inline: bool = False,
 ) -> PageAnswer | Deferred | None:
     """Return the answer for the first of ``formats`` found in the first of ``directories``
-    that has any page file, or None when there is none. Blocking: with ``inline`` (in the
-    event loop) it returns ``Deferred.TO_THREAD`` rather than read or compress a page larger
-    than ``INLINE_PAGE_BYTES``; without, run it in a thread.
+    (segments below ``root``, the web root) that has any page file, or None when there is
+    none. Blocking: with ``inline`` (in the event loop) it returns ``Deferred.TO_THREAD``
+    rather than read or compress a page larger than ``INLINE_PAGE_BYTES``; without, run it in
+    a thread.
 
-    The body is read (and compressed, unless cached) only when the conditions ask for it.
-    A directory that resolves outside ``root`` (the web root, through a symlink) has no
-    pages, and a page file that is itself a symlink is not opened.
+    The body is read (and compressed) only when the conditions ask for it and the cache does
+    not hold it. A directory that resolves outside ``root`` (through a symlink) has no pages,
+    and a page file that is itself a symlink (or anything but a regular file) is not a page.
     """
-    for directory in directories:
-        if not resolves_within(root, directory):
-            continue
+    for parts in directories:
         for page_format in formats:
-            path = directory / page_format.file_name
-            try:
-                # Non-blocking, so a FIFO in place of a page cannot hang the thread; regular
-                # files read as usual.
-                with os.fdopen(os.open(path, _OPEN_FLAGS), "rb") as file:
-                    status = os.fstat(file.fileno())
-                    if not stat.S_ISREG(status.st_mode):
-                        continue
-                    version = PageVersion.of(path, status)
-                    answer = PageAnswer(page_format, version, coding, status=200)
-                    return _answer(answer, file, conditions, cache, inline=inline)
-            except OSError:  # missing, a directory, a name too long, unreadable: not a page
+            status = lstat_within(root, (*parts, page_format.file_name), follow_last=False)
+            if status is None or not stat.S_ISREG(status.st_mode):
                 continue
+            path = os.sep.join((root, *parts, page_format.file_name))  # noqa: PTH118 - hot path
+            version = FileVersion.of(path, status)
+            answer = _judged(page_format, version, coding, conditions)
+            if answer.status != 200:
+                return answer
+            body = cache.get(version, coding)
+            if body is not None:
+                return _with_body(answer, body)
+            read = _read(answer, conditions, cache, inline=inline)
+            if read is not None:
+                return read
     return None
 
 
-def _answer(
-    answer: PageAnswer, file: BinaryIO, conditions: Conditions, cache: PageCache, *, inline: bool
-) -> PageAnswer | Deferred:
-    """Return ``answer`` (a 200 without body yet) judged by ``conditions`` and filled in."""
-    version, coding = answer.version, answer.coding
-    status = conditions.evaluate(answer.etag, version.last_modified)
-    if status != 200:
-        return replace(answer, status=status)
-    small = version.size <= INLINE_PAGE_BYTES
-    if coding is Coding.IDENTITY:
-        return replace(answer, body=file.read()) if small or not inline else Deferred.TO_THREAD
-    body = cache.get(version, coding)
-    if body is None and inline and not small:
-        return Deferred.TO_THREAD
-    if body is None:
-        body = compress(file.read(), coding)
-        cache.put(version, coding, body)
-    return replace(answer, body=body)
+def _judged(
+    page_format: PageFormat, version: FileVersion, coding: Coding, conditions: Conditions
+) -> PageAnswer:
+    """Return the answer for ``version`` as ``conditions`` judge it: 200 (without its body yet),
+    304 or 412."""
+    etag = page_version_etag(version, coding)
+    status = conditions.evaluate(etag, modified_seconds(version))
+    return PageAnswer(page_format, version, coding, status, etag=etag)
+
+
+def _with_body(answer: PageAnswer, body: bytes) -> PageAnswer:
+    return PageAnswer(answer.page_format, answer.version, answer.coding, 200, body, answer.etag)
+
+
+def _read(
+    answer: PageAnswer, conditions: Conditions, cache: PageCache, *, inline: bool
+) -> PageAnswer | Deferred | None:
+    """Open the page ``answer`` names and fill in its body (None: it is no longer a page).
+
+    Everything is taken from the open file: if it was replaced since it was looked at, the
+    version of the file opened is judged again and sent.
+    """
+    version = answer.version
+    try:
+        # Non-blocking, so a FIFO put in place of a page cannot hang; regular files read as
+        # usual. Never through a symlink put there since the look.
+        with os.fdopen(os.open(version.path, _OPEN_FLAGS), "rb") as file:
+            status = os.fstat(file.fileno())
+            if not stat.S_ISREG(status.st_mode):
+                return None
+            opened = FileVersion.of(version.path, status)
+            if opened != version:
+                answer = _judged(answer.page_format, opened, answer.coding, conditions)
+                if answer.status != 200:
+                    return answer
+            if inline and opened.size > INLINE_PAGE_BYTES:
+                return Deferred.TO_THREAD
+            body = compress(file.read(), answer.coding)
+    except OSError:  # gone, a directory, a name too long, unreadable: not a page
+        return None
+    cache.put(opened, answer.coding, body)
+    return _with_body(answer, body)

@@ -15,21 +15,34 @@ from pathlib import Path
 from aiohttp import hdrs, web
 from packaging.utils import canonicalize_name
 
-from cellar.keep.pages import page_directories
+from cellar.bandersnatch.layout import project_directory_parts
 from cellar.serve.files import send_package_file
-from cellar.serve.http import PAGE_CACHE_CONTROL, PAGE_VARY, Coding, Conditions, choose_coding
+from cellar.serve.http import (
+    NO_CONDITIONS,
+    PAGE_CACHE_CONTROL,
+    PAGE_VARY,
+    Coding,
+    Conditions,
+    choose_coding,
+    http_date,
+)
 from cellar.serve.negotiate import FormatChooser
-from cellar.serve.pages import Deferred, PageAnswer, PageCache, read_page
+from cellar.serve.pages import Deferred, PageAnswer, PageCache, modified_seconds, read_page
+from cellar.serve.protocol import SERVER_NAME
+from cellar.serve.recent import RecentAnswers
 from cellar.tree.paths import is_project_name
 
 
 @dataclass(frozen=True, slots=True)
 class SimpleHandlers:
-    """The request handlers, bound to one web root and its compressed-page cache."""
+    """The request handlers, bound to one web root and its page cache."""
 
     web_root: Path
     pages: PageCache
     formats: FormatChooser = field(default_factory=FormatChooser)
+    #: Whole answers to repeated requests (``recent.py``): pages, and small files.
+    recent: RecentAnswers = field(default_factory=lambda: RecentAnswers(follow_links=False))
+    recent_files: RecentAnswers = field(default_factory=lambda: RecentAnswers(follow_links=True))
 
     async def health(self, request: web.Request) -> web.StreamResponse:
         return web.Response(text="ok\n", headers={hdrs.CACHE_CONTROL: "no-store"})
@@ -39,77 +52,103 @@ class SimpleHandlers:
 
     async def root_page(self, request: web.Request) -> web.StreamResponse:
         not_found = "the mirror has no root page yet\n"
-        return await _page(request, [self.web_root / "simple"], self, not_found)
+        return await _page(request, [("simple",)], self, not_found)
 
     async def project_page(self, request: web.Request) -> web.StreamResponse:
-        return await self._project(request, slash=True)
+        return await self.project(request, request.match_info["project"], slash=True)
 
     async def project_no_slash(self, request: web.Request) -> web.StreamResponse:
-        return await self._project(request, slash=False)
+        return await self.project(request, request.match_info["project"], slash=False)
 
-    async def _project(self, request: web.Request, *, slash: bool) -> web.StreamResponse:
-        spelled = request.match_info["project"]
-        not_found = f"no project named {spelled!r} on this mirror\n"
+    async def project(
+        self, request: web.BaseRequest, spelled: str, *, slash: bool
+    ) -> web.StreamResponse:
+        """Answer ``/simple/<spelled>/`` (``slash``) or ``/simple/<spelled>``."""
         if not is_project_name(spelled):
-            raise web.HTTPNotFound(text=not_found)
+            raise web.HTTPNotFound(text=f"no project named {spelled!r} on this mirror\n")
         name = canonicalize_name(spelled)
-        directories = list(page_directories(self.web_root, name))
+        directories = [
+            project_directory_parts(name, hash_index=False),
+            project_directory_parts(name, hash_index=True),
+        ]
         if slash and spelled == name:
+            not_found = f"no project named {spelled!r} on this mirror\n"
             return await _page(request, directories, self, not_found)
-        if not await asyncio.to_thread(_any_directory, directories):
-            raise web.HTTPNotFound(text=not_found)
+        if not await asyncio.to_thread(_any_directory, self.web_root, directories):
+            raise web.HTTPNotFound(text=f"no project named {spelled!r} on this mirror\n")
         # Relative, so a path prefix added by a reverse proxy survives.
         location = f"../{name}/" if slash else f"{name}/"
         raise web.HTTPMovedPermanently(_with_query(location, request))
 
     async def package_file(self, request: web.Request) -> web.StreamResponse:
-        return await send_package_file(request, self.web_root / "packages")
+        return await self.file(request, request.match_info["path"])
+
+    async def file(self, request: web.BaseRequest, relative: str) -> web.StreamResponse:
+        """Answer ``/packages/<relative>``."""
+        return await send_package_file(
+            request, relative, self.web_root / "packages", self.recent_files
+        )
 
 
-def _with_query(location: str, request: web.Request) -> str:
+def _with_query(location: str, request: web.BaseRequest) -> str:
     query = request.rel_url.raw_query_string
     return f"{location}?{query}" if query else location
 
 
 async def _page(
-    request: web.Request, directories: list[Path], handlers: SimpleHandlers, not_found: str
+    request: web.BaseRequest,
+    directories: list[tuple[str, ...]],
+    handlers: SimpleHandlers,
+    not_found: str,
 ) -> web.StreamResponse:
-    accept = ",".join(request.headers.getall(hdrs.ACCEPT, [])) or None
-    formats = handlers.formats(accept, request.query.get("format"))
-    cache = handlers.pages
-    encodings = ",".join(request.headers.getall(hdrs.ACCEPT_ENCODING, [])) or None
-    coding = choose_coding(encodings)
+    headers = request.headers
+    accept = ",".join(headers.getall(hdrs.ACCEPT, ())) or None
+    encodings = ",".join(headers.getall(hdrs.ACCEPT_ENCODING, ())) or None
     conditions = Conditions.of(request)
-    root = handlers.web_root
-    answer = read_page(directories, formats, coding, conditions, cache, root=root, inline=True)
+    # What decides the answer, when no condition does: a repeat is answered as before.
+    key = (request.raw_path, accept, encodings) if conditions is NO_CONDITIONS else None
+    if key is not None and (recent := handlers.recent.get(key)) is not None:
+        return web.Response(body=recent.body, headers=recent.headers)
+    query = request.query.get("format") if request.query_string else None
+    formats = handlers.formats(accept, query)
+    coding = choose_coding(encodings)
+    root, cache = str(handlers.web_root), handlers.pages
+    answer = read_page(root, directories, formats, coding, conditions, cache=cache, inline=True)
     if answer is Deferred.TO_THREAD:
         answer = await asyncio.to_thread(
-            read_page, directories, formats, coding, conditions, cache, root=root
+            read_page, root, directories, formats, coding, conditions, cache=cache
         )
     assert not isinstance(answer, Deferred)  # only an inline read defers  # noqa: S101
     if answer is None:
         raise web.HTTPNotFound(text=not_found)
-    return _page_response(answer)
+    response_headers = _page_headers(answer)
+    if key is not None and answer.status == 200:
+        handlers.recent.put(key, answer.version, response_headers, answer.body)
+    return web.Response(status=answer.status, body=answer.body, headers=response_headers)
 
 
-def _page_response(answer: PageAnswer) -> web.Response:
-    headers = {hdrs.VARY: PAGE_VARY, hdrs.CACHE_CONTROL: PAGE_CACHE_CONTROL}
+def _page_headers(answer: PageAnswer) -> dict[str, str]:
+    headers: dict[str, str] = {
+        hdrs.SERVER: SERVER_NAME,
+        hdrs.VARY: PAGE_VARY,
+        hdrs.CACHE_CONTROL: PAGE_CACHE_CONTROL,
+    }
     if answer.status == 412:
-        return web.Response(status=412, headers=headers)
+        return headers
     if answer.status == 200:
         headers[hdrs.CONTENT_TYPE] = answer.page_format.header_value
         if answer.coding is not Coding.IDENTITY:
             headers[hdrs.CONTENT_ENCODING] = answer.coding.value
-    response = web.Response(status=answer.status, body=answer.body, headers=headers)
-    response.etag = answer.etag  # 304s carry the validators too (RFC 9110)
-    response.last_modified = answer.version.last_modified
-    return response
+    # 304s carry the validators too (RFC 9110).
+    headers[hdrs.ETAG] = f'"{answer.etag}"'
+    headers[hdrs.LAST_MODIFIED] = http_date(modified_seconds(answer.version))
+    return headers
 
 
-def _any_directory(directories: list[Path]) -> bool:
-    for directory in directories:
+def _any_directory(web_root: Path, directories: list[tuple[str, ...]]) -> bool:
+    for parts in directories:
         try:
-            if directory.is_dir():
+            if web_root.joinpath(*parts).is_dir():
                 return True
         except OSError:  # a name too long for the file system: no such project
             continue

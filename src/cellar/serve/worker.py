@@ -25,10 +25,15 @@ from cellar.config_serve import ServeSettings
 from cellar.serve.access_log import access_log_file
 from cellar.serve.app import ACCESS_LOGGER, start
 from cellar.serve.errors import ServeError
+from cellar.serve.loop import run_server
 from cellar.serve.metrics import MetricsFile, ServerMetrics
 
 # The supervisor's logger: what a worker says about the supervisor is logged as it always was.
 log = logging.getLogger("cellar.serve.supervisor")
+
+
+#: libuv's switch for processes sharing a listening socket: accept one connection per turn.
+SINGLE_ACCEPT = "UV_TCP_SINGLE_ACCEPT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +72,14 @@ def run_worker(
     (the supervisor then ends the server).
     """
     _log_to_stderr(spec.log_level)
+    # The workers share one listening socket. libuv (under uvloop) accepts every connection
+    # waiting at once, so the first worker to wake would take a whole burst of them (a load
+    # balancer's or pip's pool of kept-alive connections) while the others idle; with this
+    # set it takes one at a time and lets the others take theirs (libuv's own setting).
+    os.environ[SINGLE_ACCEPT] = "1"
     try:
         with access_log_file(logging.getLogger(ACCESS_LOGGER), spec.settings.access_log):
-            asyncio.run(_serve(spec, slot, sockets, channel))
+            run_server(_serve(spec, slot, sockets, channel))
     except (ServeError, OSError) as error:
         _report(channel, ("failed", str(error)))
     except KeyboardInterrupt:  # SIGINT before the event loop's handlers were in place

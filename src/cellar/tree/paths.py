@@ -13,6 +13,7 @@ import os
 import re
 import stat
 from pathlib import Path, PurePosixPath
+from collections.abc import Sequence
 from typing import TypeGuard
 
 from packaging.utils import NormalizedName, canonicalize_name
@@ -121,7 +122,41 @@ def resolves_within(root: Path, path: Path) -> bool:
     return True
 
 
-def _really_within(root: Path, path: Path) -> bool:
+def lstat_within(
+    root: str, parts: Sequence[str], *, follow_last: bool = True
+) -> os.stat_result | None:
+    """Return the status of ``root/parts[0]/.../parts[-1]`` when it exists and lies, every
+    symlink on the way followed, within ``root``; None otherwise. A server's lookup per request.
+
+    ``parts`` are names already checked (no ``/``, ``..`` or NUL). One ``lstat`` per part when
+    no part is a symlink (the common case, and what ``resolves_within`` would cost), with the
+    last one's status returned; a symlink on the way is followed only when the whole path
+    resolves inside ``root``. With ``follow_last`` false a final symlink is not followed: its
+    own status is returned, for a caller that takes only regular files.
+    """
+    current = root
+    last = len(parts) - 1
+    status: os.stat_result | None = None
+    for index, part in enumerate(parts):
+        current = f"{current}{os.sep}{part}"
+        try:
+            status = os.lstat(current)
+        except OSError:  # missing, unreadable, a name too long
+            return None
+        if stat.S_ISLNK(status.st_mode):
+            if index == last and not follow_last:
+                return status
+            full = os.sep.join((root, *parts))
+            if not _really_within(root, full):
+                return None
+            try:
+                return os.stat(full) if follow_last else os.lstat(full)
+            except OSError:  # a dangling link or a loop
+                return None
+    return status
+
+
+def _really_within(root: str | Path, path: str | Path) -> bool:
     real_root = os.path.realpath(root)
     real = os.path.realpath(path)
     return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
