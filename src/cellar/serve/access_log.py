@@ -16,6 +16,7 @@ second, not once a line; ``copytruncate`` works too).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
@@ -62,7 +63,8 @@ def combined_log_line(request: BaseRequest, response: StreamResponse, elapsed: f
     forge a line."""
     started = _log_time(int(time.time() - elapsed))
     version = request.version
-    line = f"{request.method} {request.path_qs} HTTP/{version.major}.{version.minor}"
+    # The request target as the client sent it (nginx's $request does the same).
+    line = f"{request.method} {request.raw_path} HTTP/{version.major}.{version.minor}"
     headers = request.headers
     return (
         f"{request.remote or '-'} - - {started} "
@@ -129,8 +131,10 @@ REOPEN_CHECK_SECONDS: Final = 1.0
 
 
 class AccessLogFile(logging.Handler):
-    """The access log file: each line appended with one ``write`` (O_APPEND, so the lines of
-    several workers never interleave), reopened when logrotate moved or removed the file.
+    """The access log file: the lines of one turn of the event loop appended with one ``write``
+    (O_APPEND, so the lines of several workers never interleave, and a line is never split),
+    reopened when logrotate moved or removed the file. A process killed outright loses the
+    lines of the turn it was in.
 
     Raises ``OSError`` from the constructor if the file cannot be opened for appending.
     """
@@ -142,6 +146,8 @@ class AccessLogFile(logging.Handler):
         self._identity = (-1, -1)
         #: When the path was last compared with the open file (``time.monotonic``).
         self._checked = float("-inf")
+        #: Lines of this turn of the event loop, written at its end.
+        self._pending: list[str] = []
         self._open()
 
     def _open(self) -> None:
@@ -152,7 +158,22 @@ class AccessLogFile(logging.Handler):
         self._fd, self._identity = fd, (status.st_dev, status.st_ino)
 
     def write_line(self, line: str) -> None:
-        """Append ``line``; a failure is reported like a logging handler's, once per line."""
+        """Append ``line``: at the end of the event loop's turn, with the other lines of that
+        turn in one ``write`` (at once when no loop runs); a failure is reported like a
+        logging handler's."""
+        self._pending.append(line)
+        if len(self._pending) > 1:
+            return  # a write is already due
+        try:
+            asyncio.get_running_loop().call_soon(self.flush_lines)
+        except RuntimeError:  # no event loop in this thread
+            self.flush_lines()
+
+    def flush_lines(self) -> None:
+        """Write the lines not yet written, in one ``write``."""
+        lines, self._pending = self._pending, []
+        if not lines:
+            return
         try:
             now = time.monotonic()
             if now - self._checked >= REOPEN_CHECK_SECONDS:
@@ -164,16 +185,18 @@ class AccessLogFile(logging.Handler):
                     moved = True
                 if moved:
                     self._open()
-            os.write(self._fd, f"{line}\n".encode("utf-8", "backslashreplace"))
+            text = "".join(f"{line}\n" for line in lines)
+            os.write(self._fd, text.encode("utf-8", "backslashreplace"))
         except OSError:
-            self.handleError(logging.makeLogRecord({"msg": line}))
+            self.handleError(logging.makeLogRecord({"msg": lines[0]}))
 
     def emit(self, record: logging.LogRecord) -> None:
         """Write a record of another writer (the message alone, as the access lines)."""
         self.write_line(record.getMessage())
 
     def close(self) -> None:
-        """Close the file."""
+        """Write what is pending and close the file."""
+        self.flush_lines()
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1

@@ -64,6 +64,8 @@ class SimpleHandlers:
         self, request: web.BaseRequest, spelled: str, *, slash: bool
     ) -> web.StreamResponse:
         """Answer ``/simple/<spelled>/`` (``slash``) or ``/simple/<spelled>``."""
+        if slash and (repeated := _repeat(request, self.recent)) is not None:
+            return repeated  # answered before from this very path: the name was checked then
         if not is_project_name(spelled):
             raise web.HTTPNotFound(text=f"no project named {spelled!r} on this mirror\n")
         name = canonicalize_name(spelled)
@@ -101,12 +103,9 @@ async def _page(
     handlers: SimpleHandlers,
     not_found: str,
 ) -> web.StreamResponse:
-    headers = request.headers
-    accept = ",".join(headers.getall(hdrs.ACCEPT, ())) or None
-    encodings = ",".join(headers.getall(hdrs.ACCEPT_ENCODING, ())) or None
+    accept, encodings = _negotiated(request)
     conditions = Conditions.of(request)
-    # What decides the answer, when no condition does: a repeat is answered as before.
-    key = (request.raw_path, accept, encodings) if conditions is NO_CONDITIONS else None
+    key = _request_key(request) if conditions is NO_CONDITIONS else None
     if key is not None and (recent := handlers.recent.get(key)) is not None:
         return web.Response(body=recent.body, headers=recent.headers)
     query = request.query.get("format") if request.query_string else None
@@ -125,6 +124,27 @@ async def _page(
     if key is not None and answer.status == 200:
         handlers.recent.put(key, answer.version, response_headers, answer.body)
     return web.Response(status=answer.status, body=answer.body, headers=response_headers)
+
+
+def _negotiated(request: web.BaseRequest) -> tuple[str | None, str | None]:
+    """Return the request's Accept and Accept-Encoding (each header's lines joined)."""
+    headers = request.headers
+    accept = ",".join(headers.getall(hdrs.ACCEPT, ())) or None
+    return accept, ",".join(headers.getall(hdrs.ACCEPT_ENCODING, ())) or None
+
+
+def _request_key(request: web.BaseRequest) -> tuple[str, str | None, str | None]:
+    """What decides a page's answer when no condition does: path and query, and the
+    negotiated headers."""
+    return (request.raw_path, *_negotiated(request))
+
+
+def _repeat(request: web.BaseRequest, recent: RecentAnswers) -> web.Response | None:
+    """Return the answer kept for a request without conditions like this one, if any."""
+    if Conditions.of(request) is not NO_CONDITIONS:
+        return None
+    kept = recent.get(_request_key(request))
+    return None if kept is None else web.Response(body=kept.body, headers=kept.headers)
 
 
 def _page_headers(answer: PageAnswer) -> dict[str, str]:
