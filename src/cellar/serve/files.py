@@ -89,9 +89,9 @@ _OPEN_FLAGS: Final = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O
 
 
 async def send_package_file(
-    request: web.BaseRequest, relative: str, packages: Path, recent: RecentAnswers
+    request: web.BaseRequest, relative: str, packages: str, recent: RecentAnswers
 ) -> web.StreamResponse:
-    """Return the response for ``/packages/<relative>``.
+    """Return the response for ``/packages/<relative>`` (``packages``: that directory).
 
     A small file's whole answer to a plain request (no conditions, no range) is kept in
     ``recent`` and sent again while the file is unchanged. Raises ``HTTPNotFound`` for a
@@ -102,7 +102,7 @@ async def send_package_file(
         return web.Response(body=kept.body, headers=kept.headers)
     # Resolving the name costs a few system calls on metadata the kernel has cached: done
     # here rather than in a thread, whose hand-off costs more.
-    found = package_file(str(packages), relative)
+    found = package_file(packages, relative)
     if found is None:
         raise web.HTTPNotFound(text="no such file on this mirror\n")
     path, status = found

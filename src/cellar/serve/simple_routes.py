@@ -9,6 +9,7 @@ a reverse proxy under a path prefix keeps working.
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,9 +88,8 @@ class SimpleHandlers:
 
     async def file(self, request: web.BaseRequest, relative: str) -> web.StreamResponse:
         """Answer ``/packages/<relative>``."""
-        return await send_package_file(
-            request, relative, self.web_root / "packages", self.recent_files
-        )
+        packages = f"{self.web_root}{os.sep}packages"  # no path object: this runs per request
+        return await send_package_file(request, relative, packages, self.recent_files)
 
 
 def _with_query(location: str, request: web.BaseRequest) -> str:

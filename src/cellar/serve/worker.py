@@ -32,10 +32,6 @@ from cellar.serve.metrics import MetricsFile, ServerMetrics
 log = logging.getLogger("cellar.serve.supervisor")
 
 
-#: libuv's switch for processes sharing a listening socket: accept one connection per turn.
-SINGLE_ACCEPT = "UV_TCP_SINGLE_ACCEPT"
-
-
 @dataclass(frozen=True, slots=True)
 class WorkerSpec:
     """What every worker process gets (pickled to it): what to serve and where to count."""
@@ -72,11 +68,6 @@ def run_worker(
     (the supervisor then ends the server).
     """
     _log_to_stderr(spec.log_level)
-    # The workers share one listening socket. libuv (under uvloop) accepts every connection
-    # waiting at once, so the first worker to wake would take a whole burst of them (a load
-    # balancer's or pip's pool of kept-alive connections) while the others idle; with this
-    # set it takes one at a time and lets the others take theirs (libuv's own setting).
-    os.environ[SINGLE_ACCEPT] = "1"
     try:
         with access_log_file(logging.getLogger(ACCESS_LOGGER), spec.settings.access_log):
             run_server(_serve(spec, slot, sockets, channel))

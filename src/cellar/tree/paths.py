@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 import re
 import stat
-from pathlib import Path, PurePosixPath
 from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
 from typing import TypeGuard
 
 from packaging.utils import NormalizedName, canonicalize_name
@@ -146,11 +146,11 @@ def lstat_within(
         if stat.S_ISLNK(status.st_mode):
             if index == last and not follow_last:
                 return status
-            full = os.sep.join((root, *parts))
+            full = os.sep.join((root, *parts))  # noqa: PTH118 - strings: the hot path
             if not _really_within(root, full):
                 return None
             try:
-                return os.stat(full) if follow_last else os.lstat(full)
+                return os.stat(full) if follow_last else os.lstat(full)  # noqa: PTH116
             except OSError:  # a dangling link or a loop
                 return None
     return status
