@@ -39,12 +39,25 @@ def find_orphans(web_root: Path, listed: Collection[str]) -> list[tuple[str, str
 
 
 def _walk(directory: Path, web_root: Path) -> list[str]:
-    """Return the mirror path of every file below ``directory`` (strings: see checks.examine)."""
+    """Return the mirror path of every file below ``directory`` (strings: see checks.examine).
+
+    As ``os.walk`` sees the tree (a symlink to a directory is neither a file nor followed, a
+    directory that cannot be listed is passed over), with ``os.scandir`` directly: a large
+    mirror has a directory per file, and this runs over all of them.
+    """
     found: list[str] = []
     skip = len(str(web_root)) + 1
-    for parent, _, names in os.walk(directory):
-        base = parent[skip:].replace(os.sep, "/")
-        found.extend(f"{base}/{name}" for name in names)
+    pending = [str(directory)]
+    while pending:
+        try:
+            with os.scandir(pending.pop()) as entries:
+                for entry in entries:
+                    if not entry.is_dir():
+                        found.append(entry.path[skip:].replace(os.sep, "/"))
+                    elif not entry.is_symlink():
+                        pending.append(entry.path)
+        except OSError:  # gone, or not listable: what os.walk passes over
+            continue
     return found
 
 
