@@ -22,6 +22,7 @@ import bcrypt
 
 from cellar.config_serve import ServeSettings
 from cellar.serve.app import RunningServer, ServeError, start
+from cellar.serve.loop import run_server
 
 LOOPBACK = ServeSettings(host="127.0.0.1", port=0)
 WHEEL = "packages/ab/cd/foo_bar-1.0-py3-none-any.whl"
@@ -97,7 +98,8 @@ def serving(
             started.put((server, asyncio.get_running_loop(), stop))
             await stop.wait()
 
-    thread = threading.Thread(target=asyncio.run, args=(main(),))
+    # On the event loop `cellar serve` runs on (uvloop where installed), as in production.
+    thread = threading.Thread(target=run_server, args=(main(),))
     thread.start()
     item = started.get(timeout=30)
     if isinstance(item, ServeError):
