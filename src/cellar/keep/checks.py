@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from cellar.keep.pages import StoredPage, listed_paths
+from cellar.keep.pages import StoredPage
 from cellar.state import MirrorState
-from cellar.sync.paths import metadata_path
+from cellar.sync.paths import METADATA_SUFFIX
 
 #: How often a run commits which files it found intact (what a resumed run skips).
 FLUSH_SECONDS = 0.5
@@ -81,12 +81,14 @@ def file_checks(pages: Iterable[StoredPage]) -> list[FileCheck]:
         if page.listing is None:
             continue
         for file in page.listing.files:
-            key = (str(file.path), file.sha256)
+            path = str(file.path)
+            key = (path, file.sha256)
             found.setdefault(key, (file.size, None, []))[2].append((page.name, file.entry.filename))
             if file.metadata_sha256:
-                meta = (str(metadata_path(file.path)), file.metadata_sha256)
-                owner = (page.name, file.entry.filename + ".metadata")
-                found.setdefault(meta, (None, str(file.path), []))[2].append(owner)
+                # metadata_path's, as a string: this runs for every file of the mirror.
+                meta = (path + METADATA_SUFFIX, file.metadata_sha256)
+                owner = (page.name, file.entry.filename + METADATA_SUFFIX)
+                found.setdefault(meta, (None, path, []))[2].append(owner)
     return [
         FileCheck(path, sha256, size, tuple(owners), metadata_of)
         for (path, sha256), (size, metadata_of, owners) in sorted(found.items())
@@ -98,8 +100,13 @@ def listed_by(pages: Iterable[StoredPage]) -> set[str]:
     paths: set[str] = set()
     for page in pages:
         paths |= page.extra_paths
-        if page.listing is not None:
-            paths.update(str(path) for path in listed_paths(page.listing))
+        if page.listing is None:
+            continue
+        for file in page.listing.files:  # listed_paths, as strings
+            path = str(file.path)
+            paths.add(path)
+            if file.metadata_sha256:
+                paths.add(path + METADATA_SUFFIX)
     return paths
 
 
