@@ -493,3 +493,35 @@ def test_pylock_problems_are_errors(tmp_path, text, reason):
     with pytest.raises(RequirementsFileError) as caught:
         read_pylock(path)
     assert reason in str(caught.value)
+
+
+def test_bare_names_read_exactly_as_packaging_parses_them(tmp_path: Path) -> None:
+    # A long list of names is read without running the requirement parser on each line:
+    # what comes out must be what the parser would give, field by field.
+    names = ["Foo_Bar", "a", "zope.interface", "X-Y.z_1", "n" * 200]
+    lines = [*names, "  spaced  ", "b>=1", "c[x]; python_version > '3'", "d # comment", "${NAME}"]
+    path = tmp_path / "requirements.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    requirements = read_requirements_file(path, environ={"NAME": "from-env"}).requirements
+    expected = [
+        *names,
+        "spaced",
+        "b>=1",
+        "c[x]; python_version > '3'",
+        "d",
+        "from-env",
+    ]
+    assert len(requirements) == len(expected)
+    for got, text in zip(requirements, expected, strict=True):
+        want = Requirement(text)
+        assert (got.name, got.url, got.extras, got.marker) == (
+            want.name,
+            want.url,
+            want.extras,
+            want.marker,
+        )
+        assert str(got.specifier) == str(want.specifier)
+        assert (got, str(got), hash(got)) == (want, str(want), hash(want))
+    first, second = requirements[0], requirements[1]
+    first.extras.add("mutated")
+    assert second.extras == set()  # every bare requirement has its own extras

@@ -20,11 +20,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 from packaging.requirements import InvalidRequirement, Requirement
 
 from cellar.errors import CellarError
+from cellar.tree.paths import is_project_name
 
 logger = logging.getLogger("cellar.config")
 
@@ -111,6 +112,9 @@ def _read_pip_file(
 ) -> None:
     """Add the requirements (or constraints) of ``path`` and the files it includes."""
     for lineno, line in _logical_lines(_decode(path), environ):
+        if _bare_name(line):  # the most common line of a long list
+            (constraints if constraint else requirements).append(bare_requirement(line))
+            continue
         args, options = _split_options(line)
         where: dict[str, Any] = {"lineno": lineno, "line": line}
         if args:
@@ -180,15 +184,20 @@ def _logical_lines(text: str, environ: Mapping[str, str]) -> list[tuple[int, str
             start = start if pending else lineno
             pending.append(raw.rstrip("\\"))
             continue
-        line = " " + raw if _COMMENT.match(raw) else raw  # a comment ends a continuation
+        line = " " + raw if "#" in raw and _COMMENT.match(raw) else raw  # a comment ends it
         joined.append((start, "".join([*pending, line])) if pending else (lineno, line))
         pending = []
     if pending:
         joined.append((start, "".join(pending)))
     logical = []
     for lineno, line in joined:
-        stripped = _COMMENT.sub("", line).strip()
-        expanded = _ENV_VAR.sub(lambda m: environ.get(m[1]) or m[0], stripped)
+        # The patterns only where they can match: a long list is mostly plain names.
+        stripped = (_COMMENT.sub("", line) if "#" in line else line).strip()
+        expanded = (
+            _ENV_VAR.sub(lambda m: environ.get(m[1]) or m[0], stripped)
+            if "${" in stripped
+            else stripped
+        )
         if expanded:
             logical.append((lineno, expanded))
     return logical
@@ -196,6 +205,8 @@ def _logical_lines(text: str, environ: Mapping[str, str]) -> list[tuple[int, str
 
 def _split_options(line: str) -> tuple[str, str]:
     """Split a line at its first option, as pip does (markers would not survive shlex)."""
+    if "-" not in line:
+        return line, ""  # most lines: a name, a specifier, no option
     tokens = line.split(" ")
     first = next((i for i, token in enumerate(tokens) if token.startswith("-")), len(tokens))
     return " ".join(tokens[:first]).strip(), " ".join(tokens[first:])
@@ -224,6 +235,8 @@ def _option_parser() -> _OptionParser:
 
 def index_requirement(path: Path, text: str, key: str = "", **where: Any) -> Requirement:
     """Return ``text`` as a requirement an index can serve, or raise naming where it was."""
+    if _bare_name(text):
+        return bare_requirement(text)
     key = f"{key}: " if key else ""
     head = text.split(";", maxsplit=1)[0].strip()
     if "@" not in head and (
@@ -244,6 +257,34 @@ def index_requirement(path: Path, text: str, key: str = "", **where: Any) -> Req
             f"{key}{requirement.name} @ {requirement.url} is a direct URL a mirror cannot serve",
             **where,
         )
+    return requirement
+
+
+#: What ``Requirement`` makes of any bare name but the name itself.
+_BARE: Final = Requirement("a")
+#: ``Requirement``'s fields as packaging lays them out (24 to 26): when they are these, a bare
+#: requirement is built field by field; otherwise (a packaging that keeps more) it is parsed.
+_FIELDS: Final = ("extras", "marker", "name", "specifier", "url")
+_BUILDABLE: Final = getattr(Requirement, "__slots__", None) == _FIELDS
+
+
+def _bare_name(text: str) -> bool:
+    """Whether ``text`` is a project name alone (not a file name such as ``x-1.0.tar.gz``)."""
+    return is_project_name(text) and not text.lower().endswith(_ARCHIVES)
+
+
+def bare_requirement(name: str) -> Requirement:
+    """Return ``Requirement(name)`` for a valid bare project name, without the requirement
+    parser where packaging's layout allows (a list of 100k names would run it 100k times;
+    building one costs a twentieth)."""
+    if not _BUILDABLE:
+        return Requirement(name)
+    requirement = Requirement.__new__(Requirement)
+    requirement.name = name
+    requirement.url = None
+    requirement.extras = set()
+    requirement.specifier = _BARE.specifier  # an empty SpecifierSet, never changed in place
+    requirement.marker = None
     return requirement
 
 
