@@ -71,7 +71,7 @@ def plan_groups(config: Config) -> list[PlanGroup]:
         return [PlanGroup(key, packages.requirements, packages.sets, None)]
     by_name: dict[NormalizedName, tuple[list[Requirement], list[RequirementSet]]] = {}
     for requirement in packages.requirements:
-        by_name.setdefault(canonicalize_name(requirement.name), ([], []))[0].append(requirement)
+        by_name.setdefault(_normalized(requirement.name), ([], []))[0].append(requirement)
     for requirement_set in packages.sets:
         for requirement in requirement_set.requirements:
             name = canonicalize_name(requirement.name)
@@ -80,16 +80,23 @@ def plan_groups(config: Config) -> list[PlanGroup]:
             part = dataclasses.replace(requirement_set, requirements=members)
             if part not in sets:
                 sets.append(part)
-    return [
-        PlanGroup(
-            # Text straight to the hash: a full-index mirror has 700k groups.
-            _hash_text(settings, name, *map(_text, requirements), *map(_set, sets)),
-            tuple(requirements),
-            tuple(sets),
-            (name,),
-        )
-        for name, (requirements, sets) in sorted(by_name.items())
-    ]
+    groups = []
+    for name, (requirements, sets) in sorted(by_name.items()):
+        # Text straight to the hash: a full-index mirror has 700k groups, most of them one
+        # requirement alone.
+        if len(requirements) == 1 and not sets:
+            key = _hash_text(settings, name, _text(requirements[0]))
+        else:
+            key = _hash_text(settings, name, *map(_text, requirements), *map(_set, sets))
+        groups.append(PlanGroup(key, tuple(requirements), tuple(sets), (name,)))
+    return groups
+
+
+def _normalized(name: str) -> NormalizedName:
+    """Return ``canonicalize_name(name)``, at once for a name already in that form."""
+    if name.islower() and "_" not in name and "." not in name and "--" not in name:
+        return NormalizedName(name)
+    return canonicalize_name(name)
 
 
 def _text(requirement: Requirement) -> str:
