@@ -52,6 +52,8 @@ class SimpleHandlers:
         raise web.HTTPMovedPermanently(_with_query("simple/", request))
 
     async def root_page(self, request: web.Request) -> web.StreamResponse:
+        if (repeated := _repeat(request, self.recent)) is not None:
+            return repeated
         not_found = "the mirror has no root page yet\n"
         return await _page(request, [("simple",)], self, not_found)
 
@@ -103,11 +105,10 @@ async def _page(
     handlers: SimpleHandlers,
     not_found: str,
 ) -> web.StreamResponse:
+    """Look the page up and answer it (a repeat was answered before, by ``_repeat``)."""
     accept, encodings = _negotiated(request)
     conditions = Conditions.of(request)
     key = _request_key(request) if conditions is NO_CONDITIONS else None
-    if key is not None and (recent := handlers.recent.get(key)) is not None:
-        return web.Response(body=recent.body, headers=recent.headers)
     query = request.query.get("format") if request.query_string else None
     formats = handlers.formats(accept, query)
     coding = choose_coding(encodings)
