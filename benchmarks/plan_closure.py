@@ -29,12 +29,13 @@ from tests.support.mirror import run_cli, write_config
 from tests.support.packages import build_wheel
 from tests.support.upstream import LocalIndex
 
-TARGETS = [
-    ("3.11", "manylinux_2_28_x86_64", "x86_64-manylinux_2_28"),
-    ("3.12", "manylinux_2_28_x86_64", "x86_64-manylinux_2_28"),
-    ("3.12", "win_amd64", "x86_64-pc-windows-msvc"),
-    ("3.13", "macosx_14_0_arm64", "aarch64-apple-darwin"),
-]
+PYTHONS = ["3.11", "3.12", "3.13"]
+#: Cellar's platform tag -> uv's --python-platform; Cellar's targets are every (python, platform).
+PLATFORMS = {
+    "manylinux_2_28_x86_64": "x86_64-manylinux_2_28",
+    "win_amd64": "x86_64-pc-windows-msvc",
+    "macosx_14_0_arm64": "aarch64-apple-darwin",
+}
 
 
 def build_graph(index: LocalIndex, projects: int, versions: int, seed: int = 7) -> list[str]:
@@ -81,17 +82,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--projects", type=int, default=300)
     parser.add_argument("--versions", type=int, default=5)
+    parser.add_argument("--resolvers", default="pip", help="pip or pip,uv ([packages] resolvers)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch, LocalIndex() as index:
         root = Path(scratch)
         roots = build_graph(index, args.projects, args.versions)
-        config = write_config(root, index.url, roots)
-        pythons = sorted({t[0] for t in TARGETS})
-        platforms = sorted({t[1] for t in TARGETS})
+        resolvers = ", ".join(f'"{r}"' for r in args.resolvers.split(","))
+        config = write_config(root, index.url, roots, extra_packages=f"resolvers = [{resolvers}]\n")
         with config.open("a", encoding="utf-8") as stream:
             stream.write(
-                f"[targets]\npython = {pythons!r}\nplatforms = {platforms!r}\n".replace("'", '"')
+                f"[targets]\npython = {PYTHONS!r}\nplatforms = {sorted(PLATFORMS)!r}\n".replace(
+                    "'", '"'
+                )
             )
+        targets = [(python, uv) for python in PYTHONS for uv in PLATFORMS.values()]
 
         index.reset_log()
         cold = timed(cli=("plan", "-c", str(config)))
@@ -104,7 +108,7 @@ def main() -> None:
         source.write_text("\n".join(roots) + "\n")
         index.reset_log()
         uv = 0.0
-        for python, _, uv_platform in TARGETS:
+        for python, uv_platform in targets:
             uv += timed(
                 [
                     str(find_uv()),
@@ -127,7 +131,7 @@ def main() -> None:
         uv_requests = len(index.requests)
 
     print(
-        f"graph: {args.projects} projects x {args.versions} versions, {len(roots)} roots, {len(TARGETS)} targets"
+        f"graph: {args.projects} projects x {args.versions} versions, {len(roots)} roots, {len(targets)} targets"
     )
     print(f"{'':28}{'seconds':>10}{'requests':>10}{'vs uv':>8}")
     print(f"{'cellar plan, cold':28}{cold:10.2f}{cold_requests:10d}{cold / uv:8.2f}")

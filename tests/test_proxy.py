@@ -6,6 +6,8 @@ checks from both sides that the requests went through it (or, with NO_PROXY, did
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from cellar.cli import main
@@ -80,3 +82,31 @@ def test_a_proxy_that_is_not_a_url_is_a_config_error(tmp_path, populated, capsys
     err = capsys.readouterr().err
     assert "[mirror] proxy: must be http://[user:password@]host:port" in err
     assert "secret" not in err
+
+
+def test_netrc_logins_reach_their_host_alone(tmp_path, populated, monkeypatch):
+    # ~/.netrc, as pip and uv read it: the index's host gets its login on every request, the
+    # proxy its own (read once per run, not once per request).
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login reader password s3cret\n", encoding="utf-8")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    with ForwardProxy(credentials=("reader", "s3cret")) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY")
+        monkeypatch.delenv("no_proxy")
+        assert mirror(tmp_path, populated) == 0
+        assert proxy.forwarded()
+    expected = "Basic " + base64.b64encode(b"reader:s3cret").decode()
+    assert populated.requests
+    assert {r.headers["Authorization"] for r in populated.requests} == {expected}
+
+
+def test_no_netrc_login_for_other_hosts(tmp_path, populated, monkeypatch):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine elsewhere.invalid login reader password s3cret\n", encoding="utf-8")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    assert mirror(tmp_path, populated) == 0
+    assert populated.requests
+    assert all(r.headers["Authorization"] is None for r in populated.requests)

@@ -116,6 +116,8 @@ class TargetPlan:
     #: Warnings to show besides the resolutions' own notes: pins of another resolver that
     #: could not be taken.
     notes: list[str] = field(default_factory=list)
+    #: The build requirement sets resolved (with their depth), each once.
+    builds: set[tuple[tuple[str, ...], int]] = field(default_factory=set, repr=False)
 
     def pins(self) -> dict[NormalizedName, set[Version]]:
         """Return every project this target needs, with every version some resolution pinned."""
@@ -223,19 +225,47 @@ def plan_target(
             releases = result.direct.setdefault(canonicalize_name(requirement.name), {})
             releases.update((release.version, release.files(settings.sdists)) for release in kept)
     seen: set[tuple[str, ...]] = set()
+    wider: list[Resolution] = []
     for members, report in together:
         seen.add(tuple(sorted(str(r) for r in members)))
-        if not _resolve_into(members, view, settings, result, depth=0, report=report):
+        resolved = _resolve_into(members, view, settings, result, depth=0, report=report)
+        if resolved is None:
             # A lock's pins that do not resolve as one set (a universal lock may hold two
             # versions of a project for conflicting extras): each pin is taken alone instead.
             sets_to_resolve.extend([r] for r in members)
+        else:
+            wider.append(resolved)
     for requirement_set in sets_to_resolve:
         key = tuple(sorted(str(r) for r in requirement_set))
         if key in seen:
             continue
         seen.add(key)
+        if len(requirement_set) == 1 and _read_off(
+            requirement_set[0], wider, view, settings, result
+        ):
+            continue
         _resolve_into(requirement_set, view, settings, result, depth=0)
     return result
+
+
+def _read_off(
+    requirement: Requirement,
+    wider: Sequence[Resolution],
+    view: TargetView,
+    settings: ClosureSettings,
+    result: TargetPlan,
+) -> bool:
+    """Add to ``result`` the resolution of ``requirement`` alone as read off one of ``wider``
+    (``cellar.select.implied``); return whether one of them answered it. Its build
+    requirements were resolved with the wider resolution's."""
+    for resolution in wider:
+        found = resolution.implied(
+            requirement, view, prereleases=settings.prereleases, constraints=settings.constraints
+        )
+        if found is not None:
+            result.resolutions.append(found)
+            return True
+    return False
 
 
 def take_pins(
@@ -418,9 +448,9 @@ def _resolve_into(
     *,
     depth: int,
     report: bool = True,
-) -> bool:
+) -> Resolution | None:
     """Resolve ``requirements`` (and the build requirements of what only an sdist installs)
-    into ``result``; return whether the resolution itself succeeded. A failure is recorded
+    into ``result``; return the resolution, or ``None`` if it failed. A failure is recorded
     in ``result`` unless ``report`` is off."""
     target = view.target
     try:
@@ -439,12 +469,16 @@ def _resolve_into(
         if report:
             problem = PlanProblem(target.name, tuple(str(r) for r in requirements), error)
             result.failures.append(problem)
-        return False
+        return None
     result.resolutions.append(resolution)
     if depth >= MAX_BUILD_DEPTH:
-        return True
+        return resolution
     for pin in resolution.pins.values():
         build = pin.metadata.build_requires
         if pin.needs_build and build:
-            _resolve_into(build, view, settings, result, depth=depth + 1)
-    return True
+            # Many sdists share their build requirements: each set is resolved once.
+            key = (tuple(sorted(str(r) for r in build)), depth + 1)
+            if key not in result.builds:
+                result.builds.add(key)
+                _resolve_into(build, view, settings, result, depth=depth + 1)
+    return resolution

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,7 @@ from cellar.select.candidates import (
     split_identifier,
 )
 from cellar.select.failure import ResolutionFailed, UnsatisfiedRequirement, diagnose
+from cellar.select.implied import ResolutionGraph, frozen_links, implied_pins
 from cellar.select.metadata import DistMetadata
 from cellar.select.provider import Provider
 from cellar.select.releases import Release, Repository, SdistPolicy, Target, TargetView, admitted
@@ -85,6 +86,57 @@ class Resolution:
     pins: Mapping[NormalizedName, Pin]
     edges: Edges = field(default_factory=lambda: MappingProxyType({}), repr=False)
     notes: tuple[str, ...] = ()
+    #: How the pins hang together, for reading resolutions of a part off this one
+    #: (``implied``); ``None`` for a resolution that was itself read off another.
+    graph: ResolutionGraph | None = field(default=None, repr=False, compare=False)
+
+    def implied(
+        self,
+        requirement: Requirement,
+        view: TargetView,
+        *,
+        prereleases: bool,
+        constraints: Sequence[Requirement] = (),
+    ) -> Resolution | None:
+        """Return what ``resolve([requirement])`` gives for the same target and settings,
+        read off this resolution, when it can be (``cellar.select.implied``); else ``None``.
+
+        ``requirement`` must pin one release (``name==v``), as the closure's resolutions of
+        each kept release alone do.
+        """
+        if self.graph is None:
+            return None
+        provider = Provider(
+            view.target, view.repository, prereleases=prereleases, sdists=view.sdists, view=view
+        )
+        root = provider.requirement(requirement)
+        part = implied_pins(
+            self.graph,
+            root.identifier,
+            requirement,
+            view,
+            prereleases=prereleases,
+            constraints=_constraints(provider, constraints),
+        )
+        if part is None:
+            return None
+        extras: dict[NormalizedName, set[NormalizedName]] = {}
+        names: dict[NormalizedName, None] = {}
+        for identifier in part.reached:
+            name, _ = split_identifier(identifier)
+            names[name] = None
+            extras.setdefault(name, set()).update(self.graph.extras.get(identifier, ()))
+        pins = {
+            name: replace(pin, extras=frozenset(extras[name]))
+            for name, pin in self.pins.items()
+            if name in names
+        }
+        return Resolution(
+            target=self.target,
+            pins=MappingProxyType(pins),
+            edges=frozen_links(part, root.identifier, root),
+            notes=tuple(provider.notes),
+        )
 
     def why(self, name: str) -> tuple[tuple[str, ...], ...]:
         """Return each chain of requirements from a root requirement to project ``name``.
@@ -172,12 +224,7 @@ def resolve(
         dependencies=dependencies,
         view=view,
     )
-    for constraint in constraints:
-        if provider.applies(constraint.marker):
-            name = canonicalize_name(constraint.name)
-            provider.constraints[name] = (
-                provider.constraints.get(name, SpecifierSet()) & constraint.specifier
-            )
+    provider.constraints.update(_constraints(provider, constraints))
     roots = [provider.requirement(r) for r in requirements if provider.applies(r.marker)]
     for index, root in enumerate(roots):
         provider.requested.setdefault(root.identifier, index)
@@ -194,6 +241,18 @@ def resolve(
         detail = f"gave up after {deep.round_count} rounds of backtracking"
         raise ResolutionFailed(target.name, (), detail) from None
     return _resolution(target.name, result.mapping, result.criteria, provider)
+
+
+def _constraints(
+    provider: Provider, constraints: Sequence[Requirement]
+) -> dict[NormalizedName, SpecifierSet]:
+    """Return the version limits ``constraints`` set on the target, by project."""
+    found: dict[NormalizedName, SpecifierSet] = {}
+    for constraint in constraints:
+        if provider.applies(constraint.marker):
+            name = canonicalize_name(constraint.name)
+            found[name] = found.get(name, SpecifierSet()) & constraint.specifier
+    return found
 
 
 def installable_releases(
@@ -227,21 +286,27 @@ def _resolution(
     provider: Provider,
 ) -> Resolution:
     extras: dict[NormalizedName, set[NormalizedName]] = {}
+    valid_extras: dict[str, frozenset[NormalizedName]] = {}
     edges: dict[str, tuple[tuple[str | None, str | None], ...]] = {}
+    links: dict[str, tuple[tuple[str | None, ResolverRequirement], ...]] = {}
     for identifier, candidate in mapping.items():
         if isinstance(candidate, ExtrasCandidate):
             metadata = provider.metadata(candidate.base)
             assert isinstance(metadata, DistMetadata)  # noqa: S101 - pinned, so it was usable
-            valid = provider.valid_extras(candidate, metadata)
+            valid = valid_extras[identifier] = provider.valid_extras(candidate, metadata)
             extras.setdefault(candidate.base.name, set()).update(valid)
         information = criteria[identifier].information if identifier in criteria else ()
         found: dict[tuple[str | None, str | None], None] = {}
+        required: dict[tuple[str | None, ResolverRequirement], None] = {}
         for requirement, parent in information:
             if parent is not None and mapping.get(parent.identifier) != parent:
                 continue  # left over from a release the resolver moved away from
             text = None if isinstance(requirement, BaseRequirement) else str(requirement)
-            found[(None if parent is None else parent.identifier, text)] = None
+            by = None if parent is None else parent.identifier
+            found[(by, text)] = None
+            required[(by, requirement)] = None
         edges[identifier] = tuple(found)
+        links[identifier] = tuple(required)
     pins: dict[NormalizedName, Pin] = {}
     for candidate in sorted(mapping.values(), key=lambda c: c.identifier):
         if isinstance(candidate, ReleaseCandidate):
@@ -260,4 +325,9 @@ def _resolution(
         pins=MappingProxyType(pins),
         edges=MappingProxyType(edges),
         notes=tuple(provider.notes),
+        graph=ResolutionGraph(
+            chosen=MappingProxyType(dict(mapping)),
+            links=MappingProxyType(links),
+            extras=MappingProxyType(valid_extras),
+        ),
     )

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from packaging.utils import NormalizedName
 
+from cellar import aio
 from cellar.config import Config
 from cellar.keep.delete import prune_projects
 from cellar.keep.disk import find_orphans, remove_files
@@ -98,7 +99,7 @@ def run_mirror(config: Config, reporter: Reporter | None = None) -> MirrorResult
     """
     directory = config.mirror.directory
     with MirrorLock(directory / STATE_DIR / "lock"), MirrorState.open(directory) as state:
-        return asyncio.run(_Run(config, state, reporter or Reporter()).run())
+        return aio.run(_Run(config, state, reporter or Reporter()).run())
 
 
 @dataclass(slots=True)

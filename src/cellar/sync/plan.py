@@ -22,6 +22,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
+from cellar import aio
 from cellar.config import Config
 from cellar.errors import CellarError
 from cellar.select.closure import (
@@ -404,7 +405,7 @@ def run_plan(config: Config) -> tuple[MirrorPlan, Novelty]:
             return await make_plan(config, client, state)
 
     with MirrorState.open(config.mirror.directory) as state:
-        result = asyncio.run(plan(state))
+        result = aio.run(plan(state))
         return result, novelty(result, state)
 
 

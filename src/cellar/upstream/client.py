@@ -24,6 +24,7 @@ from urllib.parse import urljoin
 
 import aiohttp
 from packaging.utils import canonicalize_name
+from yarl import URL
 
 from cellar.simple_api import HTML_LEGACY, HTML_V1, JSON_V1, ProjectPage, frozen_mapping
 from cellar.storage import file_size
@@ -40,6 +41,7 @@ from cellar.upstream.answers import (
     describe_failure,
     hash_prefix,
 )
+from cellar.upstream.environment import HostEnvironment
 from cellar.upstream.errors import (
     LongerThanStatedError,
     PageTooLargeError,
@@ -99,6 +101,7 @@ class UpstreamClient:
         #: page until ``fetch_project`` takes it.
         self._current: dict[str, asyncio.Future[_CurrentPage]] = {}
         self._session: aiohttp.ClientSession | None = None
+        self._environment: HostEnvironment | None = None
         self._slots: asyncio.Semaphore | None = None
 
     async def __aenter__(self) -> UpstreamClient:
@@ -106,14 +109,15 @@ class UpstreamClient:
             raise RuntimeError("UpstreamClient is already open")
         settings = self.settings
         self._slots = asyncio.Semaphore(settings.concurrency)
+        # HTTP_PROXY, HTTPS_PROXY and NO_PROXY, as pip and curl read them, and ~/.netrc: read
+        # once here, where aiohttp's trust_env reads them for every request.
+        self._environment = await asyncio.to_thread(HostEnvironment.read)
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=settings.concurrency),
             timeout=aiohttp.ClientTimeout(
                 total=None, connect=settings.timeout, sock_read=settings.timeout
             ),
             headers={"User-Agent": settings.user_agent},
-            # HTTP_PROXY, HTTPS_PROXY and NO_PROXY, as pip and curl read them (and ~/.netrc).
-            trust_env=True,
         )
         return self
 
@@ -470,13 +474,21 @@ class UpstreamClient:
             if reason is not None:
                 raise RefusedURLError(current, reason)
             self.page_stats.requests += 1
+            target = URL(current)
+            proxy: str | URL | None = self.settings.proxy
+            sent = headers
+            if (environment := self._environment) is not None:
+                if proxy is None:
+                    proxy = environment.proxy(target)
+                if (login := environment.login(target)) is not None:
+                    sent = {**headers, "Authorization": login}  # this host's alone
             with self._network():
                 response = await self._http.get(
-                    current,
-                    headers=headers,
+                    target,
+                    headers=sent,
                     auto_decompress=auto_decompress,
                     allow_redirects=False,
-                    proxy=self.settings.proxy,
+                    proxy=proxy,
                 )
             location = response.headers.get("Location")
             if response.status not in _REDIRECTS or location is None:

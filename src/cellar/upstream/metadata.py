@@ -111,6 +111,8 @@ class MetadataFetcher:
         self._memory_limit = memory_limit
         self._temp_dir = temp_dir
         self._in_flight: dict[str, asyncio.Task[DistMetadata]] = {}
+        # Parsed once per run: every target's resolutions ask for the same releases.
+        self._parsed: dict[str, DistMetadata] = {}
         self._counts = dict.fromkeys(FetcherStats.__dataclass_fields__, 0)
 
     def stats(self) -> FetcherStats:
@@ -127,10 +129,16 @@ class MetadataFetcher:
         ``UpstreamConnectionError`` when the upstream fails.
         """
         key = metadata_cache_key(file)
+        parsed = self._parsed.get(key)
+        if parsed is not None:
+            self._count(cache_hits=1)
+            check_identity(parsed, file.filename, project, file.url)
+            return parsed
         cached = self._state.cached_metadata(key) if self._state is not None else None
         if cached is not None:
             self._count(cache_hits=1)
-            return _interpret(cached, project, file, file.url)
+            parsed = self._parsed[key] = _interpret(cached, project, file, file.url)
+            return parsed
         task = self._in_flight.get(key)
         if task is None:
             task = asyncio.ensure_future(self._fetch_and_record(key, project, file))
@@ -142,6 +150,7 @@ class MetadataFetcher:
         metadata = await asyncio.shield(task)
         # The same bytes may be listed under another name; the first caller's file was checked.
         check_identity(metadata, file.filename, project, file.url)
+        self._parsed[key] = metadata
         return metadata
 
     def _forget(self, key: str, task: asyncio.Task[DistMetadata]) -> None:
