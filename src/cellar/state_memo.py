@@ -52,6 +52,28 @@ class PlanMemoLog:
                 [(key, _text(memo.pages), _text(memo.projects)) for key, memo in memos.items()],
             )
 
+    def plan_report(self, key: str) -> tuple[dict[str, str | None], str] | None:
+        """Return the report ``cellar plan`` kept under ``key``, with the digest of each page
+        its plan read (``None``: the project did not exist); ``None`` if there is none."""
+        row = self._db.execute(
+            "SELECT pages, report FROM plan_reports WHERE key = ?", (key,)
+        ).fetchone()
+        if row is None:
+            return None
+        try:
+            return {name: digest or None for name, digest in _pairs(row[0])}, row[1]
+        except ValueError:
+            return None  # damaged: planned again, and rewritten
+
+    def record_plan_report(self, key: str, pages: Mapping[str, str | None], report: str) -> None:
+        """Keep ``cellar plan``'s ``report`` under ``key``, with the digests of its pages; one
+        report per key, and the other keys' are dropped (a selection edited leaves none)."""
+        with transaction(self._db):
+            self._db.execute("DELETE FROM plan_reports")
+            self._db.execute(
+                "INSERT INTO plan_reports VALUES (?, ?, ?)", (key, _text(pages), report)
+            )
+
     def page_digests(self) -> dict[str, tuple[str | None, str | None]]:
         """Return each kept page's serial and body digest, by project name."""
         rows = self._db.execute("SELECT name, serial, digest FROM pages").fetchall()

@@ -69,6 +69,11 @@ CREATE TABLE IF NOT EXISTS plan_memos (
     pages TEXT NOT NULL,
     projects TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS plan_reports (
+    key TEXT PRIMARY KEY,
+    pages TEXT NOT NULL,
+    report TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS measures (
     key TEXT PRIMARY KEY,
     value REAL NOT NULL

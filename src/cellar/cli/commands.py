@@ -102,11 +102,11 @@ def _mirror(config: Config, console: Console) -> int:
 
 def _plan(config: Config, *, as_json: bool) -> int:
     from cellar.plan_report import plan_json, plan_text  # noqa: PLC0415
-    from cellar.sync.plan import run_plan  # noqa: PLC0415
+    from cellar.sync.plan import run_plan_report  # noqa: PLC0415
 
-    plan, novelty = run_plan(config)
-    print(plan_json(plan, novelty) if as_json else printable_lines(plan_text(plan, novelty)))
-    return EXIT_FAILURES if plan.failures else EXIT_OK
+    report, novelty = run_plan_report(config)
+    print(plan_json(report, novelty) if as_json else printable_lines(plan_text(report, novelty)))
+    return EXIT_FAILURES if report.failures else EXIT_OK
 
 
 def _why(config: Config, project: str) -> int:

@@ -62,6 +62,13 @@ def settings_key(config: Config) -> str:
     )
 
 
+def report_key(config: Config, uv: str | None) -> str:
+    """Return the key of everything that decides what ``cellar plan`` says but the pages:
+    ``uv`` is the uv that adds its pins (its path), if one does."""
+    packages = config.packages
+    return _digest(["report", settings_key(config), packages.requirements, packages.sets, uv])
+
+
 def plan_groups(config: Config) -> list[PlanGroup]:
     """Split ``config``'s requirements into groups that can be planned one without another."""
     packages = config.packages

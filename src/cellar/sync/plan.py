@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -41,10 +41,11 @@ from cellar.simple_api import DistFile, ProjectPage
 from cellar.state import STATE_DIR, MirrorState
 from cellar.sync.bounded import each_bounded
 from cellar.sync.errors import UnsafePathError
-from cellar.sync.memo import layout, merged, plan_groups, published_key
+from cellar.sync.memo import layout, merged, plan_groups, published_key, report_key
 from cellar.sync.paths import mirror_path
+from cellar.sync.report import PlanReport, kept_report, report_of, stored_report
 from cellar.sync.repository import UpstreamRepository
-from cellar.sync.reuse import memos_of, reusable
+from cellar.sync.reuse import UNREADABLE, current_digests, known_digests, memos_of, reusable
 from cellar.sync.serial_costs import SerialCosts, use_root_serials
 from cellar.sync.uv_pins import (
     UvSettings,
@@ -79,6 +80,8 @@ class MirrorPlan:
     kept: Mapping[NormalizedName, str] = field(default_factory=dict)
     #: Every project page the plan read, found or not.
     consulted: tuple[NormalizedName, ...] = ()
+    #: The warnings the plan logged (each once, with the targets it holds on).
+    warnings: tuple[str, ...] = ()
 
     def files(self, name: NormalizedName) -> tuple[DistFile, ...]:
         """Return the files planned for project ``name``, in page order."""
@@ -266,13 +269,19 @@ async def _plan(
     finally:
         resolvers.shutdown(wait=False, cancel_futures=True)
     order = {target.name: index for index, target in enumerate(targets)}
+    warnings = []
     for warning, names in to_say.items():
         names.sort(key=order.__getitem__)
         on = names[0] if len(names) == 1 else f"{len(names)} targets ({', '.join(names)})"
-        log.warning("%s: %s", on, warning)
+        warnings.append(f"{on}: {warning}")
+        log.warning("%s", warnings[-1])
     closure = merge_plans(target_plans)
     return MirrorPlan(
-        closure, dict(repository.pages), dict(repository.refused), consulted=repository.consulted
+        closure,
+        dict(repository.pages),
+        dict(repository.refused),
+        consulted=repository.consulted,
+        warnings=tuple(warnings),
     )
 
 
@@ -378,19 +387,20 @@ class Novelty:
     new_bytes: int
 
 
-def novelty(plan: MirrorPlan, state: MirrorState) -> Novelty:
-    """Return the plan's size, and what of it is not yet verified in the mirror."""
-    files = size = new_files = new_bytes = 0
-    for name in plan.projects:
-        for file in plan.files(name):
-            files += 1
+def novelty(files: Mapping[NormalizedName, Sequence[DistFile]], state: MirrorState) -> Novelty:
+    """Return the size of a plan's ``files`` (by project), and what of it is not yet verified
+    in the mirror."""
+    count = size = new_files = new_bytes = 0
+    for name, planned in files.items():
+        for file in planned:
+            count += 1
             size += file.size or 0
             path = mirror_path(name, file, file.sha256)
             record = state.file(str(path)) if path is not None else None
             if record is None or (file.sha256 and record.sha256 != file.sha256.lower()):
                 new_files += 1
                 new_bytes += file.size or 0
-    return Novelty(files, size, new_files, new_bytes)
+    return Novelty(count, size, new_files, new_bytes)
 
 
 def run_plan(config: Config) -> tuple[MirrorPlan, Novelty]:
@@ -406,7 +416,71 @@ def run_plan(config: Config) -> tuple[MirrorPlan, Novelty]:
 
     with MirrorState.open(config.mirror.directory) as state:
         result = aio.run(plan(state))
-        return result, novelty(result, state)
+        return result, novelty({n: result.files(n) for n in result.projects}, state)
+
+
+def run_plan_report(config: Config) -> tuple[PlanReport, Novelty]:
+    """Return what ``cellar plan`` says of a plan of ``config``'s selection, and what of it
+    the mirror does not hold yet.
+
+    The report of the last ``cellar plan`` of the same selection is said again, resolving
+    nothing, when every page that plan read is unchanged upstream (``cellar.sync.report``).
+    """
+
+    async def plan(state: MirrorState) -> PlanReport:
+        started = time.monotonic()
+        key = report_key(config, _uv_in_plan(config))
+        async with UpstreamClient(client_settings(config), pages=state) as client:
+            kept = await _kept_report(key, config, state, client)
+            if kept is not None:
+                return dataclasses.replace(
+                    kept, seconds=time.monotonic() - started, requests=client.page_stats.requests
+                )
+            made = await make_plan(config, client, state)
+            report = report_of(made)
+            if not made.failures and not made.refused:
+                digests = await known_digests(made.consulted, client)
+                state.record_plan_report(key, digests, stored_report(report))
+            return report
+
+    with MirrorState.open(config.mirror.directory) as state:
+        report = aio.run(plan(state))
+        return report, novelty(report.files, state)
+
+
+def _uv_in_plan(config: Config) -> str | None:
+    """Return the uv whose pins a plan of ``config`` holds, as ``uv_settings`` decides (but
+    saying nothing), or ``None``."""
+    packages = config.packages
+    if packages.resolvers is not None and "uv" not in packages.resolvers:
+        return None
+    if not packages.dependencies or not config.targets:
+        return None
+    uv = find_uv()
+    return None if uv is None else str(uv)
+
+
+async def _kept_report(
+    key: str, config: Config, state: MirrorState, client: UpstreamClient
+) -> PlanReport | None:
+    """Return the last plan's report if nothing it rested on changed, else ``None``."""
+    found = state.plan_report(key)
+    if found is None:
+        return None
+    pages, text = found
+    if use_root_serials(
+        config.mirror.root_serials, serial_costs(state), concurrency=config.mirror.workers
+    ):
+        await _load_root_serials(client)
+    digests = await current_digests(pages, state, client)
+    if any(digests.get(name, UNREADABLE) != digest for name, digest in pages.items()):
+        return None
+    report = kept_report(text, seconds=0.0, requests=0)
+    if report is not None:
+        log.info("no page the last plan read has changed upstream: its report holds")
+        for warning in report.warnings:
+            log.warning("%s", warning)
+    return report
 
 
 def client_settings(config: Config) -> ClientSettings:

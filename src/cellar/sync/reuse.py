@@ -46,7 +46,7 @@ async def reusable(
         and all(published.get(name) == key for name, key in memo.projects.items())
     ]
     names = {name for _, memo in candidates for name in memo.pages}
-    digests = await _current_digests(names, state, client)
+    digests = await current_digests(names, state, client)
     kept: dict[NormalizedName, str] = {}
     remaining: list[PlanGroup] = []
     held = {group.key for group, memo in candidates if _holds(memo, digests)}
@@ -65,6 +65,19 @@ async def reusable(
     return Reuse(kept, tuple(remaining))
 
 
+async def known_digests(
+    names: Iterable[NormalizedName], client: UpstreamClient
+) -> dict[str, str | None]:
+    """Return the digest of each of ``names``' pages as this run read them (no request)."""
+    digest: dict[str, str | None] = {}
+
+    async def known(name: NormalizedName) -> None:
+        digest[name] = await client.project_digest(name)  # read this run: no request
+
+    await each_bounded(tuple(names), client.settings.concurrency * 2, known)
+    return digest
+
+
 async def memos_of(
     groups: Iterable[PlanGroup],
     pages: Mapping[NormalizedName, ProjectPage],
@@ -77,12 +90,7 @@ async def memos_of(
     """Return the memo of each of ``groups`` as just planned: ``pages`` and ``files`` are the
     plan's, ``consulted`` every page the plan read (``client`` knows their digests already)."""
     consulted = tuple(consulted)
-    digest: dict[str, str | None] = {}
-
-    async def known(name: NormalizedName) -> None:
-        digest[name] = await client.project_digest(name)  # read this run: no request
-
-    await each_bounded(consulted, client.settings.concurrency * 2, known)
+    digest = await known_digests(consulted, client)
     memos: dict[str, PlanMemo] = {}
     for group in groups:
         reached = group.names if group.names is not None else tuple(pages)
@@ -102,7 +110,7 @@ def _holds(memo: PlanMemo, digests: Mapping[str, str | None]) -> bool:
     return all(digests.get(name, "?") == digest for name, digest in memo.pages.items())
 
 
-async def _current_digests(
+async def current_digests(
     names: Iterable[str], state: MirrorState, client: UpstreamClient
 ) -> dict[str, str | None]:
     """Return the digest of each page as it is upstream now (None: gone), asking only for

@@ -97,6 +97,7 @@ class UpstreamClient:
         self.page_stats = PageStats()
         self._pages = pages
         self._serials: SerialIndex | None = None
+        self._serial_count: int | None = None  # read once per client
         #: Each project page checked this run (normalised name): its digest, and the parsed
         #: page until ``fetch_project`` takes it.
         self._current: dict[str, asyncio.Future[_CurrentPage]] = {}
@@ -261,8 +262,11 @@ class UpstreamClient:
         can skip asking for a page whose snapshot is at that serial; return how many.
 
         An index whose root page gives no serials (HTML, most non-PyPI indexes) changes
-        nothing and returns 0. Raises as ``fetch_index``.
+        nothing and returns 0. Read once per client: asked again, it returns the same count.
+        Raises as ``fetch_index``.
         """
+        if self._serial_count is not None:
+            return self._serial_count
         url = self.settings.index_url
         started = time.monotonic()
         page = await self._retrying(url, lambda _: self._get_page(url))
@@ -270,6 +274,7 @@ class UpstreamClient:
         serials = parse_index_serials(page.body, page.content_type, page.url)
         self.page_stats.root_seconds = time.monotonic() - started
         self._serials = SerialIndex(serials) if serials else None
+        self._serial_count = len(serials)
         return len(serials)
 
     async def fetch_index(self) -> tuple[str, ...]:
