@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
@@ -25,18 +26,6 @@ from packaging.utils import NormalizedName, canonicalize_name
 from cellar import aio
 from cellar.config import Config
 from cellar.errors import CellarError
-from cellar.select.closure import (
-    ClosurePlan,
-    ClosureSettings,
-    EveryTarget,
-    PlanProblem,
-    TargetPlan,
-    merge_plans,
-    plan_target,
-    take_pins,
-)
-from cellar.select.sources import RequirementSet
-from cellar.select.targets import TargetEnvironment
 from cellar.simple_api import DistFile, ProjectPage
 from cellar.state import STATE_DIR, MirrorState
 from cellar.sync.bounded import each_bounded
@@ -44,7 +33,6 @@ from cellar.sync.errors import UnsafePathError
 from cellar.sync.memo import layout, merged, plan_groups, published_key, report_key
 from cellar.sync.paths import mirror_path
 from cellar.sync.report import PlanReport, kept_report, report_of, stored_report
-from cellar.sync.repository import UpstreamRepository
 from cellar.sync.reuse import UNREADABLE, current_digests, known_digests, memos_of, reusable
 from cellar.sync.serial_costs import SerialCosts, use_root_serials
 from cellar.sync.uv_pins import (
@@ -58,9 +46,15 @@ from cellar.sync.uv_pins import (
 from cellar.units import counted
 from cellar.upstream.client import ClientSettings, UpstreamClient
 from cellar.upstream.errors import UpstreamError
-from cellar.upstream.metadata import MetadataFetcher
 from cellar.upstream.retry import RetryPolicy
 from cellar.upstream.snapshots import PageStats
+
+if TYPE_CHECKING:
+    # The resolver and what feeds it are loaded when a plan is made: a plan whose last
+    # report holds (``run_plan_report``) never needs them.
+    from cellar.select.closure import ClosurePlan, ClosureSettings, PlanProblem
+    from cellar.select.sources import RequirementSet
+    from cellar.sync.repository import UpstreamRepository
 
 log = logging.getLogger("cellar.sync")
 
@@ -110,6 +104,8 @@ class MirrorPlan:
 
 def closure_settings(config: Config) -> ClosureSettings:
     """Return the closure settings ``config`` asks for."""
+    from cellar.select.closure import ClosureSettings  # noqa: PLC0415 - see TYPE_CHECKING
+
     packages = config.packages
     return ClosureSettings(
         dependencies=packages.dependencies,
@@ -153,6 +149,8 @@ async def _make_plan(
         kept, groups = found.kept, list(found.remaining)
         requirements, sets = merged(groups)
         if not groups:
+            from cellar.select.closure import merge_plans  # noqa: PLC0415 - see TYPE_CHECKING
+
             return MirrorPlan(
                 merge_plans([]),
                 {},
@@ -185,10 +183,18 @@ async def _plan(
     requirements: tuple[Requirement, ...],
     sets: tuple[RequirementSet, ...],
 ) -> MirrorPlan:
-    loop = asyncio.get_running_loop()
-    repository = UpstreamRepository(
-        loop, client, MetadataFetcher(client, state), filters=config.filters
+
+    from cellar.select.closure import (  # noqa: PLC0415
+        EveryTarget,
+        TargetPlan,
+        merge_plans,
+        plan_target,
+        take_pins,
     )
+    from cellar.select.targets import TargetEnvironment  # noqa: PLC0415
+
+    loop = asyncio.get_running_loop()
+    repository = _repository(loop, config, client, state)
     settings = closure_settings(config)
     # The pages every target reads first, fetched side by side before the resolvers start:
     # a resolver thread asks for them one at a time (100k projects: minutes, one by one).
@@ -268,13 +274,7 @@ async def _plan(
         target_plans = await asyncio.gather(*(one(target) for target in targets))
     finally:
         resolvers.shutdown(wait=False, cancel_futures=True)
-    order = {target.name: index for index, target in enumerate(targets)}
-    warnings = []
-    for warning, names in to_say.items():
-        names.sort(key=order.__getitem__)
-        on = names[0] if len(names) == 1 else f"{len(names)} targets ({', '.join(names)})"
-        warnings.append(f"{on}: {warning}")
-        log.warning("%s", warnings[-1])
+    warnings = _said(to_say, [target.name for target in targets])
     closure = merge_plans(target_plans)
     return MirrorPlan(
         closure,
@@ -283,6 +283,31 @@ async def _plan(
         consulted=repository.consulted,
         warnings=tuple(warnings),
     )
+
+
+def _said(to_say: Mapping[str, list[str]], targets: Sequence[str]) -> tuple[str, ...]:
+    """Log each warning once, naming the targets it holds on in order; return the lines."""
+    order = {name: index for index, name in enumerate(targets)}
+    warnings = []
+    for warning, held in to_say.items():
+        names = sorted(held, key=order.__getitem__)
+        on = names[0] if len(names) == 1 else f"{len(names)} targets ({', '.join(names)})"
+        warnings.append(f"{on}: {warning}")
+        log.warning("%s", warnings[-1])
+    return tuple(warnings)
+
+
+def _repository(
+    loop: asyncio.AbstractEventLoop,
+    config: Config,
+    client: UpstreamClient,
+    state: MirrorState | None,
+) -> UpstreamRepository:
+    """Return the upstream as the resolvers see it, caching metadata in ``state``."""
+    from cellar.sync.repository import UpstreamRepository  # noqa: PLC0415 - see TYPE_CHECKING
+    from cellar.upstream.metadata import MetadataFetcher  # noqa: PLC0415
+
+    return UpstreamRepository(loop, client, MetadataFetcher(client, state), filters=config.filters)
 
 
 async def _prefetch(repository: UpstreamRepository, names: Iterable[str], workers: int) -> None:
