@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
+import pytest
+
 from cellar.cli import main
 from tests.support.mirror import write_config
 from tests.support.packages import build_wheel
@@ -51,26 +53,24 @@ def test_an_unchanged_upstream_gets_the_kept_report(tmp_path, local_index, capsy
     assert [f["filename"] for f in data["projects"]["app"]["files"]] == ["app-1.0-py3-none-any.whl"]
 
 
-def test_a_changed_page_is_planned_again(tmp_path, local_index, capsys):
+def new_release(tmp_path, index):
+    index.add(build_wheel("lib", "2.0"))
+    return write_config(tmp_path, index.url, ["app"]), "  lib 2.0"
+
+
+def another_selection(tmp_path, index):
+    return write_config(tmp_path, index.url, ["app", "win"]), "  win 1.0"
+
+
+@pytest.mark.parametrize("change", [new_release, another_selection])
+def test_a_change_is_planned_again(tmp_path, local_index, capsys, change):
     populate(local_index)
-    config = write_config(tmp_path, local_index.url, ["app"])
-    plan(config, capsys)
-    local_index.add(build_wheel("lib", "2.0"))
+    plan(write_config(tmp_path, local_index.url, ["app"]), capsys)
+    config, expected = change(tmp_path, local_index)
     code, out = plan(config, capsys)
     assert code == 0
     assert "its plan holds" not in out
-    assert "  lib 2.0" in out
-
-
-def test_another_selection_is_planned_again(tmp_path, local_index, capsys):
-    populate(local_index)
-    config = write_config(tmp_path, local_index.url, ["app"])
-    plan(config, capsys)
-    config = write_config(tmp_path, local_index.url, ["app", "win"])
-    code, out = plan(config, capsys)
-    assert code == 0
-    assert "its plan holds" not in out
-    assert "  win 1.0" in out
+    assert expected in out
 
 
 def test_a_failed_plan_is_made_again_and_says_its_failures(tmp_path, local_index, capsys):
