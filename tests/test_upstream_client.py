@@ -325,6 +325,54 @@ def test_download_stalled_mid_body_is_retried(upstream: Upstream, tmp_path: Path
     assert upstream.hits("/files/x") == 2
 
 
+def test_a_small_body_is_spooled_in_memory_and_no_file_is_made(
+    upstream: Upstream, tmp_path: Path
+) -> None:
+    data = os.urandom(5000)
+    upstream.routes["/files/small.whl"] = answer(200, data)
+    dest = tmp_path / "not-yet" / "small.whl.part"  # its directory is not made either
+    result = run(
+        settings(upstream),
+        lambda client: client.download(upstream.url("/files/small.whl"), dest, spool=8192),
+    )
+    assert result.body == data
+    assert result.digests == {"sha256": hashlib.sha256(data).hexdigest()}
+    assert not dest.parent.exists()
+
+
+def test_a_body_longer_than_the_spool_goes_to_the_file(upstream: Upstream, tmp_path: Path) -> None:
+    data = os.urandom(300 * 1024)
+    upstream.routes["/files/large.whl"] = answer(200, data)
+    dest = tmp_path / "made-on-spill" / "large.whl.part"
+    result = run(
+        settings(upstream),
+        lambda client: client.download(upstream.url("/files/large.whl"), dest, spool=1000),
+    )
+    assert result.body is None
+    assert dest.read_bytes() == data  # the spooled start, then the rest
+
+
+def test_a_spilled_attempt_leaves_nothing_when_a_retry_fits_in_memory(
+    upstream: Upstream, tmp_path: Path
+) -> None:
+    small = b"y" * 100
+
+    def oversized(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", "5000")
+        handler.end_headers()
+        handler.wfile.write(b"z" * 2000)  # then closes: cut, retried
+
+    upstream.routes["/files/x"] = in_turn(oversized, answer(200, small))
+    dest = tmp_path / "x.part"
+    result = run(
+        settings(upstream),
+        lambda client: client.download(upstream.url("/files/x"), dest, spool=1000),
+    )
+    assert result.body == small
+    assert not dest.exists()
+
+
 def test_write_error_is_not_retried(upstream: Upstream, tmp_path: Path) -> None:
     upstream.routes["/files/x"] = answer(200, b"data")
     dest = tmp_path / "missing-directory" / "x"

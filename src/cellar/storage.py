@@ -10,8 +10,9 @@ import hashlib
 import os
 import re
 import secrets
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 TEMP_SUFFIX = ".part"
 _CHUNK = 1 << 20
@@ -119,6 +120,95 @@ def finish_file(temp: Path, path: Path) -> int:
         os.close(descriptor)
     temp.chmod(0o644)
     temp.replace(path)
+    return mtime_ns
+
+
+class Spooled:
+    """Where a download's body goes: memory, up to ``spool`` bytes (0: none), then the file
+    ``dest`` (appended to with ``append``), whose directory is made if the body spills there.
+
+    ``close`` returns the body when it stayed in memory, else ``None`` (it is in ``dest``,
+    created even for an empty body). Writing to ``dest`` blocks: it is for large bodies,
+    where the transfer takes far longer than the write.
+    """
+
+    def __init__(self, dest: Path, *, append: bool, spool: int) -> None:
+        self.dest = dest
+        self.append = append
+        self.spool = spool
+        self.spilled = False
+        self._held: bytearray | None = bytearray() if spool else None
+        self._sink: BinaryIO | None = None
+
+    def write(self, chunk: bytes) -> None:
+        """Add ``chunk`` to the body."""
+        if self._held is not None and len(self._held) + len(chunk) <= self.spool:
+            self._held += chunk
+            return
+        self._open().write(chunk)
+
+    def close(self) -> bytes | None:
+        """Finish the body; return it if it stayed in memory."""
+        if self._held is not None:
+            return bytes(self._held)
+        self._open().close()
+        return None
+
+    def discard(self) -> None:
+        """Close the file the body went to, if any (after a failure)."""
+        if self._sink is not None:
+            self._sink.close()
+
+    def _open(self) -> BinaryIO:
+        if self._sink is None:
+            if self._held is not None:
+                self.dest.parent.mkdir(parents=True, exist_ok=True)
+            self._sink = self.dest.open("ab" if self.append else "wb")
+            self.spilled = True
+            if self._held:
+                self._sink.write(self._held)
+            self._held = None
+        return self._sink
+
+
+def make_directories(directories: Iterable[Path]) -> None:
+    """Make each of ``directories`` (parents first) unless it exists; a parent missing after
+    all (another thread's still to be made) is made too."""
+    for directory in directories:
+        try:
+            directory.mkdir()
+        except FileExistsError:
+            pass
+        except FileNotFoundError:
+            directory.mkdir(parents=True, exist_ok=True)
+
+
+def place_bytes(temp: Path, path: Path, data: bytes, directories: Iterable[Path] = ()) -> int:
+    """Write ``data`` durably at ``path`` as ``finish_file`` leaves a file: ``directories``
+    made first (``make_directories``), written to ``temp`` beside it, synced, made readable
+    and renamed into place; return its mtime in nanoseconds. One call for all of a small
+    file's disk work. Blocking: call it off the event loop. On failure ``temp`` is removed and
+    ``path`` is untouched."""
+    make_directories(directories)
+    try:
+        descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    except FileNotFoundError:
+        temp.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(descriptor, view) :]
+            os.fsync(descriptor)
+            os.fchmod(descriptor, 0o644)
+            mtime_ns = os.fstat(descriptor).st_mtime_ns
+        finally:
+            os.close(descriptor)
+        temp.replace(path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
     return mtime_ns
 
 

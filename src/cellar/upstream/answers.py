@@ -69,11 +69,14 @@ class ClientSettings:
 
 @dataclass(frozen=True, slots=True)
 class Download:
-    """A file downloaded whole: its size, hex digests by algorithm, and final URL."""
+    """A file downloaded whole: its size, hex digests by algorithm, and final URL; ``body``
+    holds its bytes when they were kept in memory (``UpstreamClient.download``'s ``spool``),
+    and is ``None`` when they are in the destination file."""
 
     size: int
     digests: Mapping[str, str]
     url: str
+    body: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

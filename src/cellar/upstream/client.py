@@ -14,7 +14,7 @@ import dataclasses
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from packaging.utils import canonicalize_name
 from yarl import URL
 
 from cellar.simple_api import HTML_LEGACY, HTML_V1, JSON_V1, ProjectPage, frozen_mapping
-from cellar.storage import file_size
+from cellar.storage import Spooled, file_size
 from cellar.upstream.answers import (
     CHUNK_SIZE,
     MIN_DOWNLOAD_RATE,
@@ -298,8 +298,14 @@ class UpstreamClient:
         on_progress: Callable[[int], None] | None = None,
         resume: bool = False,
         max_size: int | None = None,
+        spool: int = 0,
     ) -> Download:
         """Stream the file at ``url`` into ``dest`` and return its size and digests.
+
+        With ``spool`` (and not ``resume``), a body of at most that many bytes is kept in
+        memory and returned in ``Download.body``, and ``dest`` is neither created nor left
+        behind: the caller writes it where and when it likes (off the event loop, in one go).
+        A longer body goes to ``dest`` as usual.
 
         ``dest`` is created or truncated, and rewritten from the start on each retry; with
         ``resume``, bytes already in ``dest`` (left by a cut connection or an earlier, killed
@@ -319,9 +325,10 @@ class UpstreamClient:
             hashlib.new(algorithm)
         report = on_progress or (lambda _: None)
         received = 0
+        spilled = False  # some attempt wrote to ``dest``
 
         async def attempt(_: int) -> Download:
-            nonlocal received
+            nonlocal received, spilled
             offset = file_size(dest) if resume else 0
             if received and not offset:
                 report(-received)
@@ -333,7 +340,6 @@ class UpstreamClient:
                 await asyncio.to_thread(hash_prefix, dest, hashes.values())
                 headers["Range"] = f"bytes={offset}-"
             response = await self._get(url, headers, auto_decompress=False)
-            started = time.monotonic()
             async with response:
                 if offset and response.status == 416:
                     dest.unlink()  # what is there cannot be continued: start over
@@ -345,29 +351,64 @@ class UpstreamClient:
                 announced = response.content_length
                 if max_size is not None and announced is not None and offset + announced > max_size:
                     raise LongerThanStatedError(url, max_size, offset + announced)
-                body = 0
-                with dest.open("ab" if offset else "wb") as sink:
-                    while True:
-                        with self._network():
-                            chunk = await response.content.read(CHUNK_SIZE)
-                        if not chunk:
-                            break
-                        if max_size is not None and offset + body + len(chunk) > max_size:
-                            raise LongerThanStatedError(url, max_size, offset + body + len(chunk))
-                        self._check_rate(url, started, body + len(chunk))
-                        sink.write(chunk)
-                        for digest in hashes.values():
-                            digest.update(chunk)
-                        body += len(chunk)
-                        received += len(chunk)
-                        report(len(chunk))
+                sink = Spooled(dest, append=bool(offset), spool=0 if resume else spool)
+
+                def got(count: int) -> None:
+                    nonlocal received
+                    received += count
+                    report(count)
+
+                try:
+                    body = await self._stream(
+                        response, sink, hashes.values(), url=url, limit=(max_size, offset), got=got
+                    )
+                    held = sink.close()
+                finally:
+                    sink.discard()
+                    spilled = spilled or sink.spilled
                 check_length(response, body)
                 final_url = str(response.url)
             digests = {algorithm: digest.hexdigest() for algorithm, digest in hashes.items()}
-            return Download(size=offset + body, digests=frozen_mapping(digests), url=final_url)
+            if held is not None and spilled:
+                dest.unlink(missing_ok=True)  # an earlier attempt's: nothing of it is kept
+            return Download(
+                size=offset + body,
+                digests=frozen_mapping(digests),
+                url=final_url,
+                body=held,
+            )
 
         # No overall deadline: a large file may take long, as long as it keeps coming.
         return await self._retrying(url, attempt, deadline=None)
+
+    async def _stream(
+        self,
+        response: aiohttp.ClientResponse,
+        sink: Spooled,
+        hashes: Iterable[hashlib._Hash],
+        *,
+        url: str,
+        limit: tuple[int | None, int],
+        got: Callable[[int], None],
+    ) -> int:
+        """Read ``response``'s body into ``sink``, hashing it; return its length. ``limit`` is
+        the stated size and the bytes already in hand: past it, ``LongerThanStatedError``;
+        too slow, ``FailedAttempt``."""
+        (max_size, offset), started, body = limit, time.monotonic(), 0
+        hashes = tuple(hashes)
+        while True:
+            with self._network():
+                chunk = await response.content.read(CHUNK_SIZE)
+            if not chunk:
+                return body
+            if max_size is not None and offset + body + len(chunk) > max_size:
+                raise LongerThanStatedError(url, max_size, offset + body + len(chunk))
+            self._check_rate(url, started, body + len(chunk))
+            sink.write(chunk)
+            for digest in hashes:
+                digest.update(chunk)
+            body += len(chunk)
+            got(len(chunk))
 
     def _check_rate(self, url: str, started: float, received: int) -> None:
         """Fail an attempt that, past the deadline, has averaged less than MIN_DOWNLOAD_RATE."""
