@@ -201,7 +201,8 @@ class FileFetcher:
                 self._make_directory(local.parent)
         # Synced and renamed off the event loop: other downloads go on meanwhile.
         if download.body is not None:
-            beside = temp_path(local.parent, local.name)
+            # The download's own temporary name, when it is beside the file's place.
+            beside = temp if temp.parent == local.parent else temp_path(local.parent, local.name)
             missing = self._to_make(local.parent)
             return final, await asyncio.to_thread(
                 place_bytes, beside, local, download.body, missing
