@@ -52,7 +52,8 @@ from cellar.upstream.snapshots import PageStats
 if TYPE_CHECKING:
     # The resolver and what feeds it are loaded when a plan is made: a plan whose last
     # report holds (``run_plan_report``) never needs them.
-    from cellar.select.closure import ClosurePlan, ClosureSettings, PlanProblem
+    from cellar.select.closure import ClosureSettings
+    from cellar.select.outcome import ClosurePlan, PlanProblem
     from cellar.select.sources import RequirementSet
     from cellar.sync.repository import UpstreamRepository
 
@@ -149,7 +150,7 @@ async def _make_plan(
         kept, groups = found.kept, list(found.remaining)
         requirements, sets = merged(groups)
         if not groups:
-            from cellar.select.closure import merge_plans  # noqa: PLC0415 - see TYPE_CHECKING
+            from cellar.select.outcome import merge_plans  # noqa: PLC0415 - see TYPE_CHECKING
 
             return MirrorPlan(
                 merge_plans([]),
@@ -183,14 +184,9 @@ async def _plan(
     requirements: tuple[Requirement, ...],
     sets: tuple[RequirementSet, ...],
 ) -> MirrorPlan:
-
-    from cellar.select.closure import (  # noqa: PLC0415
-        EveryTarget,
-        TargetPlan,
-        merge_plans,
-        plan_target,
-        take_pins,
-    )
+    # The resolver is loaded once a plan is made (see TYPE_CHECKING above).
+    from cellar.select.closure import EveryTarget, plan_target, take_pins  # noqa: PLC0415
+    from cellar.select.outcome import TargetPlan, merge_plans  # noqa: PLC0415
     from cellar.select.targets import TargetEnvironment  # noqa: PLC0415
 
     loop = asyncio.get_running_loop()
