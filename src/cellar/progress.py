@@ -7,22 +7,15 @@ import time
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
-
 from cellar.keep.model import Finding, Fix, Problem, Resolution, VerifyReporter, VerifyResult
 from cellar.printable import printable
 from cellar.sync.reporter import Reporter
 from cellar.units import counted, human_bytes
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import TaskID
+
     from cellar.keep.delete import PruneResult
     from cellar.state import Failure
     from cellar.sync.engine import MirrorResult
@@ -62,6 +55,15 @@ class LiveBar:
     """One live progress bar on a terminal: items done of a growing total, bytes and rate."""
 
     def __init__(self, console: Console, description: str) -> None:
+        # rich's progress display, loaded on a terminal only: cron runs log lines instead.
+        from rich.progress import (  # noqa: PLC0415
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
