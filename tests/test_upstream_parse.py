@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -255,3 +257,23 @@ def test_a_digest_that_is_not_hex_of_its_length_is_refused(digest: str) -> None:
     html = f'<a href="demo-1.0.tar.gz#sha256={digest}">demo-1.0.tar.gz</a>'.encode()
     with pytest.raises(MalformedPageError, match="digest"):
         parse_project_page(html, "text/html", PAGE_URL, "demo")
+
+
+def test_json_pages_are_read_without_loading_the_html_parser() -> None:
+    # pypi-simple (with Beautiful Soup and an HTTP client) is a fifth of a second of start-up:
+    # it is loaded for HTML pages only.
+    code = (
+        "import json, sys\n"
+        "from cellar.upstream.parse import parse_index_page, parse_project_page\n"
+        f"page = parse_project_page(json.dumps({JSON_PAGE!r}).encode(), {JSON_V1!r}, "
+        f"{PAGE_URL!r}, 'demo')\n"
+        "assert len(page.files) == 3, page\n"
+        'body = b\'{"meta": {"api-version": "1.0"}, "projects": [{"name": "x"}]}\'\n'
+        f"assert parse_index_page(body, {JSON_V1!r}, {PAGE_URL!r}) == ('x',)\n"
+        "print(sorted(m for m in ('pypi_simple', 'bs4', 'requests') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

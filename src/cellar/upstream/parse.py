@@ -1,9 +1,10 @@
 """Parse upstream Simple API pages (PEP 691 JSON, PEP 503 HTML) into Cellar's value types.
 
-Pure: bytes and headers in, ``cellar.simple_api`` values out. The reading itself is done by
-``pypi_simple``'s parsers; this module picks one by Content-Type, turns their results into
+Pure: bytes and headers in, ``cellar.simple_api`` values out. JSON pages are read with
+``cellar.upstream.pep691``'s models, HTML pages with ``pypi_simple``'s parser (loaded with the
+first HTML page); this module picks one by Content-Type, turns their results into
 ``ProjectPage``/``DistFile``, and translates their failures into ``cellar.upstream.errors``
-in one place. A minor API version above the one ``pypi_simple`` knows is logged on the
+in one place. A minor API version above the one the reader knows is logged on the
 ``cellar.upstream`` logger rather than emitted as a Python warning.
 """
 
@@ -13,22 +14,26 @@ import hashlib
 import json
 import logging
 import re
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import urldefrag
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urldefrag, urljoin
 
-import pypi_simple
 from packaging.utils import canonicalize_name
 from pydantic import ValidationError
 
 from cellar.errors import CellarError
 from cellar.simple_api import HTML_LEGACY, HTML_V1, JSON_V1, DistFile, ProjectPage, frozen_mapping
 from cellar.tree.paths import is_project_name
+from cellar.upstream import pep691
 from cellar.upstream.errors import MalformedPageError, UnsupportedAPIVersionError
+
+if TYPE_CHECKING:
+    import pypi_simple
 
 logger = logging.getLogger("cellar.upstream")
 
@@ -62,12 +67,19 @@ def parse_project_page(
     kind, charset = _media_type(content_type)
     with _translated_errors(url):
         if kind == JSON_V1:
-            page = pypi_simple.ProjectPage.from_json_data(_legacy_json_metadata(_json(body)), url)
-            _check_name(page.project, project, url)
-        elif kind in _HTML_TYPES:
-            page = _project_from_html(project, _html(body, charset, url), url)
-        else:
+            found = pep691.project_page(_legacy_json_metadata(_json(body)), url)
+            _check_name(found.name, project, url)
+            return ProjectPage(
+                name=found.name,
+                files=tuple(_json_file(entry, url) for entry in found.files),
+                status=found.project_status.status,
+                status_reason=found.project_status.reason,
+                last_serial=_serial(found.meta.last_serial, serial_header, url),
+                api_version=found.meta.api_version,
+            )
+        if kind not in _HTML_TYPES:
             raise MalformedPageError(url, _unsupported(kind))
+        page = _project_from_html(project, _html(body, charset, url), url)
         files = tuple(_dist_file(package) for package in page.packages)
     return ProjectPage(
         name=page.project,
@@ -87,11 +99,12 @@ def parse_index_page(body: bytes, content_type: str | None, url: str) -> tuple[s
     kind, charset = _media_type(content_type)
     with _translated_errors(url):
         if kind == JSON_V1:
-            index = pypi_simple.IndexPage.from_json_data(_json(body))
-        elif kind in _HTML_TYPES:
-            index = pypi_simple.IndexPage.from_html(_html(body, charset, url))
-        else:
+            return tuple(p.name for p in pep691.index_page(_json(body), url).projects)
+        if kind not in _HTML_TYPES:
             raise MalformedPageError(url, _unsupported(kind))
+        import pypi_simple  # noqa: PLC0415 - HTML pages only (see the module)
+
+        index = pypi_simple.IndexPage.from_html(_html(body, charset, url))
     return tuple(index.projects)
 
 
@@ -161,6 +174,8 @@ def _legacy_json_metadata(data: Any) -> Any:
 
 def _project_from_html(project: str, html: str | bytes, url: str) -> pypi_simple.ProjectPage:
     """Like ``pypi_simple.ProjectPage.from_html``, but also reading ``data-dist-info-metadata``."""
+    import pypi_simple  # noqa: PLC0415 - HTML pages only (see the module)
+
     page = pypi_simple.RepositoryPage.from_html(html, url)
     packages = []
     for link in page.links:
@@ -183,10 +198,14 @@ def _translated_errors(url: str) -> Iterator[None]:
     """Turn ``pypi_simple``'s errors and warnings about the page at ``url`` into Cellar's."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        # pypi-simple's own errors and warnings exist only once an HTML page loaded it.
+        simple = sys.modules.get("pypi_simple")
+        unsupported = simple.UnsupportedRepoVersionError if simple is not None else _Never
         try:
             yield
-        except pypi_simple.UnsupportedRepoVersionError as exc:
-            raise UnsupportedAPIVersionError(url, exc.declared_version) from exc
+        except unsupported as exc:
+            declared: str = getattr(exc, "declared_version", "")
+            raise UnsupportedAPIVersionError(url, declared) from exc
         except ValidationError as exc:
             raise MalformedPageError(url, _validation_reason(exc)) from exc
         except ValueError as exc:
@@ -201,13 +220,19 @@ def _translated_errors(url: str) -> Iterator[None]:
             logger.debug("%s: the parser raised", url, exc_info=True)
             raise MalformedPageError(url, f"cannot be read ({type(exc).__name__}: {exc})") from exc
         finally:
+            simple = sys.modules.get("pypi_simple")
             for warning in caught:
                 level = (
                     logging.WARNING
-                    if issubclass(warning.category, pypi_simple.UnexpectedRepoVersionWarning)
+                    if simple is not None
+                    and issubclass(warning.category, simple.UnexpectedRepoVersionWarning)
                     else logging.DEBUG
                 )
                 logger.log(level, "%s: %s", url, warning.message)
+
+
+class _Never(Exception):
+    """Raised by nothing: stands for pypi-simple's errors while it is not loaded."""
 
 
 def _validation_reason(exc: ValidationError) -> str:
@@ -258,6 +283,30 @@ def _dist_file(package: pypi_simple.DistributionPackage) -> DistFile:
         size=package.size,
         upload_time=_utc_timestamp(package.upload_time),
         provenance=package.provenance_url,
+    )
+
+
+def _json_file(entry: pep691.JsonFile, url: str) -> DistFile:
+    """Return a JSON page's file entry as a ``DistFile``, its URL resolved against ``url``."""
+    what = repr(entry.filename)
+    metadata = entry.core_metadata
+    if metadata is True:
+        metadata = {}
+    return DistFile(
+        filename=entry.filename,
+        url=urldefrag(urljoin(url, entry.url)).url,
+        hashes=frozen_mapping(_checked_digests(entry.hashes, what)),
+        requires_python=entry.requires_python,
+        yanked=entry.yanked is not False and entry.yanked is not None,
+        yanked_reason=entry.yanked if isinstance(entry.yanked, str) and entry.yanked else None,
+        core_metadata=(
+            frozen_mapping(_checked_digests(metadata, f"{what} core-metadata"))
+            if isinstance(metadata, dict)
+            else None
+        ),
+        size=entry.size,
+        upload_time=_utc_timestamp(entry.upload_time),
+        provenance=None if entry.provenance is None else str(entry.provenance),
     )
 
 
