@@ -51,3 +51,23 @@ def test_a_failed_rename_removes_the_temporary_file(tmp_path: Path) -> None:
 def test_make_directories_tolerates_existing_ones(tmp_path: Path) -> None:
     make_directories([tmp_path, tmp_path / "new", tmp_path / "new"])
     assert (tmp_path / "new").is_dir()
+
+
+def test_a_large_file_beside_a_small_one_still_in_flight_gets_its_directory(
+    tmp_path: Path,
+) -> None:
+    # A small file's write promises its parents (made later, in a worker thread); a large
+    # file in the same new parent, streamed on the loop meanwhile, must not trust the promise.
+    from cellar.sync.fetch import FileFetcher  # noqa: PLC0415
+
+    web = tmp_path / "web"
+    web.mkdir()
+    fetcher = FileFetcher(client=None, state=None, web_root=web)  # type: ignore[arg-type]
+    promised = fetcher._to_make(web / "packages" / "ab" / "cd" / "small-hash")
+    assert promised[0] == web / "packages"  # parents first, none of them made yet
+    assert not (web / "packages").exists()
+    large = web / "packages" / "ab" / "cd" / "large-hash"
+    fetcher._make_directory(large)
+    assert large.is_dir()
+    make_directories(promised)  # the worker thread, later: finds them made
+    assert promised[-1].is_dir()

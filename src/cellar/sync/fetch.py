@@ -262,7 +262,12 @@ class FileFetcher:
         if directory.parent not in self.directories:
             directory.parent.mkdir(parents=True, exist_ok=True)
             self.directories.add(directory.parent)
-        directory.mkdir(exist_ok=True)
+        try:
+            directory.mkdir(exist_ok=True)
+        except FileNotFoundError:
+            # Known only as promised: a small file's worker thread (``_to_make``) has yet to
+            # make it.
+            directory.mkdir(parents=True, exist_ok=True)
 
     def _remember(self, record: FileRecord) -> None:
         self.pending.append(record)
