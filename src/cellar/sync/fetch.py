@@ -43,6 +43,8 @@ from cellar.upstream.errors import ResponseTooLargeError, UpstreamError
 
 #: A partial download smaller than this is not worth keeping to resume.
 RESUME_MIN = 1 << 20
+#: Small files (under RESUME_MIN) held in memory at once, downloaded and not yet written.
+SPOOLED_FILES = 64
 #: Records of placed files are written this many at once, or after this many seconds.
 FLUSH_EVERY = 200
 FLUSH_AFTER = 0.25
@@ -85,6 +87,8 @@ class FileFetcher:
     space: DiskSpace | None = None
     #: Parent directories this run made or found, so not made again.
     directories: set[Path] = field(default_factory=set)
+    #: Small files held in memory between their download and their write (``_download``).
+    spooled: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(SPOOLED_FILES))
     #: Records of files placed, not yet written to the state (``flush``), and when last written.
     pending: list[FileRecord] = field(default_factory=list)
     flushed_at: float = field(default_factory=time.monotonic)
@@ -124,20 +128,25 @@ class FileFetcher:
                 kept = await self._present(wanted, path)
                 if kept is not None:
                     return kept
+            small = (size is not None and size < RESUME_MIN) or filename.endswith(".metadata")
+            # At most SPOOLED_FILES small files are held in memory at once (downloaded, not yet
+            # written): a disk slower than the network does not make them pile up.
+            held = self.spooled if small else nullcontext()
             with self.space.room_for(project, filename, size) if self.space else nullcontext():
-                return await self._download(wanted)
+                async with held:
+                    return await self._download(wanted, small=small)
         except OutsideTreeError as error:  # a symlink in the tree leading out of it
             raise UnsafePathError(project, filename, url, error.reason) from error
 
-    async def _download(self, wanted: _Wanted) -> Placed:
+    async def _download(self, wanted: _Wanted, *, small: bool) -> Placed:
+        """Download a file and put it in place. A ``small`` one (under RESUME_MIN as stated,
+        or a metadata file) is held in memory and written in one call off the event loop,
+        directory and all: made, written, synced and renamed in a worker thread. Making
+        directories and creating files are the slow part of a cold run on many filesystems,
+        and the loop must not wait on them."""
         project, filename, url, path = wanted.project, wanted.filename, wanted.url, wanted.path
         hashes, size = wanted.hashes, wanted.size
         directory = within(self.web_root, path.parent if path is not None else "packages")
-        # A small file (under RESUME_MIN as stated, or a metadata file) is held in memory and
-        # written in one call off the event loop, directory and all: made, written, synced and
-        # renamed in a worker thread. Making directories and creating files are the slow part
-        # of a cold run on many filesystems, and the loop must not wait on them.
-        small = (size is not None and size < RESUME_MIN) or filename.endswith(".metadata")
         if not small:
             self._make_directory(directory)
         expected = hashes.get("sha256")
