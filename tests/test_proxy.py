@@ -110,3 +110,22 @@ def test_no_netrc_login_for_other_hosts(tmp_path, populated, monkeypatch):
     assert mirror(tmp_path, populated) == 0
     assert populated.requests
     assert all(r.headers["Authorization"] is None for r in populated.requests)
+
+
+def test_a_netrc_login_does_not_follow_a_redirect_to_another_host(tmp_path, populated, monkeypatch):
+    # The index's login must not reach the host a file redirects to (here the same server
+    # named localhost, which the netrc file does not name).
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login reader password s3cret\n", encoding="utf-8")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    path = populated.file_path("alpha-1.0-py3-none-any.whl")
+    elsewhere = populated.base.replace("127.0.0.1", "localhost") + path
+    populated.fault(path, redirect_to=elsewhere, times=1)
+    assert mirror(tmp_path, populated) == 0
+    by_host = {
+        (r.headers["Host"].split(":")[0], r.path): r.headers["Authorization"]
+        for r in populated.requests
+    }
+    assert by_host[("127.0.0.1", path)] is not None  # asked first, with the index's login
+    assert by_host[("localhost", path)] is None  # then redirected: no login sent along
