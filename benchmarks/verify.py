@@ -67,7 +67,9 @@ def build_mirror(root: Path, files: int, projects: int, median_kb: int, seed: in
                         web, state, name, meta, data=metadata.encode(), url=f"{url}.metadata"
                     )
                 entry = DistFile(filename, url, frozen_mapping({"sha256": sha256}), size=len(data))
-                published.append(PublishedFile(entry, path, sha256, len(data), metadata_sha256))
+                published.append(
+                    PublishedFile(entry, str(path), sha256, len(data), metadata_sha256)
+                )
             versions = tuple(f"{index}.0" for index in range(number, files, projects))
             write_project(web, state, ProjectListing(name, tuple(published), versions))
         write_root(web, state)

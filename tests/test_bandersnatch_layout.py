@@ -25,7 +25,7 @@ SHA = "ab" * 32
 
 
 def published(filename: str, **entry: object) -> PublishedFile:
-    path = PurePosixPath("packages", "ab", "ab", "ab" * 30, filename)
+    path = f"packages/ab/ab/{'ab' * 30}/{filename}"
     url = f"http://127.0.0.1:9/{path}"
     return PublishedFile(DistFile(filename, url, **entry), path, SHA, 123)  # type: ignore[arg-type]
 

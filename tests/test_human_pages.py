@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
-from pathlib import PurePosixPath
 
 import pytest
 
@@ -78,7 +77,7 @@ def published(
         size=size,
         upload_time=upload_time,
     )
-    path = PurePosixPath("packages", "ab", filename)
+    path = f"packages/ab/{filename}"
     return PublishedFile(entry, path, sha256, size, "f" * 64 if metadata else None)
 
 

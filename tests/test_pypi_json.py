@@ -8,7 +8,7 @@ import json
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import pytest
 from packaging.version import Version
@@ -69,7 +69,7 @@ def published(filename: str, *, metadata: bool = True, yanked: str | None = None
         size=len(filename),
         upload_time="2024-01-02T03:04:05.000006Z",
     )
-    path = PurePosixPath("packages", "ab", "cd", filename)
+    path = f"packages/ab/cd/{filename}"
     return PublishedFile(entry, path, sha, len(filename), "0" * 64 if metadata else None)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from html.parser import HTMLParser
-from pathlib import PurePosixPath
 
 from cellar.simple_api import API_VERSION, DistFile
 from cellar.sync.render import (
@@ -51,14 +50,12 @@ def listing() -> ProjectListing:
         files=(
             PublishedFile(
                 yanked,
-                PurePosixPath("packages/ab/cd/ef/foo_bar-1.0-py3-none-any.whl"),
+                "packages/ab/cd/ef/foo_bar-1.0-py3-none-any.whl",
                 SHA,
                 10,
                 META,
             ),
-            PublishedFile(
-                plain, PurePosixPath("packages/12/34/56/foo_bar-2.0+local.tar.gz"), SHA, 20
-            ),
+            PublishedFile(plain, "packages/12/34/56/foo_bar-2.0+local.tar.gz", SHA, 20),
         ),
         versions=("1.0", "2.0+local"),
         status="deprecated",

@@ -13,14 +13,16 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import pytest
 
 from cellar.cli import main
+from cellar.keep import pages as pages_module
 from cellar.keep.checks import FLUSH_SECONDS
 from cellar.keep.pages import listing_from_json
 from cellar.lock import MirrorLock
@@ -230,6 +232,56 @@ def test_fast_checks_size_and_mtime_only(mirrored, capsys):
     assert "the page says" in out
 
 
+@pytest.fixture
+def renders(monkeypatch) -> list[str]:
+    """The projects whose pages verify renders again to compare (a spy: it still renders)."""
+    names: list[str] = []
+    real = pages_module.render_pages
+
+    def spy(listing: ProjectListing) -> dict[str, bytes]:
+        names.append(listing.name)
+        return real(listing)
+
+    monkeypatch.setattr(pages_module, "render_pages", spy)
+    return names
+
+
+def test_fast_trusts_pages_that_keep_the_marks_they_were_written_with(mirrored, renders, capsys):
+    config, web = mirrored
+    assert verify(config, "--fast") == 0
+    assert renders == []  # marked when `cellar mirror` wrote them: only the JSON page is read
+    assert verify(config) == 0
+    assert sorted(renders) == ["alpha", "beta"]  # a full verify renders every page
+
+    # Same size, same mtime, other bytes: the ctime, which no one can set back, gives it away.
+    page = web / "simple" / "alpha" / "index.html"
+    before = page.stat()
+    data = page.read_bytes()
+    page.write_bytes(data.replace(b"<html", b"<HTML", 1))
+    os.utime(page, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert page.stat().st_size == before.st_size
+    renders.clear()
+    capsys.readouterr()
+    assert verify(config, "--fast") == 1
+    assert renders == ["alpha"]
+    assert "simple/alpha/index.html" in capsys.readouterr().out
+    assert verify(config, "--fast", "--repair") == 0
+    renders.clear()
+    assert verify(config, "--fast") == 0
+    assert renders == []  # the repaired page was marked when it was written
+
+
+def test_pages_found_intact_are_marked_for_the_next_fast_run(mirrored, renders):
+    config, web = mirrored
+    with sqlite3.connect(web.parent / ".cellar" / "state.sqlite3") as db:
+        db.execute("UPDATE projects SET page_marks = NULL")  # as an older Cellar left them
+    assert verify(config, "--fast") == 0
+    assert sorted(renders) == ["alpha", "beta"]
+    renders.clear()
+    assert verify(config, "--fast") == 0
+    assert renders == []
+
+
 def test_fast_hashes_files_the_state_has_no_record_of(mirrored, capsys):
     config, web = mirrored
     with MirrorState.open(web.parent) as state:
@@ -437,7 +489,7 @@ def test_listing_round_trips_through_the_json_page():
         files=tuple(
             PublishedFile(
                 entry,
-                PurePosixPath(f"packages/aa/bb/{'c' * 60}/{entry.filename}"),
+                f"packages/aa/bb/{'c' * 60}/{entry.filename}",
                 f"{n:064x}",
                 entry.size or 0,
                 f"{n + 7:064x}" if n else None,

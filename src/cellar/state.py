@@ -161,18 +161,20 @@ class MirrorState(VerifyRunLog, PlanMemoLog):
         page: bytes | None = None,
         *,
         published: str | None = None,
+        marks: str | None = None,
     ) -> None:
         """Remember that project ``name``'s page was published with ``files`` files.
 
         ``page`` is the published PEP 691 JSON page: the record ``cellar verify --repair``
         rewrites damaged pages from. ``published`` is the key of the selection the pages were
         published from, when every file of it is in place (a re-run with the same key skips
-        the project); None when the pages were written otherwise.
+        the project); None when the pages were written otherwise. ``marks`` are the page
+        files' marks once written (see ``page_marks``).
         """
         self._db.execute(
             "INSERT OR REPLACE INTO projects (name, display_name, synced_at, files, bytes, page,"
-            " published) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (name, display_name, now(), files, size, page, published),
+            " published, page_marks) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (name, display_name, now(), files, size, page, published, marks),
         )
 
     def project_page(self, name: str) -> bytes | None:

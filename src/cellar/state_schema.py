@@ -107,6 +107,9 @@ ADDED_COLUMNS = (
     ("pages", "digest", "TEXT"),
     # The key of the selection a project's pages were last published from, complete.
     ("projects", "published", "TEXT"),
+    # What stat said of a project's three page files when Cellar wrote or last verified them
+    # (``keep.pages.page_marks``): what lets ``cellar verify --fast`` trust them.
+    ("projects", "page_marks", "TEXT"),
 )
 
 

@@ -52,6 +52,20 @@ class VerifyRunLog:
         )
         return {(path, sha256): (size, mtime) for path, sha256, size, mtime in rows.fetchall()}
 
+    def page_marks(self) -> dict[str, str]:
+        """Return the recorded marks of each project's page files (see ``record_page_marks``)."""
+        rows = self._db.execute("SELECT name, page_marks FROM projects WHERE page_marks NOT NULL")
+        return dict(rows.fetchall())
+
+    def record_page_marks(self, marks: Iterable[tuple[str, str]]) -> None:
+        """Remember (project, marks) pairs: what ``stat`` said of each project's page files
+        when they were found to be what its listing renders. One transaction."""
+        with transaction(self._db):
+            self._db.executemany(
+                "UPDATE projects SET page_marks = ? WHERE name = ?",
+                [(mark, name) for name, mark in marks],
+            )
+
     def finish_verify_run(
         self, run_id: int, *, checked: int | None = None, problems: int | None = None
     ) -> None:

@@ -172,7 +172,7 @@ def _file_entry(file: PublishedFile, base_url: str | None) -> dict[str, Any]:
             digests[algorithm] = entry.hashes[algorithm]
     url = entry.url
     if base_url is not None:
-        url = f"{base_url.rstrip('/')}/{quote(str(file.path), safe='/')}"
+        url = f"{base_url.rstrip('/')}/{quote(file.path, safe='/')}"
     uploaded = _upload_time(entry.upload_time)
     return {
         "digests": digests,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
+from cellar.keep.inventory import Seen
 from cellar.keep.pages import StoredPage
 from cellar.state import MirrorState
 from cellar.sync.paths import METADATA_SUFFIX
@@ -81,7 +82,7 @@ def file_checks(pages: Iterable[StoredPage]) -> list[FileCheck]:
         if page.listing is None:
             continue
         for file in page.listing.files:
-            path = str(file.path)
+            path = file.path
             key = (path, file.sha256)
             found.setdefault(key, (file.size, None, []))[2].append((page.name, file.entry.filename))
             if file.metadata_sha256:
@@ -102,8 +103,8 @@ def listed_by(pages: Iterable[StoredPage]) -> set[str]:
         paths |= page.extra_paths
         if page.listing is None:
             continue
-        for file in page.listing.files:  # listed_paths, as strings
-            path = str(file.path)
+        for file in page.listing.files:  # listed_paths, inline
+            path = file.path
             paths.add(path)
             if file.metadata_sha256:
                 paths.add(path + METADATA_SUFFIX)
@@ -126,20 +127,44 @@ def examine(web_root: str, check: FileCheck, shortcut: Shortcut) -> Outcome:
     return Outcome(check, status, cause, found.st_size, found.st_mtime_ns, hashed)
 
 
+def settle(check: FileCheck, shortcut: Shortcut, seen: Seen) -> Outcome | None:
+    """Return the outcome of ``check`` from what a walk saw of its file, if that settles it.
+
+    ``None`` when it does not: the file was not seen as a regular file, or must be hashed;
+    ``examine`` then looks at it on its own.
+    """
+    if seen is None:
+        return None
+    judged = _by_marks(check, shortcut, *seen)
+    if judged is None:
+        return None
+    status, cause = judged
+    return Outcome(check, status, cause, seen[0], seen[1])
+
+
 def _judge(
     local: str, check: FileCheck, shortcut: Shortcut, found: os.stat_result
 ) -> tuple[Status, str, int]:
     """Return the status of a file that exists, why if it is bad, and the bytes hashed."""
-    now = (found.st_size, found.st_mtime_ns)
     if not stat.S_ISREG(found.st_mode):
         return Status.CORRUPT, "is not a regular file", 0
-    if shortcut.verified == now:
-        return Status.SKIPPED, "", 0
-    if check.size is not None and found.st_size != check.size:
-        return Status.CORRUPT, f"its size is {found.st_size} bytes, the page says {check.size}", 0
-    if shortcut.trusted == now:
-        return Status.INTACT, "", 0
+    judged = _by_marks(check, shortcut, found.st_size, found.st_mtime_ns)
+    if judged is not None:
+        return (*judged, 0)
     return _hash(local, check)
+
+
+def _by_marks(
+    check: FileCheck, shortcut: Shortcut, size: int, mtime_ns: int
+) -> tuple[Status, str] | None:
+    """Judge a regular file by its size and mtime alone; ``None`` if it must be hashed."""
+    if shortcut.verified == (size, mtime_ns):
+        return Status.SKIPPED, ""
+    if check.size is not None and size != check.size:
+        return Status.CORRUPT, f"its size is {size} bytes, the page says {check.size}"
+    if shortcut.trusted == (size, mtime_ns):
+        return Status.INTACT, ""
+    return None
 
 
 def _hash(local: str, check: FileCheck) -> tuple[Status, str, int]:
@@ -171,24 +196,19 @@ class CheckPool:
     batch: int = 64
     _pending: set[Future[list[Outcome]]] = field(default_factory=set)
 
-    def run(
-        self,
-        checks: Iterable[FileCheck],
-        shortcut: Callable[[FileCheck], Shortcut],
-    ) -> Iterator[Outcome]:
-        """Yield each check's outcome as it completes (not in order).
+    def run(self, hinted: Iterable[tuple[FileCheck, Shortcut]]) -> Iterator[Outcome]:
+        """Yield the outcome of each check (with its shortcut) as it completes (not in order).
 
-        ``shortcut`` is called in the caller's thread. Closing the iterator (or an exception
-        in the caller, such as ``KeyboardInterrupt``) cancels the checks not yet started.
+        Closing the iterator (or an exception in the caller, such as ``KeyboardInterrupt``)
+        cancels the checks not yet started.
         """
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="cellar-verify")
         root = str(self.web_root)
         try:
-            for chunk in _chunks(checks, self.batch):
+            for chunk in _chunks(hinted, self.batch):
                 while len(self._pending) >= self.workers * self.window:
                     yield from self._collect()
-                hinted = [(check, shortcut(check)) for check in chunk]
-                self._pending.add(pool.submit(_examine_all, root, hinted))
+                self._pending.add(pool.submit(_examine_all, root, chunk))
             while self._pending:
                 yield from self._collect()
         finally:
@@ -205,10 +225,12 @@ def _examine_all(web_root: str, hinted: list[tuple[FileCheck, Shortcut]]) -> lis
     return [examine(web_root, check, shortcut) for check, shortcut in hinted]
 
 
-def _chunks(checks: Iterable[FileCheck], size: int) -> Iterator[list[FileCheck]]:
-    chunk: list[FileCheck] = []
-    for check in checks:
-        chunk.append(check)
+def _chunks(
+    hinted: Iterable[tuple[FileCheck, Shortcut]], size: int
+) -> Iterator[list[tuple[FileCheck, Shortcut]]]:
+    chunk: list[tuple[FileCheck, Shortcut]] = []
+    for pair in hinted:
+        chunk.append(pair)
         if len(chunk) == size:
             yield chunk
             chunk = []
@@ -220,8 +242,8 @@ def shortcut_from(
     previous: Mapping[tuple[str, str], tuple[int, int]],
     trusted: Callable[[FileCheck], tuple[int, int] | None],
 ) -> Callable[[FileCheck], Shortcut]:
-    """Return the ``shortcut`` for ``CheckPool.run``: what the resumed run verified, and
-    ``trusted(check)`` (the state's record, for ``--fast``)."""
+    """Return a check's ``Shortcut``: what the resumed run verified, and ``trusted(check)``
+    (the state's record, for ``--fast``)."""
 
     def shortcut(check: FileCheck) -> Shortcut:
         return Shortcut(trusted(check), previous.get((check.path, check.sha256)))

@@ -137,7 +137,7 @@ def _linked(web_root: Path, state: MirrorState, name: str, *, hash_index: bool) 
         if body is None:
             continue
         try:
-            paths.update(str(path) for path in listed_paths(listing_from_json(body)))
+            paths.update(listed_paths(listing_from_json(body)))
         except PageFormatError:
             continue
     for filename in ("index.html", "index.v1_html"):

@@ -8,57 +8,26 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from cellar.storage import is_temp_name
+from cellar.keep.inventory import Inventory, orphans_in, take_stock
 from cellar.tree.paths import OutsideTreeError, within
+
+#: Threads that walk the tree: listing directories and ``stat`` wait on the kernel, not Python.
+WALKERS = max(os.cpu_count() or 1, 1)
+
+
+def take_inventory(web_root: Path, workers: int = WALKERS) -> Inventory:
+    """Walk the tree under ``web_root`` now, on ``workers`` threads (see ``take_stock``)."""
+    with ThreadPoolExecutor(workers, thread_name_prefix="cellar-walk") as pool:
+        return take_stock(web_root, pool)()
 
 
 def find_orphans(web_root: Path, listed: Collection[str]) -> list[tuple[str, str]]:
-    """Return (mirror path, cause) for each file no page lists, sorted by path.
-
-    Under ``packages/`` that is every file not in ``listed``; elsewhere in the tree only
-    leftover temporary files count, since pages and other files there are not listed.
-    """
-    orphans: list[tuple[str, str]] = []
-    for path in _walk(web_root / "packages", web_root):
-        if is_temp_name(path.rpartition("/")[2]):
-            orphans.append((path, "a temporary file left by an interrupted run"))
-        elif path not in listed:
-            orphans.append((path, "no page lists it"))
-    for top in sorted(web_root.iterdir()) if web_root.is_dir() else ():
-        if top.name == "packages":
-            continue
-        candidates = _walk(top, web_root) if top.is_dir() else [top.name]
-        orphans.extend(
-            (path, "a temporary file left by an interrupted run")
-            for path in candidates
-            if is_temp_name(path.rpartition("/")[2])
-        )
-    return sorted(orphans)
-
-
-def _walk(directory: Path, web_root: Path) -> list[str]:
-    """Return the mirror path of every file below ``directory`` (strings: see checks.examine).
-
-    As ``os.walk`` sees the tree (a symlink to a directory is neither a file nor followed, a
-    directory that cannot be listed is passed over), with ``os.scandir`` directly: a large
-    mirror has a directory per file, and this runs over all of them.
-    """
-    found: list[str] = []
-    skip = len(str(web_root)) + 1
-    pending = [str(directory)]
-    while pending:
-        try:
-            with os.scandir(pending.pop()) as entries:
-                for entry in entries:
-                    if not entry.is_dir():
-                        found.append(entry.path[skip:].replace(os.sep, "/"))
-                    elif not entry.is_symlink():
-                        pending.append(entry.path)
-        except OSError:  # gone, or not listable: what os.walk passes over
-            continue
-    return found
+    """Return (mirror path, cause) for each file under ``web_root`` no page lists, sorted by
+    path (see ``orphans_in``)."""
+    return orphans_in(take_inventory(web_root), listed)
 
 
 def remove_files(web_root: Path, paths: Iterable[str]) -> tuple[list[str], int]:

@@ -12,9 +12,10 @@ import contextlib
 import html
 import json
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -25,7 +26,7 @@ from cellar.select.releases import file_version
 from cellar.simple_api import DistFile, frozen_mapping
 from cellar.state import MirrorState
 from cellar.storage import TEMP_SUFFIX, atomic_write_all, is_temp_name
-from cellar.sync.paths import metadata_path
+from cellar.sync.paths import METADATA_SUFFIX
 from cellar.sync.render import (
     ProjectListing,
     PublishedFile,
@@ -53,7 +54,7 @@ class PageFormatError(ValueError):
     """A published JSON page that is not what Cellar writes; ``str()`` says what is wrong."""
 
 
-def file_path(url: str) -> PurePosixPath:
+def file_path(url: str) -> str:
     """Return the mirror path (below the web root) of a file a project page links as ``url``.
 
     Raises ``PageFormatError`` unless the URL is ``../../packages/...`` without dot segments.
@@ -66,7 +67,7 @@ def file_path(url: str) -> PurePosixPath:
     parts = text.split("/")
     if parts[0] != "packages" or len(parts) < 2 or any(p in ("", ".", "..") for p in parts):
         raise PageFormatError(f"the file URL {url!r} is not a path under packages/")
-    return PurePosixPath(text)  # one string: parsed once (a page of thousands of files)
+    return text  # a string, not a PurePosixPath: pathlib's parsing shows at a million files
 
 
 def listing_from_json(body: bytes) -> ProjectListing:
@@ -129,12 +130,12 @@ def _optional(value: Any) -> str | None:
     return None if value is None else _str(value)
 
 
-def listed_paths(listing: ProjectListing) -> Iterable[PurePosixPath]:
+def listed_paths(listing: ProjectListing) -> Iterable[str]:
     """Yield the mirror path of every file ``listing`` lists, ``.metadata`` files included."""
     for file in listing.files:
         yield file.path
         if file.metadata_sha256:
-            yield metadata_path(file.path)
+            yield file.path + METADATA_SUFFIX  # metadata_path's, as a string
 
 
 def html_paths(body: bytes) -> set[str]:
@@ -167,6 +168,7 @@ class StoredPage:
     ``listing`` comes from the JSON page on disk, else from the state's copy of it.
     ``damaged`` maps each page file that is missing or differs from the listing's rendering
     to the reason; ``extra_paths`` are files the damaged HTML pages link beyond the listing.
+    ``marks`` are the page files' marks (``page_marks``) when none is damaged.
     """
 
     name: str
@@ -174,6 +176,7 @@ class StoredPage:
     damaged: Mapping[str, str]
     recorded: bool
     extra_paths: frozenset[str] = frozenset()
+    marks: str | None = None
 
 
 def project_pages(web_root: Path, name: str, *, hash_index: bool = False) -> Path:
@@ -228,14 +231,26 @@ def published_listing(web_root: Path, name: str) -> ProjectListing | None:
 
 
 def read_project(
-    web_root: Path, state: MirrorState, name: str, *, recorded: bool, hash_index: bool = False
+    web_root: Path,
+    state: MirrorState,
+    name: str,
+    *,
+    recorded: bool,
+    hash_index: bool = False,
+    trusted: str | None = None,
 ) -> StoredPage:
     """Read project ``name``'s pages and compare each with the rendering of the trusted listing.
 
-    ``recorded`` says whether the state knows the project. Damaged pages are the answer,
-    not an error; raises ``OSError`` only for a page that exists but cannot be read.
+    ``recorded`` says whether the state knows the project. ``trusted`` are page marks to
+    trust (``cellar verify --fast``): when the page files still have them, only the JSON page
+    is read, for its listing. Damaged pages are the answer, not an error; raises ``OSError``
+    only for a page that exists but cannot be read.
     """
     directory = project_pages(web_root, name, hash_index=hash_index)
+    if trusted is not None and page_marks(directory) == trusted:
+        with contextlib.suppress(OSError, PageFormatError):  # then read as if not trusted
+            kept = listing_from_json((directory / "index.v1_json").read_bytes())
+            return StoredPage(name, kept, {}, recorded, marks=trusted)
     found = {filename: _read(directory / filename) for filename in PAGE_FILES}
     damaged: dict[str, str] = {}
     listing = None
@@ -248,7 +263,7 @@ def read_project(
     if listing is None:
         listing = _state_copy(state, name)
     expected = render_pages(listing) if listing is not None else {}
-    known = {str(path) for path in listed_paths(listing)} if listing is not None else set()
+    known = set(listed_paths(listing)) if listing is not None else set()
     extra: set[str] = set()
     for filename, actual in found.items():
         if filename in damaged:
@@ -259,7 +274,28 @@ def read_project(
             damaged[filename] = "differs from the project's listing" if expected else "unreadable"
             if filename != "index.v1_json":
                 extra |= html_paths(actual) - known
-    return StoredPage(name, listing, damaged, recorded, frozenset(extra))
+    marks = None if damaged else page_marks(directory)
+    return StoredPage(name, listing, damaged, recorded, frozenset(extra), marks)
+
+
+def page_marks(directory: Path) -> str | None:
+    """Return what ``stat`` says of the page files in ``directory`` (size, mtime and ctime of
+    each, as text), or ``None`` if one is missing or not a regular file.
+
+    A page file that still has the marks recorded when it was written (or verified) has not
+    been written to since: a write sets the ctime to the time of the write, and no user can
+    set it back (only the clock can go back). ``cellar verify --fast`` trusts such a page.
+    """
+    marks = []
+    for filename in PAGE_FILES:
+        try:
+            found = (directory / filename).stat()
+        except OSError:
+            return None
+        if not stat.S_ISREG(found.st_mode):
+            return None
+        marks.append(f"{found.st_size}:{found.st_mtime_ns}:{found.st_ctime_ns}")
+    return " ".join(marks)
 
 
 def _read(path: Path) -> bytes | None:
@@ -340,7 +376,14 @@ def write_project(
     atomic_write_all({directory / filename: body for filename, body in pages.items()})
     display = state.project_names().get(name, listing.name)
     size = sum(file.size for file in listing.files)
-    state.record_project(name, display, len(listing.files), size, pages["index.v1_json"])
+    state.record_project(
+        name,
+        display,
+        len(listing.files),
+        size,
+        pages["index.v1_json"],
+        marks=page_marks(directory),
+    )
 
 
 def root_pages(names: Iterable[str]) -> dict[str, bytes]:

@@ -48,13 +48,13 @@ class Repairs:
         files: list[PublishedFile] = []
         changed = False
         for file in listing.files:
-            path = str(file.path)
+            path = file.path
             if path in self.unlisted:
                 changed = True
                 continue
             moved = self.placed.get(path)
-            if moved is not None and moved != file.path:
-                file = dataclasses.replace(file, path=moved)  # noqa: PLW2901
+            if moved is not None and str(moved) != path:
+                file = dataclasses.replace(file, path=str(moved))  # noqa: PLW2901
                 changed = True
             if path in self.without_metadata and file.metadata_sha256:
                 file = dataclasses.replace(file, metadata_sha256=None)  # noqa: PLW2901
@@ -85,7 +85,7 @@ def repair_files(
     listed: dict[str, tuple[str, PublishedFile]] = {}
     for page in pages:
         for file in page.listing.files if page.listing is not None else ():
-            listed.setdefault(str(file.path), (page.name, file))
+            listed.setdefault(file.path, (page.name, file))
     by_file: dict[str, dict[bool, Finding]] = {}
     for check, finding in bad:
         by_file.setdefault(check.metadata_of or check.path, {})[check.metadata_of is not None] = (
@@ -153,7 +153,7 @@ class _Job:
                 return
             where = self.repairs.placed[path] = placed.path
             self._resolve(dist, Fix.REPAIRED, f"downloaded again from {url}")
-        if metadata is None and (where == file.path or not file.metadata_sha256):
+        if metadata is None and (str(where) == file.path or not file.metadata_sha256):
             return
         try:
             await fetcher.place_metadata(project, entry, where)

@@ -17,6 +17,7 @@ record is committed every ``checks.FLUSH_SECONDS`` and when a run stops on an ex
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,13 +28,16 @@ from cellar.keep.checks import (
     FileCheck,
     Outcome,
     ProgressLog,
+    Shortcut,
     Status,
     file_checks,
     listed_by,
+    settle,
     shortcut_from,
     size_of,
 )
-from cellar.keep.disk import find_orphans, remove_files
+from cellar.keep.disk import remove_files, take_inventory
+from cellar.keep.inventory import Inventory, orphans_in, take_stock
 from cellar.keep.model import (
     Finding,
     Fix,
@@ -122,19 +126,17 @@ class _Verification:
     def run(self) -> VerifyResult:
         started = time.monotonic()
         run_id, previous, resumed = self._open_run()
-        pages = {
-            name: read_project(
-                self.web_root, self.state, name, recorded=recorded, hash_index=self.hash_index
-            )
-            for name, recorded in published_names(
-                self.web_root, self.state, hash_index=self.hash_index
-            ).items()
-        }
-        for page in pages.values():
-            self._page_findings(page)
-        checks = file_checks(pages.values())
-        self.reporter.planned(len(checks), size_of(checks))
-        bad = self._examine(checks, run_id, previous)
+        walkers = ThreadPoolExecutor(self.options.workers, thread_name_prefix="cellar-walk")
+        try:
+            # The tree is walked on threads while the pages are read and compared here.
+            stock = take_stock(self.web_root, walkers)
+            pages = self._read_pages()
+            checks = file_checks(pages.values())
+            self.reporter.planned(len(checks), size_of(checks))
+            inventory = stock()
+        finally:
+            walkers.shutdown(wait=True, cancel_futures=True)
+        bad = self._examine(checks, run_id, previous, inventory)
         if self.options.repair:
             repairs = repair_files(
                 self.web_root,
@@ -148,7 +150,9 @@ class _Verification:
                 self.resolutions.append(resolution)
             pages = self._republish(pages, repairs)
         self._root()
-        self._orphans(pages)
+        if self.options.repair and self.findings:
+            inventory = take_inventory(self.web_root, self.options.workers)  # the tree changed
+        self._orphans(pages, inventory)
         result = VerifyResult(
             projects=sum(1 for page in pages.values() if page.listing is not None),
             files=len(checks),
@@ -163,6 +167,33 @@ class _Verification:
         )
         self.state.finish_verify_run(run_id, checked=self.checked, problems=len(result.unsolved))
         return result
+
+    def _read_pages(self) -> dict[str, StoredPage]:
+        """Read every project's pages, noting the damaged ones as findings, and record the
+        marks of the pages found intact (``--fast`` trusts pages that keep them)."""
+        recorded_marks = self.state.page_marks()
+        trusted = recorded_marks if self.options.fast else {}
+        pages = {
+            name: read_project(
+                self.web_root,
+                self.state,
+                name,
+                recorded=recorded,
+                hash_index=self.hash_index,
+                trusted=trusted.get(name),
+            )
+            for name, recorded in published_names(
+                self.web_root, self.state, hash_index=self.hash_index
+            ).items()
+        }
+        for page in pages.values():
+            self._page_findings(page)
+        self.state.record_page_marks(
+            (name, page.marks)
+            for name, page in pages.items()
+            if page.marks is not None and page.recorded and page.marks != recorded_marks.get(name)
+        )
+        return pages
 
     def _open_run(self) -> tuple[int, dict[tuple[str, str], tuple[int, int]], bool]:
         """Return the run's id, what it verified before, and whether it is resumed."""
@@ -196,8 +227,13 @@ class _Verification:
         checks: list[FileCheck],
         run_id: int,
         previous: dict[tuple[str, str], tuple[int, int]],
+        inventory: Inventory,
     ) -> list[tuple[FileCheck, Finding]]:
-        """Examine every check; record the intact ones; return the bad ones with findings."""
+        """Examine every check; record the intact ones; return the bad ones with findings.
+
+        A file that the walk's size and mtime settle costs nothing more; the others (to be
+        hashed, missing, not regular files) are examined on the pool's threads.
+        """
 
         # --fast: every record read in one query, not one query per file.
         records = self.state.file_marks() if self.options.fast else {}
@@ -208,11 +244,20 @@ class _Verification:
                 return None
             return record[1], record[2]
 
+        shortcut = shortcut_from(previous, trusted)
+        seen = inventory.files
         bad: list[tuple[FileCheck, Finding]] = []
-        pool = CheckPool(self.web_root, self.options.workers)
         progress = ProgressLog(self.state, run_id)
+        rest: list[tuple[FileCheck, Shortcut]] = []
         try:
-            for outcome in pool.run(checks, shortcut_from(previous, trusted)):
+            for check in checks:
+                hint = shortcut(check)
+                outcome = settle(check, hint, seen.get(check.path))
+                if outcome is None:
+                    rest.append((check, hint))
+                else:
+                    self._take(outcome, progress, bad)
+            for outcome in CheckPool(self.web_root, self.options.workers).run(rest):
                 self._take(outcome, progress, bad)
         finally:
             progress.flush()  # also when interrupted: the next run resumes from here
@@ -232,8 +277,9 @@ class _Verification:
         intact = outcome.status is Status.INTACT
         if intact:
             self.intact += 1
-            self._remember(outcome)
-            progress.add(check.path, check.sha256, outcome.size, outcome.mtime_ns)
+            if outcome.hashed:  # one that passed on its size and mtime passes so again
+                self._remember(outcome)
+                progress.add(check.path, check.sha256, outcome.size, outcome.mtime_ns)
         else:
             problem = Problem.MISSING if outcome.status is Status.MISSING else Problem.CORRUPT
             project, filename = check.owners[0]
@@ -248,8 +294,6 @@ class _Verification:
 
     def _remember(self, outcome: Outcome) -> None:
         """Bring the state's record of a file just hashed intact up to date."""
-        if not outcome.hashed:
-            return
         check = outcome.check
         record = self.state.file(check.path)
         now = (check.sha256, outcome.size, outcome.mtime_ns)
@@ -292,10 +336,10 @@ class _Verification:
             for finding in findings:
                 self._resolve(finding, Fix.REPAIRED, "rewritten from the mirror's record")
 
-    def _orphans(self, pages: dict[str, StoredPage]) -> None:
+    def _orphans(self, pages: dict[str, StoredPage], inventory: Inventory) -> None:
         orphans = [
             Finding(Problem.ORPHAN, path, why, None, path.rpartition("/")[2])
-            for path, why in find_orphans(self.web_root, listed_by(pages.values()))
+            for path, why in orphans_in(inventory, listed_by(pages.values()))
         ]
         for finding in orphans:
             self._find(finding)

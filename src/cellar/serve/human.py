@@ -323,7 +323,7 @@ def _release(release: Release) -> list[str]:
 
 def _file_row(file: PublishedFile) -> str:
     entry = file.entry
-    href = "../../" + quote(str(file.path), safe="/")
+    href = "../../" + quote(file.path, safe="/")
     cell = f'<a class="file" href="{_e(href)}">{_e(entry.filename)}</a>'
     if entry.yanked:
         reason = f": {_e(entry.yanked_reason)}" if entry.yanked_reason else ""

@@ -34,7 +34,7 @@ from cellar.serve.pypi_json import (
     project_document,
     render_document,
 )
-from cellar.sync.paths import metadata_path
+from cellar.sync.paths import METADATA_SUFFIX
 from cellar.sync.render import ProjectListing
 from cellar.tree.paths import read_within
 
@@ -113,7 +113,7 @@ class JsonApi:
         source = metadata_source(listing, version)
         if source is None:
             return None
-        body = read_within(self.web_root, metadata_path(source.path))
+        body = read_within(self.web_root, source.path + METADATA_SUFFIX)
         if body is None:  # pruned since the page was read, or not the mirror's
             return None
         if hashlib.sha256(body).hexdigest() != source.metadata_sha256:

@@ -25,6 +25,7 @@ from cellar.keep.pages import (
     PageFormatError,
     listed_paths,
     listing_from_json,
+    page_marks,
     project_pages,
     remove_pages,
     render_pages,
@@ -323,7 +324,7 @@ class _Run:
                 self._fail(project, error.filename, str(error))
         if placed.added and self.extras is not None:
             self.extras.file_added(placed.path)
-        file = PublishedFile(entry, placed.path, placed.sha256, placed.size, metadata_sha256)
+        file = PublishedFile(entry, str(placed.path), placed.sha256, placed.size, metadata_sha256)
         self.reporter.file_done(project, entry.filename, added=placed.added, size=placed.size)
         return _FileOutcome(file, added=placed.added)
 
@@ -360,7 +361,7 @@ class _Run:
                 len(pruned.files),
                 pruned.bytes,
             )
-        listed = {str(path) for listing in listings for path in listed_paths(listing)}
+        listed = {path for listing in listings for path in listed_paths(listing)}
         for name in self.unchanged:  # as published before: the state keeps each JSON page
             body = self.state.project_page(name)
             try:
@@ -368,7 +369,7 @@ class _Run:
             except PageFormatError:
                 log.warning("pruning skipped: the record of %s's published page is damaged", name)
                 return
-            listed.update(str(path) for path in listed_paths(listing))
+            listed.update(listed_paths(listing))
         orphans = [path for path, _ in find_orphans(web_root, listed)]
         if orphans:
             removed, size = remove_files(web_root, orphans)
@@ -384,10 +385,16 @@ class _Run:
         other = project_pages(web_root, name, hash_index=not hash_index)
         files = {directory / filename: body for filename, body in pages.items()}
         # Written (and synced) off the event loop: downloads go on meanwhile.
-        await asyncio.to_thread(_write_pages, files, other, hash_index=hash_index)
+        marks = await asyncio.to_thread(_write_pages, files, other, hash_index=hash_index)
         size = sum(file.size for file in listing.files)
         self.state.record_project(
-            name, listing.name, len(listing.files), size, pages["index.v1_json"], published=key
+            name,
+            listing.name,
+            len(listing.files),
+            size,
+            pages["index.v1_json"],
+            published=key,
+            marks=marks,
         )
         if self.extras is not None:
             self.extras.project_published(name, directory, listing, serial)
@@ -406,15 +413,16 @@ def _said_removed(count: int) -> None:
         )
 
 
-def _write_pages(files: dict[Path, bytes], other: Path, *, hash_index: bool) -> None:
+def _write_pages(files: dict[Path, bytes], other: Path, *, hash_index: bool) -> str | None:
     """Write a project's page ``files`` that changed, and remove its pages in the other layout
     (``other``): after `hash-index` is switched, those go (the page files only: `simple/<letter>/`
-    of the hash layout is also project `<letter>`'s flat directory)."""
+    of the hash layout is also project `<letter>`'s flat directory). Return the pages' marks."""
     atomic_write_all(_changed(files))
     remove_pages(other)
     if not hash_index:  # and the letter directory, once it is empty
         with contextlib.suppress(OSError):
             other.parent.rmdir()
+    return page_marks(next(iter(files)).parent)
 
 
 def _changed(pages: dict[Path, bytes]) -> dict[Path, bytes]:

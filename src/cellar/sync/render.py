@@ -11,7 +11,6 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
-from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
@@ -25,7 +24,7 @@ class PublishedFile:
     """A file that is in place in the mirror: its upstream entry, path, and verified facts."""
 
     entry: DistFile
-    path: PurePosixPath
+    path: str
     sha256: str
     size: int
     metadata_sha256: str | None = None
@@ -43,7 +42,7 @@ class ProjectListing:
 
 
 def _href(file: PublishedFile) -> str:
-    return "../../" + quote(str(file.path), safe="/")
+    return "../../" + quote(file.path, safe="/")
 
 
 def _attr(name: str, value: str) -> str:
