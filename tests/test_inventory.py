@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import os
 import random
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from cellar.keep.disk import find_orphans, take_inventory
-from cellar.keep.inventory import orphans_in, take_stock
+from cellar.keep.disk import find_orphans
+from cellar.keep.inventory import orphans_in, page_marks_of, take_inventory
 
 TEMP = ".index.html.0123456789ab.part"
 
@@ -48,7 +47,7 @@ def tree(tmp_path: Path) -> Path:
 
 
 def test_files_under_packages_with_their_size_and_mtime(tree):
-    inventory = take_inventory(tree, 2)
+    inventory = take_inventory(tree)
     wheel = (tree / "packages/ab/cd/ef/alpha-1.0.whl").stat()
     linked = (tree / "packages/loose.whl").stat()
     assert inventory.files == {
@@ -92,14 +91,13 @@ def test_orphans_are_the_unlisted_files_and_every_temporary_file(tree):
 
 
 def test_a_missing_tree_is_empty(tmp_path):
-    inventory = take_inventory(tmp_path / "nothing", 1)
+    inventory = take_inventory(tmp_path / "nothing")
     assert inventory.files == {}
     assert inventory.temporaries == ()
     assert orphans_in(inventory, set()) == []
 
 
-@pytest.mark.parametrize("workers", [1, 3])
-def test_same_files_as_os_walk_on_a_random_tree(tmp_path, workers):
+def test_same_files_as_os_walk_on_a_random_tree(tmp_path):
     """A tree of a few hundred files in the mirror's layout and at other depths: the same
     files as os.walk finds, each with what os.stat says of it."""
     rng = random.Random(5)  # noqa: S311 - a reproducible tree, not a secret
@@ -114,7 +112,31 @@ def test_same_files_as_os_walk_on_a_random_tree(tmp_path, workers):
             found = (Path(directory) / name).stat()
             relative = (Path(directory) / name).relative_to(web).as_posix()
             expected[relative] = (found.st_size, found.st_mtime_ns)
-    with ThreadPoolExecutor(workers) as pool:
-        inventory = take_stock(web, pool)()
-    assert inventory.files == expected
+    assert take_inventory(web).files == expected
     assert len(expected) == 300
+
+
+def test_packages_on_another_disk_through_a_link_is_walked(tmp_path):
+    """A site that keeps packages/ elsewhere links it: the files are the mirror's all the same."""
+    web = tmp_path / "web"
+    elsewhere = tmp_path / "big-disk" / "packages"
+    _write(elsewhere / "ab/cd/ef/alpha-1.0.whl", b"wheel")
+    web.mkdir()
+    (web / "packages").symlink_to(elsewhere, target_is_directory=True)
+    assert list(take_inventory(web).files) == ["packages/ab/cd/ef/alpha-1.0.whl"]
+
+
+def test_page_marks_of_each_directory_holding_every_page_file(tree):
+    page = (tree / "simple/alpha/index.html").stat()
+    assert take_inventory(tree, ("index.html",)).pages == {"simple/alpha": page_marks_of([page])}
+    assert take_inventory(tree, ("index.html", "index.v1_json")).pages == {}  # one is missing
+    assert take_inventory(tree).pages == {}
+
+
+def test_no_page_marks_when_simple_is_a_link(tmp_path):
+    """Pages reached through a link are not trusted on a walk's word: read as usual."""
+    web = tmp_path / "web"
+    _write(tmp_path / "elsewhere/simple/alpha/index.html", b"<html>")
+    web.mkdir()
+    (web / "simple").symlink_to(tmp_path / "elsewhere/simple", target_is_directory=True)
+    assert take_inventory(web, ("index.html",)).pages == {}

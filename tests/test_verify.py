@@ -282,6 +282,21 @@ def test_pages_found_intact_are_marked_for_the_next_fast_run(mirrored, renders):
     assert renders == []
 
 
+def test_fast_trusts_marked_pages_in_the_hash_index_layout(tmp_path, local_index, renders):
+    local_index.add(build_wheel("alpha", "1.0"))
+    local_index.add(build_wheel("a", "0.1"))  # simple/a/ is a letter's directory and a's page's
+    config = write_config(
+        tmp_path, local_index.url, ["alpha", "a"], extra_mirror="hash-index = true"
+    )
+    assert main(["mirror", "-c", str(config)]) == 0
+    assert verify(config, "--fast") == 0
+    assert renders == []
+    page = tmp_path / "mirror" / "web" / "simple" / "a" / "a" / "index.v1_html"
+    page.write_bytes(page.read_bytes() + b" ")
+    assert verify(config, "--fast") == 1
+    assert renders == ["a"]
+
+
 def test_fast_hashes_files_the_state_has_no_record_of(mirrored, capsys):
     config, web = mirrored
     with MirrorState.open(web.parent) as state:

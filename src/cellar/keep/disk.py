@@ -6,22 +6,11 @@ a leftover of a run that was killed: it is an orphan wherever it is.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from cellar.keep.inventory import Inventory, orphans_in, take_stock
+from cellar.keep.inventory import orphans_in, take_inventory
 from cellar.tree.paths import OutsideTreeError, within
-
-#: Threads that walk the tree: listing directories and ``stat`` wait on the kernel, not Python.
-WALKERS = max(os.cpu_count() or 1, 1)
-
-
-def take_inventory(web_root: Path, workers: int = WALKERS) -> Inventory:
-    """Walk the tree under ``web_root`` now, on ``workers`` threads (see ``take_stock``)."""
-    with ThreadPoolExecutor(workers, thread_name_prefix="cellar-walk") as pool:
-        return take_stock(web_root, pool)()
 
 
 def find_orphans(web_root: Path, listed: Collection[str]) -> list[tuple[str, str]]:

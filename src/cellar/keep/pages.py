@@ -11,19 +11,22 @@ from __future__ import annotations
 import contextlib
 import html
 import json
+import os
 import re
 import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote
 
 from packaging.utils import canonicalize_name
 
 from cellar.bandersnatch.layout import project_directory
+from cellar.keep.inventory import page_marks_of
 from cellar.select.releases import file_version
-from cellar.simple_api import DistFile, frozen_mapping
+from cellar.simple_api import DistFile
 from cellar.state import MirrorState
 from cellar.storage import TEMP_SUFFIX, atomic_write_all, is_temp_name
 from cellar.sync.paths import METADATA_SUFFIX
@@ -48,6 +51,7 @@ from cellar.tree.paths import (
 PAGE_FILES = ("index.v1_json", "index.v1_html", "index.html")
 _PREFIX = "../../"
 _HREF = re.compile(r'href="\.\./\.\./([^"#]+)')
+_NOT_SEGMENTS = frozenset(("", ".", ".."))
 
 
 class PageFormatError(ValueError):
@@ -65,7 +69,7 @@ def file_path(url: str) -> str:
     if "%" in text:
         text = unquote(text)
     parts = text.split("/")
-    if parts[0] != "packages" or len(parts) < 2 or any(p in ("", ".", "..") for p in parts):
+    if parts[0] != "packages" or len(parts) < 2 or not _NOT_SEGMENTS.isdisjoint(parts):
         raise PageFormatError(f"the file URL {url!r} is not a path under packages/")
     return text  # a string, not a PurePosixPath: pathlib's parsing shows at a million files
 
@@ -95,28 +99,30 @@ def listing_from_json(body: bytes) -> ProjectListing:
 
 
 def _published(item: Any) -> PublishedFile:
+    """Return the file a page's JSON entry lists (the hot loop of reading a mirror's pages:
+    each read once, fresh mappings made read-only without a copy)."""
     yanked = item["yanked"]
     if not isinstance(yanked, bool | str):
         raise TypeError(f"yanked is {yanked!r}")
     metadata = item.get("core-metadata")  # absent (or false) when there is no metadata file
     metadata_sha256 = _str(metadata["sha256"]) if metadata else None
     size = item["size"]
-    if not isinstance(size, int) or isinstance(size, bool):
+    if type(size) is not int:  # not a bool either
         raise TypeError(f"size is {size!r}")
     url = _str(item["url"])
+    sha256 = _str(item["hashes"]["sha256"])
     entry = DistFile(
         filename=_str(item["filename"]),
         url=url,
-        hashes=frozen_mapping({"sha256": _str(item["hashes"]["sha256"])}),
+        hashes=MappingProxyType({"sha256": sha256}),
         requires_python=_optional(item["requires-python"]),
         yanked=yanked is not False,
         yanked_reason=yanked if isinstance(yanked, str) else None,
-        core_metadata=frozen_mapping({"sha256": metadata_sha256}) if metadata_sha256 else None,
+        core_metadata=MappingProxyType({"sha256": metadata_sha256}) if metadata_sha256 else None,
         size=size,
         upload_time=_optional(item.get("upload-time")),
         provenance=_optional(item.get("provenance")),
     )
-    sha256 = _str(item["hashes"]["sha256"])
     return PublishedFile(entry, file_path(url), sha256, size, metadata_sha256)
 
 
@@ -230,27 +236,35 @@ def published_listing(web_root: Path, name: str) -> ProjectListing | None:
     return None
 
 
+def read_marked(
+    web_root: Path, name: str, *, recorded: bool, marks: str, hash_index: bool = False
+) -> StoredPage | None:
+    """Return project ``name``'s pages as ``cellar verify --fast`` trusts them: the listing of
+    its JSON page, nothing compared. ``None`` if that page cannot be read or parsed.
+
+    Only for pages whose files a walk of the tree (which follows no link to a directory) found
+    in ``name``'s directory with ``marks``, the marks recorded when they were last written or
+    verified: their path is then known to stay in the tree.
+    """
+    directory = project_directory(name, hash_index=hash_index)
+    page = os.path.join(web_root, directory, "index.v1_json")  # noqa: PTH118
+    try:
+        with open(page, "rb") as stream:  # noqa: PTH123 - a string path: see listing_from_json
+            listing = listing_from_json(stream.read())
+    except (OSError, PageFormatError):
+        return None
+    return StoredPage(name, listing, {}, recorded, marks=marks)
+
+
 def read_project(
-    web_root: Path,
-    state: MirrorState,
-    name: str,
-    *,
-    recorded: bool,
-    hash_index: bool = False,
-    trusted: str | None = None,
+    web_root: Path, state: MirrorState, name: str, *, recorded: bool, hash_index: bool = False
 ) -> StoredPage:
     """Read project ``name``'s pages and compare each with the rendering of the trusted listing.
 
-    ``recorded`` says whether the state knows the project. ``trusted`` are page marks to
-    trust (``cellar verify --fast``): when the page files still have them, only the JSON page
-    is read, for its listing. Damaged pages are the answer, not an error; raises ``OSError``
-    only for a page that exists but cannot be read.
+    ``recorded`` says whether the state knows the project. Damaged pages are the answer,
+    not an error; raises ``OSError`` only for a page that exists but cannot be read.
     """
     directory = project_pages(web_root, name, hash_index=hash_index)
-    if trusted is not None and page_marks(directory) == trusted:
-        with contextlib.suppress(OSError, PageFormatError):  # then read as if not trusted
-            kept = listing_from_json((directory / "index.v1_json").read_bytes())
-            return StoredPage(name, kept, {}, recorded, marks=trusted)
     found = {filename: _read(directory / filename) for filename in PAGE_FILES}
     damaged: dict[str, str] = {}
     listing = None
@@ -286,16 +300,16 @@ def page_marks(directory: Path) -> str | None:
     been written to since: a write sets the ctime to the time of the write, and no user can
     set it back (only the clock can go back). ``cellar verify --fast`` trusts such a page.
     """
-    marks = []
+    found = []
     for filename in PAGE_FILES:
         try:
-            found = (directory / filename).stat()
+            one = (directory / filename).stat()
         except OSError:
             return None
-        if not stat.S_ISREG(found.st_mode):
+        if not stat.S_ISREG(one.st_mode):
             return None
-        marks.append(f"{found.st_size}:{found.st_mtime_ns}:{found.st_ctime_ns}")
-    return " ".join(marks)
+        found.append(one)
+    return page_marks_of(found)
 
 
 def _read(path: Path) -> bytes | None:
@@ -329,8 +343,10 @@ def published_names(
         directory.name
         for parent in parents
         for directory in _subdirectories(parent)
-        # A directory not named as Cellar names a project's is none of Cellar's doing.
-        if _is_key(directory.name) and any((directory / page).exists() for page in PAGE_FILES)
+        # A directory not named as Cellar names a project's is none of Cellar's doing; one
+        # the record has is listed anyway, so its pages need no looking at here.
+        if directory.name in recorded
+        or (_is_key(directory.name) and any((directory / p).exists() for p in PAGE_FILES))
     }
     return {name: name in recorded for name in sorted(recorded | on_disk)}
 
@@ -357,10 +373,14 @@ def remove_pages(directory: Path) -> None:
 
 
 def _subdirectories(directory: Path) -> list[Path]:
-    if not directory.is_dir():
+    try:
+        with os.scandir(directory) as entries:
+            # A symlink is not followed: what it leads to is not the mirror's.
+            return [
+                directory / entry.name for entry in entries if entry.is_dir(follow_symlinks=False)
+            ]
+    except (NotADirectoryError, FileNotFoundError):
         return []
-    # A symlink is not followed: what it leads to is not the mirror's.
-    return [path for path in directory.iterdir() if path.is_dir() and not path.is_symlink()]
 
 
 def write_project(

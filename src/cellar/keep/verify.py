@@ -1,23 +1,27 @@
 """``cellar verify``: check what the pages list against the disk; repair and prune on request.
 
-Order of work: read every project's pages (the JSON page, else the state's copy of it) and
-compare each page file with its rendering; examine every listed file; with ``--repair``
+Order of work: walk the tree once (``inventory.py``: every file's size and mtime, and the
+page files' marks); read every project's pages (the JSON page, else the state's copy of it)
+and compare each page file with its rendering, or with ``--fast`` trust the pages that keep
+the marks recorded when they were written or last found intact; examine every listed file
+(a file whose size and mtime settle it costs nothing more than the walk); with ``--repair``
 download bad files again, then rewrite the pages that changed or were damaged, then the root
-page; last, find the orphans (files no page lists) and, with ``--prune-orphans``, remove them.
+page; last, find the orphans (files no page lists; the tree walked again if repairs changed
+it) and, with ``--prune-orphans``, remove them.
 
-Resuming: each file found intact is recorded, with its size and mtime, under the run's
-id. A run that does not finish (Ctrl-C, SIGKILL, a crash) leaves that record, and the
+Resuming: each file hashed and found intact is recorded, with its size and mtime, under the
+run's id. A run that does not finish (Ctrl-C, SIGKILL, a crash) leaves that record, and the
 next ``cellar verify`` of the same kind (``--fast`` or not) resumes it: a file the unfinished
-run found intact, with the same size and mtime now, is skipped. Problems are always examined
-again. ``--restart`` (or a run of the other kind) abandons the unfinished run instead. The
-record is committed every ``checks.FLUSH_SECONDS`` and when a run stops on an exception
-(Ctrl-C), so a SIGKILL costs at most that much work again.
+run found intact, with the same size and mtime now, is skipped. A file ``--fast`` passed on
+its recorded size and mtime is not recorded: the next run passes it the same way, at the same
+cost. Problems are always examined again. ``--restart`` (or a run of the other kind) abandons
+the unfinished run instead. The record is committed every ``checks.FLUSH_SECONDS`` and when a
+run stops on an exception (Ctrl-C), so a SIGKILL costs at most that much work again.
 """
 
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,8 +40,8 @@ from cellar.keep.checks import (
     shortcut_from,
     size_of,
 )
-from cellar.keep.disk import remove_files, take_inventory
-from cellar.keep.inventory import Inventory, orphans_in, take_stock
+from cellar.keep.disk import remove_files
+from cellar.keep.inventory import Inventory, orphans_in, take_inventory
 from cellar.keep.model import (
     Finding,
     Fix,
@@ -48,9 +52,11 @@ from cellar.keep.model import (
     VerifyResult,
 )
 from cellar.keep.pages import (
+    PAGE_FILES,
     StoredPage,
     damaged_root,
     published_names,
+    read_marked,
     read_project,
     write_project,
     write_root,
@@ -126,16 +132,10 @@ class _Verification:
     def run(self) -> VerifyResult:
         started = time.monotonic()
         run_id, previous, resumed = self._open_run()
-        walkers = ThreadPoolExecutor(self.options.workers, thread_name_prefix="cellar-walk")
-        try:
-            # The tree is walked on threads while the pages are read and compared here.
-            stock = take_stock(self.web_root, walkers)
-            pages = self._read_pages()
-            checks = file_checks(pages.values())
-            self.reporter.planned(len(checks), size_of(checks))
-            inventory = stock()
-        finally:
-            walkers.shutdown(wait=True, cancel_futures=True)
+        inventory = take_inventory(self.web_root, PAGE_FILES)
+        pages = self._read_pages(inventory.pages)
+        checks = file_checks(pages.values())
+        self.reporter.planned(len(checks), size_of(checks))
         bad = self._examine(checks, run_id, previous, inventory)
         if self.options.repair:
             repairs = repair_files(
@@ -151,7 +151,7 @@ class _Verification:
             pages = self._republish(pages, repairs)
         self._root()
         if self.options.repair and self.findings:
-            inventory = take_inventory(self.web_root, self.options.workers)  # the tree changed
+            inventory = take_inventory(self.web_root)  # the tree changed
         self._orphans(pages, inventory)
         result = VerifyResult(
             projects=sum(1 for page in pages.values() if page.listing is not None),
@@ -168,24 +168,32 @@ class _Verification:
         self.state.finish_verify_run(run_id, checked=self.checked, problems=len(result.unsolved))
         return result
 
-    def _read_pages(self) -> dict[str, StoredPage]:
+    def _read_pages(self, seen: dict[str, str]) -> dict[str, StoredPage]:
         """Read every project's pages, noting the damaged ones as findings, and record the
-        marks of the pages found intact (``--fast`` trusts pages that keep them)."""
+        marks of the pages found intact.
+
+        With ``--fast``, pages whose files the walk ``seen`` with the marks recorded are
+        trusted: only their JSON page is read, for its listing.
+        """
         recorded_marks = self.state.page_marks()
-        trusted = recorded_marks if self.options.fast else {}
-        pages = {
-            name: read_project(
-                self.web_root,
-                self.state,
-                name,
-                recorded=recorded,
-                hash_index=self.hash_index,
-                trusted=trusted.get(name),
+        pages: dict[str, StoredPage] = {}
+        names = published_names(self.web_root, self.state, hash_index=self.hash_index)
+        for name, recorded in names.items():
+            page = None
+            marks = recorded_marks.get(name)
+            if self.options.fast and marks is not None:
+                directory = str(project_directory(name, hash_index=self.hash_index))
+                if seen.get(directory) == marks:
+                    page = read_marked(
+                        self.web_root,
+                        name,
+                        recorded=recorded,
+                        marks=marks,
+                        hash_index=self.hash_index,
+                    )
+            pages[name] = page or read_project(
+                self.web_root, self.state, name, recorded=recorded, hash_index=self.hash_index
             )
-            for name, recorded in published_names(
-                self.web_root, self.state, hash_index=self.hash_index
-            ).items()
-        }
         for page in pages.values():
             self._page_findings(page)
         self.state.record_page_marks(
@@ -257,6 +265,7 @@ class _Verification:
                     rest.append((check, hint))
                 else:
                     self._take(outcome, progress, bad)
+            rest.sort(key=lambda pair: pair[0].path)  # hashed in path order: near on disk
             for outcome in CheckPool(self.web_root, self.options.workers).run(rest):
                 self._take(outcome, progress, bad)
         finally:
