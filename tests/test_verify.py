@@ -93,6 +93,23 @@ def test_a_sound_mirror_verifies_clean(mirrored, capsys):
     assert out.rstrip().endswith("all good")
 
 
+def test_each_stage_is_logged_when_not_on_a_terminal(mirrored):
+    """A walk of a large tree and its pages' reads take a while: the log says what is going on."""
+    config, web = mirrored
+    result = run_cli("verify", "-c", str(config), "--fast")
+    assert result.returncode == 0, result.stderr
+    stages = [
+        f"walking {web}",
+        "walked 7 files in ",
+        "reading the pages of 2 projects",
+        "verifying 7 files",
+    ]
+    found = [line for line in result.stderr.splitlines() if any(s in line for s in stages)]
+    assert len(found) == len(stages), result.stderr
+    for line, stage in zip(found, stages, strict=True):
+        assert stage in line
+
+
 def test_a_corrupt_file_is_reported_then_downloaded_again(mirrored, local_index, capsys):
     config, web = mirrored
     path = local(web, "alpha", ALPHA_WHEEL)

@@ -92,6 +92,11 @@ class LiveBar:
     ) -> None:
         self._progress.stop()
 
+    def describe(self, text: str) -> None:
+        """Show ``text`` as what the bar counts."""
+        if self._task is not None:
+            self._progress.update(self._task, description=text)
+
     def grow(self, count: int) -> None:
         """Add ``count`` items to the total."""
         if self._task is not None:
@@ -187,6 +192,9 @@ class LogVerifyReporter(VerifyReporter):
         self._done = 0
         self._bytes = 0
 
+    def stage(self, text: str) -> None:
+        verify_log.info("%s", text)
+
     def planned(self, files: int, size: int) -> None:
         self._total = files
         verify_log.info("verifying %d files (%s)", files, human_bytes(size))
@@ -225,8 +233,13 @@ class BarVerifyReporter(LogVerifyReporter):
     def __exit__(self, *exc: object) -> None:
         self._bar.__exit__(None, None, None)
 
+    def stage(self, text: str) -> None:
+        verify_log.debug("%s", text)
+        self._bar.describe(text)
+
     def planned(self, files: int, size: int) -> None:
         verify_log.debug("verifying %d files (%s)", files, human_bytes(size))
+        self._bar.describe("verifying")
         self._bar.grow(files)
 
     def checked(self, path: str, size: int, *, intact: bool, skipped: bool) -> None:

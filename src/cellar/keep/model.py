@@ -117,6 +117,9 @@ class VerifyResult:
 class VerifyReporter:
     """Receives progress from a verify run; every method does nothing by default."""
 
+    def stage(self, text: str) -> None:
+        """The run moves on to what ``text`` says (walking the tree, reading pages)."""
+
     def planned(self, files: int, size: int) -> None:
         """``files`` files of ``size`` bytes (as the pages say) are to be examined."""
 

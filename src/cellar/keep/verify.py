@@ -132,7 +132,12 @@ class _Verification:
     def run(self) -> VerifyResult:
         started = time.monotonic()
         run_id, previous, resumed = self._open_run()
+        self.reporter.stage(f"walking {self.web_root}")
+        walked = time.monotonic()
         inventory = take_inventory(self.web_root, PAGE_FILES)
+        self.reporter.stage(
+            f"walked {len(inventory.files)} files in {time.monotonic() - walked:.1f} s"
+        )
         pages = self._read_pages(inventory.pages)
         checks = file_checks(pages.values())
         self.reporter.planned(len(checks), size_of(checks))
@@ -178,6 +183,7 @@ class _Verification:
         recorded_marks = self.state.page_marks()
         pages: dict[str, StoredPage] = {}
         names = published_names(self.web_root, self.state, hash_index=self.hash_index)
+        self.reporter.stage(f"reading the pages of {len(names)} projects")
         for name, recorded in names.items():
             page = None
             marks = recorded_marks.get(name)
