@@ -7,12 +7,19 @@ other one, spread over PROJECTS projects whose pages are written by Cellar's own
 (``cellar.keep.pages.write_project``) with every file recorded in the state, as ``cellar
 mirror`` leaves them. Then it measures, REPEAT times each, with a warm page cache:
 
-- ``find web/packages -type f | xargs -P2 sha256sum`` (the baseline: coreutils, 2 processes),
+- ``find web/packages -type f | xargs -P2 sha256sum`` (the baseline of a full verify:
+  coreutils, 2 processes),
 - ``cellar verify`` (every file hashed, on a thread per core),
-- ``cellar verify --fast`` (size and mtime against the state's record),
+- ``find web -type f -printf '%s %T@'`` (the baseline of ``--fast``: the walk and ``stat`` of
+  every file that any check of sizes and mtimes must make, and no more),
+- ``cellar verify --fast`` (size and mtime against the state's record, pages by their marks),
 
 and prints the median wall time of each (whole processes, Python's start-up included), the
-throughput, and the ratios to the baseline. Run: ``python benchmarks/verify.py [--files 3000]``.
+peak memory of Cellar's runs, the throughput, and the ratios to the baselines. Run:
+``python benchmarks/verify.py [--files 3000]``. A large mirror takes long to build (a million
+files: over an hour here): ``--directory DIR`` builds it there once and reuses it on later
+runs. The first ``--fast`` run over a mirror built so marks its pages; the runs that count are
+the ones after it (as a mirror made by ``cellar mirror``, whose pages are marked as written).
 """
 
 from __future__ import annotations
@@ -106,21 +113,37 @@ def sha256sum_all(web: Path) -> float:
     return time.perf_counter() - started
 
 
-def cellar_verify(config: Path, *options: str, expect: int) -> tuple[float, float]:
-    """Run ``cellar verify``; return wall seconds and the seconds it reports for itself."""
+def stat_all(web: Path) -> float:
+    """Walk the tree and ``stat`` every file with find(1); return seconds."""
     started = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-m", "cellar", "verify", "-c", str(config), "-q", *options],
-        capture_output=True,
-        text=True,
-        check=False,
+    subprocess.run(
+        ["find", str(web), "-type", "f", "-printf", "%s %T@\n"],
+        stdout=subprocess.DEVNULL,
+        check=True,
     )
-    wall = time.perf_counter() - started
+    return time.perf_counter() - started
+
+
+#: GNU time runs the command in a fresh process: the peak memory it reports is the command's.
+GNU_TIME = Path("/usr/bin/time")
+
+
+def cellar_verify(config: Path, *options: str, expect: int) -> tuple[float, float, float]:
+    """Run ``cellar verify``; return wall seconds, the seconds it reports for itself, and its
+    peak memory in MB (0 without GNU time)."""
+    command = [sys.executable, "-m", "cellar", "verify", "-c", str(config), "-q", *options]
+    with tempfile.NamedTemporaryFile("r") as peak:
+        if GNU_TIME.exists():
+            command = [str(GNU_TIME), "-f", "%M", "-o", peak.name, *command]
+        started = time.perf_counter()
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - started
+        peak_mb = int(peak.read().split()[-1]) / 1024 if GNU_TIME.exists() else 0.0
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"checked {expect};" in result.stdout, result.stdout
     inside = re.search(r"hashed in ([\d.]+) s", result.stdout)
     assert inside is not None
-    return wall, float(inside.group(1))
+    return wall, float(inside.group(1)), peak_mb
 
 
 def python_startup() -> float:
@@ -135,44 +158,62 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=300)
     parser.add_argument("--median-kb", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--directory", type=Path, help="build the mirror here once, and reuse it")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="cellar-bench-verify-") as temp:
-        root = Path(temp)
-        started = time.perf_counter()
-        size = build_mirror(root, args.files, args.projects, args.median_kb)
-        web = root / "mirror" / "web"
-        count = sum(len(names) for _, _, names in os.walk(web / "packages"))
-        print(
-            f"mirror: {args.projects} projects, {count} files ({args.files} distributions and "
-            f"their metadata files), {size / 1e6:.0f} MB, built in "
-            f"{time.perf_counter() - started:.1f} s; {os.cpu_count()} cores"
-        )
-        config = write_config(root, UPSTREAM, ["bench-0000"])
-        sha256sum_all(web)  # warm the page cache: every measurement reads from memory
+        root = args.directory or Path(temp)
+        measure(root, args)
 
-        runs: dict[str, list[float]] = {"sha256sum": [], "verify": [], "fast": []}
-        inside: dict[str, list[float]] = {"verify": [], "fast": []}
-        for _ in range(args.repeat):
-            runs["sha256sum"].append(sha256sum_all(web))
-            for key, options in (("verify", ()), ("fast", ("--fast",))):
-                wall, own = cellar_verify(config, *options, expect=count)
-                runs[key].append(wall)
-                inside[key].append(own)
-        startup = statistics.median(python_startup() for _ in range(args.repeat))
 
-    base = statistics.median(runs["sha256sum"])
+def measure(root: Path, args: argparse.Namespace) -> None:
+    """Build (or reuse) the mirror under ``root``, then measure and print the table."""
+    web = root / "mirror" / "web"
+    started = time.perf_counter()
+    if (root / "mirror" / ".cellar").is_dir():
+        print(f"reusing the mirror in {root} (--files, --projects and --median-kb ignored)")
+    else:
+        build_mirror(root, args.files, args.projects, args.median_kb)
+    config = write_config(root, UPSTREAM, ["bench-0000"])
+    count = sum(len(names) for _, _, names in os.walk(web / "packages"))
+    size = sum(p.stat().st_size for p in (web / "packages").rglob("*") if p.is_file())
+    projects = sum(1 for _ in (web / "simple").iterdir()) - 3  # less the root's page files
+    print(
+        f"mirror: {projects} projects, {count} files (distributions and their metadata "
+        f"files), {size / 1e6:.0f} MB, ready in {time.perf_counter() - started:.1f} s; "
+        f"{os.cpu_count()} cores"
+    )
+    sha256sum_all(web)  # warm the page cache: every measurement reads from memory
+    cellar_verify(config, "--fast", expect=count)  # marks the pages a built mirror lacks
+
+    runs: dict[str, list[float]] = {"sha256sum": [], "verify": [], "find": [], "fast": []}
+    inside: dict[str, list[float]] = {"verify": [], "fast": []}
+    peaks: dict[str, list[float]] = {"verify": [], "fast": []}
+    for _ in range(args.repeat):
+        runs["sha256sum"].append(sha256sum_all(web))
+        runs["find"].append(stat_all(web))
+        for key, options in (("verify", ()), ("fast", ("--fast",))):
+            wall, own, peak = cellar_verify(config, *options, expect=count)
+            runs[key].append(wall)
+            inside[key].append(own)
+            peaks[key].append(peak)
+    startup = statistics.median(python_startup() for _ in range(args.repeat))
+
     print(f"\nmedian of {args.repeat} runs (warm page cache)")
-    print(f"{'command':<34} {'wall s':>8} {'own s':>7} {'MB/s':>8} {'vs sha256sum':>13}")
+    header = f"{'command':<34} {'wall s':>8} {'own s':>7} {'peak MB':>8} {'MB/s':>8}"
+    print(f"{header} {'vs baseline':>12}")
     rows = [
-        ("find | xargs -P2 sha256sum", "sha256sum"),
-        ("cellar verify", "verify"),
-        ("cellar verify --fast", "fast"),
+        ("find | xargs -P2 sha256sum", "sha256sum", "sha256sum"),
+        ("cellar verify", "verify", "sha256sum"),
+        ("find -printf '%s %T@' (walk, stat)", "find", "find"),
+        ("cellar verify --fast", "fast", "find"),
     ]
-    for label, key in rows:
+    for label, key, baseline in rows:
         wall = statistics.median(runs[key])
         own = f"{statistics.median(inside[key]):7.2f}" if key in inside else f"{'':>7}"
-        print(f"{label:<34} {wall:8.2f} {own} {size / 1e6 / wall:8.0f} {wall / base:12.2f}x")
+        peak = f"{statistics.median(peaks[key]):8.0f}" if key in peaks else f"{'':>8}"
+        ratio = wall / statistics.median(runs[baseline])
+        print(f"{label:<34} {wall:8.2f} {own} {peak} {size / 1e6 / wall:8.0f} {ratio:11.2f}x")
     print(f"(python -m cellar --version alone: {startup:.2f} s of every cellar wall time)")
 
 
