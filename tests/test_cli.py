@@ -11,7 +11,13 @@ import time
 import pytest
 
 from cellar.state import MirrorState
-from tests.support.mirror import EVERY_VERSION, assert_consistent, run_cli, write_config
+from tests.support.mirror import (
+    EVERY_VERSION,
+    assert_consistent,
+    interruptible_cellar,
+    run_cli,
+    write_config,
+)
 from tests.support.packages import build_wheel
 
 
@@ -133,7 +139,7 @@ def test_interrupting_a_mirror_keeps_it_consistent_and_the_next_run_finishes(tmp
         tmp_path, local_index.url, ["alpha", "beta"], extra_packages=EVERY_VERSION
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "cellar", "mirror", "-c", str(config)],
+        interruptible_cellar("mirror", "-c", str(config)),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

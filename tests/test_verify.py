@@ -15,7 +15,6 @@ import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from cellar.sync.render import (
 from tests.support.mirror import (
     EVERY_VERSION,
     assert_consistent,
+    interruptible_cellar,
     listed_files,
     run_cli,
     write_config,
@@ -406,7 +406,7 @@ def test_an_interrupted_verify_is_resumed(tmp_path, local_index, stop):
     read_end, write_end = os.pipe()
     fcntl.fcntl(read_end, 1031, 4096)  # F_SETPIPE_SZ: the smallest pipe Linux allows
     process = subprocess.Popen(
-        [sys.executable, "-m", "cellar", "verify", "-c", str(config), "-v"],
+        interruptible_cellar("verify", "-c", str(config), "-v"),
         stdout=subprocess.DEVNULL,
         stderr=write_end,
     )

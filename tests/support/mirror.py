@@ -126,6 +126,21 @@ def run_cli(
     )
 
 
+#: ``python -m cellar``, with Ctrl-C's default handling: a shell that starts the test run in
+#: the background (``pytest &``) starts it with SIGINT ignored, and every child inherits that,
+#: while a terminal's Ctrl-C reaches a process that has the default.
+INTERRUPTIBLE_CELLAR = (
+    "-c",
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from cellar.cli import main; sys.exit(main())",
+)
+
+
+def interruptible_cellar(*args: str) -> list[str]:
+    """Return the command line of ``python -m cellar *args`` that SIGINT interrupts."""
+    return [sys.executable, *INTERRUPTIBLE_CELLAR, *args]
+
+
 @contextmanager
 def cellar_serve(config: Path, *, context: ssl.SSLContext | None = None) -> Iterator[str]:
     """Run ``cellar serve`` on a free loopback port as a real process; yield its base URL.
