@@ -86,6 +86,17 @@ def test_state_lives_in_the_mirror_and_remembers(tmp_path):
         assert last.failures == (Failure("y", None, "gone"),)
 
 
+def test_one_display_name_is_read_as_the_whole_table_gives_it(tmp_path):
+    with MirrorState.open(tmp_path) as state:
+        state.record_project("foo-bar", "Foo_Bar", files=1, size=3)
+        state.record_project("baz", "not-baz", files=1, size=3)  # a hostile page's spelling
+        state.record_project("../x", "../x", files=1, size=3)  # no project name at all
+        names = state.project_names()
+        for name in ("foo-bar", "baz", "../x", "absent"):
+            assert state.display_name(name) == names.get(name), name
+        assert names == {"foo-bar": "Foo_Bar", "baz": "baz"}
+
+
 def test_missing_state_is_a_clear_error(tmp_path):
     with (
         pytest.raises(MirrorStateError, match="no mirror has been made here yet"),

@@ -236,6 +236,19 @@ class MirrorState(VerifyRunLog, PlanMemoLog):
             if _spells(name, name)
         }
 
+    def display_name(self, name: str) -> str | None:
+        """Return the display name of published project ``name`` (normalised), as
+        ``project_names`` gives it, or ``None`` if there is no such project: one row read,
+        not the whole table (a page for people, a page rewritten by verify or delete)."""
+        if not _spells(name, name):
+            return None
+        row = self._db.execute(
+            "SELECT display_name FROM projects WHERE name = ?", (name,)
+        ).fetchone()
+        if row is None:
+            return None
+        return row[0] if _spells(row[0], name) else name
+
     def forget_invalid_projects(self) -> list[str]:
         """Forget the records ``project_names`` leaves out (only the records: no path is made
         of their names); return their names."""

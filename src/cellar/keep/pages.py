@@ -394,7 +394,7 @@ def write_project(
     pages = render_pages(listing)
     directory = project_pages(web_root, name, hash_index=hash_index)
     atomic_write_all({directory / filename: body for filename, body in pages.items()})
-    display = state.project_names().get(name, listing.name)
+    display = state.display_name(name) or listing.name
     size = sum(file.size for file in listing.files)
     state.record_project(
         name,

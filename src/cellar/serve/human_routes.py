@@ -159,7 +159,7 @@ class PeoplePages:
             return None
         try:
             with MirrorState.open_read_only(self.directory) as state:
-                display = state.project_names().get(name, name)
+                display = state.display_name(name) or name
         except (MirrorStateError, sqlite3.Error):
             display = name
         return listing, display
