@@ -314,6 +314,20 @@ def test_fast_trusts_marked_pages_in_the_hash_index_layout(tmp_path, local_index
     assert renders == ["a"]
 
 
+def test_a_full_verify_leaves_access_times_alone(mirrored):
+    """Hashing every file must not dirty every inode (their write-back slows what follows)."""
+    config, web = mirrored
+    wheel, sdist = local(web, "alpha", ALPHA_WHEEL), local(web, "alpha", "alpha-1.0.tar.gz")
+    for path in (wheel, sdist):
+        mtime = path.stat().st_mtime_ns
+        os.utime(path, ns=(mtime - 3600 * 10**9, mtime))  # older than the mtime: relatime's case
+    sdist.read_bytes()  # the control: on this file system a plain read updates it
+    assert sdist.stat().st_atime_ns >= sdist.stat().st_mtime_ns
+    before = wheel.stat().st_atime_ns
+    assert verify(config) == 0
+    assert wheel.stat().st_atime_ns == before
+
+
 def test_fast_hashes_files_the_state_has_no_record_of(mirrored, capsys):
     config, web = mirrored
     with MirrorState.open(web.parent) as state:

@@ -172,7 +172,7 @@ def _by_marks(
 def _hash(local: str, check: FileCheck) -> tuple[Status, str, int]:
     """Hash the file: intact or corrupt, why, and the bytes hashed."""
     try:
-        with open(local, "rb") as stream:  # noqa: PTH123 - see examine
+        with os.fdopen(_open_quietly(local), "rb") as stream:
             digest = hashlib.file_digest(stream, "sha256")
             size = os.fstat(stream.fileno()).st_size
     except OSError as error:
@@ -181,6 +181,23 @@ def _hash(local: str, check: FileCheck) -> tuple[Status, str, int]:
     if actual != check.sha256:
         return Status.CORRUPT, f"its sha256 is {actual}, the page says {check.sha256}", size
     return Status.INTACT, "", size
+
+
+def _open_quietly(local: str) -> int:
+    """Open ``local`` for reading without updating its access time where the system allows
+    (``O_NOATIME``: the file's owner, or root).
+
+    Reading a million files would otherwise dirty a million inodes (``relatime`` updates an
+    access time older than the modification time, or a day old), and their write-back slowed
+    the next walk of the tree threefold here.
+    """
+    try:
+        return os.open(local, os.O_RDONLY | _NOATIME)
+    except PermissionError:  # another user's file, not root: O_NOATIME is refused
+        return os.open(local, os.O_RDONLY)
+
+
+_NOATIME = getattr(os, "O_NOATIME", 0)
 
 
 @dataclass(slots=True)
