@@ -54,19 +54,19 @@ def take_inventory(web_root: Path, page_files: tuple[str, ...] = ()) -> Inventor
     A directory that cannot be listed is passed over, as ``os.walk`` does.
     """
     root = str(web_root)
-    found = Inventory()
+    files: dict[str, Seen] = {}
     temporaries: list[str] = []
+    marks: dict[str, str] = {}
     # A top-level directory may be a link (packages/ on another disk): followed, as before.
-    for name, is_directory in _listing(root, follow=True):
+    for name, is_directory, is_link in _top_level(root):
         if not is_directory:
             temporaries.extend([name] if is_temp_name(name) else [])
         elif name == _PACKAGES:
-            _walk(root, name, found.files, None)
+            _walk(root, name, files, None)
         else:
-            linked = os.path.islink(os.path.join(root, name))  # noqa: PTH114, PTH118
-            pages = _Pages(page_files, found.pages) if name == "simple" and not linked else None
+            pages = _Pages(page_files, marks) if name == "simple" and not is_link else None
             _walk(root, name, None, temporaries, pages)
-    return Inventory(found.files, tuple(sorted(temporaries)), found.pages)
+    return Inventory(files, tuple(sorted(temporaries)), marks)
 
 
 def page_marks_of(found: Iterable[os.stat_result]) -> str:
@@ -108,11 +108,11 @@ def orphans_in(inventory: Inventory, listed: Collection[str]) -> list[tuple[str,
     return sorted(orphans)
 
 
-def _listing(directory: str, *, follow: bool) -> list[tuple[str, bool]]:
-    """Return the names in ``directory`` with "is a directory" (through a link if ``follow``)."""
+def _top_level(root: str) -> list[tuple[str, bool, bool]]:
+    """Return the names in ``root`` with "is a directory" (through a link) and "is a link"."""
     try:
-        with os.scandir(directory) as entries:
-            return [(entry.name, entry.is_dir(follow_symlinks=follow)) for entry in entries]
+        with os.scandir(root) as entries:
+            return [(entry.name, entry.is_dir(), entry.is_symlink()) for entry in entries]
     except OSError:  # gone, or not listable: what os.walk passes over
         return []
 

@@ -244,7 +244,8 @@ def read_marked(
 
     Only for pages whose files a walk of the tree (which follows no link to a directory) found
     in ``name``'s directory with ``marks``, the marks recorded when they were last written or
-    verified: their path is then known to stay in the tree.
+    verified: their directory is then known to be in the tree, as ``project_pages`` checks it
+    for a page read in full (a page file is opened as there, links and all).
     """
     directory = project_directory(name, hash_index=hash_index)
     page = os.path.join(web_root, directory, "index.v1_json")  # noqa: PTH118
