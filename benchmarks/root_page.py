@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from cellar.keep.pages import root_pages
-from cellar.storage import atomic_write_all
+from cellar.sync.pages import root_pages
+from cellar.tree.storage import atomic_write_all
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ Builds a mirror directly (much faster than downloading thousands of files from t
 index, and the same result): FILES distribution files of random bytes with sizes drawn from a
 log-normal distribution around MEDIAN kB (capped at 16 MB), a ``.metadata`` file beside every
 other one, spread over PROJECTS projects whose pages are written by Cellar's own renderer
-(``cellar.keep.pages.write_project``) with every file recorded in the state, as ``cellar
+(``cellar.sync.pages.write_project``) with every file recorded in the state, as ``cellar
 mirror`` leaves them. Then it measures, REPEAT times each, with a warm page cache:
 
 - ``find web/packages -type f | xargs -P2 sha256sum`` (the baseline of a full verify:
@@ -38,11 +38,10 @@ from pathlib import Path, PurePosixPath
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cellar.keep.pages import write_project, write_root
-from cellar.simple_api import DistFile, frozen_mapping
+from cellar.model import DistFile, ProjectListing, PublishedFile, frozen_mapping
 from cellar.state import FileRecord, MirrorState
+from cellar.sync.pages import write_project, write_root
 from cellar.sync.paths import content_path, metadata_path
-from cellar.sync.render import ProjectListing, PublishedFile
 from tests.support.mirror import write_config
 
 UPSTREAM = "http://127.0.0.1:9/simple/"  # never contacted: nothing is repaired

@@ -12,8 +12,8 @@ import pytest
 from packaging.requirements import Requirement
 
 from cellar.bandersnatch.convert import convert_command, to_toml
-from cellar.bandersnatch.filters import Filters
 from cellar.config import ConfigError, load_config, read_config
+from cellar.filters import Filters
 
 DATA = Path(__file__).parent / "data" / "bandersnatch"
 CONFS = sorted(path.name for path in DATA.glob("*.conf"))

@@ -7,7 +7,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from cellar.bandersnatch.filters import (
+from cellar.filters import (
     Filters,
     current_release,
     package_type,
@@ -15,8 +15,8 @@ from cellar.bandersnatch.filters import (
     platform_rules,
     python_tag_patterns,
 )
+from cellar.model import DistFile, ProjectPage
 from cellar.select.releases import any_file_version
-from cellar.simple_api import DistFile, ProjectPage
 
 
 def dist(

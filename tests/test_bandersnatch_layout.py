@@ -6,7 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 
-from cellar.bandersnatch.layout import (
+from cellar.model import DistFile, ProjectListing, PublishedFile
+from cellar.sync.compat import (
     GENERATION,
     diff_file_path,
     json_api_paths,
@@ -18,8 +19,6 @@ from cellar.bandersnatch.layout import (
     render_status,
     status_serial,
 )
-from cellar.simple_api import DistFile
-from cellar.sync.render import ProjectListing, PublishedFile
 
 SHA = "ab" * 32
 

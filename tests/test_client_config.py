@@ -19,7 +19,7 @@ import bcrypt
 import pytest
 
 from cellar.cli import main
-from cellar.client_files import Machine, pip_files
+from cellar.clients.files import Machine, pip_files
 from tests.support.installers import (
     clean_env,
     find_uv,

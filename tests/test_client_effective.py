@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cellar.client_effective import pip_overrides, pip_settings
+from cellar.clients.effective import pip_overrides, pip_settings
 
 MIRROR = "https://pypi.example.org/simple/"
 WRITTEN = "/venv/pip.conf"

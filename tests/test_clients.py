@@ -12,15 +12,6 @@ from pathlib import PurePath, PurePosixPath, PureWindowsPath
 
 import pytest
 
-from cellar.client_files import Machine, ScopeError, pip_file, uv_file
-from cellar.client_merge import (
-    UnreadableClientFileError,
-    merge_pip_conf,
-    merge_uv_toml,
-    pip_key,
-    read_pip_conf,
-)
-from cellar.client_report import render_report
 from cellar.clients import (
     ClientAccess,
     ClientConfigError,
@@ -30,6 +21,15 @@ from cellar.clients import (
     uv_toml,
     with_credentials,
 )
+from cellar.clients.files import Machine, ScopeError, pip_file, uv_file
+from cellar.clients.merge import (
+    UnreadableClientFileError,
+    merge_pip_conf,
+    merge_uv_toml,
+    pip_key,
+    read_pip_conf,
+)
+from cellar.clients.report import render_report
 
 HTTP = ClientAccess("http://pypi.example.org:8080/simple/")
 HTTPS = ClientAccess("https://pypi.example.org/simple/")

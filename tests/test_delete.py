@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from cellar.cli import main
-from cellar.keep.delete import prune_projects
-from cellar.keep.pages import listing_from_json, write_project, write_root
-from cellar.lock import MirrorLock
 from cellar.state import MirrorState
+from cellar.sync.pages import listing_from_json, write_project, write_root
+from cellar.sync.prune import prune_projects
+from cellar.tree.lock import MirrorLock
 from tests.support.mirror import (
     EVERY_VERSION,
     assert_consistent,

@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 import pytest
 
 from cellar.clients import ClientAccess
+from cellar.model import DistFile, ProjectListing, PublishedFile, frozen_mapping
 from cellar.serve.catalogue import (
     MAX_QUERY,
     MirrorStatus,
@@ -20,9 +21,7 @@ from cellar.serve.catalogue import (
 )
 from cellar.serve.human import SHOWN_FAILURES, render_home, render_not_found, render_project
 from cellar.serve.humanize import format_age, format_duration, format_size, format_time
-from cellar.simple_api import DistFile, frozen_mapping
 from cellar.state import Failure, RunRecord, Totals
-from cellar.sync.render import ProjectListing, PublishedFile
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 HOSTILE = '<script>alert("x")</script> & <img src=x onerror=y>'

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from cellar.keep.disk import find_orphans
-from cellar.keep.inventory import orphans_in, page_marks_of, take_inventory
+from cellar.tree.disk import find_orphans
+from cellar.tree.inventory import orphans_in, page_marks_of, take_inventory
 
 TEMP = ".index.html.0123456789ab.part"
 

@@ -9,8 +9,8 @@ import textwrap
 
 import pytest
 
-from cellar.lock import LockHeldError, MirrorLock
 from cellar.state import Failure, FileRecord, MirrorState, MirrorStateError, state_path
+from cellar.tree.lock import LockHeldError, MirrorLock
 
 
 def test_second_holder_is_refused_with_the_first_ones_pid(tmp_path):
@@ -23,7 +23,7 @@ def test_second_holder_is_refused_with_the_first_ones_pid(tmp_path):
                 f"""
                 import sys, time
                 from pathlib import Path
-                from cellar.lock import MirrorLock
+                from cellar.tree.lock import MirrorLock
                 with MirrorLock(Path({str(path)!r})):
                     print("locked", flush=True)
                     sys.stdin.readline()
@@ -53,7 +53,7 @@ def test_lock_of_a_killed_process_is_free(tmp_path):
         [
             sys.executable,
             "-c",
-            f"from pathlib import Path; from cellar.lock import MirrorLock; MirrorLock(Path({str(path)!r})).acquire(); import time; print('x', flush=True); time.sleep(60)",
+            f"from pathlib import Path; from cellar.tree.lock import MirrorLock; MirrorLock(Path({str(path)!r})).acquire(); import time; print('x', flush=True); time.sleep(60)",
         ],
         stdout=subprocess.PIPE,
     )

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
+from cellar.model import DistFile, frozen_mapping
 from cellar.select.metadata import (
     DEFAULT_BUILD_REQUIRES,
     DistMetadata,
@@ -32,7 +33,6 @@ from cellar.select.metadata import (
     parse_requires_txt,
     parse_sdist_metadata,
 )
-from cellar.simple_api import DistFile, frozen_mapping
 from cellar.state import MirrorState
 from cellar.upstream import zipmeta
 from cellar.upstream.client import ClientSettings, UpstreamClient

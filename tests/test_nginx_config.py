@@ -20,7 +20,7 @@ from cellar.nginx import (
     render_nginx_config,
     site_from_config,
 )
-from cellar.nginx_maps import NAME_FIXES_PER_REDIRECT
+from cellar.nginx.maps import NAME_FIXES_PER_REDIRECT
 from cellar.serve.negotiate import PageFormat, choose_format
 from tests.support import accept
 from tests.support.http_client import fetch

@@ -6,7 +6,7 @@ from pathlib import PurePosixPath
 
 import pytest
 
-from cellar.simple_api import DistFile
+from cellar.model import DistFile
 from cellar.sync.errors import UnsafePathError
 from cellar.sync.paths import metadata_path, mirror_path
 

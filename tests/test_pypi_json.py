@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
+from cellar.model import DistFile, ProjectListing, PublishedFile, frozen_mapping
 from cellar.serve.pypi_json import (
     current_version,
     find_version,
@@ -20,8 +21,6 @@ from cellar.serve.pypi_json import (
     metadata_source,
     project_document,
 )
-from cellar.simple_api import DistFile, frozen_mapping
-from cellar.sync.render import ProjectListing, PublishedFile
 from tests.support.mirror import run_cli
 from tests.support.packages import build_sdist, build_wheel, core_metadata
 from tests.support.service import ServeProcess, fetch, serve_config, serve_process

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 from html.parser import HTMLParser
 
-from cellar.simple_api import API_VERSION, DistFile
+from cellar.model import API_VERSION, DistFile, ProjectListing, PublishedFile
 from cellar.sync.render import (
-    ProjectListing,
-    PublishedFile,
     render_project_html,
     render_project_json,
     render_root_html,

@@ -21,9 +21,9 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
+from cellar.model import DistFile
 from cellar.select.metadata import DistMetadata, InvalidMetadataError
 from cellar.select.resolve import ResolutionFailed, installable_releases, resolve
-from cellar.simple_api import DistFile
 
 CASES_DIR = Path(__file__).parent / "resolver_cases"
 

@@ -10,9 +10,9 @@ import pytest
 
 from cellar.cli import main
 from cellar.config import ConfigError, load_config
+from cellar.state.snapshots import PageSnapshot, SerialIndex
 from cellar.upstream.errors import MalformedPageError, UnsupportedAPIVersionError
 from cellar.upstream.root_serials import parse_index_serials
-from cellar.upstream.snapshots import PageSnapshot, SerialIndex
 from tests.support.mirror import EVERY_VERSION, assert_consistent, listed_files, write_config
 from tests.support.packages import build_wheel
 from tests.support.upstream import LocalIndex

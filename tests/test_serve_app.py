@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from cellar.config_serve import ServeSettings
+from cellar.config.serve import ServeSettings
 from cellar.serve.app import (
     ACCESS_LOGGER,
     AddressUnavailableError,
@@ -309,8 +309,8 @@ def test_port_in_use_is_refused(web_root: Path) -> None:
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_serve_forever_stops_on_signal(web_root: Path, signum: signal.Signals) -> None:
     code = (
-        "import sys; from pathlib import Path; from cellar.serve.app import serve_forever; "
-        "from cellar.config_serve import ServeSettings; "
+        "import sys; from pathlib import Path; from cellar.serve.run import serve_forever; "
+        "from cellar.config.serve import ServeSettings; "
         "serve_forever(Path(sys.argv[1]), ServeSettings(port=0), "
         "on_ready=lambda url: print(url, flush=True))"
     )

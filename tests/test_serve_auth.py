@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cellar.config_serve import ServeSettings
+from cellar.config.serve import ServeSettings
 from cellar.serve.auth import (
     REALM,
     BasicAuth,

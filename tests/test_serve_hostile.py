@@ -18,7 +18,7 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from cellar.config_serve import ServeSettings
+from cellar.config.serve import ServeSettings
 from cellar.serve.auth import BasicAuth
 from cellar.serve.backoff import FailedLogins
 from tests.support.server import ask, basic, bcrypt_hash, make_web_root, serving

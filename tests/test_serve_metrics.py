@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from cellar.bandersnatch.layout import render_last_modified
-from cellar.config_serve import ServeSettings
+from cellar.config.serve import ServeSettings
 from cellar.serve.app import ACCESS_LOGGER, start
 from cellar.serve.exposition import last_success, render_exposition
 from cellar.serve.metrics import (
@@ -28,6 +27,7 @@ from cellar.serve.metrics import (
     route_kind,
     status_class,
 )
+from cellar.sync.compat import render_last_modified
 from tests.support.service import (
     Reply,
     eventually,

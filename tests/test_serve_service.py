@@ -17,9 +17,9 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 
-from cellar.bandersnatch.layout import parse_last_modified
 from cellar.serve.access_log import REOPEN_CHECK_SECONDS
 from cellar.serve.supervisor import RestartBudget
+from cellar.sync.compat import parse_last_modified
 from tests.support.mirror import assert_consistent, run_cli
 from tests.support.packages import build_sdist, build_wheel
 from tests.support.service import (

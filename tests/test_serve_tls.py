@@ -27,7 +27,7 @@ import trustme
 from cryptography.hazmat.primitives import serialization
 
 from cellar.cli import main
-from cellar.config_serve import ServeSettings
+from cellar.config.serve import ServeSettings
 from cellar.serve.errors import TlsError
 from tests.support.accept import PIP
 from tests.support.installers import imported_version, make_venv, pip_install, uv_install, uv_venv

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cellar.storage import make_directories, place_bytes
+from cellar.tree.storage import make_directories, place_bytes
 
 
 def test_place_bytes_makes_its_directories_and_renames_into_place(tmp_path: Path) -> None:

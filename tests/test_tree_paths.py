@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from cellar.bandersnatch.layout import json_api_paths, project_directory
-from cellar.keep.pages import page_directories, project_pages
+from cellar.model import DistFile, frozen_mapping
 from cellar.printable import printable
-from cellar.simple_api import DistFile, frozen_mapping
+from cellar.sync.compat import json_api_paths, project_directory
 from cellar.sync.errors import UnsafePathError
+from cellar.sync.pages import page_directories, project_pages
 from cellar.sync.paths import mirror_path
 from cellar.tree.paths import (
     OutsideTreeError,

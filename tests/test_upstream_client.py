@@ -17,7 +17,7 @@ from typing import TypeVar
 
 import pytest
 
-from cellar.simple_api import HTML_LEGACY, JSON_V1
+from cellar.model import HTML_LEGACY, JSON_V1
 from cellar.upstream.client import ClientSettings, Fetched, UpstreamClient
 from cellar.upstream.errors import (
     ProjectNotFoundError,

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from cellar.simple_api import HTML_LEGACY, HTML_V1, JSON_V1, DistFile, ProjectPage
+from cellar.model import HTML_LEGACY, HTML_V1, JSON_V1, DistFile, ProjectPage
 from cellar.upstream.errors import MalformedPageError, UnsupportedAPIVersionError
 from cellar.upstream.parse import parse_index_page, parse_project_page
 

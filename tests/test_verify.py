@@ -23,16 +23,11 @@ import pytest
 from cellar.cli import main
 from cellar.keep import pages as pages_module
 from cellar.keep.checks import FLUSH_SECONDS
-from cellar.keep.pages import listing_from_json
-from cellar.lock import MirrorLock
-from cellar.simple_api import DistFile
+from cellar.model import DistFile, ProjectListing, PublishedFile
 from cellar.state import MirrorState
-from cellar.sync.render import (
-    ProjectListing,
-    PublishedFile,
-    render_project_html,
-    render_project_json,
-)
+from cellar.sync.pages import listing_from_json
+from cellar.sync.render import render_project_html, render_project_json
+from cellar.tree.lock import MirrorLock
 from tests.support.mirror import (
     EVERY_VERSION,
     assert_consistent,

@@ -6,8 +6,8 @@ person can act on. The CLI is the only place that turns these into messages and 
 
     CellarError
     ├── ConfigError                    cellar.config      (exit code 2)
-    ├── LockHeldError                  cellar.lock        (exit code 2)
-    ├── MirrorDirectoryError           cellar.lock        (exit code 2: a directory not usable)
+    ├── LockHeldError                  cellar.tree.lock        (exit code 2)
+    ├── MirrorDirectoryError           cellar.tree.lock        (exit code 2: a directory not usable)
     ├── InvalidTargetError             cellar.select.targets  (a Python/platform not targetable)
     ├── RequirementsFileError          cellar.select.sources  (names file and line)
     ├── InvalidMetadataError           cellar.select.metadata (core metadata without name/version)
@@ -16,9 +16,9 @@ person can act on. The CLI is the only place that turns these into messages and 
     ├── UnsafeNameError                cellar.tree.paths (a project name that may not be a path)
     ├── OutsideTreeError               cellar.tree.paths (a path that would leave the web root)
     ├── ClientConfigError              cellar.clients     (client-config; exit code 2)
-    │   ├── UnreadableClientFileError  cellar.client_merge: a pip.conf/uv.toml its tool can't read
-    │   ├── ScopeError                 cellar.client_files: a scope that makes no sense here
-    │   └── ClientFileError            cellar.client_files: a file not read or written, named
+    │   ├── UnreadableClientFileError  cellar.clients.merge: a pip.conf/uv.toml its tool can't read
+    │   ├── ScopeError                 cellar.clients.files: a scope that makes no sense here
+    │   └── ClientFileError            cellar.clients.files: a file not read or written, named
     ├── ServeError                     cellar.serve.errors (cannot start serving)
     │   ├── WebRootError               the tree to serve is missing or not a mirror
     │   ├── AddressUnavailableError    the address is in use or cannot be bound
@@ -26,7 +26,7 @@ person can act on. The CLI is the only place that turns these into messages and 
     │   ├── TlsError                   [serve] tls-certificate / tls-key unusable or no pair
     │   ├── AccessLogError             cellar.serve.access_log: [serve] access-log not writable
     │   └── WorkersFailedError         cellar.serve.supervisor: workers cannot start, keep dying
-    ├── NginxConfigError               cellar.nginx_site  (nginx-config; exit code 2)
+    ├── NginxConfigError               cellar.nginx.site  (nginx-config; exit code 2)
     ├── UpstreamError                  cellar.upstream.errors
     │   ├── UpstreamHTTPError          a status code the client does not retry, or retries ran out
     │   ├── UpstreamConnectionError    connection refused, reset or timed out after retries

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import bcrypt
 
-from cellar.config_serve import ServeSettings
+from cellar.config.serve import ServeSettings
 from cellar.serve.app import RunningServer, ServeError, start
 from cellar.serve.loop import run_server
 

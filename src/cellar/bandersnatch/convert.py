@@ -11,9 +11,9 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from cellar.bandersnatch.filters import Filters
 from cellar.config import Config, default_upstream, read_config
-from cellar.config_checks import ConfigError, ConfigProblem
+from cellar.config.checks import ConfigError, ConfigProblem
+from cellar.filters import Filters
 
 
 def convert_command(path: Path) -> tuple[str, int]:

@@ -88,7 +88,7 @@ def _convert(path: Path) -> int:
 
 
 def _mirror(config: Config, console: Console) -> int:
-    from cellar.progress import BarReporter, LogReporter, summarize  # noqa: PLC0415
+    from cellar.cli.progress import BarReporter, LogReporter, summarize  # noqa: PLC0415
     from cellar.sync.engine import run_mirror  # noqa: PLC0415
 
     if console.is_terminal:
@@ -101,7 +101,7 @@ def _mirror(config: Config, console: Console) -> int:
 
 
 def _plan(config: Config, *, as_json: bool) -> int:
-    from cellar.plan_report import plan_json, plan_text  # noqa: PLC0415
+    from cellar.cli.plan_report import plan_json, plan_text  # noqa: PLC0415
     from cellar.sync.plan import run_plan_report  # noqa: PLC0415
 
     report, novelty = run_plan_report(config)
@@ -110,7 +110,7 @@ def _plan(config: Config, *, as_json: bool) -> int:
 
 
 def _why(config: Config, project: str) -> int:
-    from cellar.plan_report import why_text  # noqa: PLC0415
+    from cellar.cli.plan_report import why_text  # noqa: PLC0415
     from cellar.sync.plan import run_plan  # noqa: PLC0415
 
     plan, _ = run_plan(config)
@@ -122,8 +122,8 @@ def _why(config: Config, project: str) -> int:
 def _serve(config: Config, host: str | None, port: int | None) -> int:
     from dataclasses import replace  # noqa: PLC0415
 
-    from cellar.serve.app import serve_forever  # noqa: PLC0415
     from cellar.serve.human_routes import published_index_url  # noqa: PLC0415
+    from cellar.serve.run import serve_forever  # noqa: PLC0415
 
     def ready(url: str) -> None:
         log.info("serving %s at %s (pip: --index-url %ssimple/)", config.mirror.web_root, url, url)
@@ -143,13 +143,13 @@ def _serve(config: Config, host: str | None, port: int | None) -> int:
 
 
 def _verify(config: Config, console: Console, args: argparse.Namespace) -> int:
-    from cellar.keep.model import VerifyOptions  # noqa: PLC0415
-    from cellar.keep.verify import verify_mirror  # noqa: PLC0415
-    from cellar.progress import (  # noqa: PLC0415
+    from cellar.cli.progress import (  # noqa: PLC0415
         BarVerifyReporter,
         LogVerifyReporter,
         summarize_verify,
     )
+    from cellar.keep.model import VerifyOptions  # noqa: PLC0415
+    from cellar.keep.verify import verify_mirror  # noqa: PLC0415
 
     options = VerifyOptions(
         fast=args.fast, repair=args.repair, prune_orphans=args.prune_orphans, restart=args.restart
@@ -164,8 +164,8 @@ def _verify(config: Config, console: Console, args: argparse.Namespace) -> int:
 
 
 def _delete(config: Config, projects: list[str], *, dry_run: bool) -> int:
+    from cellar.cli.progress import summarize_prune  # noqa: PLC0415
     from cellar.keep.delete import delete_projects  # noqa: PLC0415
-    from cellar.progress import summarize_prune  # noqa: PLC0415
 
     result = delete_projects(config, projects, dry_run=dry_run)
     print(printable_lines(summarize_prune(result)))
@@ -173,7 +173,7 @@ def _delete(config: Config, projects: list[str], *, dry_run: bool) -> int:
 
 
 def _status(config: Config) -> int:
-    from cellar.progress import describe_failure  # noqa: PLC0415
+    from cellar.cli.progress import describe_failure  # noqa: PLC0415
     from cellar.state import MirrorState, MirrorStateError  # noqa: PLC0415
     from cellar.units import human_bytes  # noqa: PLC0415
 

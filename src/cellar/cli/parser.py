@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cellar import __version__
 from cellar.clients import OS_NAMES, SHELLS
-from cellar.config_location import CONFIG_ENV, DEFAULT_CONFIG
+from cellar.config.location import CONFIG_ENV, DEFAULT_CONFIG
 
 
 def build_parser() -> argparse.ArgumentParser:

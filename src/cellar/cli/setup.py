@@ -20,9 +20,9 @@ log = logging.getLogger("cellar")
 
 
 def client_config(args: argparse.Namespace) -> int:
-    from cellar.client_files import Machine, plan_write, write_planned  # noqa: PLC0415
-    from cellar.client_report import render_report  # noqa: PLC0415
     from cellar.clients import current_os, env_assignments  # noqa: PLC0415
+    from cellar.clients.files import Machine, plan_write, write_planned  # noqa: PLC0415
+    from cellar.clients.report import render_report  # noqa: PLC0415
 
     access = _client_access(args)
     if args.shell:
@@ -53,7 +53,7 @@ def client_config(args: argparse.Namespace) -> int:
 def _client_access(args: argparse.Namespace) -> ClientAccess:
     """The mirror as clients see it: from the config and --url, --user and the password."""
     from cellar.clients import ClientConfigError, index_url_for  # noqa: PLC0415
-    from cellar.config_serve import ServeSettings  # noqa: PLC0415
+    from cellar.config.serve import ServeSettings  # noqa: PLC0415
 
     path = config_path(args.config)
     named = bool(args.config or os.environ.get(CONFIG_ENV))

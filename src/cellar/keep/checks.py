@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from cellar.keep.inventory import Seen
-from cellar.keep.pages import StoredPage
 from cellar.state import MirrorState
+from cellar.sync.pages import StoredPage
 from cellar.sync.paths import METADATA_SUFFIX
+from cellar.tree.inventory import Seen
 
 #: How often a run commits which files it found intact (what a resumed run skips).
 FLUSH_SECONDS = 0.5

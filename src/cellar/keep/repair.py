@@ -19,12 +19,11 @@ from pathlib import Path, PurePosixPath
 
 from cellar.keep.checks import FileCheck
 from cellar.keep.model import Finding, Fix, Problem, Resolution, VerifyReporter
-from cellar.keep.pages import StoredPage, versions_of
-from cellar.simple_api import frozen_mapping
+from cellar.model import ProjectListing, PublishedFile, frozen_mapping
 from cellar.state import MirrorState
 from cellar.sync.errors import SyncFileError
 from cellar.sync.fetch import FileFetcher
-from cellar.sync.render import ProjectListing, PublishedFile
+from cellar.sync.pages import StoredPage, versions_of
 from cellar.tree.paths import OutsideTreeError, within
 from cellar.upstream.client import ClientSettings, UpstreamClient
 

@@ -25,7 +25,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cellar.bandersnatch.layout import project_directory
 from cellar.collector import collector_paused
 from cellar.config import Config
 from cellar.keep.checks import (
@@ -41,8 +40,6 @@ from cellar.keep.checks import (
     shortcut_from,
     size_of,
 )
-from cellar.keep.disk import remove_files
-from cellar.keep.inventory import Inventory, orphans_in, take_inventory
 from cellar.keep.model import (
     Finding,
     Fix,
@@ -52,7 +49,10 @@ from cellar.keep.model import (
     VerifyReporter,
     VerifyResult,
 )
-from cellar.keep.pages import (
+from cellar.keep.repair import Repairs, repair_files
+from cellar.state import STATE_DIR, FileRecord, MirrorState
+from cellar.sync.compat import project_directory
+from cellar.sync.pages import (
     PAGE_FILES,
     StoredPage,
     damaged_root,
@@ -62,9 +62,9 @@ from cellar.keep.pages import (
     write_project,
     write_root,
 )
-from cellar.keep.repair import Repairs, repair_files
-from cellar.lock import MirrorLock
-from cellar.state import STATE_DIR, FileRecord, MirrorState
+from cellar.tree.disk import remove_files
+from cellar.tree.inventory import Inventory, orphans_in, take_inventory
+from cellar.tree.lock import MirrorLock
 from cellar.upstream.client import ClientSettings
 
 _NO_COPY = (

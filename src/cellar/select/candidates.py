@@ -15,7 +15,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from cellar.simple_api import DistFile
+from cellar.model import DistFile
 
 
 def identifier_of(name: NormalizedName, extras: frozenset[NormalizedName]) -> str:

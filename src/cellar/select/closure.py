@@ -19,6 +19,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from cellar.errors import CellarError
+from cellar.model import DistFile
 from cellar.select.outcome import PlanProblem, TargetPlan
 from cellar.select.releases import (
     ProjectExcluded,
@@ -38,7 +39,6 @@ from cellar.select.resolve import (
     resolve,
 )
 from cellar.select.sources import RequirementSet
-from cellar.simple_api import DistFile
 
 #: How deep build requirements of build requirements are followed before giving up.
 MAX_BUILD_DEPTH = 4

@@ -13,7 +13,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from cellar.errors import CellarError
-from cellar.simple_api import DistFile
+from cellar.model import DistFile
 
 if TYPE_CHECKING:
     from cellar.select.resolve import Resolution

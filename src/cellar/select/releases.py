@@ -30,8 +30,8 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from cellar.model import DistFile
 from cellar.select.metadata import DistMetadata, InvalidMetadataError
-from cellar.simple_api import DistFile
 
 #: Which sdists a pin mirrors: every installable one, only when no wheel fits, or none at all.
 SdistPolicy = Literal["all", "needed", "none"]

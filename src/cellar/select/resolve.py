@@ -21,6 +21,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
 
+from cellar.model import DistFile
 from cellar.select.candidates import (
     BaseRequirement,
     Candidate,
@@ -34,7 +35,6 @@ from cellar.select.implied import ResolutionGraph, frozen_links, implied_pins
 from cellar.select.metadata import DistMetadata
 from cellar.select.provider import Provider
 from cellar.select.releases import Release, Repository, SdistPolicy, Target, TargetView, admitted
-from cellar.simple_api import DistFile
 
 if TYPE_CHECKING:
     from resolvelib.resolvers.criterion import Criterion

@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import signal
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -40,8 +39,8 @@ from typing import Any, Final
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 
-from cellar.config_serve import ServeSettings
-from cellar.serve.access_log import access_log_file, counting_access_logger
+from cellar.config.serve import ServeSettings
+from cellar.serve.access_log import counting_access_logger
 from cellar.serve.auth import BasicAuth, auth_middleware, read_htpasswd
 from cellar.serve.dispatch import direct_dispatch
 from cellar.serve.errors import (
@@ -55,7 +54,6 @@ from cellar.serve.exposition import MetricsPage
 from cellar.serve.files import file_content_type
 from cellar.serve.guard import ConnectionGuard, GuardedSite, connection_cap
 from cellar.serve.human_routes import PeoplePages
-from cellar.serve.loop import run_server
 from cellar.serve.metrics import ServerMetrics
 from cellar.serve.pages import PageCache
 from cellar.serve.protocol import SERVER_NAME, CellarRequestHandler
@@ -77,7 +75,6 @@ __all__ = [
     "check_private_files",
     "file_content_type",
     "make_app",
-    "serve_forever",
     "start",
 ]
 
@@ -283,58 +280,3 @@ def check_private_files(settings: ServeSettings) -> None:
         read_htpasswd(settings.htpasswd)
     if settings.tls_certificate is not None and settings.tls_key is not None:
         server_ssl_context(settings.tls_certificate, settings.tls_key)
-
-
-def serve_forever(
-    web_root: Path,
-    settings: ServeSettings,
-    *,
-    on_ready: Callable[[str], None] | None = None,
-    index_url: str | None = None,
-) -> None:
-    """Serve ``web_root`` as ``settings`` say (see ``start``) until SIGINT or SIGTERM, then shut
-    down gracefully.
-
-    ``on_ready`` is called with the base URL (see ``RunningServer.url``) once the server listens.
-    With ``settings.workers`` > 1 the requests are served by that many worker processes
-    (``supervisor.py``); with ``settings.access_log`` the access log goes to that file.
-    Returns normally after a signal; raises ``ServeError`` when the server cannot start.
-    """
-    if settings.workers > 1:
-        from cellar.serve.supervisor import serve_workers  # noqa: PLC0415 - it imports this module
-
-        # Each worker reads these files itself; checked here first, a bad one stops the server
-        # with its own message before any worker starts.
-        check_private_files(settings)
-        serve_workers(web_root, settings, on_ready=on_ready, index_url=index_url)
-        return
-    try:
-        with access_log_file(logging.getLogger(ACCESS_LOGGER), settings.access_log):
-            run_server(_serve_until_signalled(web_root, settings, on_ready, index_url))
-    except KeyboardInterrupt:  # where signal handlers are unavailable (Windows), Ctrl-C is this
-        return
-
-
-async def _serve_until_signalled(
-    web_root: Path,
-    settings: ServeSettings,
-    on_ready: Callable[[str], None] | None,
-    index_url: str | None = None,
-) -> None:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    installed = []
-    async with await start(web_root, settings, index_url=index_url) as server:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(signum, stop.set)
-            except NotImplementedError:
-                continue
-            installed.append(signum)
-        try:
-            if on_ready is not None:
-                on_ready(server.url)
-            await stop.wait()
-        finally:
-            for signum in installed:
-                loop.remove_signal_handler(signum)

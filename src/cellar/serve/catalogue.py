@@ -15,9 +15,9 @@ from typing import Final
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from cellar.model import ProjectListing, PublishedFile
 from cellar.select.releases import file_version
 from cellar.state import RunRecord, Totals
-from cellar.sync.render import ProjectListing, PublishedFile
 
 #: Projects listed per page of the home page (search results included).
 PAGE_SIZE: Final = 100

@@ -25,8 +25,8 @@ from typing import Final
 
 from aiohttp import hdrs, web
 
-from cellar.bandersnatch.layout import LAST_MODIFIED_FILE, parse_last_modified
 from cellar.serve.metrics import DURATION_BUCKETS, MetricsSnapshot, ServerMetrics
+from cellar.sync.compat import LAST_MODIFIED_FILE, parse_last_modified
 
 #: The Content-Type of the text exposition format, version 0.0.4.
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"

@@ -19,6 +19,7 @@ from packaging.utils import canonicalize_name
 
 from cellar import __version__, clients
 from cellar.clients import ClientAccess
+from cellar.model import ProjectListing, PublishedFile
 from cellar.serve.catalogue import (
     MirrorStatus,
     ProjectSearch,
@@ -36,7 +37,6 @@ from cellar.serve.humanize import (
     parse_time,
 )
 from cellar.state import RunRecord
-from cellar.sync.render import ProjectListing, PublishedFile
 
 #: Failures of the last run shown on the home page; the rest are counted.
 SHOWN_FAILURES: Final = 20

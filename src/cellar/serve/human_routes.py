@@ -30,8 +30,8 @@ from aiohttp import hdrs, web
 from packaging.utils import InvalidName, canonicalize_name
 
 from cellar.clients import ClientAccess
-from cellar.config_serve import ServeSettings
-from cellar.keep.pages import PageFormatError, published_listing
+from cellar.config.serve import ServeSettings
+from cellar.model import ProjectListing
 from cellar.serve.catalogue import (
     MirrorStatus,
     search_projects,
@@ -39,7 +39,7 @@ from cellar.serve.catalogue import (
 from cellar.serve.human import render_home, render_not_found, render_project
 from cellar.serve.negotiate import parse_accept
 from cellar.state import MirrorState, MirrorStateError
-from cellar.sync.render import ProjectListing
+from cellar.sync.pages import PageFormatError, published_listing
 from cellar.tree.paths import read_within
 
 _HTML: Final = "text/html; charset=utf-8"

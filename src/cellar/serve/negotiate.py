@@ -30,15 +30,15 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Final
 
-from cellar import simple_api
+from cellar import model
 
 
 class PageFormat(Enum):
     """A pre-rendered page format; the definition order is the server's preference."""
 
-    JSON_V1 = simple_api.JSON_V1
-    HTML_V1 = simple_api.HTML_V1
-    HTML_LEGACY = simple_api.HTML_LEGACY
+    JSON_V1 = model.JSON_V1
+    HTML_V1 = model.HTML_V1
+    HTML_LEGACY = model.HTML_LEGACY
 
     @property
     def content_type(self) -> str:

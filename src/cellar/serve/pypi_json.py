@@ -27,9 +27,9 @@ from packaging.metadata import parse_email
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from cellar.bandersnatch.filters import current_release
-from cellar.bandersnatch.layout import json_api_document, releases_of
-from cellar.sync.render import ProjectListing, PublishedFile
+from cellar.filters import current_release
+from cellar.model import ProjectListing, PublishedFile
+from cellar.sync.compat import json_api_document, releases_of
 
 #: ``info`` keys of PyPI's JSON API that only core metadata fills (all but ``classifiers``,
 #: an empty list, are ``null`` when it does not).

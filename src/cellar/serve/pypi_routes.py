@@ -25,7 +25,7 @@ from packaging.utils import InvalidName, canonicalize_name
 from packaging.version import Version
 from yarl import URL
 
-from cellar.keep.pages import PageFormatError, published_listing
+from cellar.model import ProjectListing
 from cellar.serve.http import PAGE_CACHE_CONTROL
 from cellar.serve.pypi_json import (
     current_version,
@@ -34,8 +34,8 @@ from cellar.serve.pypi_json import (
     project_document,
     render_document,
 )
+from cellar.sync.pages import PageFormatError, published_listing
 from cellar.sync.paths import METADATA_SUFFIX
-from cellar.sync.render import ProjectListing
 from cellar.tree.paths import read_within
 
 log = logging.getLogger(__name__)

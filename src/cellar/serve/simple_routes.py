@@ -16,7 +16,6 @@ from pathlib import Path
 from aiohttp import hdrs, web
 from packaging.utils import canonicalize_name
 
-from cellar.bandersnatch.layout import project_directory_parts
 from cellar.serve.files import send_package_file
 from cellar.serve.http import (
     NO_CONDITIONS,
@@ -31,6 +30,7 @@ from cellar.serve.negotiate import FormatChooser
 from cellar.serve.pages import Deferred, PageAnswer, PageCache, modified_seconds, read_page
 from cellar.serve.protocol import SERVER_NAME
 from cellar.serve.recent import RecentAnswers
+from cellar.sync.compat import project_directory_parts
 from cellar.tree.paths import is_project_name
 
 

@@ -38,7 +38,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Final
 
-from cellar.config_serve import ServeSettings
+from cellar.config.serve import ServeSettings
 from cellar.serve.access_log import check_access_log
 from cellar.serve.app import SHUTDOWN_TIMEOUT
 from cellar.serve.errors import ServeError, WebRootError

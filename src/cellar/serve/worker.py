@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from cellar.config_serve import ServeSettings
+from cellar.config.serve import ServeSettings
 from cellar.serve.access_log import access_log_file
 from cellar.serve.app import ACCESS_LOGGER, start
 from cellar.serve.errors import ServeError

@@ -19,9 +19,16 @@ from packaging.utils import NormalizedName
 
 from cellar import aio
 from cellar.config import Config
-from cellar.keep.delete import prune_projects
-from cellar.keep.disk import find_orphans, remove_files
-from cellar.keep.pages import (
+from cellar.model import DistFile, ProjectListing, ProjectPage, PublishedFile
+from cellar.select.releases import file_version
+from cellar.state import STATE_DIR, Failure, MirrorState
+from cellar.state.snapshots import PageStats
+from cellar.sync.bounded import each_bounded
+from cellar.sync.errors import SyncFileError
+from cellar.sync.extras import MirrorExtras
+from cellar.sync.fetch import FileFetcher
+from cellar.sync.memo import display_name, layout, published_key
+from cellar.sync.pages import (
     PageFormatError,
     listed_paths,
     listing_from_json,
@@ -31,27 +38,17 @@ from cellar.keep.pages import (
     render_pages,
     root_pages,
 )
-from cellar.lock import MirrorLock
-from cellar.select.releases import file_version
-from cellar.simple_api import DistFile, ProjectPage
-from cellar.state import STATE_DIR, Failure, MirrorState
-from cellar.storage import atomic_write_all, sweep_temporaries
-from cellar.sync.bounded import each_bounded
-from cellar.sync.errors import SyncFileError
-from cellar.sync.extras import MirrorExtras
-from cellar.sync.fetch import FileFetcher
-from cellar.sync.memo import display_name, layout, published_key
-from cellar.sync.plan import MirrorPlan, client_settings, make_plan
-from cellar.sync.render import (
-    ProjectListing,
-    PublishedFile,
-)
+from cellar.sync.plan import client_settings, make_plan
+from cellar.sync.planned import MirrorPlan
+from cellar.sync.prune import prune_projects
 from cellar.sync.reporter import Reporter
 from cellar.sync.space import DiskSpace
+from cellar.tree.disk import find_orphans, remove_files
+from cellar.tree.lock import MirrorLock
 from cellar.tree.paths import OutsideTreeError, UnsafeNameError, within
+from cellar.tree.storage import atomic_write_all, sweep_temporaries
 from cellar.units import counted
 from cellar.upstream.client import UpstreamClient
-from cellar.upstream.snapshots import PageStats
 
 log = logging.getLogger("cellar.sync")
 

@@ -3,7 +3,7 @@
 ``generation`` at the start of a run; with ``json-api`` the PyPI-style JSON documents
 (``web/json/<name>``, ``web/pypi/<name>/json``) after each project's pages; after a run with no
 failures ``status`` (the highest upstream serial) and ``web/last-modified``; with ``diff-file``
-the list of every file the run wrote. Rendering is ``cellar.bandersnatch.layout``'s.
+the list of every file the run wrote. Rendering is ``cellar.sync.compat``'s.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from cellar.bandersnatch.layout import (
+from cellar.config import MirrorSettings
+from cellar.model import ProjectListing
+from cellar.sync.compat import (
     diff_file_path,
     json_api_paths,
     render_diff_file,
@@ -23,10 +25,8 @@ from cellar.bandersnatch.layout import (
     render_status,
     status_serial,
 )
-from cellar.config import MirrorSettings
-from cellar.storage import atomic_write
-from cellar.sync.render import ProjectListing
 from cellar.tree.paths import within
+from cellar.tree.storage import atomic_write
 
 
 @dataclass(slots=True)

@@ -19,16 +19,8 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from cellar.simple_api import DistFile
+from cellar.model import DistFile
 from cellar.state import FileRecord, MirrorState
-from cellar.storage import (
-    file_size,
-    finish_file,
-    hash_file,
-    place_bytes,
-    resume_path,
-    temp_path,
-)
 from cellar.sync.errors import (
     DigestMismatchError,
     SizeMismatchError,
@@ -38,6 +30,14 @@ from cellar.sync.errors import (
 from cellar.sync.paths import content_path, metadata_path, mirror_path
 from cellar.sync.space import DiskSpace
 from cellar.tree.paths import OutsideTreeError, within
+from cellar.tree.storage import (
+    file_size,
+    finish_file,
+    hash_file,
+    place_bytes,
+    resume_path,
+    temp_path,
+)
 from cellar.upstream.client import Download, UpstreamClient
 from cellar.upstream.errors import ResponseTooLargeError, UpstreamError
 

@@ -6,7 +6,7 @@ upstream pages it reads (metadata is keyed by file hash, so it cannot change und
 The requirements are split into groups planned independently: one group of everything when
 dependencies are followed (any page may move the closure), one per project name when they are
 not (a project's files then depend on its own page alone). A group whose key and pages are
-those of a memo (``cellar.state_memo``) plans to the memo's projects, unplanned.
+those of a memo (``cellar.state.memo``) plans to the memo's projects, unplanned.
 
 Bump ``MEMO_FORMAT`` whenever selection or page rendering changes what the same inputs give:
 every memo and published key is then stale, and the next run plans and publishes in full.
@@ -27,8 +27,8 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
 from cellar.config import Config, MirrorSettings
+from cellar.model import DistFile, ProjectPage
 from cellar.select.sources import RequirementSet
-from cellar.simple_api import DistFile, ProjectPage
 
 MEMO_FORMAT = 1
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
-from cellar.simple_api import DistFile
+from cellar.model import DistFile
 from cellar.sync.errors import UnsafePathError
 from cellar.upstream.hosts import HostPolicy
 

@@ -15,7 +15,6 @@ import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,12 +25,13 @@ from packaging.utils import NormalizedName, canonicalize_name
 from cellar import aio
 from cellar.config import Config
 from cellar.errors import CellarError
-from cellar.simple_api import DistFile, ProjectPage
+from cellar.model import DistFile
 from cellar.state import STATE_DIR, MirrorState
+from cellar.state.snapshots import PageStats
 from cellar.sync.bounded import each_bounded
-from cellar.sync.errors import UnsafePathError
-from cellar.sync.memo import layout, merged, plan_groups, published_key, report_key
+from cellar.sync.memo import layout, merged, plan_groups, report_key
 from cellar.sync.paths import mirror_path
+from cellar.sync.planned import MirrorPlan, Novelty
 from cellar.sync.report import PlanReport, kept_report, report_of, stored_report
 from cellar.sync.reuse import UNREADABLE, current_digests, known_digests, memos_of, reusable
 from cellar.sync.serial_costs import SerialCosts, use_root_serials
@@ -47,60 +47,15 @@ from cellar.units import counted
 from cellar.upstream.client import ClientSettings, UpstreamClient
 from cellar.upstream.errors import UpstreamError
 from cellar.upstream.retry import RetryPolicy
-from cellar.upstream.snapshots import PageStats
 
 if TYPE_CHECKING:
     # The resolver and what feeds it are loaded when a plan is made: a plan whose last
     # report holds (``run_plan_report``) never needs them.
     from cellar.select.closure import ClosureSettings
-    from cellar.select.outcome import ClosurePlan, PlanProblem
     from cellar.select.sources import RequirementSet
     from cellar.sync.repository import UpstreamRepository
 
 log = logging.getLogger("cellar.sync")
-
-
-@dataclass(frozen=True, slots=True)
-class MirrorPlan:
-    """What a run will mirror: per project its upstream page and chosen files; and the failures."""
-
-    closure: ClosurePlan
-    pages: Mapping[NormalizedName, ProjectPage]
-    refused: Mapping[NormalizedName, tuple[UnsafePathError, ...]] = field(default_factory=dict)
-    #: What planning cost: wall time, and HTTP requests to the upstream (uv's own not counted).
-    seconds: float = 0.0
-    requests: int = 0
-    #: Projects whose last plan still holds (``cellar.sync.reuse``), unplanned: name to the
-    #: published key their pages are at. Nothing of them is in ``closure`` or ``pages``.
-    kept: Mapping[NormalizedName, str] = field(default_factory=dict)
-    #: Every project page the plan read, found or not.
-    consulted: tuple[NormalizedName, ...] = ()
-    #: The warnings the plan logged (each once, with the targets it holds on).
-    warnings: tuple[str, ...] = ()
-
-    def files(self, name: NormalizedName) -> tuple[DistFile, ...]:
-        """Return the files planned for project ``name``, in page order."""
-        chosen = self.closure.files.get(name, {})
-        page = self.pages.get(name)
-        if page is None:
-            return tuple(chosen.values())
-        return tuple(file for file in page.files if file.filename in chosen)
-
-    @property
-    def projects(self) -> tuple[NormalizedName, ...]:
-        """Every planned project, kept ones included, sorted."""
-        return tuple(sorted({*self.closure.files, *self.kept}))
-
-    def published_key(self, name: NormalizedName, *, layout: str) -> str:
-        """Return the key of what project ``name``'s pages list once its files are in place."""
-        if name in self.kept:
-            return self.kept[name]
-        return published_key(name, self.pages[name], self.files(name), layout=layout)
-
-    @property
-    def failures(self) -> tuple[PlanProblem, ...]:
-        """Every resolution that failed, on every target."""
-        return self.closure.failures
 
 
 def closure_settings(config: Config) -> ClosureSettings:
@@ -396,16 +351,6 @@ async def _load_root_serials(client: UpstreamClient) -> None:
         log.info("read %d project serials from the upstream's root page", count)
     else:
         log.info("the upstream's root page gives no serials; asking for each project page")
-
-
-@dataclass(frozen=True, slots=True)
-class Novelty:
-    """How much of a plan the mirror on disk already holds."""
-
-    files: int
-    bytes: int
-    new_files: int
-    new_bytes: int
 
 
 def novelty(files: Mapping[NormalizedName, Sequence[DistFile]], state: MirrorState) -> Novelty:

@@ -9,36 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from html import escape
 from typing import Any
 from urllib.parse import quote
 
 from packaging.utils import canonicalize_name
 
-from cellar.simple_api import API_VERSION, DistFile
-
-
-@dataclass(frozen=True, slots=True)
-class PublishedFile:
-    """A file that is in place in the mirror: its upstream entry, path, and verified facts."""
-
-    entry: DistFile
-    path: str
-    sha256: str
-    size: int
-    metadata_sha256: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ProjectListing:
-    """What a project page shows: the project, its files in place, and its PEP 792 status."""
-
-    name: str
-    files: tuple[PublishedFile, ...]
-    versions: tuple[str, ...] = ()
-    status: str | None = None
-    status_reason: str | None = None
+from cellar.model import API_VERSION, ProjectListing, PublishedFile
 
 
 def _href(file: PublishedFile) -> str:

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from cellar.simple_api import DistFile
+from cellar.model import DistFile
 
 if TYPE_CHECKING:
-    from cellar.sync.plan import MirrorPlan
+    from cellar.sync.planned import MirrorPlan
 
 #: Bump when the report's stored form changes: older kept reports are then ignored.
 REPORT_FORMAT = 1

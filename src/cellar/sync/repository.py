@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from cellar.bandersnatch.filters import Filters
+from cellar.filters import Filters
+from cellar.model import DistFile, ProjectPage
 from cellar.select.metadata import DistMetadata
 from cellar.select.releases import ProjectExcluded
-from cellar.simple_api import DistFile, ProjectPage
 from cellar.sync.errors import UnsafePathError
 from cellar.sync.paths import split_unsafe
 from cellar.upstream.client import UpstreamClient

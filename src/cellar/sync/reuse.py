@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from packaging.utils import NormalizedName
 
 from cellar.errors import CellarError
-from cellar.simple_api import DistFile, ProjectPage
+from cellar.model import DistFile, ProjectPage
 from cellar.state import MirrorState, PlanMemo
 from cellar.sync.bounded import each_bounded
 from cellar.sync.memo import PlanGroup, published_key

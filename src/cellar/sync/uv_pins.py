@@ -35,9 +35,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
+from cellar.model import ProjectPage
 from cellar.select.sources import RequirementSet
 from cellar.select.targets import TargetEnvironment
-from cellar.simple_api import ProjectPage
 
 #: The glibc versions uv's ``--python-platform`` names for manylinux (2_17 is manylinux2014).
 _UV_GLIBC = (17, 28, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40)

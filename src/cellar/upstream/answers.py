@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 
 from cellar import __version__
-from cellar.config_limits import DEFAULT_DEADLINE, DEFAULT_MAX_PAGE_SIZE
+from cellar.config.limits import DEFAULT_DEADLINE, DEFAULT_MAX_PAGE_SIZE
 from cellar.upstream.errors import UpstreamConnectionError, UpstreamError, UpstreamHTTPError
 from cellar.upstream.hosts import HostPolicy
 from cellar.upstream.retry import RetryPolicy

@@ -26,8 +26,15 @@ import aiohttp
 from packaging.utils import canonicalize_name
 from yarl import URL
 
-from cellar.simple_api import HTML_LEGACY, HTML_V1, JSON_V1, ProjectPage, frozen_mapping
-from cellar.storage import Spooled, file_size
+from cellar.model import HTML_LEGACY, HTML_V1, JSON_V1, ProjectPage, frozen_mapping
+from cellar.state.snapshots import (
+    PageSnapshot,
+    PageStats,
+    PageStore,
+    SerialIndex,
+    body_digest,
+)
+from cellar.tree.storage import Spooled, file_size
 from cellar.upstream.answers import (
     CHUNK_SIZE,
     MIN_DOWNLOAD_RATE,
@@ -51,13 +58,6 @@ from cellar.upstream.errors import (
     UpstreamHTTPError,
 )
 from cellar.upstream.root_serials import parse_index_serials
-from cellar.upstream.snapshots import (
-    PageSnapshot,
-    PageStats,
-    PageStore,
-    SerialIndex,
-    body_digest,
-)
 
 __all__ = [
     "ACCEPT",

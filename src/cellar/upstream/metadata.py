@@ -27,6 +27,7 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
+from cellar.model import DistFile
 from cellar.select.metadata import (
     DistMetadata,
     InvalidMetadataError,
@@ -36,7 +37,6 @@ from cellar.select.metadata import (
     parse_metadata,
     parse_sdist_metadata,
 )
-from cellar.simple_api import DistFile
 from cellar.state import CachedMetadata, MirrorState
 from cellar.upstream import archives, ranged
 from cellar.upstream.client import Fetched, UpstreamClient

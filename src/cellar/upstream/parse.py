@@ -1,6 +1,6 @@
 """Parse upstream Simple API pages (PEP 691 JSON, PEP 503 HTML) into Cellar's value types.
 
-Pure: bytes and headers in, ``cellar.simple_api`` values out. JSON pages are read with
+Pure: bytes and headers in, ``cellar.model`` values out. JSON pages are read with
 ``cellar.upstream.pep691``'s models, HTML pages with ``pypi_simple``'s parser (loaded with the
 first HTML page); this module picks one by Content-Type, turns their results into
 ``ProjectPage``/``DistFile``, and translates their failures into ``cellar.upstream.errors``
@@ -27,7 +27,7 @@ from packaging.utils import canonicalize_name
 from pydantic import ValidationError
 
 from cellar.errors import CellarError
-from cellar.simple_api import HTML_LEGACY, HTML_V1, JSON_V1, DistFile, ProjectPage, frozen_mapping
+from cellar.model import HTML_LEGACY, HTML_V1, JSON_V1, DistFile, ProjectPage, frozen_mapping
 from cellar.tree.paths import is_project_name
 from cellar.upstream import pep691
 from cellar.upstream.errors import MalformedPageError, UnsupportedAPIVersionError

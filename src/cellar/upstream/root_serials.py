@@ -12,7 +12,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from cellar.simple_api import JSON_V1
+from cellar.model import JSON_V1
 from cellar.upstream.errors import MalformedPageError, UnsupportedAPIVersionError
 
 

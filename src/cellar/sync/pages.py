@@ -23,21 +23,18 @@ from urllib.parse import unquote
 
 from packaging.utils import canonicalize_name
 
-from cellar.bandersnatch.layout import project_directory
-from cellar.keep.inventory import page_marks_of
+from cellar.model import DistFile, ProjectListing, PublishedFile
 from cellar.select.releases import file_version
-from cellar.simple_api import DistFile
 from cellar.state import MirrorState
-from cellar.storage import TEMP_SUFFIX, atomic_write_all, is_temp_name
+from cellar.sync.compat import project_directory
 from cellar.sync.paths import METADATA_SUFFIX
 from cellar.sync.render import (
-    ProjectListing,
-    PublishedFile,
     render_project_html,
     render_project_json,
     render_root_html,
     render_root_json,
 )
+from cellar.tree.inventory import page_marks_of
 from cellar.tree.paths import (
     OutsideTreeError,
     UnsafeNameError,
@@ -46,6 +43,7 @@ from cellar.tree.paths import (
     resolves_within,
     within,
 )
+from cellar.tree.storage import TEMP_SUFFIX, atomic_write_all, is_temp_name
 
 #: The page files of a project (and of the root), in the order they are written.
 PAGE_FILES = ("index.v1_json", "index.v1_html", "index.html")

@@ -19,9 +19,9 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-from cellar.bandersnatch.filters import Filters
-from cellar.bandersnatch.options import Reader, mirror_settings
-from cellar.bandersnatch.plugins import (
+from cellar.config.checks import ConfigError, ConfigProblem, make_targets, selected
+from cellar.config.ini_options import Reader, mirror_settings
+from cellar.config.ini_plugins import (
     METADATA_PLUGINS,
     PLUGIN_SECTIONS,
     enabled_plugins,
@@ -30,9 +30,10 @@ from cellar.bandersnatch.plugins import (
     read_filters,
     restricting,
 )
-from cellar.config import Config, PackageSettings
-from cellar.config_checks import ConfigError, ConfigProblem, make_targets, selected
+from cellar.config.model import Config
+from cellar.config.packages import PackageSettings
 from cellar.errors import CellarError
+from cellar.filters import Filters
 from cellar.select.sources import read_requirements_file
 from cellar.select.targets import TargetEnvironment
 

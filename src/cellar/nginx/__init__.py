@@ -1,7 +1,7 @@
 """nginx configuration for a mirror's tree: the text ``cellar nginx-config`` prints (pure, no I/O).
 
 The output goes inside nginx's ``http { }`` block (``/etc/nginx/conf.d/cellar.conf``): the
-``map`` blocks of ``cellar.nginx_maps`` (PEP 691 negotiation, PEP 503 names), then one
+``map`` blocks of ``cellar.nginx.maps`` (PEP 691 negotiation, PEP 503 names), then one
 ``server`` (and, with TLS, a second one answering plain HTTP with a redirect to HTTPS). It
 serves the tree as ``cellar serve`` does, from the pre-rendered page files:
 
@@ -16,7 +16,7 @@ serves the tree as ``cellar serve`` does, from the pre-rendered page files:
     anything else         404; hidden names 404; methods other than GET and HEAD 405
 
 Pages get ``Vary: Accept, Accept-Encoding``, a short ``Cache-Control`` and gzip; files a year
-and ``immutable``. Every value written into the text is checked (``cellar.nginx_site``, where
+and ``immutable``. Every value written into the text is checked (``cellar.nginx.site``, where
 the ``NginxSite`` comes from) or quoted; what nginx cannot take (a ``$`` in a path, a relative
 path) is a ``NginxConfigError``.
 """
@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Final
 
 from cellar import __version__
-from cellar.nginx_maps import map_blocks
-from cellar.nginx_site import (
+from cellar.nginx.maps import map_blocks
+from cellar.nginx.site import (
     PAGE_MAX_AGE,
     NginxConfigError,
     NginxSite,

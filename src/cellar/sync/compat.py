@@ -22,9 +22,9 @@ from urllib.parse import quote
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from cellar.bandersnatch.filters import current_release, package_type
+from cellar.filters import current_release, package_type
+from cellar.model import ProjectListing, PublishedFile
 from cellar.select.releases import any_file_version
-from cellar.sync.render import ProjectListing, PublishedFile
 from cellar.tree.paths import project_key
 
 #: bandersnatch's ``CURRENT_GENERATION``: the layout version of the mirror directory.

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from cellar.config_checks import (
+from cellar.config.checks import (
     ConfigProblem,
     check_range,
     check_timeout,

@@ -23,7 +23,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cellar.storage import is_temp_name
+from cellar.tree.storage import is_temp_name
 
 #: A file's size and mtime in nanoseconds, or ``None`` for one that is not a regular file
 #: (or could not be examined).

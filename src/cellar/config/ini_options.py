@@ -15,8 +15,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from cellar.config import DEFAULT_RETRIES, MirrorSettings, default_upstream
-from cellar.config_checks import (
+from cellar.config.checks import (
     ConfigProblem,
     check_proxy,
     check_range,
@@ -24,6 +23,7 @@ from cellar.config_checks import (
     check_upstream,
     resolve_path,
 )
+from cellar.config.model import DEFAULT_RETRIES, MirrorSettings, default_upstream
 
 BANDERSNATCH_WORKERS = 3
 BANDERSNATCH_TIMEOUT = 10.0

@@ -6,8 +6,8 @@ which is what ``cellar status`` reports, and the core metadata read from upstrea
 later plan asks the upstream for none of it again. For ``cellar verify`` it keeps each run and,
 while a run is unfinished, the files it found intact, so the next run can resume it.
 
-The values it returns are in ``state_records``, its tables in ``state_schema``, and the
-``cellar verify`` bookkeeping in ``state_verify``; every name is importable from here.
+The values it returns are in ``records``, its tables in ``schema``, and the
+``cellar verify`` bookkeeping in ``verify``; every name is importable from here.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from cellar.errors import CellarError
-from cellar.state_memo import PlanMemo, PlanMemoLog
-from cellar.state_records import CachedMetadata, Failure, FileRecord, RunRecord, Totals, VerifyRun
-from cellar.state_schema import migrate, now, transaction
-from cellar.state_verify import VerifyRunLog
+from cellar.state.memo import PlanMemo, PlanMemoLog
+from cellar.state.records import CachedMetadata, Failure, FileRecord, RunRecord, Totals, VerifyRun
+from cellar.state.schema import migrate, now, transaction
+from cellar.state.snapshots import PageSnapshot, body_digest
+from cellar.state.verify import VerifyRunLog
 from cellar.tree.paths import is_project_name
-from cellar.upstream.snapshots import PageSnapshot, body_digest
 
 __all__ = [
     "STATE_DIR",

@@ -9,7 +9,7 @@ from typing import Any, Final, Literal, cast
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from cellar.config_checks import ConfigProblem, get_value, make_targets
+from cellar.config.checks import ConfigProblem, get_value, make_targets
 from cellar.errors import CellarError
 from cellar.select.locks import read_pylock, read_uv_lock
 from cellar.select.pyproject import read_pyproject

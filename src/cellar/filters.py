@@ -23,8 +23,8 @@ from packaging.tags import INTERPRETER_SHORT_NAMES
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
+from cellar.model import DistFile, ProjectPage
 from cellar.select.releases import any_file_version
-from cellar.simple_api import DistFile, ProjectPage
 
 #: prerelease_release's patterns, matched (``re.match``) against the version string.
 PRERELEASE_PATTERNS = (r".+rc\d+$", r".+a(lpha)?\d+$", r".+b(eta)?\d+$", r".+dev\d+$")

@@ -1,4 +1,5 @@
-"""Value types of the Simple Repository API: a project page and the files it lists.
+"""Value types of the Simple Repository API: a project page and the files it lists, and what
+the mirror publishes (a file in place, a project's listing).
 
 The same types describe a page read from an upstream index and a page Cellar writes into its
 mirror. They hold no I/O and know nothing of HTTP; parsing lives in ``cellar.upstream.parse``
@@ -66,3 +67,25 @@ class ProjectPage:
     status_reason: str | None = None
     last_serial: int | None = None
     api_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedFile:
+    """A file that is in place in the mirror: its upstream entry, path, and verified facts."""
+
+    entry: DistFile
+    path: str
+    sha256: str
+    size: int
+    metadata_sha256: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectListing:
+    """What a project page shows: the project, its files in place, and its PEP 792 status."""
+
+    name: str
+    files: tuple[PublishedFile, ...]
+    versions: tuple[str, ...] = ()
+    status: str | None = None
+    status_reason: str | None = None

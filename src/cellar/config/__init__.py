@@ -1,8 +1,8 @@
 """Read ``cellar.toml`` into one frozen, validated ``Config``; every problem is collected and named.
 
 Nothing below the CLI looks up configuration keys by string: this module is the only place that
-knows the TOML's shape (with ``config_packages``, ``config_serve`` and ``config_checks`` for the
-tables they read; ``cellar.bandersnatch.ini`` knows a bandersnatch INI file's, and
+knows the TOML's shape (with ``packages``, ``serve`` and ``checks`` for the
+tables they read; ``cellar.config.ini`` knows a bandersnatch INI file's, and
 ``load_config`` hands such files to it). Relative paths are taken relative to the configuration
 file. Problems raise ``ConfigError``; what is accepted but ignored is logged as a warning on
 ``cellar.config``.
@@ -14,12 +14,10 @@ import dataclasses
 import logging
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, cast
 
-from cellar.bandersnatch.filters import Filters
-from cellar.config_checks import (
+from cellar.config.checks import (
     ConfigError,
     ConfigProblem,
     check_proxy,
@@ -31,9 +29,21 @@ from cellar.config_checks import (
     resolve_path,
     selected,
 )
-from cellar.config_limits import LIMIT_KEYS, MirrorLimits, limits_table
-from cellar.config_location import CONFIG_ENV, DEFAULT_CONFIG, config_path
-from cellar.config_packages import (
+from cellar.config.ini import looks_like_ini, parse_ini
+from cellar.config.limits import LIMIT_KEYS, limits_table
+from cellar.config.location import CONFIG_ENV, DEFAULT_CONFIG, config_path
+from cellar.config.model import (
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    DEFAULT_WORKERS,
+    INI_SUFFIXES,
+    ROOT_SERIALS,
+    Config,
+    MirrorSettings,
+    RootSerials,
+    default_upstream,
+)
+from cellar.config.packages import (
     PACKAGES_KEYS,
     SDIST_POLICIES,
     TARGETS_KEYS,
@@ -42,8 +52,7 @@ from cellar.config_packages import (
     packages_table,
     targets_table,
 )
-from cellar.config_serve import SERVE_KEYS, ServeSettings, serve_table
-from cellar.select.targets import TargetEnvironment
+from cellar.config.serve import SERVE_KEYS, ServeSettings, serve_table
 
 __all__ = [
     "CONFIG_ENV",
@@ -69,79 +78,7 @@ __all__ = [
     "read_config",
 ]
 
-DEFAULT_WORKERS = 10
-DEFAULT_TIMEOUT = 60.0
-DEFAULT_RETRIES = 3
-#: Files read as bandersnatch INI configurations whatever they hold.
-INI_SUFFIXES = (".conf", ".ini", ".cfg")
-
 log = logging.getLogger("cellar.config")
-
-
-def default_upstream() -> str:
-    """Return the upstream used when the configuration names none: PyPI's Simple API, as
-    pypi-simple names it (imported here, not at the top: it costs a third of a second, which
-    commands that never talk to an upstream should not pay)."""
-    from pypi_simple import PYPI_SIMPLE_ENDPOINT  # noqa: PLC0415
-
-    return PYPI_SIMPLE_ENDPOINT
-
-
-RootSerials = Literal["auto", "always", "never"]
-ROOT_SERIALS: tuple[RootSerials, ...] = ("auto", "always", "never")
-
-
-@dataclass(frozen=True, slots=True)
-class MirrorSettings:
-    """The ``[mirror]`` table: where the mirror lives and how to talk to the upstream."""
-
-    directory: Path
-    upstream: str = field(default_factory=default_upstream)
-    workers: int = DEFAULT_WORKERS
-    timeout: float = DEFAULT_TIMEOUT
-    retries: int = DEFAULT_RETRIES
-    #: Write PyPI-JSON-API documents at ``web/json/<name>`` and ``web/pypi/<name>/json``.
-    json_api: bool = False
-    #: Put project pages in ``web/simple/<first letter>/<name>/``, as bandersnatch's hash-index.
-    hash_index: bool = False
-    #: After each run, write the paths of the files it wrote here (bandersnatch's diff-file).
-    diff_file: Path | None = None
-    #: Append ``-<seconds since the epoch>`` to the diff file's name.
-    diff_append_epoch: bool = False
-    #: Stop the run at the first failure instead of mirroring everything else.
-    stop_on_error: bool = False
-    #: Read every project's serial from the upstream's root page and ask only for the pages
-    #: whose serial moved: "always", "never", or "auto" (when, as measured, it costs less).
-    root_serials: RootSerials = "auto"
-    #: After a run without failures, remove projects no longer selected (or gone upstream)
-    #: and files no page lists any more; off, they are kept on disk.
-    prune: bool = False
-    #: Page size, deadline, file hosts and free space: the limits on what an upstream may do.
-    limits: MirrorLimits = field(default_factory=MirrorLimits)
-    #: The HTTP proxy every upstream request goes through (``http://[user:password@]host:port``);
-    #: None: the ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` environment, else none.
-    proxy: str | None = None
-
-    @property
-    def web_root(self) -> Path:
-        """The directory that is served: ``<directory>/web``."""
-        return self.directory / "web"
-
-
-@dataclass(frozen=True, slots=True)
-class Config:
-    """A whole, validated configuration, and the file it was read from.
-
-    ``targets`` empty means no target filtering: every file of the selected releases is
-    mirrored, whatever Python or platform it is for (only with ``dependencies`` off).
-    """
-
-    source: Path
-    mirror: MirrorSettings
-    packages: PackageSettings = field(default_factory=PackageSettings)
-    targets: tuple[TargetEnvironment, ...] = ()
-    filters: Filters = field(default_factory=Filters)
-    serve: ServeSettings = field(default_factory=ServeSettings)
 
 
 _KNOWN = {
@@ -165,7 +102,7 @@ def load_config(path: Path) -> Config:
     """Read and validate the configuration at ``path``, logging what it asks that is ignored.
 
     A ``.conf``/``.ini``/``.cfg`` file, or one not named ``.toml`` that is not TOML but reads as
-    INI with a ``[mirror]`` section, is a bandersnatch configuration (``cellar.bandersnatch.ini``);
+    INI with a ``[mirror]`` section, is a bandersnatch configuration (``cellar.config.ini``);
     anything else is ``cellar.toml``. Raises ``ConfigError`` naming the file and listing every
     problem found.
     """
@@ -186,7 +123,6 @@ def read_config(path: Path) -> tuple[Config, tuple[ConfigProblem, ...]]:
         raise ConfigError(path, (ConfigProblem("", "file not found"),)) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(path, (ConfigProblem("", f"cannot read: {error}"),)) from None
-    from cellar.bandersnatch.ini import looks_like_ini, parse_ini  # noqa: PLC0415 - it imports us
 
     if path.suffix.lower() in INI_SUFFIXES:
         return parse_ini(text, path)

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-from cellar.bandersnatch.filters import Filters, check_pattern, parse_size, platform_rules
 from cellar.errors import CellarError
+from cellar.filters import Filters, check_pattern, parse_size, platform_rules
 from cellar.select.targets import InvalidTargetError, TargetEnvironment, host_target, targets_for
 
 _V = TypeVar("_V")

@@ -2,8 +2,8 @@
 
 ``ClientAccess`` is the mirror as a client sees it: the index URL and, when the server asks for
 a login, the user name and (only when it is to be shown) the password. Everything here renders
-text from it; where files live on a machine and how they are written is ``client_files``, how
-an existing file is merged is ``client_merge``.
+text from it; where files live on a machine and how they are written is ``files``, how
+an existing file is merged is ``merge``.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from cellar.sync.plan import MirrorPlan, Novelty
+from cellar.sync.planned import MirrorPlan, Novelty
 from cellar.sync.report import FailureReport, PlanReport
 from cellar.units import counted, human_bytes
 

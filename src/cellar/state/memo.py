@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from cellar.state_schema import transaction
+from cellar.state.schema import transaction
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cellar.bandersnatch.filters import parse_size
-from cellar.config_checks import ConfigProblem, check_timeout, get_value
+from cellar.config.checks import ConfigProblem, check_timeout, get_value
+from cellar.filters import parse_size
 
 #: The largest page read, once decoded: three times PyPI's root page (40 MB in December 2026;
 #: its largest project pages are about 20 MB), far below what would exhaust memory.

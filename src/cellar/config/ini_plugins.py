@@ -13,9 +13,9 @@ from collections.abc import Iterable, Sequence
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-from cellar.bandersnatch.filters import Filters, check_pattern, parse_size, platform_rules
-from cellar.bandersnatch.options import Reader
-from cellar.config_checks import checked
+from cellar.config.checks import checked
+from cellar.config.ini_options import Reader
+from cellar.filters import Filters, check_pattern, parse_size, platform_rules
 
 #: The filter plugins Cellar applies, with bandersnatch's names.
 PLUGINS = (

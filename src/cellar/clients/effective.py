@@ -41,7 +41,7 @@ def pip_settings(
     """Return the winning ``WHERE_KEYS`` settings for ``pip <command>``.
 
     ``files`` are (name, ``{section: {key: value}}``) in pip's reading order, keys normalised
-    as pip does (``client_merge.read_pip_conf``); ``environ`` the variables pip sees.
+    as pip does (``merge.read_pip_conf``); ``environ`` the variables pip sees.
     """
     found: dict[str, PipSetting] = {}
     for section in ("global", command):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
-from cellar.state_records import VerifyRun
-from cellar.state_schema import now, transaction
+from cellar.state.records import VerifyRun
+from cellar.state.schema import now, transaction
 
 
 class VerifyRunLog:

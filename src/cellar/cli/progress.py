@@ -16,9 +16,9 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import TaskID
 
-    from cellar.keep.delete import PruneResult
     from cellar.state import Failure
     from cellar.sync.engine import MirrorResult
+    from cellar.sync.prune import PruneResult
 
 log = logging.getLogger("cellar.sync")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
-from cellar.keep.inventory import orphans_in, take_inventory
+from cellar.tree.inventory import orphans_in, take_inventory
 from cellar.tree.paths import OutsideTreeError, within
 
 

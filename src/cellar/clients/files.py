@@ -4,7 +4,7 @@
 rules (pip: ``pip._internal.configuration`` and its ``appdirs``; uv: its configuration-files
 documentation) from a ``Machine``: the system,
 its environment variables, the home and working directories. ``plan_write`` reads the file there
-and merges the mirror into it (``client_merge``); ``write_planned`` puts the result in place by
+and merges the mirror into it (``merge``); ``write_planned`` puts the result in place by
 writing a temporary file beside it and renaming it, after keeping the old one as ``<name>.bak``.
 """
 
@@ -20,15 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from typing import Final, Literal
 
-from cellar.client_effective import pip_overrides, pip_settings
-from cellar.client_merge import (
+from cellar.clients import INDEX_NAME, ClientAccess, ClientConfigError, OsName, current_os
+from cellar.clients.effective import pip_overrides, pip_settings
+from cellar.clients.merge import (
     UnreadableClientFileError,
     merge_pip_conf,
     merge_uv_toml,
     read_pip_conf,
 )
-from cellar.clients import INDEX_NAME, ClientAccess, ClientConfigError, OsName, current_os
-from cellar.storage import temp_path
+from cellar.tree.storage import temp_path
 
 Tool = Literal["pip", "uv"]
 #: pip has user, global and venv files; uv has user, global and project ones.
@@ -293,7 +293,7 @@ def _environment_warnings(tool: Tool, scope: Scope, environ: Mapping[str, str]) 
                 f"PIP_CONFIG_FILE is set: pip reads {config_file} after this file (its settings "
                 f"win){skipped}"
             )
-        return warnings  # the PIP_* variables are read with the files (client_effective)
+        return warnings  # the PIP_* variables are read with the files (``effective``)
     if environ.get("UV_CONFIG_FILE"):
         warnings.append(f"UV_CONFIG_FILE is set: uv reads {environ['UV_CONFIG_FILE']} alone")
     if environ.get("UV_NO_CONFIG"):
