@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from cellar.cli import main
-from cellar.keep import pages as pages_module
+from cellar.sync import pages as pages_module
 from cellar.keep.checks import FLUSH_SECONDS
 from cellar.model import DistFile, ProjectListing, PublishedFile
 from cellar.state import MirrorState
