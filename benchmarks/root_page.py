@@ -32,7 +32,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as scratch:
             written = _write(Path(scratch), names)
     elif args.config:
-        from cellar.config import load_config  # noqa: PLC0415 - only this mode needs it
+        from cellar.config.load import load_config  # noqa: PLC0415 - only this mode needs it
         from cellar.state import MirrorState  # noqa: PLC0415
 
         config = load_config(args.config)

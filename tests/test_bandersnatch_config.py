@@ -11,7 +11,9 @@ import pytest
 from packaging.requirements import Requirement
 
 from cellar.cli import main
-from cellar.config import ConfigError, default_upstream, load_config, read_config
+from cellar.config.checks import ConfigError
+from cellar.config.load import load_config, read_config
+from cellar.config.model import default_upstream
 from cellar.select.targets import targets_for
 
 DATA = Path(__file__).parent / "data" / "bandersnatch"

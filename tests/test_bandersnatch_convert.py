@@ -12,7 +12,8 @@ import pytest
 from packaging.requirements import Requirement
 
 from cellar.bandersnatch.convert import convert_command, to_toml
-from cellar.config import ConfigError, load_config, read_config
+from cellar.config.checks import ConfigError
+from cellar.config.load import load_config, read_config
 from cellar.filters import Filters
 
 DATA = Path(__file__).parent / "data" / "bandersnatch"

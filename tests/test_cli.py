@@ -32,7 +32,12 @@ def test_help_for_each_command():
 
 #: What `cellar --help` and `--version` must not load: each costs a tenth of a second or more
 #: (benchmarks/startup.py times the whole start-up).
-HEAVY = ("aiohttp", "rich", "pypi_simple", "resolvelib", "sqlite3", "cellar.config", "cellar.sync")
+#: ``cellar.config.location`` (which file to read) is light and loads nothing else; the readers
+#: and the model are not.
+HEAVY = (
+    *("aiohttp", "rich", "pypi_simple", "resolvelib", "sqlite3"),
+    *("cellar.config.load", "cellar.config.model", "cellar.config.checks", "cellar.sync"),
+)
 LOADED = """
 import sys
 from cellar.cli import main

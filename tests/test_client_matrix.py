@@ -33,7 +33,7 @@ from urllib.parse import quote
 import pytest
 
 from cellar.cli import main
-from cellar.config import load_config
+from cellar.config.load import load_config
 from cellar.nginx import render_nginx_config, site_from_config
 from tests.support.installers import (
     INSTALL_TIMEOUT,

@@ -7,12 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from cellar.config import (
-    ConfigError,
-    config_path,
-    default_upstream,
-    load_config,
-)
+from cellar.config.checks import ConfigError
+from cellar.config.load import load_config
+from cellar.config.location import config_path
+from cellar.config.model import default_upstream
 
 
 def write(tmp_path: Path, text: str) -> Path:

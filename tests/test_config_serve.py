@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cellar.config import ConfigError, load_config
+from cellar.config.checks import ConfigError
+from cellar.config.load import load_config
 
 BASE = '[mirror]\ndirectory = "m"\n[packages]\ndependencies = false\n'
 

@@ -25,7 +25,7 @@ import pytest
 from packaging.version import Version
 
 from cellar.cli import main
-from cellar.config import load_config
+from cellar.config.load import load_config
 from cellar.nginx import render_nginx_config, site_from_config
 from tests.support import accept
 from tests.support.http_client import Reply, fetch

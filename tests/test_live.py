@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from cellar.cli import main
-from cellar.config import default_upstream
+from cellar.config.model import default_upstream
 from tests.support.installers import find_python, make_venv, pip_install
 from tests.support.mirror import assert_consistent, cellar_serve, write_config
 

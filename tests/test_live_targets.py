@@ -25,7 +25,7 @@ import pytest
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from cellar.config import default_upstream
+from cellar.config.model import default_upstream
 from cellar.select.targets import TargetEnvironment, host_target, targets_for
 from cellar.sync.uv_pins import uv_platform
 from tests.support.installers import (

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from cellar.cli import main
-from cellar.config import load_config
+from cellar.config.load import load_config
 from cellar.nginx import render_nginx_config, site_from_config
 from tests.support.http_client import fetch
 from tests.support.installers import imported_version, make_venv, pip_install, uv_install, uv_venv

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cellar.cli import main
-from cellar.config import load_config
+from cellar.config.load import load_config
 from cellar.nginx import render_nginx_config, site_from_config
 from tests.support.installers import (
     imported_version,

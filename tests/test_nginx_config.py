@@ -12,7 +12,7 @@ import trustme
 from packaging.utils import canonicalize_name
 
 from cellar.cli import main
-from cellar.config import load_config
+from cellar.config.load import load_config
 from cellar.nginx import (
     NginxConfigError,
     NginxSite,

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from cellar.cli import main
-from cellar.config import load_config
+from cellar.config.load import load_config
 from cellar.state import MirrorState, PlanMemo
 from cellar.sync.bounded import each_bounded
 from cellar.sync.memo import plan_groups, settings_key

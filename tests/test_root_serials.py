@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from cellar.cli import main
-from cellar.config import ConfigError, load_config
+from cellar.config.checks import ConfigError
+from cellar.config.load import load_config
 from cellar.state.snapshots import PageSnapshot, SerialIndex
 from cellar.upstream.errors import MalformedPageError, UnsupportedAPIVersionError
 from cellar.upstream.root_serials import parse_index_serials

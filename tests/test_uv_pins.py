@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from cellar.cli import main
-from cellar.config import load_config
+from cellar.config.load import load_config
 from cellar.sync import plan as plan_module
 from cellar.sync.plan import UvMissingError, uv_settings
 from tests.support.installers import INSTALL_TIMEOUT, clean_env, find_uv, uv_install, uv_venv

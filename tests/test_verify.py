@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 
 from cellar.cli import main
-from cellar.sync import pages as pages_module
 from cellar.keep.checks import FLUSH_SECONDS
 from cellar.model import DistFile, ProjectListing, PublishedFile
 from cellar.state import MirrorState
+from cellar.sync import pages as pages_module
 from cellar.sync.pages import listing_from_json
 from cellar.sync.render import render_project_html, render_project_json
 from cellar.tree.lock import MirrorLock

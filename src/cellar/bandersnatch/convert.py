@@ -11,8 +11,9 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from cellar.config import Config, default_upstream, read_config
 from cellar.config.checks import ConfigError, ConfigProblem
+from cellar.config.load import read_config
+from cellar.config.model import Config, default_upstream
 from cellar.filters import Filters
 
 

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cellar.cli.logs import configure_logging
-from cellar.config import Config, config_path, load_config
+from cellar.config.load import load_config
+from cellar.config.location import config_path
+from cellar.config.model import Config
 from cellar.errors import CellarError
-from cellar.exit_codes import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from cellar.exit_codes import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK
 from cellar.printable import printable_lines
 
 if TYPE_CHECKING:
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     except CellarError as error:
         log.error("%s", error)
-        return EXIT_USAGE
+        return error.exit_code
     except sqlite3.Error as error:
         # The state database failing mid-run (a full disk, most likely): the mirror on disk
         # is as consistent as ever; the record of this run may be incomplete.
@@ -174,18 +176,13 @@ def _delete(config: Config, projects: list[str], *, dry_run: bool) -> int:
 
 def _status(config: Config) -> int:
     from cellar.cli.progress import describe_failure  # noqa: PLC0415
-    from cellar.state import MirrorState, MirrorStateError  # noqa: PLC0415
+    from cellar.state import MirrorState  # noqa: PLC0415
     from cellar.units import human_bytes  # noqa: PLC0415
 
-    try:
-        state_context = MirrorState.open(config.mirror.directory, create=False)
-        with state_context as state:
-            totals = state.totals()
-            run = state.last_run()
-    except MirrorStateError as error:
-        # No mirror yet, or no usable record: as for verify and delete, a set-up problem.
-        log.error("%s", error)
-        return EXIT_USAGE
+    # No mirror yet, or no usable record, raises MirrorStateError: a set-up problem (exit 2).
+    with MirrorState.open(config.mirror.directory, create=False) as state:
+        totals = state.totals()
+        run = state.last_run()
     lines = [
         f"mirror:   {config.mirror.directory}",
         f"upstream: {config.mirror.upstream}",

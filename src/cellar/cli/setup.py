@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 
 from cellar.clients import ClientAccess
-from cellar.config import CONFIG_ENV, Config, config_path, load_config
+from cellar.config.load import load_config
+from cellar.config.location import CONFIG_ENV, config_path
+from cellar.config.model import Config
 from cellar.exit_codes import EXIT_OK, EXIT_USAGE
 
 log = logging.getLogger("cellar")

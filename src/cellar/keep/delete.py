@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from cellar.config import Config
+from cellar.config.model import Config
 from cellar.state import STATE_DIR, MirrorState
 from cellar.sync.prune import PruneResult, plan_prune, prune_projects
 from cellar.tree.lock import MirrorLock

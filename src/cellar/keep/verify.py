@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cellar.collector import collector_paused
-from cellar.config import Config
+from cellar.config.model import Config
 from cellar.keep.checks import (
     CheckPool,
     FileCheck,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
-from cellar.config import Config
+from cellar.config.model import Config
 from cellar.errors import CellarError
 
 #: How long clients and caches may reuse a page before asking again (as ``cellar serve``).

@@ -18,7 +18,7 @@ from pathlib import Path
 from packaging.utils import NormalizedName
 
 from cellar import aio
-from cellar.config import Config
+from cellar.config.model import Config
 from cellar.model import DistFile, ProjectListing, ProjectPage, PublishedFile
 from cellar.select.releases import file_version
 from cellar.state import STATE_DIR, Failure, MirrorState

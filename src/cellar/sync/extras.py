@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from cellar.config import MirrorSettings
+from cellar.config.model import MirrorSettings
 from cellar.model import ProjectListing
 from cellar.sync.compat import (
     diff_file_path,

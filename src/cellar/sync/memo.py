@@ -26,7 +26,7 @@ from typing import Any
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-from cellar.config import Config, MirrorSettings
+from cellar.config.model import Config, MirrorSettings
 from cellar.model import DistFile, ProjectPage
 from cellar.select.sources import RequirementSet
 

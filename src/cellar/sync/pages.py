@@ -23,6 +23,7 @@ from urllib.parse import unquote
 
 from packaging.utils import canonicalize_name
 
+from cellar.errors import CellarError
 from cellar.model import DistFile, ProjectListing, PublishedFile
 from cellar.select.releases import file_version
 from cellar.state import MirrorState
@@ -52,7 +53,7 @@ _HREF = re.compile(r'href="\.\./\.\./([^"#]+)')
 _NOT_SEGMENTS = frozenset(("", ".", ".."))
 
 
-class PageFormatError(ValueError):
+class PageFormatError(CellarError, ValueError):
     """A published JSON page that is not what Cellar writes; ``str()`` says what is wrong."""
 
 

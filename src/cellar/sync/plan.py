@@ -23,7 +23,7 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
 from cellar import aio
-from cellar.config import Config
+from cellar.config.model import Config
 from cellar.errors import CellarError
 from cellar.model import DistFile
 from cellar.state import STATE_DIR, MirrorState

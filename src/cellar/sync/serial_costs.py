@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cellar.config import RootSerials
+from cellar.config.model import RootSerials
 
 #: Estimated seconds of page requests from which an unmeasured root page is read once.
 PROBE_FROM = 1.0
