@@ -22,7 +22,7 @@ from packaging.utils import canonicalize_name
 from cellar.errors import CellarError
 from cellar.state.memo import PlanMemo, PlanMemoLog
 from cellar.state.records import CachedMetadata, Failure, FileRecord, RunRecord, Totals, VerifyRun
-from cellar.state.schema import migrate, now, transaction
+from cellar.state.schema import SCHEMA_VERSION, migrate, now, schema_version, transaction
 from cellar.state.snapshots import PageSnapshot, body_digest
 from cellar.state.verify import VerifyRunLog
 from cellar.tree.paths import is_project_name
@@ -87,10 +87,18 @@ class MirrorState(VerifyRunLog, PlanMemoLog):
             raise MirrorStateError(path, str(error)) from None
         with closing(connection):
             try:
-                connection.execute("PRAGMA journal_mode=WAL")
-                connection.execute("PRAGMA synchronous=NORMAL")
                 # `cellar plan` may write the metadata cache while a mirror run does.
                 connection.execute("PRAGMA busy_timeout=10000")
+                found = schema_version(connection)
+                if found > SCHEMA_VERSION:
+                    # Not a byte changed, not even the journal mode: a newer Cellar's state.
+                    raise MirrorStateError(
+                        path,
+                        f"it was written by a newer Cellar (schema version {found}; this one "
+                        f"knows up to {SCHEMA_VERSION}): upgrade Cellar to use this mirror",
+                    )
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA synchronous=NORMAL")
                 migrate(connection)
             except sqlite3.DatabaseError as error:
                 raise MirrorStateError(path, str(error)) from None

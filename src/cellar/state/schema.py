@@ -1,13 +1,22 @@
-"""The state database's tables, and the timestamp and transaction helpers its writers share."""
+"""The state database's tables and their migrations, and the timestamp and transaction helpers its
+writers share.
+
+The schema's version is SQLite's ``PRAGMA user_version``: 0 for a state written before
+versions were kept, else the number of ``MIGRATIONS`` applied to it. Opening a state for
+writing applies the ones it lacks, each in a transaction of its own with the version it
+reaches, so a step that fails (a full disk) leaves the state as it was, at the version before.
+A state whose version is above ``SCHEMA_VERSION`` was written by a newer Cellar and is not
+touched (``MirrorState.open`` refuses it).
+"""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-#: Every table, created if missing each time the state is opened for writing.
+#: Every table as the first versioned schema has it (``_baseline``).
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
     path TEXT PRIMARY KEY,
@@ -100,8 +109,8 @@ CREATE TABLE IF NOT EXISTS verified (
 """
 
 
-#: Columns added to tables after their first release: (table, column, declaration). A state
-#: written by an older Cellar gets them (empty) when it is next opened for writing.
+#: Columns added to tables before versions were kept: (table, column, declaration). A state
+#: written by an older Cellar may lack any of them; ``_baseline`` adds them (empty).
 ADDED_COLUMNS = (
     # sha256 of a kept page's body: what a plan rested on, compared without reading the body.
     ("pages", "digest", "TEXT"),
@@ -113,13 +122,51 @@ ADDED_COLUMNS = (
 )
 
 
-def migrate(db: sqlite3.Connection) -> None:
-    """Create every table, and add the columns an older state lacks."""
-    db.executescript(SCHEMA)
+def _baseline(db: sqlite3.Connection) -> None:
+    """Version 1: every table, and the columns a state from before versions may lack."""
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
     for table, column, declaration in ADDED_COLUMNS:
         present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
         if column not in present:
             db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+
+
+#: A migration brings the state from the version that is its index to the next. Append only:
+#: a released step never changes, a new table or column is a new step.
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: tuple[Migration, ...] = (_baseline,)
+#: The schema version this Cellar writes.
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(db: sqlite3.Connection) -> int:
+    """Return the schema version of the state ``db`` (0: written before versions were kept)."""
+    version: int = db.execute("PRAGMA user_version").fetchone()[0]
+    return version
+
+
+def migrate(db: sqlite3.Connection, steps: Sequence[Migration] = MIGRATIONS) -> int:
+    """Apply the ``steps`` the state ``db`` (in autocommit mode) lacks; return the version it
+    had. Each step runs in a transaction with the version it reaches, taken with the write
+    lock first: another process migrating at the same moment makes this one skip the step.
+    A state already at ``len(steps)`` or above is not written to."""
+    found = schema_version(db)
+    version = found
+    while version < len(steps):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            version = schema_version(db)
+            if version < len(steps):
+                steps[version](db)
+                version += 1
+                db.execute(f"PRAGMA user_version = {version:d}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    return found
 
 
 def now() -> str:
