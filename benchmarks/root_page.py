@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from cellar.sync.pages import root_pages
-from cellar.tree.storage import atomic_write_all
+from cellar.tree.atomic import atomic_write_all
 
 
 def main() -> None:

@@ -40,8 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cellar.model import DistFile, ProjectListing, PublishedFile, frozen_mapping
 from cellar.state import FileRecord, MirrorState
-from cellar.sync.pages import write_project, write_root
+from cellar.sync.pages import publish_root, write_project
 from cellar.sync.paths import content_path, metadata_path
+from cellar.tree.local import LocalStorage
 from tests.support.mirror import write_config
 
 UPSTREAM = "http://127.0.0.1:9/simple/"  # never contacted: nothing is repaired
@@ -51,6 +52,7 @@ def build_mirror(root: Path, files: int, projects: int, median_kb: int, seed: in
     """Write the mirror under ``root/mirror``; return the bytes of all files written."""
     rng = random.Random(seed)
     web = root / "mirror" / "web"
+    storage = LocalStorage(web)
     total = 0
     with MirrorState.open(root / "mirror") as state:
         for number in range(projects):
@@ -77,8 +79,8 @@ def build_mirror(root: Path, files: int, projects: int, median_kb: int, seed: in
                     PublishedFile(entry, str(path), sha256, len(data), metadata_sha256)
                 )
             versions = tuple(f"{index}.0" for index in range(number, files, projects))
-            write_project(web, state, ProjectListing(name, tuple(published), versions))
-        write_root(web, state)
+            write_project(storage, state, ProjectListing(name, tuple(published), versions))
+        publish_root(storage, state)
     return total
 
 

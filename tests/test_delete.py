@@ -14,8 +14,9 @@ import pytest
 
 from cellar.cli import main
 from cellar.state import MirrorState
-from cellar.sync.pages import listing_from_json, write_project, write_root
+from cellar.sync.pages import listing_from_json, publish_root, write_project
 from cellar.sync.prune import prune_projects
+from cellar.tree.local import LocalStorage
 from cellar.tree.lock import MirrorLock
 from tests.support.mirror import (
     EVERY_VERSION,
@@ -61,8 +62,9 @@ def share_alpha_wheel(web: Path) -> str:
     with MirrorState.open(web.parent) as state:
         alpha = listing_from_json((web / "simple" / "alpha" / "index.v1_json").read_bytes())
         wheel = next(f for f in alpha.files if f.entry.filename.endswith(".whl"))
-        write_project(web, state, dataclasses.replace(alpha, name="gamma", files=(wheel,)))
-        write_root(web, state)
+        storage = LocalStorage(web)
+        write_project(storage, state, dataclasses.replace(alpha, name="gamma", files=(wheel,)))
+        publish_root(storage, state)
     return str(wheel.path)
 
 
@@ -123,7 +125,7 @@ def test_a_damaged_kept_page_still_protects_the_files_it_links(mirrored):
     (web / "simple" / "gamma" / "index.v1_json").write_bytes(b"{")
     with MirrorState.open(web.parent) as state:
         state.forget_project("gamma")  # no state copy either: only its HTML says what it lists
-        result = prune_projects(web, state, ["alpha"])
+        result = prune_projects(LocalStorage(web), state, ["alpha"])
     assert result.projects == ("alpha",)
     assert shared in result.shared
     assert (web / shared).exists()
@@ -134,7 +136,7 @@ def test_a_damaged_kept_page_still_protects_the_files_it_links(mirrored):
 def test_prune_projects_skips_names_it_does_not_know(mirrored):
     _, web = mirrored
     with MirrorState.open(web.parent) as state:
-        result = prune_projects(web, state, ["nonesuch"])
+        result = prune_projects(LocalStorage(web), state, ["nonesuch"])
     assert result.projects == () and result.files == () and result.unknown == ("nonesuch",)
     assert assert_consistent(web) == 3
 

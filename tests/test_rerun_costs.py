@@ -283,7 +283,7 @@ def test_memo_keys_are_the_same_in_every_process(tmp_path):
         '[filters]\nblock-projects = ["z", "y", "x"]\nexclude-platforms = ["macos"]\n'
     )
     code = (
-        "import sys; from pathlib import Path; from cellar.config import load_config;"
+        "import sys; from pathlib import Path; from cellar.config.load import load_config;"
         "from cellar.sync.memo import plan_groups;"
         "print([g.key for g in plan_groups(load_config(Path(sys.argv[1])))])"
     )

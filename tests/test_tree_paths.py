@@ -19,8 +19,9 @@ from cellar.model import DistFile, frozen_mapping
 from cellar.printable import printable
 from cellar.sync.compat import json_api_paths, project_directory
 from cellar.sync.errors import UnsafePathError
-from cellar.sync.pages import page_directories, project_pages
+from cellar.sync.pages import page_folder, published_listing
 from cellar.sync.paths import mirror_path
+from cellar.tree.local import LocalStorage
 from cellar.tree.paths import (
     OutsideTreeError,
     UnsafeNameError,
@@ -61,11 +62,11 @@ def test_a_name_is_refused_or_a_directory_inside_the_web_root(tmp_path, name):
     except UnsafeNameError:
         assert not is_project_name(name)
         with pytest.raises(UnsafeNameError):
-            project_pages(web_root, name)
+            page_folder(name)
         return
     assert is_project_name(name)
     for hash_index in (False, True):
-        directory = project_pages(web_root, name, hash_index=hash_index)
+        directory = LocalStorage(web_root).path(page_folder(name, hash_index=hash_index))
         assert inside(web_root / "simple", directory)
         assert directory.name == key
     for relative in json_api_paths(name):
@@ -131,12 +132,13 @@ def test_a_symlink_out_of_the_tree_is_refused(tmp_path):
     (root / "simple" / "good" / "index.html").symlink_to(outside / "index.html")
     with pytest.raises(OutsideTreeError, match="symlink"):
         within(root, "simple/evil/index.html")
+    storage = LocalStorage(root)
     with pytest.raises(OutsideTreeError):
-        project_pages(root, "evil")
-    # Readers get both places and check what they open: the symlinked one leads out.
-    flat, hashed = page_directories(root, "evil")
-    assert not resolves_within(root, flat)
-    assert resolves_within(root, hashed)  # missing: nothing there to follow
+        storage.read(f"{page_folder('evil')}/index.v1_json")
+    # A reader looks in both layouts and reads neither through the link that leads out.
+    (outside / "index.v1_json").write_text('{"name": "evil", "files": []}')
+    assert published_listing(storage, "evil") is None
+    assert not resolves_within(root, root / "simple" / "evil")
     assert read_within(root, "simple/good/index.html") is None
     assert read_within(root, PurePosixPath("simple/evil/index.html")) is None
 

@@ -18,6 +18,7 @@ from typing import TypeVar
 import pytest
 
 from cellar.model import HTML_LEGACY, JSON_V1
+from cellar.tree.local import FileSink, LocalStorage
 from cellar.upstream.client import ClientSettings, Fetched, UpstreamClient
 from cellar.upstream.errors import (
     ProjectNotFoundError,
@@ -263,7 +264,7 @@ def test_download_digests_and_progress(upstream: Upstream, tmp_path: Path) -> No
         settings(upstream),
         lambda client: client.download(
             upstream.url("/files/demo.whl"),
-            dest,
+            FileSink(dest),
             algorithms=("sha256", "sha512"),
             on_progress=progress.append,
         ),
@@ -294,7 +295,7 @@ def test_download_cut_mid_body_is_retried_whole(upstream: Upstream, tmp_path: Pa
     result = run(
         settings(upstream),
         lambda client: client.download(
-            upstream.url("/files/demo.tar.gz"), dest, on_progress=progress.append
+            upstream.url("/files/demo.tar.gz"), FileSink(dest), on_progress=progress.append
         ),
     )
     assert dest.read_bytes() == data
@@ -319,7 +320,7 @@ def test_download_stalled_mid_body_is_retried(upstream: Upstream, tmp_path: Path
     dest = tmp_path / "x"
     result = run(
         settings(upstream, timeout=0.3),
-        lambda client: client.download(upstream.url("/files/x"), dest),
+        lambda client: client.download(upstream.url("/files/x"), FileSink(dest)),
     )
     assert (result.size, dest.read_bytes()) == (1000, data)
     assert upstream.hits("/files/x") == 2
@@ -330,26 +331,33 @@ def test_a_small_body_is_spooled_in_memory_and_no_file_is_made(
 ) -> None:
     data = os.urandom(5000)
     upstream.routes["/files/small.whl"] = answer(200, data)
-    dest = tmp_path / "not-yet" / "small.whl.part"  # its directory is not made either
+    storage = LocalStorage(tmp_path)
+    staged = storage.stage("not-yet/small.whl", spool=8192)  # its directory is not made either
     result = run(
         settings(upstream),
-        lambda client: client.download(upstream.url("/files/small.whl"), dest, spool=8192),
+        lambda client: client.download(upstream.url("/files/small.whl"), staged),
     )
-    assert result.body == data
     assert result.digests == {"sha256": hashlib.sha256(data).hexdigest()}
-    assert not dest.parent.exists()
+    assert not (tmp_path / "not-yet").exists()
+    info = staged.commit()
+    assert (tmp_path / "not-yet" / "small.whl").read_bytes() == data
+    assert (info.key, info.size) == ("not-yet/small.whl", len(data))
+    assert sorted(p.name for p in (tmp_path / "not-yet").iterdir()) == ["small.whl"]
 
 
 def test_a_body_longer_than_the_spool_goes_to_the_file(upstream: Upstream, tmp_path: Path) -> None:
     data = os.urandom(300 * 1024)
     upstream.routes["/files/large.whl"] = answer(200, data)
-    dest = tmp_path / "made-on-spill" / "large.whl.part"
-    result = run(
+    staged = LocalStorage(tmp_path).stage("made-on-spill/large.whl", spool=1000)
+    run(
         settings(upstream),
-        lambda client: client.download(upstream.url("/files/large.whl"), dest, spool=1000),
+        lambda client: client.download(upstream.url("/files/large.whl"), staged),
     )
-    assert result.body is None
-    assert dest.read_bytes() == data  # the spooled start, then the rest
+    assert staged.temp.read_bytes() == data  # the spooled start, then the rest
+    assert not (tmp_path / "made-on-spill" / "large.whl").exists()  # not until committed
+    staged.commit()
+    assert (tmp_path / "made-on-spill" / "large.whl").read_bytes() == data
+    assert not staged.temp.exists()
 
 
 def test_a_spilled_attempt_leaves_nothing_when_a_retry_fits_in_memory(
@@ -364,20 +372,60 @@ def test_a_spilled_attempt_leaves_nothing_when_a_retry_fits_in_memory(
         handler.wfile.write(b"z" * 2000)  # then closes: cut, retried
 
     upstream.routes["/files/x"] = in_turn(oversized, answer(200, small))
-    dest = tmp_path / "x.part"
-    result = run(
+    staged = LocalStorage(tmp_path).stage("x", spool=1000)
+    run(
         settings(upstream),
-        lambda client: client.download(upstream.url("/files/x"), dest, spool=1000),
+        lambda client: client.download(upstream.url("/files/x"), staged),
     )
-    assert result.body == small
-    assert not dest.exists()
+    assert not staged.temp.exists()
+    staged.commit()
+    assert [p.name for p in tmp_path.iterdir()] == ["x"]
+    assert (tmp_path / "x").read_bytes() == small
+
+
+def test_a_resumable_stage_continues_with_range_after_a_cut(
+    upstream: Upstream, tmp_path: Path
+) -> None:
+    """A staged download named by its sha256 keeps what a cut transfer brought; the next
+    attempt asks for the rest with Range, and the whole is committed."""
+    data = os.urandom(200 * 1024)
+    digest = hashlib.sha256(data).hexdigest()
+    ranges: list[str | None] = []
+
+    def cut(handler: BaseHTTPRequestHandler) -> None:
+        ranges.append(handler.headers.get("Range"))
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data[:50_000])
+
+    def rest(handler: BaseHTTPRequestHandler) -> None:
+        ranges.append(handler.headers.get("Range"))
+        handler.send_response(206)
+        handler.send_header("Content-Range", f"bytes 50000-{len(data) - 1}/{len(data)}")
+        handler.send_header("Content-Length", str(len(data) - 50_000))
+        handler.end_headers()
+        handler.wfile.write(data[50_000:])
+
+    upstream.routes["/files/r.whl"] = in_turn(cut, rest)
+    staged = LocalStorage(tmp_path).stage("p/r.whl", resume=digest)
+    result = run(
+        settings(upstream), lambda client: client.download(upstream.url("/files/r.whl"), staged)
+    )
+    assert ranges == [None, "bytes=50000-"]
+    assert result.digests["sha256"] == digest
+    staged.commit()
+    assert (tmp_path / "p" / "r.whl").read_bytes() == data
 
 
 def test_write_error_is_not_retried(upstream: Upstream, tmp_path: Path) -> None:
     upstream.routes["/files/x"] = answer(200, b"data")
     dest = tmp_path / "missing-directory" / "x"
     with pytest.raises(FileNotFoundError):
-        run(settings(upstream), lambda client: client.download(upstream.url("/files/x"), dest))
+        run(
+            settings(upstream),
+            lambda client: client.download(upstream.url("/files/x"), FileSink(dest)),
+        )
     assert upstream.hits("/files/x") == 1
 
 
@@ -385,7 +433,7 @@ def test_download_404_is_final(upstream: Upstream, tmp_path: Path) -> None:
     with pytest.raises(UpstreamHTTPError) as caught:
         run(
             settings(upstream),
-            lambda client: client.download(upstream.url("/files/nope"), tmp_path / "x"),
+            lambda client: client.download(upstream.url("/files/nope"), FileSink(tmp_path / "x")),
         )
     assert (caught.value.status, caught.value.attempts) == (404, 1)
     assert not (tmp_path / "x").exists()
@@ -399,7 +447,8 @@ def test_concurrency_is_bounded(upstream: Upstream, tmp_path: Path) -> None:
 
     async def job(client: UpstreamClient) -> None:
         downloads = [
-            client.download(upstream.url("/files/f"), tmp_path / f"f{n}") for n in range(8)
+            client.download(upstream.url("/files/f"), FileSink(tmp_path / f"f{n}"))
+            for n in range(8)
         ]
         pages = [client.fetch_project("demo") for _ in range(4)]
         await asyncio.gather(*downloads, *pages)

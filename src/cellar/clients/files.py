@@ -28,7 +28,7 @@ from cellar.clients.merge import (
     merge_uv_toml,
     read_pip_conf,
 )
-from cellar.tree.storage import temp_path
+from cellar.tree.atomic import temp_path
 
 Tool = Literal["pip", "uv"]
 #: pip has user, global and venv files; uv has user, global and project ones.

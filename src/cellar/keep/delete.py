@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from cellar.config.model import Config
 from cellar.state import STATE_DIR, MirrorState
 from cellar.sync.prune import PruneResult, plan_prune, prune_projects
+from cellar.tree.local import LocalStorage
 from cellar.tree.lock import MirrorLock
 
 
@@ -19,13 +20,13 @@ def delete_projects(config: Config, names: Iterable[str], *, dry_run: bool = Fal
     ``OSError`` as ``prune_projects``.
     """
     directory = config.mirror.directory
-    web_root = config.mirror.web_root
+    storage = LocalStorage(config.mirror.web_root)
     with (
         MirrorState.open(directory, create=False) as state,
         MirrorLock(directory / STATE_DIR / "lock"),
     ):
         hash_index = config.mirror.hash_index
-        plan = plan_prune(web_root, state, names, hash_index=hash_index)
+        plan = plan_prune(storage, state, names, hash_index=hash_index)
         if dry_run or plan.unknown:
             return plan
-        return prune_projects(web_root, state, plan.projects, hash_index=hash_index)
+        return prune_projects(storage, state, plan.projects, hash_index=hash_index)

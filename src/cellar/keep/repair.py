@@ -24,6 +24,7 @@ from cellar.state import MirrorState
 from cellar.sync.errors import SyncFileError
 from cellar.sync.fetch import FileFetcher
 from cellar.sync.pages import StoredPage, versions_of
+from cellar.tree.local import LocalStorage
 from cellar.tree.paths import OutsideTreeError, within
 from cellar.upstream.client import ClientSettings, UpstreamClient
 
@@ -111,9 +112,8 @@ class _Job:
         files: list[tuple[str, str, PublishedFile, dict[bool, Finding]]],
     ) -> None:
         async with UpstreamClient(settings) as client:
-            fetcher = FileFetcher(
-                client, self.state, self.web_root, self.reporter.bytes_transferred
-            )
+            storage = LocalStorage(self.web_root)
+            fetcher = FileFetcher(client, self.state, storage, self.reporter.bytes_transferred)
             await asyncio.gather(*(self._file(fetcher, *file) for file in files))
 
     async def _file(

@@ -56,14 +56,14 @@ from cellar.sync.pages import (
     PAGE_FILES,
     StoredPage,
     damaged_root,
+    publish_root,
     published_names,
     read_marked,
     read_project,
     write_project,
-    write_root,
 )
-from cellar.tree.disk import remove_files
 from cellar.tree.inventory import Inventory, orphans_in, take_inventory
+from cellar.tree.local import LocalStorage
 from cellar.tree.lock import MirrorLock
 from cellar.upstream.client import ClientSettings
 
@@ -112,12 +112,14 @@ def run_verify(
 
     ``hash_index`` says the project pages are in ``simple/<first letter>/<name>/``.
     """
-    return _Verification(web_root, state, options, reporter, settings, hash_index).run()
+    storage = LocalStorage(web_root)
+    return _Verification(web_root, storage, state, options, reporter, settings, hash_index).run()
 
 
 @dataclass(slots=True)
 class _Verification:
     web_root: Path
+    storage: LocalStorage
     state: MirrorState
     options: VerifyOptions
     reporter: VerifyReporter
@@ -140,7 +142,7 @@ class _Verification:
             self.reporter.stage(
                 f"walked {len(inventory.files)} files in {time.monotonic() - walked:.1f} s"
             )
-            pages = self._read_pages(inventory.pages)
+            pages = self._read_pages(inventory)
             checks = file_checks(pages.values())
             self.reporter.planned(len(checks), size_of(checks))
             bad = self._examine(checks, run_id, previous, inventory)
@@ -175,32 +177,32 @@ class _Verification:
         self.state.finish_verify_run(run_id, checked=self.checked, problems=len(result.unsolved))
         return result
 
-    def _read_pages(self, seen: dict[str, str]) -> dict[str, StoredPage]:
+    def _read_pages(self, inventory: Inventory) -> dict[str, StoredPage]:
         """Read every project's pages, noting the damaged ones as findings, and record the
         marks of the pages found intact.
 
-        With ``--fast``, pages whose files the walk ``seen`` with the marks recorded are
-        trusted: only their JSON page is read, for its listing.
+        With ``--fast``, pages whose files the walk (``inventory``) saw with the marks recorded
+        are trusted: only their JSON page is read, for its listing.
         """
         recorded_marks = self.state.page_marks()
         pages: dict[str, StoredPage] = {}
-        names = published_names(self.web_root, self.state, hash_index=self.hash_index)
+        names = published_names(self.storage, self.state, hash_index=self.hash_index)
         self.reporter.stage(f"reading the pages of {len(names)} projects")
         for name, recorded in names.items():
             page = None
             marks = recorded_marks.get(name)
             if self.options.fast and marks is not None:
                 directory = str(project_directory(name, hash_index=self.hash_index))
-                if seen.get(directory) == marks:
+                if inventory.pages.get(directory) == marks:
                     page = read_marked(
-                        self.web_root,
+                        inventory,
                         name,
                         recorded=recorded,
                         marks=marks,
                         hash_index=self.hash_index,
                     )
             pages[name] = page or read_project(
-                self.web_root, self.state, name, recorded=recorded, hash_index=self.hash_index
+                self.storage, self.state, name, recorded=recorded, hash_index=self.hash_index
             )
         for page in pages.values():
             self._page_findings(page)
@@ -334,7 +336,7 @@ class _Verification:
             listing = repairs.revise(page.listing)
             if listing is not None or page_findings:
                 write_project(
-                    self.web_root, self.state, listing or page.listing, hash_index=self.hash_index
+                    self.storage, self.state, listing or page.listing, hash_index=self.hash_index
                 )
                 for finding in page_findings:
                     self._resolve(finding, Fix.REPAIRED, "rewritten from the project's listing")
@@ -344,12 +346,12 @@ class _Verification:
     def _root(self) -> None:
         findings = [
             Finding(Problem.DAMAGED_PAGE, f"simple/{filename}", why, None, filename)
-            for filename, why in damaged_root(self.web_root, self.state).items()
+            for filename, why in damaged_root(self.storage, self.state).items()
         ]
         for finding in findings:
             self._find(finding)
         if findings and self.options.repair:
-            write_root(self.web_root, self.state)
+            publish_root(self.storage, self.state)
             for finding in findings:
                 self._resolve(finding, Fix.REPAIRED, "rewritten from the mirror's record")
 
@@ -371,7 +373,7 @@ class _Verification:
             for finding in orphans:
                 self._resolve(finding, Fix.NOT_FIXED, why)
             return
-        removed, _ = remove_files(self.web_root, [finding.path for finding in orphans])
+        removed, _ = self.storage.delete([finding.path for finding in orphans])
         self.state.forget_files(removed)
         for finding in orphans:
             self._resolve(finding, Fix.PRUNED)

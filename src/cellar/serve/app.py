@@ -61,6 +61,7 @@ from cellar.serve.pypi_routes import JsonApi
 from cellar.serve.simple_routes import SimpleHandlers
 from cellar.serve.sockets import bind_sockets
 from cellar.serve.tls import server_ssl_context
+from cellar.tree.local import LocalStorage
 
 __all__ = [
     "ACCESS_LOGGER",
@@ -151,7 +152,8 @@ def make_app(
     app.on_response_prepare.append(_server_header)
     if auth is not None:
         app.on_cleanup.append(_closing(auth))
-    people = PeoplePages(web_root, mirror_directory or web_root.parent, index_url)
+    storage = LocalStorage(web_root)
+    people = PeoplePages(web_root, storage, mirror_directory or web_root.parent, index_url)
     people.add_routes(app.router)
     app.router.add_get("/health", handlers.health, name=_HEALTH)
     app.router.add_get("/simple", handlers.simple_redirect)
@@ -161,7 +163,7 @@ def make_app(
     app.router.add_get("/packages/{path:.+}", handlers.package_file)
     metrics_page = MetricsPage(metrics or ServerMetrics.private(), web_root)
     app.router.add_get("/metrics", metrics_page.get)
-    JsonApi(web_root).add_routes(app.router)
+    JsonApi(storage).add_routes(app.router)
     return app
 
 

@@ -40,7 +40,8 @@ from cellar.serve.human import render_home, render_not_found, render_project
 from cellar.serve.negotiate import parse_accept
 from cellar.state import MirrorState, MirrorStateError
 from cellar.sync.pages import PageFormatError, published_listing
-from cellar.tree.paths import read_within
+from cellar.tree.paths import OutsideTreeError
+from cellar.tree.storage import Storage
 
 _HTML: Final = "text/html; charset=utf-8"
 #: Pages for people run no script and load nothing from elsewhere: say so to the browser, so
@@ -76,6 +77,7 @@ class PeoplePages:
     """
 
     web_root: Path
+    storage: Storage
     directory: Path
     index_url: str | None = None
 
@@ -143,7 +145,7 @@ class PeoplePages:
     def _root_names(self) -> dict[str, str]:
         """Return the projects the root JSON page lists (none if it cannot be read)."""
         try:
-            data = json.loads(read_within(self.web_root, "simple/index.v1_json") or b"")
+            data = json.loads(_read(self.storage, "simple/index.v1_json") or b"")
             listed = [str(project["name"]) for project in data["projects"]]
         except (OSError, ValueError, KeyError, TypeError):
             return {}
@@ -152,7 +154,7 @@ class PeoplePages:
     def _read_project(self, name: str) -> tuple[ProjectListing, str] | None:
         """Return project ``name``'s published listing and display name, None if unknown."""
         try:
-            listing = published_listing(self.web_root, name)
+            listing = published_listing(self.storage, name)
         except PageFormatError:  # `cellar verify` reports it; for people, no such project
             listing = None
         if listing is None:
@@ -197,4 +199,12 @@ def _free_bytes(path: Path) -> int | None:
     try:
         return shutil.disk_usage(path).free
     except OSError:
+        return None
+
+
+def _read(storage: Storage, key: str) -> bytes | None:
+    """Return the object at ``key``; None when it is not there or not the tree's to read."""
+    try:
+        return storage.read(key)
+    except (OutsideTreeError, OSError):
         return None

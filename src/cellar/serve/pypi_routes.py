@@ -18,7 +18,6 @@ import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 from aiohttp import hdrs, web
 from packaging.utils import InvalidName, canonicalize_name
@@ -36,16 +35,17 @@ from cellar.serve.pypi_json import (
 )
 from cellar.sync.pages import PageFormatError, published_listing
 from cellar.sync.paths import METADATA_SUFFIX
-from cellar.tree.paths import read_within
+from cellar.tree.paths import OutsideTreeError
+from cellar.tree.storage import Storage
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class JsonApi:
-    """The JSON API routes over one web root."""
+    """The JSON API routes over one mirror's tree."""
 
-    web_root: Path
+    storage: Storage
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         """Add ``/pypi/{project}/json`` and ``/pypi/{project}/{version}/json`` to ``router``."""
@@ -101,7 +101,7 @@ class JsonApi:
         Raises ``HTTPInternalServerError`` for a page that is not what Cellar writes.
         """
         try:
-            return published_listing(self.web_root, name)
+            return published_listing(self.storage, name)
         except PageFormatError as error:
             log.warning("cannot answer the JSON API: %s", error)
             raise web.HTTPInternalServerError(
@@ -113,7 +113,7 @@ class JsonApi:
         source = metadata_source(listing, version)
         if source is None:
             return None
-        body = read_within(self.web_root, source.path + METADATA_SUFFIX)
+        body = _read(self.storage, source.path + METADATA_SUFFIX)
         if body is None:  # pruned since the page was read, or not the mirror's
             return None
         if hashlib.sha256(body).hexdigest() != source.metadata_sha256:
@@ -124,3 +124,11 @@ class JsonApi:
 def _with_query(location: str, request: web.Request) -> str:
     query = request.rel_url.raw_query_string
     return f"{location}?{query}" if query else location
+
+
+def _read(storage: Storage, key: str) -> bytes | None:
+    """Return the object at ``key``; None when it is not there or not the tree's to read."""
+    try:
+        return storage.read(key)
+    except (OutsideTreeError, OSError):
+        return None

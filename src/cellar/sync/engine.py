@@ -8,12 +8,10 @@ mirror never lists a file it does not have. A project that fails keeps its previ
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from packaging.utils import NormalizedName
 
@@ -32,21 +30,20 @@ from cellar.sync.pages import (
     PageFormatError,
     listed_paths,
     listing_from_json,
-    page_marks,
-    project_pages,
-    remove_pages,
-    render_pages,
-    root_pages,
+    page_folder,
+    publish_pages,
+    publish_root,
+    record_published,
 )
 from cellar.sync.plan import client_settings, make_plan
 from cellar.sync.planned import MirrorPlan
 from cellar.sync.prune import prune_projects
 from cellar.sync.reporter import Reporter
 from cellar.sync.space import DiskSpace
-from cellar.tree.disk import find_orphans, remove_files
+from cellar.tree.disk import find_orphans
+from cellar.tree.local import LocalStorage
 from cellar.tree.lock import MirrorLock
-from cellar.tree.paths import OutsideTreeError, UnsafeNameError, within
-from cellar.tree.storage import atomic_write_all, sweep_temporaries
+from cellar.tree.paths import OutsideTreeError, UnsafeNameError
 from cellar.units import counted
 from cellar.upstream.client import UpstreamClient
 
@@ -97,13 +94,15 @@ def run_mirror(config: Config, reporter: Reporter | None = None) -> MirrorResult
     """
     directory = config.mirror.directory
     with MirrorLock(directory / STATE_DIR / "lock"), MirrorState.open(directory) as state:
-        return aio.run(_Run(config, state, reporter or Reporter()).run())
+        storage = LocalStorage(config.mirror.web_root)
+        return aio.run(_Run(config, state, storage, reporter or Reporter()).run())
 
 
 @dataclass(slots=True)
 class _Run:
     config: Config
     state: MirrorState
+    storage: LocalStorage
     reporter: Reporter
     extras: MirrorExtras | None = None
     stopping: bool = False
@@ -153,7 +152,7 @@ class _Run:
                 fetcher = FileFetcher(
                     client,
                     self.state,
-                    mirror.web_root,
+                    self.storage,
                     self.reporter.bytes_transferred,
                     space=space,
                 )
@@ -215,22 +214,14 @@ class _Run:
         downloads, which are recorded: ``_forget_partials`` removes those not resumed."""
         if not self.interrupted:
             return  # every run that finished recorded what it left: nothing else is there
-        web_root = self.config.mirror.web_root
-        removed, partials = sweep_temporaries(web_root)
-        found = {str(path.relative_to(web_root)) for path in partials}
-        self.state.replace_partials(sorted(found | set(self.state.partials())))
+        removed, partials = self.storage.sweep()
+        self.state.replace_partials(sorted(set(partials) | set(self.state.partials())))
         _said_removed(removed)
 
-    def _forget_partials(self, partials: set[Path]) -> None:
+    def _forget_partials(self, kept: set[str]) -> None:
         """Remove the recorded partial downloads this run neither resumed nor kept, and
         record those it kept."""
-        web_root = self.config.mirror.web_root
-        kept = {str(path.relative_to(web_root)) for path in partials}
-        removed = 0
-        for stale in set(self.state.partials()) - kept:
-            with contextlib.suppress(OSError, UnsafeNameError, OutsideTreeError):
-                within(web_root, stale).unlink()
-                removed += 1
+        removed = self.storage.drop_partials(set(self.state.partials()) - kept)
         self.state.replace_partials(sorted(kept))
         _said_removed(removed)
 
@@ -349,7 +340,7 @@ class _Run:
         stale = sorted(set(self.state.project_names()) - set(plan.projects))
         if stale:
             pruned = prune_projects(
-                web_root, self.state, stale, hash_index=self.config.mirror.hash_index
+                self.storage, self.state, stale, hash_index=self.config.mirror.hash_index
             )
             log.info(
                 "pruned %d projects no longer selected (%s): %d files, %d bytes",
@@ -369,38 +360,27 @@ class _Run:
             listed.update(listed_paths(listing))
         orphans = [path for path, _ in find_orphans(web_root, listed)]
         if orphans:
-            removed, size = remove_files(web_root, orphans)
+            removed, size = self.storage.delete(orphans)
             log.info("pruned %d files no page lists any more (%d bytes)", len(removed), size)
 
     async def _publish_project(
         self, name: str, listing: ProjectListing, serial: int | None, key: str | None
     ) -> None:
         self.published_any = True
-        pages = render_pages(listing)
-        web_root, hash_index = self.config.mirror.web_root, self.config.mirror.hash_index
-        directory = project_pages(web_root, name, hash_index=hash_index)
-        other = project_pages(web_root, name, hash_index=not hash_index)
-        files = {directory / filename: body for filename, body in pages.items()}
+        hash_index = self.config.mirror.hash_index
         # Written (and synced) off the event loop: downloads go on meanwhile.
-        marks = await asyncio.to_thread(_write_pages, files, other, hash_index=hash_index)
-        size = sum(file.size for file in listing.files)
-        self.state.record_project(
-            name,
-            listing.name,
-            len(listing.files),
-            size,
-            pages["index.v1_json"],
-            published=key,
-            marks=marks,
+        pages, marks = await asyncio.to_thread(
+            publish_pages, self.storage, listing, hash_index=hash_index
+        )
+        record_published(
+            self.state, listing, pages, marks, display_name=listing.name, published=key
         )
         if self.extras is not None:
+            directory = self.config.mirror.web_root / page_folder(name, hash_index=hash_index)
             self.extras.project_published(name, directory, listing, serial)
 
     def _publish_root(self) -> None:
-        web_root = self.config.mirror.web_root
-        pages = root_pages(self.state.project_names().values())
-        paths = {within(web_root, f"simple/{filename}"): body for filename, body in pages.items()}
-        atomic_write_all(_changed(paths))
+        publish_root(self.storage, self.state)
 
 
 def _said_removed(count: int) -> None:
@@ -408,32 +388,6 @@ def _said_removed(count: int) -> None:
         log.info(
             "removed %d temporary file%s left by an interrupted run", count, "s" * (count != 1)
         )
-
-
-def _write_pages(files: dict[Path, bytes], other: Path, *, hash_index: bool) -> str | None:
-    """Write a project's page ``files`` that changed, and remove its pages in the other layout
-    (``other``): after `hash-index` is switched, those go (the page files only: `simple/<letter>/`
-    of the hash layout is also project `<letter>`'s flat directory). Return the pages' marks."""
-    atomic_write_all(_changed(files))
-    remove_pages(other)
-    if not hash_index:  # and the letter directory, once it is empty
-        with contextlib.suppress(OSError):
-            other.parent.rmdir()
-    return page_marks(next(iter(files)).parent)
-
-
-def _changed(pages: dict[Path, bytes]) -> dict[Path, bytes]:
-    """Return the pages whose bytes differ from what is on disk: unchanged pages keep their
-    mtime (and so their ETag for clients) and cost no write."""
-    changed = {}
-    for path, body in pages.items():
-        try:
-            if path.read_bytes() == body:
-                continue
-        except OSError:
-            pass
-        changed[path] = body
-    return changed
 
 
 async def _gather_unless_stopped(tasks: list[asyncio.Future[None]]) -> None:

@@ -25,8 +25,8 @@ from cellar.sync.compat import (
     render_status,
     status_serial,
 )
+from cellar.tree.atomic import atomic_write
 from cellar.tree.paths import within
-from cellar.tree.storage import atomic_write
 
 
 @dataclass(slots=True)

@@ -2,11 +2,11 @@
 
 A file already in place with the right size and hash is kept: the state's record answers
 without reading the file when size and mtime still match, else the file is hashed. Anything
-else is downloaded, checked against the index's size and hashes, and only then renamed into
-place from a temporary name beside it: a large file streamed to that name; a small one (most
-of a mirror: metadata files, pure wheels) held in memory and written, directories and all,
-in one call in a worker thread, so that the event loop never waits on making directories and
-files, the slowest part of a cold run on many filesystems.
+else is downloaded into a staged write of the ``Storage`` (``Storage.stage``), checked against
+the index's size and hashes, and only then committed: a large file streamed to its stage; a
+small one (most of a mirror: metadata files, pure wheels) held in memory and committed in one
+call in a worker thread, so that the event loop never waits on making directories and files,
+the slowest part of a cold run on many filesystems.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from cellar.model import DistFile
 from cellar.state import FileRecord, MirrorState
@@ -29,20 +29,12 @@ from cellar.sync.errors import (
 )
 from cellar.sync.paths import content_path, metadata_path, mirror_path
 from cellar.sync.space import DiskSpace
-from cellar.tree.paths import OutsideTreeError, within
-from cellar.tree.storage import (
-    file_size,
-    finish_file,
-    hash_file,
-    place_bytes,
-    resume_path,
-    temp_path,
-)
+from cellar.tree.local import RESUME_MIN
+from cellar.tree.paths import OutsideTreeError
+from cellar.tree.storage import ObjectInfo, Staged, Storage
 from cellar.upstream.client import Download, UpstreamClient
 from cellar.upstream.errors import ResponseTooLargeError, UpstreamError
 
-#: A partial download smaller than this is not worth keeping to resume.
-RESUME_MIN = 1 << 20
 #: Small files (under RESUME_MIN) held in memory at once, downloaded and not yet written.
 SPOOLED_FILES = 64
 #: Records of placed files are written this many at once, or after this many seconds.
@@ -79,14 +71,12 @@ class FileFetcher:
 
     client: UpstreamClient
     state: MirrorState
-    web_root: Path
+    storage: Storage
     on_progress: Callable[[int], None] | None = None
-    #: Partial downloads kept for resuming (the engine sweeps every other ``.part`` file).
-    partials: set[Path] = field(default_factory=set)
+    #: Partial downloads kept for resuming (``Staged.discard``'s ids; the engine sweeps the rest).
+    partials: set[str] = field(default_factory=set)
     #: The free space each download must leave (None: no check).
     space: DiskSpace | None = None
-    #: Parent directories this run made or found, so not made again.
-    directories: set[Path] = field(default_factory=set)
     #: Small files held in memory between their download and their write (``_download``).
     spooled: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(SPOOLED_FILES))
     #: Records of files placed, not yet written to the state (``flush``), and when last written.
@@ -139,144 +129,79 @@ class FileFetcher:
             raise UnsafePathError(project, filename, url, error.reason) from error
 
     async def _download(self, wanted: _Wanted, *, small: bool) -> Placed:
-        """Download a file and put it in place. A ``small`` one (under RESUME_MIN as stated,
-        or a metadata file) is held in memory and written in one call off the event loop,
-        directory and all: made, written, synced and renamed in a worker thread. Making
-        directories and creating files are the slow part of a cold run on many filesystems,
-        and the loop must not wait on them."""
+        """Download a file into a staged write and commit it once verified. A ``small`` one
+        (under RESUME_MIN as stated, or a metadata file) is held in memory and committed in
+        one call off the event loop, directory and all."""
         project, filename, url, path = wanted.project, wanted.filename, wanted.url, wanted.path
         hashes, size = wanted.hashes, wanted.size
-        directory = within(self.web_root, path.parent if path is not None else "packages")
-        if not small:
-            self._make_directory(directory)
         expected = hashes.get("sha256")
-        # A file whose sha256 is known gets a stable temporary name: a transfer cut short, or a
-        # run killed mid-file, leaves it to be resumed with Range by the next attempt or run.
-        resumable = path is not None and expected is not None and not small
-        temp = (
-            resume_path(directory, filename, expected)
-            if expected is not None and resumable
-            else temp_path(directory, filename)
-        )
+        # A file whose sha256 is known is staged under it: a transfer cut short, or a run
+        # killed mid-file, leaves it to be resumed with Range by the next attempt or run.
+        resume = expected.lower() if path is not None and expected and not small else None
+        # Where its key can only be known from its bytes, staged beside the packages.
+        key = str(path) if path is not None else f"packages/{filename}"
+        staged = self.storage.stage(key, resume=resume, spool=RESUME_MIN if small else 0)
         keep = placed = False
         try:
             try:
                 download = await self.client.download(
                     url,
-                    temp,
+                    staged,
                     algorithms=_algorithms(hashes),
                     on_progress=self.on_progress,
-                    resume=resumable,
                     max_size=size,
-                    spool=RESUME_MIN if small else 0,
                 )
             except ResponseTooLargeError as error:
                 raise SyncFileError(project, filename, str(error)) from error
             except UpstreamError as error:
-                keep = resumable
+                keep = True  # a transfer cut short: what came may be resumed
                 raise SyncFileError(project, filename, str(error)) from error
             except asyncio.CancelledError:
-                keep = resumable
+                keep = True
                 raise
             _verify(project, filename, url, expected=(size, hashes), actual=download)
-            final, mtime_ns = await self._put(download, wanted, directory, temp)
+            final = path or content_path(download.digests["sha256"], filename)
+            info = await asyncio.to_thread(_commit, staged, None if path else str(final))
             placed = True
         except OSError as error:
-            where = error.filename or temp
+            where = error.filename or key
             raise SyncFileError(
                 project, filename, f"cannot write {where}: {error.strerror or error}"
             ) from error
         finally:
-            if placed:
-                pass  # renamed into place: nothing of it is left
-            elif keep and file_size(temp) >= RESUME_MIN:
-                self.partials.add(temp)
-            else:
-                temp.unlink(missing_ok=True)
+            if not placed:
+                partial = staged.discard(keep=keep)
+                if partial is not None:
+                    self.partials.add(partial)
         sha256 = download.digests["sha256"]
-        self._remember(FileRecord(str(final), project, sha256, download.size, mtime_ns, url))
+        self._remember(FileRecord(str(final), project, sha256, download.size, info.mtime_ns, url))
         return Placed(final, sha256, download.size, added=True)
-
-    async def _put(
-        self, download: Download, wanted: _Wanted, directory: Path, temp: Path
-    ) -> tuple[PurePosixPath, int]:
-        """Move a verified download into its place; return its mirror path and mtime."""
-        if wanted.path is not None:
-            final, local = wanted.path, directory / wanted.path.name
-        else:
-            final = content_path(download.digests["sha256"], wanted.filename)
-            local = within(self.web_root, final)
-            if download.body is None:
-                self._make_directory(local.parent)
-        # Synced and renamed off the event loop: other downloads go on meanwhile.
-        if download.body is not None:
-            # The download's own temporary name, when it is beside the file's place.
-            beside = temp if temp.parent == local.parent else temp_path(local.parent, local.name)
-            missing = self._to_make(local.parent)
-            return final, await asyncio.to_thread(
-                place_bytes, beside, local, download.body, missing
-            )
-        return final, await asyncio.to_thread(finish_file, temp, local)
-
-    def _to_make(self, directory: Path) -> tuple[Path, ...]:
-        """Return the directories to make for ``directory``, parents first: those not known
-        to exist, each made by one ``mkdir`` and none tried in vain. Its parents are taken as
-        made from now on; ``directory`` itself (a file's own, in PyPI's layout) is not
-        remembered."""
-        missing = [directory]
-        parent = directory.parent
-        while parent not in self.directories and parent not in (self.web_root, parent.parent):
-            self.directories.add(parent)
-            missing.append(parent)
-            parent = parent.parent
-        return tuple(reversed(missing))
 
     async def _present(self, wanted: _Wanted, path: PurePosixPath) -> Placed | None:
         """Return the file at ``path`` if it is there with the right size and hashes."""
         project, url, hashes, size = wanted.project, wanted.url, wanted.hashes, wanted.size
-        try:
-            # A missing file (every file of a first run) costs one stat: the checks of every
-            # directory on the way are for a file that is there, to be trusted or read.
-            (self.web_root / path).stat()
-        except FileNotFoundError:
+        key = str(path)
+        info = self.storage.stat(key)
+        if info is None or (size is not None and info.size != size):
             return None
-        except OSError:
-            pass  # the checks below say what is wrong
-        local = within(self.web_root, path)
-        try:
-            stat = local.stat()
-        except FileNotFoundError:
-            return None
-        if size is not None and stat.st_size != size:
-            return None
-        record = self.state.file(str(path))
+        record = self.state.file(key)
         expected = hashes.get("sha256")
         if (
             record is not None
-            and record.size == stat.st_size
-            and record.mtime_ns == stat.st_mtime_ns
+            and record.size == info.size
+            and record.mtime_ns == info.mtime_ns
             and (expected is None or record.sha256 == expected.lower())
         ):
             return Placed(path, record.sha256, record.size, added=False)
-        actual_size, digests = await asyncio.to_thread(hash_file, local, _algorithms(hashes))
+        found = await asyncio.to_thread(_hash_object, self.storage, key, _algorithms(hashes))
+        if found is None:
+            return None
+        actual_size, digests = found
         if any(digests[name] != value.lower() for name, value in hashes.items() if name in digests):
             return None
         sha256 = digests["sha256"]
-        self._remember(FileRecord(str(path), project, sha256, actual_size, stat.st_mtime_ns, url))
+        self._remember(FileRecord(key, project, sha256, actual_size, info.mtime_ns, url))
         return Placed(path, sha256, actual_size, added=False)
-
-    def _make_directory(self, directory: Path) -> None:
-        """``mkdir -p directory`` in one call when its parent is known to exist (the files of a
-        run share ``packages/<aa>/<bb>/``; only parents are remembered, a few thousand)."""
-        if directory.parent not in self.directories:
-            directory.parent.mkdir(parents=True, exist_ok=True)
-            self.directories.add(directory.parent)
-        try:
-            directory.mkdir(exist_ok=True)
-        except FileNotFoundError:
-            # Known only as promised: a small file's worker thread (``_to_make``) has yet to
-            # make it.
-            directory.mkdir(parents=True, exist_ok=True)
 
     def _remember(self, record: FileRecord) -> None:
         self.pending.append(record)
@@ -319,3 +244,24 @@ def _verify(
             raise DigestMismatchError(
                 project, filename, url, algorithm=algorithm, expected=value, actual=digest
             )
+
+
+def _commit(staged: Staged, key: str | None) -> ObjectInfo:
+    return staged.commit(key)
+
+
+def _hash_object(
+    storage: Storage, key: str, algorithms: set[str]
+) -> tuple[int, Mapping[str, str]] | None:
+    """Return the size and hex digests of the object at ``key``; None when it is gone."""
+    stream = storage.open(key)
+    if stream is None:
+        return None
+    hashers = {name: hashlib.new(name) for name in algorithms}
+    size = 0
+    with stream:
+        while chunk := stream.read(1 << 20):
+            size += len(chunk)
+            for hasher in hashers.values():
+                hasher.update(chunk)
+    return size, {name: hasher.hexdigest() for name, hasher in hashers.items()}

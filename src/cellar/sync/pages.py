@@ -8,15 +8,11 @@ for byte, and rewritten after a repair. File URLs on the pages are relative
 
 from __future__ import annotations
 
-import contextlib
 import html
 import json
-import os
 import re
-import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote
@@ -35,16 +31,9 @@ from cellar.sync.render import (
     render_root_html,
     render_root_json,
 )
-from cellar.tree.inventory import page_marks_of
-from cellar.tree.paths import (
-    OutsideTreeError,
-    UnsafeNameError,
-    is_project_name,
-    project_key,
-    resolves_within,
-    within,
-)
-from cellar.tree.storage import TEMP_SUFFIX, atomic_write_all, is_temp_name
+from cellar.tree.inventory import Inventory
+from cellar.tree.paths import OutsideTreeError, UnsafeNameError, is_project_name, project_key
+from cellar.tree.storage import Storage
 
 #: The page files of a project (and of the root), in the order they are written.
 PAGE_FILES = ("index.v1_json", "index.v1_html", "index.html")
@@ -184,88 +173,75 @@ class StoredPage:
     marks: str | None = None
 
 
-def project_pages(web_root: Path, name: str, *, hash_index: bool = False) -> Path:
-    """Return the directory holding project ``name``'s pages: ``simple/<name>/``, or with
-    ``hash_index`` bandersnatch's ``simple/<first letter>/<name>/``.
+def page_folder(name: str, *, hash_index: bool = False) -> str:
+    """Return the folder (key prefix, no ``/`` at the end) holding project ``name``'s pages:
+    ``simple/<name>``, or with ``hash_index`` bandersnatch's ``simple/<first letter>/<name>``.
 
-    Raises ``UnsafeNameError`` for a name that is not a valid project name, and
-    ``OutsideTreeError`` if the directory would resolve outside ``web_root``.
+    Raises ``UnsafeNameError`` for a name that is not a valid project name.
     """
-    return within(web_root, project_directory(name, hash_index=hash_index))
+    return str(project_directory(name, hash_index=hash_index))
 
 
-def page_directories(web_root: Path, name: str) -> tuple[Path, Path]:
-    """Return where project ``name``'s pages may be, in the order a server looks: the flat
-    layout's directory, then bandersnatch's hash-index one.
-
-    For reading: the name is checked (``UnsafeNameError`` otherwise), so neither can leave
-    the tree by its spelling; a symlink on the way is for the reader to check
-    (``resolves_within``) when it opens a page.
-    """
-    return (
-        web_root / project_directory(name, hash_index=False),
-        web_root / project_directory(name, hash_index=True),
-    )
+def page_keys(name: str, *, hash_index: bool = False) -> dict[str, str]:
+    """Return the keys of project ``name``'s page files, by file name (``page_folder``)."""
+    folder = page_folder(name, hash_index=hash_index)
+    return {filename: f"{folder}/{filename}" for filename in PAGE_FILES}
 
 
-def published_listing(web_root: Path, name: str) -> ProjectListing | None:
+def published_listing(storage: Storage, name: str) -> ProjectListing | None:
     """Return the listing of project ``name``'s (normalised) published JSON page in whichever
-    layout holds it, or None if neither does.
+    layout holds it (flat first, as a server looks), or None if neither does.
 
     Raises ``PageFormatError`` (naming the page) for a page that is not what Cellar writes.
     """
-    try:
-        directories = page_directories(web_root, name)
-    except (UnsafeNameError, OutsideTreeError):
-        return None
-    for directory in directories:
-        page = directory / "index.v1_json"
-        if not resolves_within(web_root, page):
-            continue  # a symlink out of the tree: not the mirror's page
+    for hash_index in (False, True):
         try:
-            body = page.read_bytes()
-        except OSError:  # missing, or a name too long for the file system
+            key = page_keys(name, hash_index=hash_index)["index.v1_json"]
+            body = storage.read(key)
+        except (UnsafeNameError, OutsideTreeError, OSError):
+            # Not a name, a symlink out of the tree, a name too long for the file system.
+            continue
+        if body is None:
             continue
         try:
             listing = listing_from_json(body)
         except PageFormatError as error:
-            raise PageFormatError(f"{page}: {error}") from error
+            raise PageFormatError(f"{key}: {error}") from error
         if canonicalize_name(listing.name) == name:
             return listing
     return None
 
 
 def read_marked(
-    web_root: Path, name: str, *, recorded: bool, marks: str, hash_index: bool = False
+    walked: Inventory, name: str, *, recorded: bool, marks: str, hash_index: bool = False
 ) -> StoredPage | None:
     """Return project ``name``'s pages as ``cellar verify --fast`` trusts them: the listing of
     its JSON page, nothing compared. ``None`` if that page cannot be read or parsed.
 
-    Only for pages whose files a walk of the tree (which follows no link to a directory) found
-    in ``name``'s directory with ``marks``, the marks recorded when they were last written or
-    verified: their directory is then known to be in the tree, as ``project_pages`` checks it
-    for a page read in full (a page file is opened as there, links and all).
+    Only for pages whose files the walk ``walked`` found in ``name``'s folder with ``marks``,
+    the marks recorded when they were last written or verified.
     """
-    directory = project_directory(name, hash_index=hash_index)
-    page = os.path.join(web_root, directory, "index.v1_json")  # noqa: PTH118
+    body = walked.read_page(page_folder(name, hash_index=hash_index), "index.v1_json")
+    if body is None:
+        return None
     try:
-        with open(page, "rb") as stream:  # noqa: PTH123 - a string path: see listing_from_json
-            listing = listing_from_json(stream.read())
-    except (OSError, PageFormatError):
+        listing = listing_from_json(body)
+    except PageFormatError:
         return None
     return StoredPage(name, listing, {}, recorded, marks=marks)
 
 
 def read_project(
-    web_root: Path, state: MirrorState, name: str, *, recorded: bool, hash_index: bool = False
+    storage: Storage, state: MirrorState, name: str, *, recorded: bool, hash_index: bool = False
 ) -> StoredPage:
     """Read project ``name``'s pages and compare each with the rendering of the trusted listing.
 
     ``recorded`` says whether the state knows the project. Damaged pages are the answer,
-    not an error; raises ``OSError`` only for a page that exists but cannot be read.
+    not an error; raises ``OSError`` only for a page that exists but cannot be read, and
+    ``OutsideTreeError`` for a page folder that leads out of the tree.
     """
-    directory = project_pages(web_root, name, hash_index=hash_index)
-    found = {filename: _read(directory / filename) for filename in PAGE_FILES}
+    keys = page_keys(name, hash_index=hash_index)
+    found = {filename: storage.read(key) for filename, key in keys.items()}
     damaged: dict[str, str] = {}
     listing = None
     body = found["index.v1_json"]
@@ -288,35 +264,20 @@ def read_project(
             damaged[filename] = "differs from the project's listing" if expected else "unreadable"
             if filename != "index.v1_json":
                 extra |= html_paths(actual) - known
-    marks = None if damaged else page_marks(directory)
+    marks = None if damaged else page_marks(storage, name, hash_index=hash_index)
     return StoredPage(name, listing, damaged, recorded, frozenset(extra), marks)
 
 
-def page_marks(directory: Path) -> str | None:
-    """Return what ``stat`` says of the page files in ``directory`` (size, mtime and ctime of
-    each, as text), or ``None`` if one is missing or not a regular file.
+def page_marks(storage: Storage, name: str, *, hash_index: bool = False) -> str | None:
+    """Return the versions of project ``name``'s page files (local: size, mtime and ctime of
+    each, as text), or ``None`` if one is missing.
 
     A page file that still has the marks recorded when it was written (or verified) has not
     been written to since: a write sets the ctime to the time of the write, and no user can
     set it back (only the clock can go back). ``cellar verify --fast`` trusts such a page.
     """
-    found = []
-    for filename in PAGE_FILES:
-        try:
-            one = (directory / filename).stat()
-        except OSError:
-            return None
-        if not stat.S_ISREG(one.st_mode):
-            return None
-        found.append(one)
-    return page_marks_of(found)
-
-
-def _read(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
+    found = [storage.stat(key) for key in page_keys(name, hash_index=hash_index).values()]
+    return " ".join(info.version for info in found if info) if all(found) else None
 
 
 def _state_copy(state: MirrorState, name: str) -> ProjectListing | None:
@@ -330,80 +291,96 @@ def _state_copy(state: MirrorState, name: str) -> ProjectListing | None:
 
 
 def published_names(
-    web_root: Path, state: MirrorState, *, hash_index: bool = False
+    storage: Storage, state: MirrorState, *, hash_index: bool = False
 ) -> dict[str, bool]:
-    """Return every project with pages on disk or in the record, mapped to "is in the record".
+    """Return every project with pages in the tree or in the record, mapped to "is in the
+    record".
 
-    A directory under ``simple/`` (with ``hash_index``, under ``simple/<letter>/``) without
-    any page file (say, holding only a crash's temporary file) is not a project.
+    A folder under ``simple/`` (with ``hash_index``, under ``simple/<letter>/``) without any
+    page file (say, holding only a crash's temporary file) is not a project.
     """
     recorded = {name for name in state.project_names() if _is_key(name)}
-    parents = _subdirectories(web_root / "simple") if hash_index else [web_root / "simple"]
+    parents = (
+        [f"simple/{letter}/" for letter in storage.folders("simple/")]
+        if hash_index
+        else ["simple/"]
+    )
     on_disk = {
-        directory.name
+        folder
         for parent in parents
-        for directory in _subdirectories(parent)
-        # A directory not named as Cellar names a project's is none of Cellar's doing; one
-        # the record has is listed anyway, so its pages need no looking at here.
-        if directory.name in recorded
-        or (_is_key(directory.name) and any((directory / p).exists() for p in PAGE_FILES))
+        for folder in storage.folders(parent)
+        # A folder not named as Cellar names a project's is none of Cellar's doing; one the
+        # record has is listed anyway, so its pages need no looking at here.
+        if folder in recorded
+        or (
+            _is_key(folder) and any(storage.stat(f"{parent}{folder}/{page}") for page in PAGE_FILES)
+        )
     }
     return {name: name in recorded for name in sorted(recorded | on_disk)}
 
 
 def _is_key(name: str) -> bool:
-    """Return whether ``name`` is a project name in its normalised form (a page directory's)."""
+    """Return whether ``name`` is a project name in its normalised form (a page folder's)."""
     return is_project_name(name) and project_key(name) == name
 
 
-def remove_pages(directory: Path) -> None:
-    """Remove the page files in ``directory``, then the directory if that leaves it empty.
+def remove_pages(storage: Storage, name: str, *, hash_index: bool = False) -> None:
+    """Remove project ``name``'s page files in one layout.
 
-    Only the page files: a directory can hold other projects' page directories too (in the
-    hash-index layout, ``simple/a/`` is both project ``a``'s flat directory and a letter's).
+    Only the page files: a folder can hold other projects' page folders too (in the
+    hash-index layout, ``simple/a/`` is both project ``a``'s flat folder and a letter's).
     Raises ``OSError`` if a page exists but cannot be removed.
     """
-    for filename in PAGE_FILES:
-        (directory / filename).unlink(missing_ok=True)
-    for leftover in directory.glob(f".*{TEMP_SUFFIX}") if directory.is_dir() else ():
-        if is_temp_name(leftover.name):  # a page write a crash cut short
-            leftover.unlink(missing_ok=True)
-    with contextlib.suppress(OSError):  # missing, or not empty
-        directory.rmdir()
+    storage.delete(page_keys(name, hash_index=hash_index).values())
 
 
-def _subdirectories(directory: Path) -> list[Path]:
-    try:
-        with os.scandir(directory) as entries:
-            # A symlink is not followed: what it leads to is not the mirror's.
-            return [
-                directory / entry.name for entry in entries if entry.is_dir(follow_symlinks=False)
-            ]
-    except (NotADirectoryError, FileNotFoundError):
-        return []
+def publish_pages(
+    storage: Storage, listing: ProjectListing, *, hash_index: bool = False
+) -> tuple[dict[str, bytes], str | None]:
+    """Publish ``listing``'s three pages: those whose bytes changed are written (all synced
+    before the first appears), unchanged ones keep their versions (and ETags); the project's
+    pages in the other layout go (after ``hash-index`` is switched). Return the pages and
+    their marks. Blocking. Raises ``OSError`` if a page cannot be written (then none has
+    changed)."""
+    name = canonicalize_name(listing.name)
+    pages = render_pages(listing)
+    keys = page_keys(name, hash_index=hash_index)
+    storage.put({keys[filename]: body for filename, body in pages.items()})
+    remove_pages(storage, name, hash_index=not hash_index)
+    return pages, page_marks(storage, name, hash_index=hash_index)
+
+
+def record_published(
+    state: MirrorState,
+    listing: ProjectListing,
+    pages: Mapping[str, bytes],
+    marks: str | None,
+    *,
+    display_name: str,
+    published: str | None = None,
+) -> None:
+    """Record project ``listing``'s pages as published (its JSON page, counts and marks)."""
+    state.record_project(
+        canonicalize_name(listing.name),
+        display_name,
+        len(listing.files),
+        sum(file.size for file in listing.files),
+        pages["index.v1_json"],
+        published=published,
+        marks=marks,
+    )
 
 
 def write_project(
-    web_root: Path, state: MirrorState, listing: ProjectListing, *, hash_index: bool = False
+    storage: Storage, state: MirrorState, listing: ProjectListing, *, hash_index: bool = False
 ) -> None:
-    """Write ``listing``'s three pages atomically and record the project with its JSON page.
-
-    Raises ``OSError`` if a page cannot be written (the ones already written stay).
-    """
+    """Publish ``listing``'s pages (``publish_pages``) and record the project under the name
+    the state shows for it (verify's repairs, delete). Raises ``OSError`` as
+    ``publish_pages``."""
+    pages, marks = publish_pages(storage, listing, hash_index=hash_index)
     name = canonicalize_name(listing.name)
-    pages = render_pages(listing)
-    directory = project_pages(web_root, name, hash_index=hash_index)
-    atomic_write_all({directory / filename: body for filename, body in pages.items()})
     display = state.display_name(name) or listing.name
-    size = sum(file.size for file in listing.files)
-    state.record_project(
-        name,
-        display,
-        len(listing.files),
-        size,
-        pages["index.v1_json"],
-        marks=page_marks(directory),
-    )
+    record_published(state, listing, pages, marks, display_name=display)
 
 
 def root_pages(names: Iterable[str]) -> dict[str, bytes]:
@@ -417,25 +394,22 @@ def root_pages(names: Iterable[str]) -> dict[str, bytes]:
     }
 
 
-def damaged_root(web_root: Path, state: MirrorState) -> dict[str, str]:
+def damaged_root(storage: Storage, state: MirrorState) -> dict[str, str]:
     """Return the root page files that differ from the state's projects, with the reason."""
     damaged = {}
     for filename, expected in root_pages(state.project_names().values()).items():
-        path = web_root / "simple" / filename
-        if not path.exists():
+        found = storage.read(f"simple/{filename}")
+        if found is None:
             damaged[filename] = "is missing"
-        elif path.read_bytes() != expected:
+        elif found != expected:
             damaged[filename] = "does not list exactly the mirror's projects"
     return damaged
 
 
-def write_root(web_root: Path, state: MirrorState, *, without: Iterable[str] = ()) -> None:
-    """Write the root pages listing the state's projects, less ``without`` (normalised names).
-
-    Raises ``OSError`` if a page cannot be written.
-    """
+def publish_root(storage: Storage, state: MirrorState, *, without: Iterable[str] = ()) -> None:
+    """Publish the root pages listing the state's projects, less ``without`` (normalised
+    names): only the files whose bytes change are written. Raises ``OSError`` if a page
+    cannot be written."""
     left_out = set(without)
     names = [shown for name, shown in state.project_names().items() if name not in left_out]
-    pages = root_pages(names)
-    paths = {within(web_root, f"simple/{filename}"): body for filename, body in pages.items()}
-    atomic_write_all(paths)
+    storage.put({f"simple/{filename}": body for filename, body in root_pages(names).items()})

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
@@ -20,14 +19,14 @@ from cellar.sync.pages import (
     html_paths,
     listed_paths,
     listing_from_json,
-    project_pages,
+    page_keys,
+    publish_root,
     published_names,
     remove_pages,
-    write_root,
 )
 from cellar.sync.paths import METADATA_SUFFIX
-from cellar.tree.disk import remove_files
-from cellar.tree.paths import is_project_name
+from cellar.tree.paths import OutsideTreeError, is_project_name
+from cellar.tree.storage import Storage
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,36 +51,38 @@ class PruneResult:
 
 
 def plan_prune(
-    web_root: Path, state: MirrorState, names: Iterable[str], *, hash_index: bool = False
+    storage: Storage, state: MirrorState, names: Iterable[str], *, hash_index: bool = False
 ) -> PruneResult:
     """Return what removing projects ``names`` (any spelling) would remove; change nothing.
 
     Raises ``OSError`` if a page directory cannot be read.
     """
     wanted = sorted({canonicalize_name(name) for name in names if is_project_name(name)})
-    published = published_names(web_root, state, hash_index=hash_index)
+    published = published_names(storage, state, hash_index=hash_index)
     projects = tuple(name for name in wanted if name in published)
     unknown = tuple(name for name in wanted if name not in published)
     kept: set[str] = set()
     for name in published:
         if name not in projects:
-            kept |= _linked(web_root, state, name, hash_index=hash_index)
+            kept |= _linked(storage, state, name, hash_index=hash_index)
     candidates: set[str] = set()
     for name in projects:
-        candidates |= _linked(web_root, state, name, hash_index=hash_index)
+        candidates |= _linked(storage, state, name, hash_index=hash_index)
         candidates.update(record.path for record in state.project_files(name))
     files = []
     for path in sorted(candidates - kept):
         try:
-            files.append((path, (web_root / path).stat().st_size))
-        except FileNotFoundError:
-            continue
+            found = storage.stat(path)
+        except OutsideTreeError:
+            continue  # never Cellar's to remove: a path from a damaged record or page
+        if found is not None:
+            files.append((path, found.size))
     shared = tuple(sorted(candidates & kept))
     return PruneResult(projects, tuple(files), shared, unknown, dry_run=True)
 
 
 def prune_projects(
-    web_root: Path, state: MirrorState, names: Iterable[str], *, hash_index: bool = False
+    storage: Storage, state: MirrorState, names: Iterable[str], *, hash_index: bool = False
 ) -> PruneResult:
     """Remove projects ``names``: pages, record, and the files no kept page lists.
 
@@ -90,15 +91,15 @@ def prune_projects(
     cannot be written or removed; what was done before stays done, and running it again
     finishes the work.
     """
-    plan = plan_prune(web_root, state, names, hash_index=hash_index)
+    plan = plan_prune(storage, state, names, hash_index=hash_index)
     if not plan.projects:
         return PruneResult((), (), unknown=plan.unknown)
-    write_root(web_root, state, without=plan.projects)
+    publish_root(storage, state, without=plan.projects)
     for name in plan.projects:
         # Only the page files (and a cut page write's leftovers): never a whole tree.
-        remove_pages(project_pages(web_root, name, hash_index=hash_index))
+        remove_pages(storage, name, hash_index=hash_index)
         state.forget_project(name)
-    removed, _ = remove_files(web_root, [path for path, _ in plan.files])
+    removed, _ = storage.delete([path for path, _ in plan.files])
     shared = set(plan.shared)
     stale = [record.path for name in plan.projects for record in state.project_files(name)]
     state.forget_files([*removed, *(path for path in stale if path not in shared)])
@@ -107,11 +108,11 @@ def prune_projects(
     return PruneResult(plan.projects, files, plan.shared, plan.unknown)
 
 
-def _linked(web_root: Path, state: MirrorState, name: str, *, hash_index: bool) -> set[str]:
+def _linked(storage: Storage, state: MirrorState, name: str, *, hash_index: bool) -> set[str]:
     """Return every file path any account of project ``name``'s pages links (with .metadata)."""
-    directory = project_pages(web_root, name, hash_index=hash_index)
+    keys = page_keys(name, hash_index=hash_index)
     paths: set[str] = set()
-    for body in (state.project_page(name), _read(directory / "index.v1_json")):
+    for body in (state.project_page(name), storage.read(keys["index.v1_json"])):
         if body is None:
             continue
         try:
@@ -119,16 +120,9 @@ def _linked(web_root: Path, state: MirrorState, name: str, *, hash_index: bool) 
         except PageFormatError:
             continue
     for filename in ("index.html", "index.v1_html"):
-        paths |= html_paths(_read(directory / filename) or b"")
+        paths |= html_paths(storage.read(keys[filename]) or b"")
     paths |= {path + METADATA_SUFFIX for path in paths if not path.endswith(METADATA_SUFFIX)}
     return {path for path in paths if _inside_packages(path)}
-
-
-def _read(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
 
 
 def _inside_packages(path: str) -> bool:

@@ -1,4 +1,4 @@
-"""Find the files under the web root that no page lists, and remove files from the tree.
+"""Find the files under the web root that no page lists; remove the directories left empty.
 
 Under the mirror lock no ``cellar mirror`` is running, so every temporary ``.part`` file is
 a leftover of a run that was killed: it is an orphan wherever it is.
@@ -10,39 +10,12 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from cellar.tree.inventory import orphans_in, take_inventory
-from cellar.tree.paths import OutsideTreeError, within
 
 
 def find_orphans(web_root: Path, listed: Collection[str]) -> list[tuple[str, str]]:
     """Return (mirror path, cause) for each file under ``web_root`` no page lists, sorted by
     path (see ``orphans_in``)."""
     return orphans_in(take_inventory(web_root), listed)
-
-
-def remove_files(web_root: Path, paths: Iterable[str]) -> tuple[list[str], int]:
-    """Remove the files at mirror paths ``paths``, then the directories this leaves empty.
-
-    Returns the paths removed and their bytes; files already gone are skipped. Raises
-    ``OSError`` if a file exists but cannot be removed.
-    """
-    removed: list[str] = []
-    size = 0
-    parents: set[Path] = set()
-    for path in paths:
-        try:
-            local = within(web_root, path)
-        except OutsideTreeError:
-            continue  # never Cellar's to remove: a path from a damaged record or page
-        try:
-            found = local.stat()
-            local.unlink()
-        except FileNotFoundError:
-            continue
-        removed.append(path)
-        size += found.st_size
-        parents.add(local.parent)
-    remove_empty_dirs(web_root, parents)
-    return removed, size
 
 
 def remove_empty_dirs(web_root: Path, directories: Iterable[Path]) -> None:

@@ -23,7 +23,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cellar.tree.storage import is_temp_name
+from cellar.tree.atomic import is_temp_name
 
 #: A file's size and mtime in nanoseconds, or ``None`` for one that is not a regular file
 #: (or could not be examined).
@@ -45,6 +45,21 @@ class Inventory:
     files: dict[str, Seen] = field(default_factory=dict)
     temporaries: tuple[str, ...] = ()
     pages: dict[str, str] = field(default_factory=dict)
+    #: The web root walked.
+    root: str = ""
+
+    def read_page(self, folder: str, filename: str) -> bytes | None:
+        """Return page file ``filename`` of ``folder``, a folder the walk found holding the
+        page files asked for (so in the tree, reached by no link to a directory); None for
+        any other folder, or when it cannot be read. The file is opened as it is, links and
+        all (a string path: at 100k pages, pathlib's objects and checks add up)."""
+        if folder not in self.pages:
+            return None
+        try:
+            with open(os.path.join(self.root, folder, filename), "rb") as stream:  # noqa: PTH118, PTH123
+                return stream.read()
+        except OSError:
+            return None
 
 
 def take_inventory(web_root: Path, page_files: tuple[str, ...] = ()) -> Inventory:
@@ -66,7 +81,7 @@ def take_inventory(web_root: Path, page_files: tuple[str, ...] = ()) -> Inventor
         else:
             pages = _Pages(page_files, marks) if name == "simple" and not is_link else None
             _walk(root, name, None, temporaries, pages)
-    return Inventory(files, tuple(sorted(temporaries)), marks)
+    return Inventory(files, tuple(sorted(temporaries)), marks, root)
 
 
 def page_marks_of(found: Iterable[os.stat_result]) -> str:

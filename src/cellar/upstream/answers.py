@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import platform
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import aiohttp
 
@@ -69,14 +67,12 @@ class ClientSettings:
 
 @dataclass(frozen=True, slots=True)
 class Download:
-    """A file downloaded whole: its size, hex digests by algorithm, and final URL; ``body``
-    holds its bytes when they were kept in memory (``UpstreamClient.download``'s ``spool``),
-    and is ``None`` when they are in the destination file."""
+    """A file downloaded whole (into a ``Sink``): its size, hex digests by algorithm, and
+    final URL."""
 
     size: int
     digests: Mapping[str, str]
     url: str
-    body: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,15 +112,6 @@ class FailedAttempt(Exception):
         if self.status is not None:
             return UpstreamHTTPError(url, self.status, self.reason, attempts)
         return UpstreamConnectionError(url, self.cause, attempts)
-
-
-def hash_prefix(path: Path, hashes: Iterable[Any]) -> None:
-    """Feed the bytes already in ``path`` to ``hashes`` (resuming a download)."""
-    hashers = list(hashes)
-    with path.open("rb") as stream:
-        while chunk := stream.read(CHUNK_SIZE):
-            for hasher in hashers:
-                hasher.update(chunk)
 
 
 def check_status(response: aiohttp.ClientResponse, policy: RetryPolicy) -> None:

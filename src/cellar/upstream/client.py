@@ -17,7 +17,6 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from types import TracebackType
 from typing import Literal, TypeVar
 from urllib.parse import urljoin
@@ -34,7 +33,7 @@ from cellar.state.snapshots import (
     SerialIndex,
     body_digest,
 )
-from cellar.tree.storage import Spooled, file_size
+from cellar.tree.storage import Sink
 from cellar.upstream.answers import (
     CHUNK_SIZE,
     MIN_DOWNLOAD_RATE,
@@ -46,7 +45,6 @@ from cellar.upstream.answers import (
     check_status,
     default_user_agent,
     describe_failure,
-    hash_prefix,
 )
 from cellar.upstream.environment import HostEnvironment
 from cellar.upstream.errors import (
@@ -292,44 +290,35 @@ class UpstreamClient:
     async def download(
         self,
         url: str,
-        dest: Path,
+        sink: Sink,
         *,
         algorithms: Collection[str] = ("sha256",),
         on_progress: Callable[[int], None] | None = None,
-        resume: bool = False,
         max_size: int | None = None,
-        spool: int = 0,
     ) -> Download:
-        """Stream the file at ``url`` into ``dest`` and return its size and digests.
+        """Stream the file at ``url`` into ``sink`` and return its size and digests.
 
-        With ``spool`` (and not ``resume``), a body of at most that many bytes is kept in
-        memory and returned in ``Download.body``, and ``dest`` is neither created nor left
-        behind: the caller writes it where and when it likes (off the event loop, in one go).
-        A longer body goes to ``dest`` as usual.
-
-        ``dest`` is created or truncated, and rewritten from the start on each retry; with
-        ``resume``, bytes already in ``dest`` (left by a cut connection or an earlier, killed
-        run) are kept and only the rest is asked for with ``Range``, when the upstream
-        answers 206; a 200 starts over. On failure ``dest`` is left as it is, for the caller
-        to keep or remove. ``on_progress`` is called with each count of bytes received, and
-        with minus the bytes received so far when a retry starts over. With ``max_size`` (the
-        size the index states), reading stops at that many bytes: ``LongerThanStatedError``,
-        not retried. After the settings' ``deadline`` an attempt must have averaged
-        ``MIN_DOWNLOAD_RATE``, or it fails. Raises ``ValueError`` for an algorithm hashlib
-        does not know, ``UpstreamHTTPError`` / ``UpstreamConnectionError`` /
-        ``RefusedURLError`` as ``fetch_project``, and lets an ``OSError`` from writing
-        ``dest`` propagate unchanged (it is never retried). ``dest`` is closed, not synced:
-        making it durable before it is published is the caller's (``storage.finish_file``).
+        Each attempt ``begin``s the sink and ``end``s it. When the sink holds bytes from an
+        earlier attempt or run (``Sink.held``: a staged download that may be resumed), they
+        are hashed again and only the rest is asked for with ``Range``; a 206 continues after
+        them, a 200 starts over, a 416 drops them and retries. On failure what the sink holds
+        is left to the caller. ``on_progress`` is called with each count of bytes received,
+        and with minus the bytes received so far when a retry starts over. With ``max_size``
+        (the size the index states), reading stops at that many bytes:
+        ``LongerThanStatedError``, not retried. After the settings' ``deadline`` an attempt
+        must have averaged ``MIN_DOWNLOAD_RATE``, or it fails. Raises ``ValueError`` for an
+        algorithm hashlib does not know, ``UpstreamHTTPError`` / ``UpstreamConnectionError``
+        / ``RefusedURLError`` as ``fetch_project``, and lets an ``OSError`` from the sink
+        propagate unchanged (it is never retried).
         """
         for algorithm in algorithms:
             hashlib.new(algorithm)
         report = on_progress or (lambda _: None)
         received = 0
-        spilled = False  # some attempt wrote to ``dest``
 
         async def attempt(_: int) -> Download:
-            nonlocal received, spilled
-            offset = file_size(dest) if resume else 0
+            nonlocal received
+            offset = sink.held()
             if received and not offset:
                 report(-received)
                 received = 0
@@ -337,12 +326,13 @@ class UpstreamClient:
             # Files are stored as served: no transparent decompression of gzip bodies.
             headers = {"Accept-Encoding": "identity"}
             if offset:
-                await asyncio.to_thread(hash_prefix, dest, hashes.values())
+                await asyncio.to_thread(_hash_held, sink, hashes.values())
                 headers["Range"] = f"bytes={offset}-"
             response = await self._get(url, headers, auto_decompress=False)
             async with response:
                 if offset and response.status == 416:
-                    dest.unlink()  # what is there cannot be continued: start over
+                    sink.begin(0)  # what is held cannot be continued: drop it, start over
+                    sink.end()
                     raise FailedAttempt("the partial download cannot be resumed", retryable=True)
                 check_status(response, self.settings.retry)
                 if offset and response.status != 206:
@@ -351,32 +341,23 @@ class UpstreamClient:
                 announced = response.content_length
                 if max_size is not None and announced is not None and offset + announced > max_size:
                     raise LongerThanStatedError(url, max_size, offset + announced)
-                sink = Spooled(dest, append=bool(offset), spool=0 if resume else spool)
 
                 def got(count: int) -> None:
                     nonlocal received
                     received += count
                     report(count)
 
+                sink.begin(offset)
                 try:
                     body = await self._stream(
                         response, sink, hashes.values(), url=url, limit=(max_size, offset), got=got
                     )
-                    held = sink.close()
                 finally:
-                    sink.discard()
-                    spilled = spilled or sink.spilled
+                    sink.end()
                 check_length(response, body)
                 final_url = str(response.url)
             digests = {algorithm: digest.hexdigest() for algorithm, digest in hashes.items()}
-            if held is not None and spilled:
-                dest.unlink(missing_ok=True)  # an earlier attempt's: nothing of it is kept
-            return Download(
-                size=offset + body,
-                digests=frozen_mapping(digests),
-                url=final_url,
-                body=held,
-            )
+            return Download(size=offset + body, digests=frozen_mapping(digests), url=final_url)
 
         # No overall deadline: a large file may take long, as long as it keeps coming.
         return await self._retrying(url, attempt, deadline=None)
@@ -384,7 +365,7 @@ class UpstreamClient:
     async def _stream(
         self,
         response: aiohttp.ClientResponse,
-        sink: Spooled,
+        sink: Sink,
         hashes: Iterable[hashlib._Hash],
         *,
         url: str,
@@ -599,3 +580,11 @@ class UpstreamClient:
             raise FailedAttempt(describe_failure(exc, timeout), retryable=True) from exc
         except aiohttp.ClientError as exc:
             raise FailedAttempt(describe_failure(exc, timeout), retryable=False) from exc
+
+
+def _hash_held(sink: Sink, hashes: Iterable[hashlib._Hash]) -> None:
+    """Feed the bytes ``sink`` holds to ``hashes`` (resuming a download). Blocking."""
+    hashers = list(hashes)
+    for chunk in sink.held_chunks():
+        for hasher in hashers:
+            hasher.update(chunk)

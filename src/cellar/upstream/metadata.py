@@ -38,6 +38,7 @@ from cellar.select.metadata import (
     parse_sdist_metadata,
 )
 from cellar.state import CachedMetadata, MirrorState
+from cellar.tree.local import FileSink
 from cellar.upstream import archives, ranged
 from cellar.upstream.client import Fetched, UpstreamClient
 from cellar.upstream.errors import (
@@ -231,7 +232,7 @@ class MetadataFetcher:
             try:
                 # Cut at the stated size: a file that keeps coming is a lie, not a glitch.
                 download = await self._client.download(
-                    file.url, path, algorithms=algorithms, max_size=file.size
+                    file.url, FileSink(path), algorithms=algorithms, max_size=file.size
                 )
             finally:
                 self._count(requests=1)
