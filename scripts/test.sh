@@ -21,7 +21,8 @@ fi
 
 python3 -m venv .venv
 .venv/bin/python -m pip install -q -U pip
-.venv/bin/python -m pip install -q . --group test
+# CELLAR_INSTALL: what to install as cellar (CI: the wheel it built); the source tree by default.
+.venv/bin/python -m pip install -q "${CELLAR_INSTALL:-.}" --group test
 # The installers the tests drive: wheels (several versions of one project, so one at a time),
 # and tools in virtual environments of their own; each fetched once.
 clients=${CELLAR_CLIENT_WHEELS:-.clients}

@@ -182,6 +182,40 @@ class SnapshotRepository:
 # -- the cases -------------------------------------------------------------------------------
 
 
+#: The keys a case file may use, at each level: a misspelt key fails loudly, never silently
+#: turning a check off or a release into a plain one.
+FILE_KEYS = frozenset({"index", "case"})
+RELEASE_KEYS = frozenset(
+    {
+        *("requires_python", "index_requires_python", "requires_dist", "extras", "wheels"),
+        *("sdist", "files", "yanked", "broken_metadata"),
+    }
+)
+CASE_KEYS = frozenset(
+    {
+        *("name", "requirements", "target", "prereleases", "sdists", "constraints"),
+        *("expect", "expect_error", "expect_reasons", "expect_build", "expect_extras"),
+        *("expect_files", "expect_why", "expect_notes"),
+    }
+)
+TARGET_KEYS = frozenset({"python", "platform"})
+
+
+def unknown_keys(data: dict[str, Any]) -> list[str]:
+    """Return every key of a case file that its reader does not know, with where it is."""
+    found = [f"top level: {key}" for key in sorted(set(data) - FILE_KEYS)]
+    for project, releases in data.get("index", {}).items():
+        for version, release in releases.items():
+            where = f"index.{project}.{version}"
+            found += [f"{where}: {key}" for key in sorted(set(release) - RELEASE_KEYS)]
+    for case in data.get("case", []):
+        where = f"case {case.get('name', '?')}"
+        found += [f"{where}: {key}" for key in sorted(set(case) - CASE_KEYS)]
+        target = case.get("target", {})
+        found += [f"{where}: target.{key}" for key in sorted(set(target) - TARGET_KEYS)]
+    return found
+
+
 def _load_cases() -> list[Any]:
     params = []
     for path in sorted(CASES_DIR.glob("*.toml")):
@@ -231,6 +265,27 @@ def test_case(index, case):
     notes = " | ".join(resolution.notes)
     for fragment in case.get("expect_notes", []):
         assert fragment in notes, notes
+
+
+@pytest.mark.parametrize("path", sorted(CASES_DIR.glob("*.toml")), ids=lambda p: p.stem)
+def test_case_files_use_only_known_keys(path):
+    assert unknown_keys(tomllib.loads(path.read_text(encoding="utf-8"))) == []
+
+
+def test_an_unknown_key_is_found_wherever_it_is():
+    data = {
+        "index": {"a": {"1.0": {"requires_dist": [], "requires-dist": []}}},
+        "case": [
+            {"name": "c", "requirements": [], "expect": {}, "expected": {}, "target": {"os": ""}}
+        ],
+        "cases": [],
+    }
+    assert unknown_keys(data) == [
+        "top level: cases",
+        "index.a.1.0: requires-dist",
+        "case c: expected",
+        "case c: target.os",
+    ]
 
 
 def test_there_are_enough_cases():

@@ -11,7 +11,6 @@ from the page), so no page lists what is not there.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,7 +24,6 @@ from cellar.sync.errors import SyncFileError
 from cellar.sync.fetch import FileFetcher
 from cellar.sync.pages import StoredPage, versions_of
 from cellar.tree.local import LocalStorage
-from cellar.tree.paths import OutsideTreeError, within
 from cellar.upstream.client import ClientSettings, UpstreamClient
 
 
@@ -126,10 +124,12 @@ class _Job:
     ) -> None:
         """Repair the distribution at ``path`` and/or its metadata file (``found[True]``)."""
         dist, metadata = found.get(False), found.get(True)
-        for finding in (dist, metadata):
-            if finding is not None and finding.problem is Problem.CORRUPT:
-                with contextlib.suppress(OutsideTreeError):  # never a file outside the tree
-                    within(self.web_root, finding.path).unlink(missing_ok=True)
+        # Never a file outside the tree: the storage skips a key that would lead out.
+        fetcher.storage.delete(
+            finding.path
+            for finding in (dist, metadata)
+            if finding is not None and finding.problem is Problem.CORRUPT
+        )
         url = self._upstream_url(path)
         if url is None:
             self._give_up(path, dist, metadata, "its upstream URL is not recorded in the state")

@@ -40,8 +40,7 @@ from cellar.serve.human import render_home, render_not_found, render_project
 from cellar.serve.negotiate import parse_accept
 from cellar.state import MirrorState, MirrorStateError
 from cellar.sync.pages import PageFormatError, published_listing
-from cellar.tree.paths import OutsideTreeError
-from cellar.tree.storage import Storage
+from cellar.tree.storage import Storage, read_quietly
 
 _HTML: Final = "text/html; charset=utf-8"
 #: Pages for people run no script and load nothing from elsewhere: say so to the browser, so
@@ -145,7 +144,7 @@ class PeoplePages:
     def _root_names(self) -> dict[str, str]:
         """Return the projects the root JSON page lists (none if it cannot be read)."""
         try:
-            data = json.loads(_read(self.storage, "simple/index.v1_json") or b"")
+            data = json.loads(read_quietly(self.storage, "simple/index.v1_json") or b"")
             listed = [str(project["name"]) for project in data["projects"]]
         except (OSError, ValueError, KeyError, TypeError):
             return {}
@@ -199,12 +198,4 @@ def _free_bytes(path: Path) -> int | None:
     try:
         return shutil.disk_usage(path).free
     except OSError:
-        return None
-
-
-def _read(storage: Storage, key: str) -> bytes | None:
-    """Return the object at ``key``; None when it is not there or not the tree's to read."""
-    try:
-        return storage.read(key)
-    except (OutsideTreeError, OSError):
         return None

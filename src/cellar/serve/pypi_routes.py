@@ -35,8 +35,7 @@ from cellar.serve.pypi_json import (
 )
 from cellar.sync.pages import PageFormatError, published_listing
 from cellar.sync.paths import METADATA_SUFFIX
-from cellar.tree.paths import OutsideTreeError
-from cellar.tree.storage import Storage
+from cellar.tree.storage import Storage, read_quietly
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +112,7 @@ class JsonApi:
         source = metadata_source(listing, version)
         if source is None:
             return None
-        body = _read(self.storage, source.path + METADATA_SUFFIX)
+        body = read_quietly(self.storage, source.path + METADATA_SUFFIX)
         if body is None:  # pruned since the page was read, or not the mirror's
             return None
         if hashlib.sha256(body).hexdigest() != source.metadata_sha256:
@@ -124,11 +123,3 @@ class JsonApi:
 def _with_query(location: str, request: web.Request) -> str:
     query = request.rel_url.raw_query_string
     return f"{location}?{query}" if query else location
-
-
-def _read(storage: Storage, key: str) -> bytes | None:
-    """Return the object at ``key``; None when it is not there or not the tree's to read."""
-    try:
-        return storage.read(key)
-    except (OutsideTreeError, OSError):
-        return None

@@ -135,7 +135,7 @@ class _Run:
         settings = client_settings(self.config)
         space = DiskSpace(mirror.directory, mirror.limits.keep_free)
         space.warn_if_low()
-        self.extras = MirrorExtras(mirror)
+        self.extras = MirrorExtras(mirror, self.storage)
         self.extras.start()
         # The root first too, after a run that did not finish: one killed with SIGKILL leaves
         # a root that lists, at worst, a little less than the project pages on disk, never a

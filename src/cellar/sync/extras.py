@@ -26,7 +26,7 @@ from cellar.sync.compat import (
     status_serial,
 )
 from cellar.tree.atomic import atomic_write
-from cellar.tree.paths import within
+from cellar.tree.storage import Storage
 
 
 @dataclass(slots=True)
@@ -34,6 +34,9 @@ class MirrorExtras:
     """Writes the extra files of one run; create it under the lock, call ``start`` first."""
 
     mirror: MirrorSettings
+    #: The mirror's tree (``web/``); ``generation``, ``status`` and the diff file are files of
+    #: the mirror directory beside it, never served.
+    storage: Storage
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     written: list[Path] = field(default_factory=list)
     _diff: Path | None = None
@@ -57,10 +60,9 @@ class MirrorExtras:
         web = self.mirror.web_root
         if self.mirror.json_api:
             body = render_json_api(listing, last_serial=serial)
-            for relative in json_api_paths(name):
-                path = within(web, relative)
-                atomic_write(path, body)
-                self.written.append(path)
+            keys = [str(relative) for relative in json_api_paths(name)]
+            self.storage.put(dict.fromkeys(keys, body), unchanged=True)
+            self.written.extend(web / key for key in keys)
         self.written.extend(
             directory / name for name in ("index.html", "index.v1_html", "index.v1_json")
         )
@@ -78,6 +80,7 @@ class MirrorExtras:
             except (OSError, ValueError):
                 previous = None
             atomic_write(status, render_status(status_serial(previous, serials)))
-            atomic_write(self.mirror.web_root / "last-modified", render_last_modified(self.started))
+            last_modified = render_last_modified(self.started)
+            self.storage.put({"last-modified": last_modified}, unchanged=True)
         if self._diff is not None:
             atomic_write(self._diff, render_diff_file(self.written))

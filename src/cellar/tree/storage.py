@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from cellar.tree.paths import OutsideTreeError
+
 
 @dataclass(frozen=True, slots=True)
 class ObjectInfo:
@@ -132,3 +134,12 @@ class Storage(Protocol):
         """Return the local file of the object at ``key``, where the backend has one (for
         ``sendfile`` and for tools that read files); None otherwise."""
         ...
+
+
+def read_quietly(storage: Storage, key: str) -> bytes | None:
+    """Return the object at ``key``; None when it is not there, cannot be read, or would be
+    read from outside the tree (a reader that answers "not found" for all three)."""
+    try:
+        return storage.read(key)
+    except (OutsideTreeError, OSError):
+        return None
