@@ -9,20 +9,22 @@ which is the only one that touches the state database, and notes the intact file
 from __future__ import annotations
 
 import hashlib
-import os
-import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import Enum
-from pathlib import Path
+from typing import BinaryIO
 
 from cellar.state import MirrorState
 from cellar.sync.pages import StoredPage
 from cellar.sync.paths import METADATA_SUFFIX
-from cellar.tree.inventory import Seen
+from cellar.tree.inventory import Inventory, Seen
+from cellar.tree.paths import OutsideTreeError
+from cellar.tree.storage import Storage
 
+#: Bytes read at a time when hashing (hashlib gives up the GIL for each).
+_CHUNK = 1 << 20
 #: How often a run commits which files it found intact (what a resumed run skips).
 FLUSH_SECONDS = 0.5
 
@@ -113,20 +115,34 @@ def listed_by(pages: Iterable[StoredPage]) -> set[str]:
     return paths
 
 
-def examine(web_root: str, check: FileCheck, shortcut: Shortcut) -> Outcome:
-    """Return what the file ``check`` describes is like on disk; never raises for bad files.
+def examine(storage: Storage, walked: Inventory, check: FileCheck, shortcut: Shortcut) -> Outcome:
+    """Return what the file ``check`` describes is like in the tree; never raises for bad
+    files.
 
-    Paths are strings here: pathlib's overhead shows at thousands of small files a second.
+    A file the walk ``walked`` saw is taken as it saw it, and opened where it saw it (the walk
+    proved the way in); any other is asked of ``storage``.
     """
-    local = os.path.join(web_root, check.path)  # noqa: PTH118 - see above
-    try:
-        found = os.stat(local)  # noqa: PTH116 - see above
-    except FileNotFoundError:
-        return Outcome(check, Status.MISSING, "the file is not there")
-    except OSError as error:
-        return Outcome(check, Status.CORRUPT, f"cannot be read: {error.strerror or error}")
-    status, cause, hashed = _judge(local, check, shortcut, found)
-    return Outcome(check, status, cause, found.st_size, found.st_mtime_ns, hashed)
+    seen = walked.files.get(check.path)
+    opener: Callable[[str], BinaryIO | None]
+    if seen is not None:
+        size, mtime_ns = seen
+        opener = walked.open
+    else:
+        try:
+            found = storage.stat(check.path)
+        except OutsideTreeError as error:
+            return Outcome(check, Status.CORRUPT, f"cannot be read: {error.reason}")
+        except OSError as error:
+            return Outcome(check, Status.CORRUPT, f"cannot be read: {error.strerror or error}")
+        if found is None:  # missing, or not a file (a directory, say)
+            return Outcome(check, Status.MISSING, "the file is not there")
+        size, mtime_ns = found.size, found.mtime_ns
+        opener = storage.open
+    judged = _by_marks(check, shortcut, size, mtime_ns)
+    if judged is not None:
+        return Outcome(check, *judged, size, mtime_ns)
+    status, cause, hashed = _hash(opener, check)
+    return Outcome(check, status, cause, size, mtime_ns, hashed)
 
 
 def settle(check: FileCheck, shortcut: Shortcut, seen: Seen) -> Outcome | None:
@@ -144,18 +160,6 @@ def settle(check: FileCheck, shortcut: Shortcut, seen: Seen) -> Outcome | None:
     return Outcome(check, status, cause, seen[0], seen[1])
 
 
-def _judge(
-    local: str, check: FileCheck, shortcut: Shortcut, found: os.stat_result
-) -> tuple[Status, str, int]:
-    """Return the status of a file that exists, why if it is bad, and the bytes hashed."""
-    if not stat.S_ISREG(found.st_mode):
-        return Status.CORRUPT, "is not a regular file", 0
-    judged = _by_marks(check, shortcut, found.st_size, found.st_mtime_ns)
-    if judged is not None:
-        return (*judged, 0)
-    return _hash(local, check)
-
-
 def _by_marks(
     check: FileCheck, shortcut: Shortcut, size: int, mtime_ns: int
 ) -> tuple[Status, str] | None:
@@ -169,35 +173,25 @@ def _by_marks(
     return None
 
 
-def _hash(local: str, check: FileCheck) -> tuple[Status, str, int]:
+def _hash(opener: Callable[[str], BinaryIO | None], check: FileCheck) -> tuple[Status, str, int]:
     """Hash the file: intact or corrupt, why, and the bytes hashed."""
     try:
-        with os.fdopen(_open_quietly(local), "rb") as stream:
-            digest = hashlib.file_digest(stream, "sha256")
-            size = os.fstat(stream.fileno()).st_size
-    except OSError as error:
-        return Status.CORRUPT, f"cannot be read: {error.strerror or error}", 0
+        stream = opener(check.path)
+        if stream is None:
+            return Status.MISSING, "the file is not there", 0
+        digest = hashlib.sha256()
+        size = 0
+        with stream:
+            while chunk := stream.read(_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+    except (OSError, OutsideTreeError) as error:
+        why = error.reason if isinstance(error, OutsideTreeError) else error.strerror or error
+        return Status.CORRUPT, f"cannot be read: {why}", 0
     actual = digest.hexdigest()
     if actual != check.sha256:
         return Status.CORRUPT, f"its sha256 is {actual}, the page says {check.sha256}", size
     return Status.INTACT, "", size
-
-
-def _open_quietly(local: str) -> int:
-    """Open ``local`` for reading without updating its access time where the system allows
-    (``O_NOATIME``: the file's owner, or root).
-
-    Reading a million files would otherwise dirty a million inodes (``relatime`` updates an
-    access time older than the modification time, or a day old), and their write-back slowed
-    the next walk of the tree threefold here.
-    """
-    try:
-        return os.open(local, os.O_RDONLY | _NOATIME)
-    except PermissionError:  # another user's file, not root: O_NOATIME is refused
-        return os.open(local, os.O_RDONLY)
-
-
-_NOATIME = getattr(os, "O_NOATIME", 0)
 
 
 @dataclass(slots=True)
@@ -209,7 +203,8 @@ class CheckPool:
     hand-off would cost more than the check. So files go in batches.
     """
 
-    web_root: Path
+    storage: Storage
+    walked: Inventory
     workers: int
     window: int = 4
     batch: int = 64
@@ -222,26 +217,24 @@ class CheckPool:
         cancels the checks not yet started.
         """
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="cellar-verify")
-        root = str(self.web_root)
         try:
             for chunk in _chunks(hinted, self.batch):
                 while len(self._pending) >= self.workers * self.window:
                     yield from self._collect()
-                self._pending.add(pool.submit(_examine_all, root, chunk))
+                self._pending.add(pool.submit(self._examine_all, chunk))
             while self._pending:
                 yield from self._collect()
         finally:
             self._pending.clear()
             pool.shutdown(wait=True, cancel_futures=True)
 
+    def _examine_all(self, hinted: list[tuple[FileCheck, Shortcut]]) -> list[Outcome]:
+        return [examine(self.storage, self.walked, check, shortcut) for check, shortcut in hinted]
+
     def _collect(self) -> Iterator[Outcome]:
         done, self._pending = wait(self._pending, return_when=FIRST_COMPLETED)
         for future in done:
             yield from future.result()
-
-
-def _examine_all(web_root: str, hinted: list[tuple[FileCheck, Shortcut]]) -> list[Outcome]:
-    return [examine(web_root, check, shortcut) for check, shortcut in hinted]
 
 
 def _chunks(

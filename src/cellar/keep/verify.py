@@ -276,7 +276,8 @@ class _Verification:
                 else:
                     self._take(outcome, progress, bad)
             rest.sort(key=lambda pair: pair[0].path)  # hashed in path order: near on disk
-            for outcome in CheckPool(self.web_root, self.options.workers).run(rest):
+            pool = CheckPool(self.storage, inventory, self.options.workers)
+            for outcome in pool.run(rest):
                 self._take(outcome, progress, bad)
         finally:
             progress.flush()  # also when interrupted: the next run resumes from here

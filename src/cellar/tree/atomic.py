@@ -16,6 +16,7 @@ import re
 import secrets
 from collections.abc import Collection, Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 TEMP_SUFFIX = ".part"
 _CHUNK = 1 << 20
@@ -140,3 +141,21 @@ def hash_file(
             for hasher in hashers.values():
                 hasher.update(chunk)
     return size, {name: hasher.hexdigest() for name, hasher in hashers.items()}
+
+
+def open_quietly(path: str | Path) -> BinaryIO:
+    """Open ``path`` for reading without updating its access time where the system allows
+    (``O_NOATIME``: the file's owner, or root); raises ``OSError``.
+
+    Reading a million files would otherwise dirty a million inodes (``relatime`` updates an
+    access time older than the modification time, or a day old), and their write-back slowed
+    the next walk of the tree threefold here.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDONLY | _NOATIME)
+    except PermissionError:  # another user's file, not root: O_NOATIME is refused
+        descriptor = os.open(path, os.O_RDONLY)
+    return os.fdopen(descriptor, "rb")
+
+
+_NOATIME = getattr(os, "O_NOATIME", 0)

@@ -22,8 +22,9 @@ import stat
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
-from cellar.tree.atomic import is_temp_name
+from cellar.tree.atomic import is_temp_name, open_quietly
 
 #: A file's size and mtime in nanoseconds, or ``None`` for one that is not a regular file
 #: (or could not be examined).
@@ -47,6 +48,12 @@ class Inventory:
     pages: dict[str, str] = field(default_factory=dict)
     #: The web root walked.
     root: str = ""
+
+    def open(self, key: str) -> BinaryIO:
+        """Open the file at ``key``, one the walk saw under ``packages/`` (reached by no link
+        to a directory; a link to a file is followed, as the walk saw through it), without
+        touching its access time. Raises ``OSError``."""
+        return open_quietly(os.path.join(self.root, key))  # noqa: PTH118 - strings: hot path
 
     def read_page(self, folder: str, filename: str) -> bytes | None:
         """Return page file ``filename`` of ``folder``, a folder the walk found holding the

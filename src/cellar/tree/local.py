@@ -27,6 +27,7 @@ from cellar.tree.atomic import (
     atomic_write_all,
     file_size,
     is_temp_name,
+    open_quietly,
     resume_path,
     sweep_temporaries,
     temp_path,
@@ -85,7 +86,7 @@ class LocalStorage:
 
     def open(self, key: str) -> BinaryIO | None:
         try:
-            return self.path(key).open("rb")
+            return open_quietly(self.path(key))
         except (FileNotFoundError, NotADirectoryError):
             return None
 
