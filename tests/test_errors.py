@@ -9,6 +9,7 @@ import inspect
 import pkgutil
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -76,24 +77,30 @@ def defined_exceptions() -> dict[str, type[BaseException]]:
     return found
 
 
+#: The classes drawn under ``CellarError``, and the internal signals.
+Drawing = tuple[dict[str, Drawn], dict[str, Drawn]]
+#: Every exception class of the package, by name.
+Classes = dict[str, type[BaseException]]
+
+
 @pytest.fixture(scope="module")
-def drawn() -> tuple[dict[str, Drawn], dict[str, Drawn]]:
+def drawn() -> Drawing:
     assert errors.__doc__ is not None
     return drawing(errors.__doc__)
 
 
 @pytest.fixture(scope="module")
-def classes() -> dict[str, type[BaseException]]:
+def classes() -> Classes:
     return defined_exceptions()
 
 
-def test_every_exception_class_is_drawn_once(drawn, classes) -> None:
+def test_every_exception_class_is_drawn_once(drawn: Drawing, classes: Classes) -> None:
     tree, signals = drawn
     assert set(tree) & set(signals) == set()
     assert set(classes) == set(tree) | set(signals)
 
 
-def test_each_class_is_under_the_parent_drawn(drawn, classes) -> None:
+def test_each_class_is_under_the_parent_drawn(drawn: Drawing, classes: Classes) -> None:
     tree, _ = drawn
     for name, shown in tree.items():
         cls = classes[name]
@@ -104,23 +111,25 @@ def test_each_class_is_under_the_parent_drawn(drawn, classes) -> None:
         assert parents == [shown.parent], name
 
 
-def test_each_class_is_in_the_module_drawn(drawn, classes) -> None:
+def test_each_class_is_in_the_module_drawn(drawn: Drawing, classes: Classes) -> None:
     tree, signals = drawn
     for name, shown in {**tree, **signals}.items():
         if shown.module is not None:
             assert classes[name].__module__ == shown.module, name
 
 
-def test_deliberate_errors_are_cellar_errors_and_signals_are_not(drawn, classes) -> None:
+def test_deliberate_errors_are_cellar_errors_and_signals_are_not(
+    drawn: Drawing, classes: Classes
+) -> None:
     tree, signals = drawn
     assert all(issubclass(classes[name], errors.CellarError) for name in tree)
     assert not any(issubclass(classes[name], errors.CellarError) for name in signals)
 
 
-def test_each_error_knows_its_exit_code_as_drawn(drawn, classes) -> None:
+def test_each_error_knows_its_exit_code_as_drawn(drawn: Drawing, classes: Classes) -> None:
     tree, _ = drawn
     for name, shown in tree.items():
-        code = classes[name].exit_code  # type: ignore[attr-defined]
+        code = getattr(classes[name], "exit_code", None)
         assert code in (EXIT_FAILURES, EXIT_USAGE), name
         if shown.exit_code is not None:
             assert code == shown.exit_code, name
@@ -148,7 +157,9 @@ Internal signals
     assert signals == {"Signal": Drawn("Signal", None, "cellar.s", None)}
 
 
-def test_the_cli_exits_with_the_errors_own_code(tmp_path, capsys) -> None:
+def test_the_cli_exits_with_the_errors_own_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A set-up error ends the command with the code its class carries (here: no mirror yet)."""
     from cellar.cli import main  # noqa: PLC0415 - the entry point under test
 
