@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from cellar.cli import main
 from tests.support.mirror import assert_consistent, listed_files
 from tests.support.packages import build_wheel
+from tests.support.upstream import LocalIndex
 
 
 def write_conf(tmp_path: Path, master: str, *, extra: str = "") -> Path:
@@ -33,7 +36,7 @@ def write_conf(tmp_path: Path, master: str, *, extra: str = "") -> Path:
     return path
 
 
-def test_json_api_generation_status_and_diff_file(tmp_path, local_index):
+def test_json_api_generation_status_and_diff_file(tmp_path: Path, local_index: LocalIndex) -> None:
     local_index.add(build_wheel("alpha", "1.0"))
     local_index.add(build_wheel("alpha", "2.0"))
     local_index.add(build_wheel("beta", "0.1"))
@@ -59,7 +62,9 @@ def test_json_api_generation_status_and_diff_file(tmp_path, local_index):
     assert ".whl" not in (tmp_path / "mirrored-files").read_text()
 
 
-def test_stop_on_error_stops_at_the_first_failure(tmp_path, local_index, capsys):
+def test_stop_on_error_stops_at_the_first_failure(
+    tmp_path: Path, local_index: LocalIndex, capsys: pytest.CaptureFixture[str]
+) -> None:
     for name in ("alpha", "beta"):
         local_index.add(build_wheel(name, "1.0"))
     local_index.fault("*alpha-1.0-py3-none-any.whl", status=500)

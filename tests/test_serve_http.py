@@ -15,7 +15,7 @@ import os
 import re
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -43,6 +43,7 @@ from tests.support.server import (
     METADATA_BYTES,
     WHEEL,
     WHEEL_BYTES,
+    Reply,
     Served,
     ask,
     make_web_root,
@@ -76,7 +77,7 @@ def served(web_root: Path) -> Iterator[Served]:
         yield server
 
 
-def page(served: Served, method: str = "GET", **headers: str):
+def page(served: Served, method: str = "GET", **headers: str) -> Reply:
     return ask(served, PAGE, method, {"Accept": PIP, **_headers(headers)})
 
 
@@ -213,7 +214,12 @@ def test_pages_are_compressed_as_the_client_asks(
     assert reply.status == 200
     assert reply.headers["Content-Encoding"] == coding
     assert reply.headers["Content-Length"] == str(len(reply.body))
-    decode = {None: bytes, "gzip": gzip.decompress, "zstd": zstd.decompress}[coding]
+    decoders: dict[str | None, Callable[[bytes], bytes]] = {
+        None: bytes,
+        "gzip": gzip.decompress,
+        "zstd": zstd.decompress,
+    }
+    decode = decoders[coding]
     assert decode(reply.body) == project_json("foo-bar")
     assert reply.headers["Vary"] == "Accept, Accept-Encoding"
 
@@ -260,7 +266,7 @@ def test_a_hot_page_is_compressed_once(web_root: Path) -> None:
     directory = [("simple", "foo-bar")]
     formats = (PageFormat.JSON_V1,)
 
-    def read(coding: Coding):
+    def read(coding: Coding) -> PageAnswer:
         answer = read_page(str(web_root), directory, formats, coding, Conditions(), cache=cache)
         assert isinstance(answer, PageAnswer)
         return answer

@@ -167,7 +167,7 @@ def test_parse_accept() -> None:
     assert [r.specificity for r in parse_accept("*/*, text/*, text/html")] == [0, 1, 2]
 
 
-def test_the_format_chooser_gives_the_same_answers_and_stays_bounded():
+def test_the_format_chooser_gives_the_same_answers_and_stays_bounded() -> None:
     choose = FormatChooser(limit=3)
     headers = [PIP, UV, FIREFOX, "text/html", None, "application/json;q=0"]
     for _ in range(2):

@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -168,6 +168,10 @@ def test_a_client_that_stalls_in_the_handshake_or_after_it_is_cut_off(
         assert ask(served, "/health").status == 200
 
 
+#: Makes a certificate or key file for a case from the PKI, in a directory.
+Maker = Callable[[Pki, Path], Path]
+
+
 def der_certificate(pki: Pki, directory: Path) -> Path:
     path = directory / "cert.der"
     path.write_bytes(ssl.PEM_cert_to_DER_cert(pki.certificate.read_text()))
@@ -209,7 +213,7 @@ def garbage(directory: Path, name: str) -> Path:
     ],
 )
 def test_unusable_files_are_refused_naming_the_file(
-    pki: Pki, web_root: Path, tmp_path: Path, case
+    pki: Pki, web_root: Path, tmp_path: Path, case: tuple[Maker | None, Maker | None, str, str]
 ) -> None:
     make_certificate, make_key, config_key, problem = case
     certificate = make_certificate(pki, tmp_path) if make_certificate else pki.certificate
