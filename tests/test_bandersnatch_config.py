@@ -65,7 +65,7 @@ def test_an_allowlist_mirror_reads_as_bandersnatch_means_it(tmp_path, config_log
     assert warnings_of(config_log) == []
 
 
-def test_requirements_files_give_names_and_pins(tmp_path):
+def test_requirements_files_give_names_and_pins(tmp_path: Path) -> None:
     config = load_config(data(tmp_path, "requirements.conf"))
     assert [str(r) for r in config.packages.requirements] == [
         "gamma",
@@ -123,7 +123,7 @@ def test_the_cellar_section_switches_on_the_closure(tmp_path, config_log):
     assert warnings_of(config_log) == []
 
 
-def test_cellar_targets_without_the_closure_filter_files_by_target(tmp_path):
+def test_cellar_targets_without_the_closure_filter_files_by_target(tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL + "[cellar]\nplatforms = win_amd64\npython = 3.12\n")
     config = load_config(path)
     assert not config.packages.dependencies
@@ -185,12 +185,12 @@ def test_ini_is_recognised_by_suffix_or_content(tmp_path, name):
     assert config.targets == ()
 
 
-def test_toml_is_still_toml(tmp_path):
+def test_toml_is_still_toml(tmp_path: Path) -> None:
     path = write(tmp_path, '[mirror]\ndirectory = "m"\n', "cellar.conf.toml")
     assert load_config(path).packages.dependencies
 
 
-def test_a_toml_typo_is_a_toml_error_even_when_it_reads_as_ini(tmp_path):
+def test_a_toml_typo_is_a_toml_error_even_when_it_reads_as_ini(tmp_path: Path) -> None:
     path = write(tmp_path, '[mirror]\ndirectory = "m\n', "cellar.toml")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(path)
@@ -332,13 +332,16 @@ def test_files_that_are_not_ini(tmp_path, text, message):
     assert message in str(caught.value)
 
 
-def test_duplicate_option_names_section_and_option(tmp_path):
+def test_duplicate_option_names_section_and_option(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, "[mirror]\ndirectory = m\ndirectory = n\n"))
     assert caught.value.problems[0].key == "[mirror] directory"
 
 
-def test_the_cli_exits_2_naming_file_section_and_option(tmp_path, capsys):
+def test_the_cli_exits_2_naming_file_section_and_option(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     path = write(
         tmp_path, MINIMAL.replace("allowlist_project", "allowlist_project\n    blocklist_projects")
     )

@@ -60,7 +60,7 @@ def test_filters_toml(data):
     assert table["mirror"]["diff-file"] == "/srv/pypi/mirrored-files"
 
 
-def test_convert_of_an_unusable_file_exits_2(tmp_path):
+def test_convert_of_an_unusable_file_exits_2(tmp_path: Path) -> None:
     path = tmp_path / "bandersnatch.conf"
     path.write_text("[mirror]\ndirectory = m\n", encoding="utf-8")
     text, code = convert_command(path)
@@ -69,7 +69,7 @@ def test_convert_of_an_unusable_file_exits_2(tmp_path):
     assert "Cellar mirrors named projects only" in text
 
 
-def test_strings_that_need_escapes_survive(tmp_path):
+def test_strings_that_need_escapes_survive(tmp_path: Path) -> None:
     config, _ = read_config(DATA / "allowlist.conf")
     odd = dataclasses.replace(
         config, filters=Filters(project_patterns=(r"it's\d", "tab\there", '"quoted"'))
@@ -85,7 +85,7 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_toml_filters_table(tmp_path):
+def test_toml_filters_table(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         '[packages]\nrequirements = ["alpha", "Evil_Thing", "x-evil"]\ndependencies = false\n'
@@ -163,7 +163,7 @@ def test_toml_filter_problems(tmp_path, text, key, message):
     assert message in problems[key]
 
 
-def test_toml_mirror_layout_key_problems(tmp_path):
+def test_toml_mirror_layout_key_problems(tmp_path: Path) -> None:
     path = tmp_path / "cellar.toml"
     path.write_text(
         '[mirror]\ndirectory = "m"\njson-api = "yes"\ndiff-file = ""\n', encoding="utf-8"
@@ -175,7 +175,7 @@ def test_toml_mirror_layout_key_problems(tmp_path):
     assert problems["[mirror] diff-file"] == "must not be empty"
 
 
-def test_toml_mirror_layout_keys(tmp_path):
+def test_toml_mirror_layout_keys(tmp_path: Path) -> None:
     path = tmp_path / "cellar.toml"
     path.write_text(
         '[mirror]\ndirectory = "m"\njson-api = true\ndiff-file = "diffs/new"\n'
@@ -188,7 +188,7 @@ def test_toml_mirror_layout_keys(tmp_path):
     assert mirror.diff_file == tmp_path / "diffs" / "new"
 
 
-def test_hash_index_is_read_from_both_formats(tmp_path):
+def test_hash_index_is_read_from_both_formats(tmp_path: Path) -> None:
     path = tmp_path / "cellar.toml"
     path.write_text('[mirror]\ndirectory = "m"\nhash-index = true\n', encoding="utf-8")
     assert load_config(path).mirror.hash_index

@@ -49,12 +49,12 @@ def reqs(*lines: str) -> tuple[Requirement, ...]:
     return tuple(Requirement(line) for line in lines)
 
 
-def test_no_filters_keep_every_file():
+def test_no_filters_keep_every_file() -> None:
     project = page("foo", "foo-1.0.tar.gz", "foo-1.0-cp27-cp27m-win32.whl", "foo-1.0.win32.exe")
     assert kept(Filters(), project) == sorted(f.filename for f in project.files)
 
 
-def test_project_blocklist_and_regex_leave_the_whole_project_out():
+def test_project_blocklist_and_regex_leave_the_whole_project_out() -> None:
     filters = Filters(
         block_projects=frozenset({canonicalize_name("Evil_Thing")}), project_patterns=(r".+-evil$",)
     )
@@ -67,7 +67,7 @@ def test_project_blocklist_and_regex_leave_the_whole_project_out():
     assert "pattern" in (filters.project_excluded("x-evil") or "")
 
 
-def test_allowlist_release_keeps_matching_releases_of_the_projects_it_names_only():
+def test_allowlist_release_keeps_matching_releases_of_the_projects_it_names_only() -> None:
     filters = Filters(allow_releases=reqs("foo==1.2", "foo>=2.5", "bar<2"))
     assert kept(filters, wheels("foo", "1.0", "1.2", "2.0", "3.0rc1", "3.1")) == [
         "foo-1.2-py3-none-any.whl",
@@ -77,7 +77,7 @@ def test_allowlist_release_keeps_matching_releases_of_the_projects_it_names_only
     assert len(kept(filters, wheels("other", "1.0", "2.0"))) == 2
 
 
-def test_blocklist_release_leaves_matching_releases_out():
+def test_blocklist_release_leaves_matching_releases_out() -> None:
     filters = Filters(block_releases=reqs("foo>=1.4.2,<1.9,!=1.5.*", "bar"))
     assert kept(filters, wheels("foo", "1.4", "1.5.1", "1.6", "2.0b1")) == [
         "foo-1.4-py3-none-any.whl",
@@ -88,7 +88,7 @@ def test_blocklist_release_leaves_matching_releases_out():
     assert kept(filters, wheels("bar", "1.0")) == []
 
 
-def test_prerelease_filter_uses_bandersnatch_patterns_optionally_per_project():
+def test_prerelease_filter_uses_bandersnatch_patterns_optionally_per_project() -> None:
     versions = ("1.0", "2.0rc1", "2.0a3", "2.0b2", "2.0.dev4", "2.0.post1", "1.0a1.post1")
     everything = Filters(drop_prereleases=True)
     assert kept(everything, wheels("foo", *versions)) == [
@@ -103,7 +103,7 @@ def test_prerelease_filter_uses_bandersnatch_patterns_optionally_per_project():
     assert kept(only_duckdb, wheels("duckdb", "1.0", "1.1.dev3")) == ["duckdb-1.0-py3-none-any.whl"]
 
 
-def test_regex_release_matches_the_version_string():
+def test_regex_release_matches_the_version_string() -> None:
     filters = Filters(release_patterns=(r".+alpha\d$", r"^0\."))
     # Versions are PEP 440-normalised first: 1.0alpha1 is 1.0a1, which the pattern misses.
     assert kept(filters, wheels("foo", "0.9", "1.0", "1.0alpha1")) == [
@@ -112,7 +112,7 @@ def test_regex_release_matches_the_version_string():
     ]
 
 
-def test_latest_release_keeps_the_newest_and_the_current_release():
+def test_latest_release_keeps_the_newest_and_the_current_release() -> None:
     filters = Filters(latest=2)
     assert kept(filters, wheels("foo", "1.0", "1.1", "2.0", "3.0")) == [
         "foo-2.0-py3-none-any.whl",
@@ -126,7 +126,7 @@ def test_latest_release_keeps_the_newest_and_the_current_release():
     assert len(kept(Filters(latest=10), wheels("foo", "1.0", "2.0"))) == 2
 
 
-def test_latest_release_by_upload_time():
+def test_latest_release_by_upload_time() -> None:
     files = (
         dist("foo-1.0-py3-none-any.whl", uploaded="2024-03-01T00:00:00Z"),
         dist("foo-2.0-py3-none-any.whl", uploaded="2020-01-01T00:00:00Z"),
@@ -147,12 +147,12 @@ def test_latest_release_by_upload_time():
     ]
 
 
-def test_latest_counts_among_releases_the_other_filters_keep():
+def test_latest_counts_among_releases_the_other_filters_keep() -> None:
     filters = Filters(latest=1, block_releases=reqs("foo==3.0"))
     assert kept(filters, wheels("foo", "1.0", "2.0", "3.0")) == ["foo-2.0-py3-none-any.whl"]
 
 
-def test_pinned_requirements_override_every_other_release_filter():
+def test_pinned_requirements_override_every_other_release_filter() -> None:
     filters = Filters(
         pinned_releases=reqs("foo==1.0rc1", "foo==0.5"),
         drop_prereleases=True,
@@ -170,7 +170,7 @@ def test_pinned_requirements_override_every_other_release_filter():
     ]
 
 
-def test_exclude_platform_leaves_binaries_out_and_never_sdists():
+def test_exclude_platform_leaves_binaries_out_and_never_sdists() -> None:
     project = page(
         "foo",
         "foo-1.0.tar.gz",
@@ -213,7 +213,7 @@ def test_exclude_platform_leaves_binaries_out_and_never_sdists():
     assert "foo-1.0.tar.gz" in kept(Filters(exclude_platforms=("py3", "linux", "windows")), project)
 
 
-def test_platform_rules_and_python_tags_are_bandersnatchs():
+def test_platform_rules_and_python_tags_are_bandersnatchs() -> None:
     assert python_tag_patterns("py2.7") == (
         "-cp27-",
         "-pp27-",
@@ -229,7 +229,7 @@ def test_platform_rules_and_python_tags_are_bandersnatchs():
         platform_rules(["solaris"])
 
 
-def test_size_filter_counts_every_file_and_spares_the_exempt():
+def test_size_filter_counts_every_file_and_spares_the_exempt() -> None:
     big = ProjectPage(
         "huge", (dist("huge-1.0.tar.gz", size=600), dist("huge-2.0.tar.gz", size=500))
     )
@@ -265,7 +265,7 @@ def test_bad_sizes(text):
         parse_size(text)
 
 
-def test_package_types_from_file_names():
+def test_package_types_from_file_names() -> None:
     assert package_type("foo-1.0-py3-none-any.whl") == "bdist_wheel"
     assert package_type("foo-1.0.tar.gz") == "sdist"
     assert package_type("foo-1.0.zip") == "sdist"
@@ -299,7 +299,7 @@ def test_any_file_version(filename, version):
     assert found == (Version(version) if version else None)
 
 
-def test_current_release_is_pypis():
+def test_current_release_is_pypis() -> None:
     def files(*yanked: bool) -> list[DistFile]:
         return [dist("x", yanked=flag) for flag in yanked]
 

@@ -56,7 +56,7 @@ def listing() -> ProjectListing:
     )
 
 
-def test_json_api_document_has_pypis_shape():
+def test_json_api_document_has_pypis_shape() -> None:
     document = json.loads(render_json_api(listing(), last_serial=4242))
     assert sorted(document) == ["info", "last_serial", "releases", "urls"]
     assert document["last_serial"] == 4242
@@ -104,14 +104,14 @@ def test_json_api_document_has_pypis_shape():
     assert document["releases"]["0.9"][0]["python_version"] == "py2.7"
 
 
-def test_json_api_document_is_written_as_bandersnatch_writes_it():
+def test_json_api_document_is_written_as_bandersnatch_writes_it() -> None:
     body = render_json_api(listing()).decode()
     assert body.startswith('{\n    "info": {')  # indent=4, keys sorted
     assert not body.endswith("\n")
     assert json.loads(body)["last_serial"] == 0
 
 
-def test_json_api_urls_in_the_mirror_with_a_base():
+def test_json_api_urls_in_the_mirror_with_a_base() -> None:
     document = json.loads(render_json_api(listing(), base_url="https://mirror.test/pypi/"))
     url = document["urls"][0]["url"]
     assert (
@@ -120,7 +120,7 @@ def test_json_api_urls_in_the_mirror_with_a_base():
     )
 
 
-def test_json_api_of_only_yanked_or_prereleases():
+def test_json_api_of_only_yanked_or_prereleases() -> None:
     only_yanked = ProjectListing(
         "x", (published("x-1.0.tar.gz", yanked=True, yanked_reason="oops"),)
     )
@@ -131,7 +131,7 @@ def test_json_api_of_only_yanked_or_prereleases():
     assert empty["urls"] == []
 
 
-def test_paths():
+def test_paths() -> None:
     assert json_api_paths("Foo_Bar") == (
         PurePosixPath("json/foo-bar"),
         PurePosixPath("pypi/foo-bar/json"),
@@ -141,7 +141,7 @@ def test_paths():
     assert project_directory("7zip", hash_index=True) == PurePosixPath("simple/7/7zip")
 
 
-def test_generation_status_and_last_modified():
+def test_generation_status_and_last_modified() -> None:
     assert GENERATION == 5
     assert render_generation() == b"5"
     assert render_status(123) == b"123"
@@ -153,7 +153,7 @@ def test_generation_status_and_last_modified():
     assert render_last_modified(datetime(2024, 5, 6, 7, 8, 7, tzinfo=UTC)) == b"20240506T07:08:07\n"
 
 
-def test_diff_file_path_and_content(tmp_path):
+def test_diff_file_path_and_content(tmp_path: Path) -> None:
     assert diff_file_path(tmp_path / "diff", epoch=None, is_dir=Path.is_dir) == tmp_path / "diff"
     assert (
         diff_file_path(tmp_path / "diff", epoch=1568129735, is_dir=Path.is_dir)

@@ -8,6 +8,8 @@ import shutil
 from pathlib import Path
 from textwrap import indent
 
+import pytest
+
 from cellar.cli import main
 from tests.support.mirror import assert_consistent, listed_files
 from tests.support.packages import build_sdist, build_wheel
@@ -75,7 +77,11 @@ ALPHA_ALL = [
 ]
 
 
-def test_allowlist_mirrors_every_file_of_named_projects_only(tmp_path, local_index, capsys):
+def test_allowlist_mirrors_every_file_of_named_projects_only(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     code, web = mirror(
         tmp_path,
@@ -92,7 +98,7 @@ def test_allowlist_mirrors_every_file_of_named_projects_only(tmp_path, local_ind
     assert assert_consistent(web) == 10
 
 
-def test_blocklists(tmp_path, local_index):
+def test_blocklists(tmp_path: Path, local_index: LocalIndex) -> None:
     populate(local_index)
     code, web = mirror(
         tmp_path,
@@ -109,7 +115,7 @@ def test_blocklists(tmp_path, local_index):
     assert_consistent(web)
 
 
-def test_exclude_platform(tmp_path, local_index):
+def test_exclude_platform(tmp_path: Path, local_index: LocalIndex) -> None:
     populate(local_index)
     code, web = mirror(
         tmp_path,
@@ -128,7 +134,7 @@ def test_exclude_platform(tmp_path, local_index):
     ]
 
 
-def test_prereleases_regex_and_latest(tmp_path, local_index):
+def test_prereleases_regex_and_latest(tmp_path: Path, local_index: LocalIndex) -> None:
     populate(local_index)
     local_index.add(build_wheel("beta", "2.0.dev1"))
     code, web = mirror(
@@ -149,7 +155,11 @@ def test_prereleases_regex_and_latest(tmp_path, local_index):
     assert_consistent(web)
 
 
-def test_regex_project_and_warnings_on_stderr(tmp_path, local_index, capsys):
+def test_regex_project_and_warnings_on_stderr(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     code, web = mirror(
         tmp_path,
@@ -169,7 +179,11 @@ def test_regex_project_and_warnings_on_stderr(tmp_path, local_index, capsys):
     assert "verifiers" not in err  # bandersnatch's default asks for nothing
 
 
-def test_size_limit_leaves_large_projects_out_except_the_allowlisted(tmp_path, local_index, capsys):
+def test_size_limit_leaves_large_projects_out_except_the_allowlisted(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("alpha\nbeta\n", encoding="utf-8")
@@ -187,7 +201,7 @@ def test_size_limit_leaves_large_projects_out_except_the_allowlisted(tmp_path, l
     assert "no failures" in out
 
 
-def test_requirements_files_with_pins_and_latest(tmp_path, local_index):
+def test_requirements_files_with_pins_and_latest(tmp_path: Path, local_index: LocalIndex) -> None:
     populate(local_index)
     local_index.add(build_wheel("gamma", "0.5"))
     local_index.add(build_wheel("gamma", "1.0"))
@@ -208,7 +222,10 @@ def test_requirements_files_with_pins_and_latest(tmp_path, local_index):
     assert_consistent(web)
 
 
-def test_the_closure_switched_on_for_a_bandersnatch_config(tmp_path, local_index):
+def test_the_closure_switched_on_for_a_bandersnatch_config(
+    tmp_path: Path,
+    local_index: LocalIndex,
+) -> None:
     local_index.add(build_wheel("app", "1.0", requires_dist=["lib>=2"]))
     local_index.add(build_wheel("lib", "1.0"))
     local_index.add(build_wheel("lib", "2.0"))
@@ -231,7 +248,11 @@ def test_the_closure_switched_on_for_a_bandersnatch_config(tmp_path, local_index
     assert_consistent(web)
 
 
-def test_plan_and_why_without_targets(tmp_path, local_index, capsys):
+def test_plan_and_why_without_targets(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     conf = write_conf(tmp_path, local_index, "allowlist_project", "[allowlist]\npackages = beta\n")
     assert main(["plan", "-c", str(conf)]) == 0

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -19,9 +20,10 @@ from tests.support.mirror import (
     write_config,
 )
 from tests.support.packages import build_wheel
+from tests.support.upstream import LocalIndex
 
 
-def test_help_for_each_command():
+def test_help_for_each_command() -> None:
     commands = ("mirror", "serve", "plan", "why", "status", "verify", "delete")
     for command in (*commands, "nginx-config", "client-config"):
         result = run_cli(command, "--help")
@@ -60,7 +62,7 @@ def test_help_and_version_load_nothing_heavy(arguments):
     assert result.stderr.strip().splitlines()[-1] == "[]"
 
 
-def test_bad_configuration_exits_2_naming_file_and_key(tmp_path):
+def test_bad_configuration_exits_2_naming_file_and_key(tmp_path: Path) -> None:
     config = tmp_path / "cellar.toml"
     config.write_text('[mirror]\ndirectory = "m"\nworkers = "many"\n', encoding="utf-8")
     result = run_cli("mirror", "-c", str(config))
@@ -71,7 +73,7 @@ def test_bad_configuration_exits_2_naming_file_and_key(tmp_path):
     assert not (tmp_path / "m").exists()
 
 
-def test_missing_default_config_and_environment_variable(tmp_path):
+def test_missing_default_config_and_environment_variable(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "cellar", "status"],
         capture_output=True,
@@ -98,11 +100,14 @@ def test_missing_default_config_and_environment_variable(tmp_path):
         assert "no mirror has been made here yet" in result.stderr, command
 
 
-def test_usage_error_exits_2():
+def test_usage_error_exits_2() -> None:
     assert run_cli("frobnicate").returncode == 2
 
 
-def test_mirror_as_a_process_logs_plain_lines_and_a_summary(tmp_path, local_index):
+def test_mirror_as_a_process_logs_plain_lines_and_a_summary(
+    tmp_path: Path,
+    local_index: LocalIndex,
+) -> None:
     local_index.add(build_wheel("alpha", "1.0"))
     config = write_config(tmp_path, local_index.url, ["alpha"], extra_packages=EVERY_VERSION)
     result = run_cli("mirror", "-c", str(config))
@@ -112,7 +117,10 @@ def test_mirror_as_a_process_logs_plain_lines_and_a_summary(tmp_path, local_inde
     assert "1 added" in result.stdout
 
 
-def test_a_second_mirror_run_is_refused_while_one_holds_the_lock(tmp_path, local_index):
+def test_a_second_mirror_run_is_refused_while_one_holds_the_lock(
+    tmp_path: Path,
+    local_index: LocalIndex,
+) -> None:
     local_index.add(build_wheel("alpha", "1.0"))
     local_index.fault("/simple/alpha/", delay=5, times=1)
     config = write_config(tmp_path, local_index.url, ["alpha"], extra_packages=EVERY_VERSION)
@@ -134,7 +142,10 @@ def test_a_second_mirror_run_is_refused_while_one_holds_the_lock(tmp_path, local
         assert first.wait(timeout=60) == 0
 
 
-def test_interrupting_a_mirror_keeps_it_consistent_and_the_next_run_finishes(tmp_path, local_index):
+def test_interrupting_a_mirror_keeps_it_consistent_and_the_next_run_finishes(
+    tmp_path: Path,
+    local_index: LocalIndex,
+) -> None:
     for version in ("1.0", "2.0", "3.0"):
         local_index.add(build_wheel("alpha", version))
     local_index.add(build_wheel("beta", "1.0"))
@@ -172,7 +183,7 @@ def test_interrupting_a_mirror_keeps_it_consistent_and_the_next_run_finishes(tmp
     assert assert_consistent(web) == 4
 
 
-def test_serve_refuses_to_start_without_a_mirror(tmp_path):
+def test_serve_refuses_to_start_without_a_mirror(tmp_path: Path) -> None:
     config = tmp_path / "cellar.toml"
     config.write_text('[mirror]\ndirectory = "nothing-here"\n', encoding="utf-8")
     result = run_cli("serve", "-c", str(config), "--port", "0")
@@ -181,7 +192,7 @@ def test_serve_refuses_to_start_without_a_mirror(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_an_empty_selection_says_so(tmp_path, local_index):
+def test_an_empty_selection_says_so(tmp_path: Path, local_index: LocalIndex) -> None:
     config = write_config(tmp_path, local_index.url, [], extra_packages=EVERY_VERSION)
     result = run_cli("mirror", "-c", str(config))
     assert result.returncode == 0
@@ -197,7 +208,7 @@ def test_a_port_out_of_range_is_a_usage_error(port):
     assert "Traceback" not in result.stderr
 
 
-def test_status_of_a_run_that_did_not_finish(tmp_path):
+def test_status_of_a_run_that_did_not_finish(tmp_path: Path) -> None:
     config = write_config(tmp_path, "http://127.0.0.1:9/simple/", ["alpha"])
     with MirrorState.open(tmp_path / "mirror") as state:
         state.start_run()  # and never finished: killed, or still running
@@ -206,7 +217,7 @@ def test_status_of_a_run_that_did_not_finish(tmp_path):
     assert "finished did not" not in result.stdout
 
 
-def test_an_unusable_mirror_directory_is_a_setup_error(tmp_path):
+def test_an_unusable_mirror_directory_is_a_setup_error(tmp_path: Path) -> None:
     not_a_directory = tmp_path / "file"
     not_a_directory.write_text("a file, not a directory\n")
     config = tmp_path / "cellar.toml"
@@ -222,7 +233,7 @@ def test_an_unusable_mirror_directory_is_a_setup_error(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_a_configuration_error_keeps_one_problem_a_line(tmp_path):
+def test_a_configuration_error_keeps_one_problem_a_line(tmp_path: Path) -> None:
     config = tmp_path / "cellar.toml"
     config.write_text(
         '[mirror]\ndirectory = "m"\nworkers = 0\n'

@@ -385,7 +385,7 @@ def test_credentials_shown_on_request_work_in_bash(served_with_login, tmp_path, 
 # -- the command itself -----------------------------------------------------------------------
 
 
-def test_refusals_exit_2_with_what_to_do(tmp_path):
+def test_refusals_exit_2_with_what_to_do(tmp_path: Path) -> None:
     env = file_env(tmp_path)
     env.pop("VIRTUAL_ENV", None)
     env.pop("CONDA_PREFIX", None)
@@ -419,7 +419,7 @@ def test_refusals_exit_2_with_what_to_do(tmp_path):
     assert missing.returncode == 2 and "cellar.toml" in missing.stderr
 
 
-def test_the_url_and_login_come_from_the_configuration(tmp_path):
+def test_the_url_and_login_come_from_the_configuration(tmp_path: Path) -> None:
     env = file_env(tmp_path)
     config = tmp_path / "cellar.toml"
     config.write_text(
@@ -442,7 +442,7 @@ def test_the_url_and_login_come_from_the_configuration(tmp_path):
     )
 
 
-def test_write_shows_a_diff_keeps_a_backup_follows_links_and_is_idempotent(tmp_path):
+def test_write_shows_a_diff_keeps_a_backup_follows_links_and_is_idempotent(tmp_path: Path) -> None:
     env = file_env(tmp_path)
     dotfiles = tmp_path / "dotfiles" / "pip.conf"
     dotfiles.parent.mkdir()
@@ -479,7 +479,7 @@ def test_write_shows_a_diff_keeps_a_backup_follows_links_and_is_idempotent(tmp_p
     assert backup.read_text(encoding="utf-8") == original
 
 
-def test_credentials_are_written_only_on_request_and_then_privately(tmp_path):
+def test_credentials_are_written_only_on_request_and_then_privately(tmp_path: Path) -> None:
     env = file_env(tmp_path, MIRROR_PASSWORD="pw")  # noqa: S106 - a made-up password
     args = ("--url", "https://pypi.example.org/", "--user", USER, "--write", "uv")
     uv_toml = tmp_path / "xdg" / "uv" / "uv.toml"
@@ -497,7 +497,7 @@ def test_credentials_are_written_only_on_request_and_then_privately(tmp_path):
     assert "UV_INDEX_CELLAR_USERNAME" in project.stderr
 
 
-def test_help():
+def test_help() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "cellar", "client-config", "--help"],
         capture_output=True,

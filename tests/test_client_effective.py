@@ -8,7 +8,7 @@ MIRROR = "https://pypi.example.org/simple/"
 WRITTEN = "/venv/pip.conf"
 
 
-def test_install_section_in_any_file_beats_global_in_every_file():
+def test_install_section_in_any_file_beats_global_in_every_file() -> None:
     files = [
         ("/etc/pip.conf", {"install": {"index-url": "http://old/simple/"}}),
         (WRITTEN, {"global": {"index-url": MIRROR}}),
@@ -20,7 +20,7 @@ def test_install_section_in_any_file_beats_global_in_every_file():
     assert "index-url" not in pip_settings([("/f", {"download": {"index-url": "x"}})], {})
 
 
-def test_later_files_win_and_variables_win_over_files():
+def test_later_files_win_and_variables_win_over_files() -> None:
     files = [
         ("/a", {"global": {"find-links": "/one"}}),
         ("/b", {"global": {"find-links": "/two /three"}}),
@@ -32,7 +32,7 @@ def test_later_files_win_and_variables_win_over_files():
     assert set(found) == {"find-links"}
 
 
-def test_overrides_name_what_defeats_the_mirror_and_where_it_comes_from():
+def test_overrides_name_what_defeats_the_mirror_and_where_it_comes_from() -> None:
     files = [
         ("/home/u/.config/pip/pip.conf", {"global": {"extra-index-url": "http://a/ http://b/"}}),
         (WRITTEN, {"global": {"index-url": MIRROR, "extra-index-url": "http://own/"}}),
@@ -49,11 +49,11 @@ def test_overrides_name_what_defeats_the_mirror_and_where_it_comes_from():
     assert not any("http://a" in w or "http://own" in w for w in warnings)
 
 
-def test_nothing_to_say_when_the_mirror_is_all_pip_uses():
+def test_nothing_to_say_when_the_mirror_is_all_pip_uses() -> None:
     files = [(WRITTEN, {"global": {"index-url": MIRROR.rstrip("/")}})]
     assert pip_overrides(pip_settings(files, {"PIP_NO_INDEX": "0"}), MIRROR, written=WRITTEN) == ()
 
 
-def test_no_index_url_anywhere_means_pypi():
+def test_no_index_url_anywhere_means_pypi() -> None:
     (warning,) = pip_overrides(pip_settings([], {}), MIRROR, written=WRITTEN)
     assert "it will use PyPI" in warning

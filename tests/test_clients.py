@@ -69,7 +69,7 @@ def test_bad_urls_are_refused_with_what_to_do(given, complaint):
         index_url_for(given)
 
 
-def test_trusted_host_only_for_plain_http():
+def test_trusted_host_only_for_plain_http() -> None:
     assert HTTP.trusted_host == "pypi.example.org:8080"
     assert HTTPS.trusted_host is None
     # pip trusts loopback over plain HTTP without being told.
@@ -80,7 +80,7 @@ def test_trusted_host_only_for_plain_http():
     assert "PIP_TRUSTED_HOST" not in env_assignments(HTTPS, "sh")
 
 
-def test_https_by_ip_address_is_warned_of_for_pip():
+def test_https_by_ip_address_is_warned_of_for_pip() -> None:
     """pip 24.2 to 26.0 cannot verify an HTTPS index named by IP (tests/test_client_matrix.py
     shows it with real pips); the report and --write say so."""
     by_address = ClientAccess("https://10.0.0.7/simple/")
@@ -92,7 +92,7 @@ def test_https_by_ip_address_is_warned_of_for_pip():
     assert "named by IP" not in render_report(HTTPS, "linux")
 
 
-def test_credentials_are_percent_encoded_in_urls():
+def test_credentials_are_percent_encoded_in_urls() -> None:
     assert (
         with_credentials(HTTPS.index_url, "al ice", SECRET)
         == "https://al%20ice:pa%3Ass%40w%27rd@pypi.example.org/simple/"
@@ -100,7 +100,7 @@ def test_credentials_are_percent_encoded_in_urls():
     assert SHOWN.url == with_credentials(HTTPS.index_url, "alice", SECRET)
 
 
-def test_the_password_appears_only_when_shown():
+def test_the_password_appears_only_when_shown() -> None:
     for text in (pip_conf(HIDDEN), uv_toml(HIDDEN), env_assignments(HIDDEN, "sh")):
         assert "alice" not in text and "<password>" not in text
         assert text.count(HTTPS.index_url) >= 1
@@ -110,7 +110,7 @@ def test_the_password_appears_only_when_shown():
     assert "alice" not in uv_toml(SHOWN, pyproject=True)
 
 
-def test_environment_assignments_are_quoted_for_each_shell():
+def test_environment_assignments_are_quoted_for_each_shell() -> None:
     access = ClientAccess("https://pypi.example.org/o'brien/simple/")
     assert env_assignments(access, "sh") == (
         "export PIP_INDEX_URL='https://pypi.example.org/o'\\''brien/simple/'\n"
@@ -124,7 +124,7 @@ def test_environment_assignments_are_quoted_for_each_shell():
     )
 
 
-def test_uv_toml_names_the_index_so_uv_can_find_its_credentials():
+def test_uv_toml_names_the_index_so_uv_can_find_its_credentials() -> None:
     assert tomllib.loads(uv_toml(HTTP)) == {
         "index": [{"name": "cellar", "url": URL, "default": True}]
     }
@@ -134,7 +134,7 @@ def test_uv_toml_names_the_index_so_uv_can_find_its_credentials():
 # -- the report, per system -------------------------------------------------------------------
 
 
-def test_report_for_linux_names_its_files_and_sh():
+def test_report_for_linux_names_its_files_and_sh() -> None:
     text = render_report(HTTP, "linux")
     assert "/etc/pip.conf" in text and "~/.config/pip/pip.conf" in text
     assert "$XDG_CONFIG_HOME/pip/pip.conf" in text and "$VIRTUAL_ENV/pip.conf" in text
@@ -148,7 +148,7 @@ def test_report_for_linux_names_its_files_and_sh():
     assert "Credentials" not in text
 
 
-def test_report_for_macos_and_windows():
+def test_report_for_macos_and_windows() -> None:
     mac = render_report(HTTPS, "macos")
     assert "~/Library/Application Support/pip/pip.conf" in mac
     assert "/Library/Application Support/pip/pip.conf" in mac
@@ -162,7 +162,7 @@ def test_report_for_macos_and_windows():
     assert "export " not in windows
 
 
-def test_report_with_a_login_gives_placeholders_and_ways_to_log_in():
+def test_report_with_a_login_gives_placeholders_and_ways_to_log_in() -> None:
     text = render_report(HIDDEN, "linux")
     assert SECRET not in text and "pa%3A" not in text
     assert "machine pypi.example.org login alice password <password>" in text
@@ -175,7 +175,7 @@ def test_report_with_a_login_gives_placeholders_and_ways_to_log_in():
     assert "https://<user>:<password>@pypi.example.org/simple/" in anonymous
 
 
-def test_report_with_credentials_shown_fills_them_in():
+def test_report_with_credentials_shown_fills_them_in() -> None:
     text = render_report(SHOWN, "linux")
     assert f"machine pypi.example.org login alice password {SECRET}" in text
     assert "index-url = https://alice:pa%3Ass%40w%27rd@pypi.example.org/simple/" in text
@@ -199,7 +199,7 @@ def these_exist(*paths):
     return lambda path: str(path) in paths
 
 
-def test_pip_files_on_linux():
+def test_pip_files_on_linux() -> None:
     linux = machine()
     assert pip_file("user", linux, nothing_exists) == PurePosixPath("/home/al/.config/pip/pip.conf")
     xdg = machine(XDG_CONFIG_HOME="/cfg")
@@ -218,7 +218,7 @@ def test_pip_files_on_linux():
     )
 
 
-def test_pip_user_file_on_macos_depends_on_the_application_support_folder():
+def test_pip_user_file_on_macos_depends_on_the_application_support_folder() -> None:
     mac = machine("macos")
     assert pip_file("user", mac, nothing_exists) == PurePosixPath("/home/al/.config/pip/pip.conf")
     support = "/home/al/Library/Application Support/pip"
@@ -228,7 +228,7 @@ def test_pip_user_file_on_macos_depends_on_the_application_support_folder():
     )
 
 
-def test_pip_files_on_windows():
+def test_pip_files_on_windows() -> None:
     windows = machine(
         "windows", APPDATA=r"C:\Users\al\AppData\Roaming", PROGRAMDATA=r"D:\ProgramData"
     )
@@ -246,7 +246,7 @@ def test_pip_files_on_windows():
         pip_file("user", machine("windows"), nothing_exists)
 
 
-def test_scopes_that_make_no_sense_are_refused():
+def test_scopes_that_make_no_sense_are_refused() -> None:
     with pytest.raises(ScopeError, match="VIRTUAL_ENV"):
         pip_file("venv", machine(), nothing_exists)
     with pytest.raises(ScopeError, match="does not exist"):
@@ -257,7 +257,7 @@ def test_scopes_that_make_no_sense_are_refused():
         uv_file("venv", machine(), nothing_exists)
 
 
-def test_uv_files():
+def test_uv_files() -> None:
     linux = machine(XDG_CONFIG_HOME="/cfg")
     assert uv_file("user", linux, nothing_exists) == PurePosixPath("/cfg/uv/uv.toml")
     assert uv_file("user", machine("macos"), nothing_exists) == PurePosixPath(
@@ -279,7 +279,7 @@ def test_uv_files():
     )
 
 
-def test_uv_project_file_is_pyproject_toml_only_when_there_is_no_uv_toml():
+def test_uv_project_file_is_pyproject_toml_only_when_there_is_no_uv_toml() -> None:
     project = machine()
     assert uv_file("project", project, nothing_exists) == PurePosixPath("/home/al/project/uv.toml")
     pyproject = "/home/al/project/pyproject.toml"
@@ -305,7 +305,7 @@ no-compile = true
 """
 
 
-def test_pip_merge_keeps_comments_sections_and_keys():
+def test_pip_merge_keeps_comments_sections_and_keys() -> None:
     merged = merge_pip_conf(PIP_CONF, URL, "pypi.example.org:8080")
     assert merged.text == (
         "# Managed by hand: keep these words.\n"
@@ -334,13 +334,13 @@ def test_pip_merge_keeps_comments_sections_and_keys():
     ]
 
 
-def test_pip_merge_is_idempotent():
+def test_pip_merge_is_idempotent() -> None:
     once = merge_pip_conf(PIP_CONF, URL, "pypi.example.org:8080")
     twice = merge_pip_conf(once.text, URL, "pypi.example.org:8080")
     assert twice.text == once.text and twice.changes == ()
 
 
-def test_pip_merge_adds_what_is_missing_where_it_belongs():
+def test_pip_merge_adds_what_is_missing_where_it_belongs() -> None:
     text = "[global]\ntimeout = 5\n\n[list]\nformat = columns\n"
     merged = merge_pip_conf(text, URL, "pypi.example.org:8080")
     assert merged.text == (
@@ -351,18 +351,18 @@ def test_pip_merge_adds_what_is_missing_where_it_belongs():
     assert merge_pip_conf("", URL, None).text == f"[global]\nindex-url = {URL}\n"
 
 
-def test_pip_merge_adds_a_global_section_after_the_others():
+def test_pip_merge_adds_a_global_section_after_the_others() -> None:
     merged = merge_pip_conf("# hi\n[install]\nno-compile = true", URL, None)
     assert merged.text == f"# hi\n[install]\nno-compile = true\n\n[global]\nindex-url = {URL}\n"
 
 
-def test_pip_merge_replaces_a_multi_line_value_and_keeps_colon_and_crlf():
+def test_pip_merge_replaces_a_multi_line_value_and_keeps_colon_and_crlf() -> None:
     text = "[global]\r\nindex-url: https://old.example.org/\r\n  simple/\r\nquiet = 1\r\n"
     merged = merge_pip_conf(text, URL, None)
     assert merged.text == f"[global]\r\nindex-url: {URL}\r\nquiet = 1\r\n"
 
 
-def test_pip_merge_appends_to_a_one_line_trusted_host_list():
+def test_pip_merge_appends_to_a_one_line_trusted_host_list() -> None:
     text = f"[global]\nindex-url = {URL}\ntrusted-host = a.example.org b.example.org\n"
     merged = merge_pip_conf(text, URL, "pypi.example.org:8080")
     assert merged.text.endswith(
@@ -370,13 +370,13 @@ def test_pip_merge_appends_to_a_one_line_trusted_host_list():
     )
 
 
-def test_pip_merge_for_https_leaves_trusted_host_alone():
+def test_pip_merge_for_https_leaves_trusted_host_alone() -> None:
     text = "[global]\ntrusted-host = a.example.org\n"
     merged = merge_pip_conf(text, HTTPS.index_url, None)
     assert merged.text == f"[global]\ntrusted-host = a.example.org\nindex-url = {HTTPS.index_url}\n"
 
 
-def test_pip_merge_warns_about_what_would_defeat_the_mirror():
+def test_pip_merge_warns_about_what_would_defeat_the_mirror() -> None:
     text = (
         "[global]\nextra-index-url = https://extra.example.org/simple/\n"
         "[install]\nindex-url = https://other.example.org/simple/\n"
@@ -399,7 +399,7 @@ def test_pip_merge_refuses_what_pip_cannot_read_either(text):
         merge_pip_conf(text, URL, None)
 
 
-def test_pip_keys_are_normalised_as_pip_does():
+def test_pip_keys_are_normalised_as_pip_does() -> None:
     assert pip_key("Index_URL") == "index-url"
     assert pip_key("--trusted-host") == "trusted-host"
     parser = configparser.RawConfigParser()
@@ -424,7 +424,7 @@ compile-bytecode = true
 """
 
 
-def test_uv_merge_adds_the_mirror_and_keeps_the_rest():
+def test_uv_merge_adds_the_mirror_and_keeps_the_rest() -> None:
     merged = merge_uv_toml(UV_TOML, URL)
     assert merged.text == UV_TOML.replace(
         "explicit = true\n\n",
@@ -436,7 +436,7 @@ def test_uv_merge_adds_the_mirror_and_keeps_the_rest():
     assert twice.text == merged.text and twice.changes == ()
 
 
-def test_uv_merge_takes_over_the_existing_default_and_keeps_its_name():
+def test_uv_merge_takes_over_the_existing_default_and_keeps_its_name() -> None:
     text = '[[index]]\nname = "corp"  # ours\nurl = "https://corp.example.org/simple/"\ndefault = true\n'
     merged = merge_uv_toml(text, URL)
     assert merged.text == f'[[index]]\nname = "corp"  # ours\nurl = "{URL}"\ndefault = true\n'
@@ -445,7 +445,7 @@ def test_uv_merge_takes_over_the_existing_default_and_keeps_its_name():
     )
 
 
-def test_uv_merge_updates_the_cellar_index_and_demotes_another_default():
+def test_uv_merge_updates_the_cellar_index_and_demotes_another_default() -> None:
     text = (
         '[[index]]\nname = "corp"\nurl = "https://corp.example.org/simple/"\ndefault = true\n\n'
         '[[index]]\nname = "cellar"\nurl = "https://old.example.org/simple/"\n'
@@ -459,7 +459,7 @@ def test_uv_merge_updates_the_cellar_index_and_demotes_another_default():
     assert any("searched before the mirror" in w for w in merged.warnings)
 
 
-def test_uv_merge_handles_an_inline_array_and_the_deprecated_index_url():
+def test_uv_merge_handles_an_inline_array_and_the_deprecated_index_url() -> None:
     text = 'index-url = "https://old.example.org/simple/"\nindex = [{ url = "https://o.example.org/" }]\n'
     merged = merge_uv_toml(text, URL)
     data = tomllib.loads(merged.text)
@@ -467,7 +467,7 @@ def test_uv_merge_handles_an_inline_array_and_the_deprecated_index_url():
     assert data["index"][-1] == {"name": "cellar", "url": URL, "default": True}
 
 
-def test_uv_merge_into_pyproject_toml_keeps_the_project():
+def test_uv_merge_into_pyproject_toml_keeps_the_project() -> None:
     text = (
         '[project]\nname = "app"  # the app\nversion = "1.0"\n\n'
         "[tool.uv]\nmanaged = true\n\n[tool.ruff]\nline-length = 100\n"

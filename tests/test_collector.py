@@ -19,21 +19,21 @@ def _restore_collector():
         gc.disable()
 
 
-def test_off_in_the_block_and_on_again_after():
+def test_off_in_the_block_and_on_again_after() -> None:
     gc.enable()
     with collector_paused():
         assert not gc.isenabled()
     assert gc.isenabled()
 
 
-def test_back_on_after_an_exception():
+def test_back_on_after_an_exception() -> None:
     gc.enable()
     with pytest.raises(KeyboardInterrupt), collector_paused():
         raise KeyboardInterrupt
     assert gc.isenabled()
 
 
-def test_left_off_when_it_was_off():
+def test_left_off_when_it_was_off() -> None:
     gc.disable()
     with collector_paused():
         assert not gc.isenabled()

@@ -19,7 +19,7 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_minimal_config_gets_defaults_and_paths_relative_to_the_file(tmp_path):
+def test_minimal_config_gets_defaults_and_paths_relative_to_the_file(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         '[mirror]\ndirectory = "mirror"\n[packages]\nrequirements = ["requests", "Foo_Bar.baz>=1.0,<3"]\n',
@@ -33,12 +33,12 @@ def test_minimal_config_gets_defaults_and_paths_relative_to_the_file(tmp_path):
     assert str(config.packages.requirements[1].specifier) == "<3,>=1.0"
 
 
-def test_upstream_gets_a_trailing_slash(tmp_path):
+def test_upstream_gets_a_trailing_slash(tmp_path: Path) -> None:
     path = write(tmp_path, '[mirror]\ndirectory = "m"\nupstream = "http://127.0.0.1:9000/simple"\n')
     assert load_config(path).mirror.upstream == "http://127.0.0.1:9000/simple/"
 
 
-def test_every_problem_is_reported_with_its_key(tmp_path):
+def test_every_problem_is_reported_with_its_key(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         "[mirror]\n"
@@ -72,30 +72,30 @@ def test_every_problem_is_reported_with_its_key(tmp_path):
     assert "direct URL" in message
 
 
-def test_invalid_toml_names_the_file_and_line(tmp_path):
+def test_invalid_toml_names_the_file_and_line(tmp_path: Path) -> None:
     path = write(tmp_path, "[mirror\n")
     with pytest.raises(ConfigError, match=r"not valid TOML: .*line 1"):
         load_config(path)
 
 
-def test_missing_file(tmp_path):
+def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_config(tmp_path / "nope.toml")
 
 
-def test_booleans_are_not_numbers(tmp_path):
+def test_booleans_are_not_numbers(tmp_path: Path) -> None:
     path = write(tmp_path, '[mirror]\ndirectory = "m"\nworkers = true\n')
     with pytest.raises(ConfigError, match=r"workers: must be a whole number, not True"):
         load_config(path)
 
 
-def test_config_path_precedence():
+def test_config_path_precedence() -> None:
     assert config_path("a.toml", {"CELLAR_CONFIG": "b.toml"}) == Path("a.toml")
     assert config_path(None, {"CELLAR_CONFIG": "b.toml"}) == Path("b.toml")
     assert config_path(None, {}) == Path("cellar.toml")
 
 
-def test_closure_keys_targets_and_requirement_sources(tmp_path):
+def test_closure_keys_targets_and_requirement_sources(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_text(
         "# base\nrequests[socks]>=2 ; python_version >= '3.9'\n-c constraints.txt\n"
     )
@@ -130,7 +130,7 @@ def test_closure_keys_targets_and_requirement_sources(tmp_path):
     ]
 
 
-def test_defaults_are_the_closure_for_the_running_interpreter(tmp_path):
+def test_defaults_are_the_closure_for_the_running_interpreter(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, '[mirror]\ndirectory = "m"\n'))
     assert (config.packages.versions, config.packages.sdists, config.packages.dependencies) == (
         1,
@@ -141,7 +141,7 @@ def test_defaults_are_the_closure_for_the_running_interpreter(tmp_path):
     assert target.python.startswith(f"{sys.version_info.major}.{sys.version_info.minor}")
 
 
-def test_closure_problems_are_named(tmp_path):
+def test_closure_problems_are_named(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_text("ok\n-e ./local\n")
     path = write(
         tmp_path,

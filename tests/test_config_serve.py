@@ -18,14 +18,14 @@ def load(tmp_path: Path, serve: str):
     return load_config(path).serve
 
 
-def test_defaults(tmp_path):
+def test_defaults(tmp_path: Path) -> None:
     serve = load(tmp_path, "")
     assert (serve.host, serve.port, serve.workers) == ("127.0.0.1", 8080, 1)
     assert serve.htpasswd is None and not serve.tls and serve.access_log is None
     assert serve.index_url == "http://127.0.0.1:8080/simple/"
 
 
-def test_paths_are_relative_to_the_file_and_tls_changes_the_scheme(tmp_path):
+def test_paths_are_relative_to_the_file_and_tls_changes_the_scheme(tmp_path: Path) -> None:
     serve = load(
         tmp_path,
         'host = "0.0.0.0"\nport = 443\nhtpasswd = "auth/htpasswd"\n'
@@ -38,17 +38,17 @@ def test_paths_are_relative_to_the_file_and_tls_changes_the_scheme(tmp_path):
     assert serve.base_url == "https://127.0.0.1/"
 
 
-def test_an_explicit_url_wins_and_gets_a_slash(tmp_path):
+def test_an_explicit_url_wins_and_gets_a_slash(tmp_path: Path) -> None:
     serve = load(tmp_path, 'url = "https://pypi.example.org/mirror"\n')
     assert serve.base_url == "https://pypi.example.org/mirror/"
     assert serve.index_url == "https://pypi.example.org/mirror/simple/"
 
 
-def test_ipv6_hosts_are_bracketed(tmp_path):
+def test_ipv6_hosts_are_bracketed(tmp_path: Path) -> None:
     assert load(tmp_path, 'host = "::1"\nport = 9000\n').base_url == "http://[::1]:9000/"
 
 
-def test_every_problem_is_named(tmp_path):
+def test_every_problem_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load(
             tmp_path,
@@ -68,7 +68,7 @@ def test_every_problem_is_named(tmp_path):
         assert expected in text
 
 
-def test_connection_limits(tmp_path):
+def test_connection_limits(tmp_path: Path) -> None:
     serve = load(tmp_path, "")
     assert (serve.header_timeout, serve.idle_timeout, serve.max_connections) == (15.0, 30.0, 1024)
     serve = load(tmp_path, "header-timeout = 2.5\nidle-timeout = 5\nmax-connections = 10\n")

@@ -22,6 +22,7 @@ import pytest
 from cellar.cli import main
 from tests.support.mirror import EVERY_VERSION, assert_consistent, listed_files, write_config
 from tests.support.packages import build_wheel
+from tests.support.upstream import LocalIndex
 
 BIG = 4 * 1024 * 1024
 
@@ -37,8 +38,9 @@ def incompressible(size: int, seed: bytes) -> bytes:
 
 
 def test_killed_at_any_moment_the_mirror_stays_servable_and_the_next_run_finishes(
-    tmp_path, local_index
-):
+    tmp_path: Path,
+    local_index: LocalIndex,
+) -> None:
     names = [f"proj{i}" for i in range(12)]
     for i, name in enumerate(names):
         local_index.add(
@@ -96,7 +98,7 @@ def test_killed_at_any_moment_the_mirror_stays_servable_and_the_next_run_finishe
     assert len(fetched) == 12 - len(in_place)
 
 
-def test_a_cut_download_resumes_with_range(tmp_path, local_index):
+def test_a_cut_download_resumes_with_range(tmp_path: Path, local_index: LocalIndex) -> None:
     local_index.add(
         build_wheel("big", "1.0", extra_files={"data.bin": incompressible(BIG, b"big")})
     )
@@ -111,7 +113,11 @@ def test_a_cut_download_resumes_with_range(tmp_path, local_index):
     assert_consistent(tmp_path / "mirror" / "web")
 
 
-def test_a_partial_download_is_resumed_by_the_next_run(tmp_path, local_index, capsys):
+def test_a_partial_download_is_resumed_by_the_next_run(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     local_index.add(
         build_wheel("big", "1.0", extra_files={"data.bin": incompressible(BIG, b"big")})
     )
@@ -138,7 +144,10 @@ def test_a_partial_download_is_resumed_by_the_next_run(tmp_path, local_index, ca
     assert assert_consistent(web) == 1
 
 
-def test_a_corrupt_partial_download_is_discarded_not_published(tmp_path, local_index):
+def test_a_corrupt_partial_download_is_discarded_not_published(
+    tmp_path: Path,
+    local_index: LocalIndex,
+) -> None:
     dist = build_wheel("big", "1.0", extra_files={"data.bin": incompressible(BIG, b"big")})
     local_index.add(dist)
     config = write_config(tmp_path, local_index.url, ["big"], extra_packages=EVERY_VERSION)
@@ -156,7 +165,7 @@ def test_a_corrupt_partial_download_is_discarded_not_published(tmp_path, local_i
     assert assert_consistent(web) == 1
 
 
-def test_leftover_temporary_files_are_swept(tmp_path, local_index):
+def test_leftover_temporary_files_are_swept(tmp_path: Path, local_index: LocalIndex) -> None:
     local_index.add(build_wheel("alpha", "1.0"))
     config = write_config(tmp_path, local_index.url, ["alpha"], extra_packages=EVERY_VERSION)
     stray = tmp_path / "mirror" / "web" / "packages" / "ab" / ".alpha-0.9.tar.gz.0123abcd.part"
@@ -184,7 +193,11 @@ def small_filesystem(path: Path, size: str):
         subprocess.run(["umount", str(path)], check=True)
 
 
-def test_a_full_disk_fails_clearly_and_keeps_what_was_mirrored(tmp_path, local_index, capsys):
+def test_a_full_disk_fails_clearly_and_keeps_what_was_mirrored(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     local_index.add(build_wheel("small", "1.0"))
     for i in range(4):
         local_index.add(
@@ -221,8 +234,10 @@ def test_a_full_disk_fails_clearly_and_keeps_what_was_mirrored(tmp_path, local_i
 
 
 def test_a_nearly_full_disk_fails_the_files_that_do_not_fit_and_publishes_the_rest(
-    tmp_path, local_index, capsys
-):
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     local_index.add(build_wheel("small", "1.0"))
     for i in range(4):
         local_index.add(

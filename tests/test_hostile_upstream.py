@@ -120,7 +120,11 @@ def test_a_page_naming_another_project_fails_alone_and_writes_nothing(
                 urllib.request.urlopen(base + "simple/victim/", timeout=10)  # noqa: S310
 
 
-def test_a_display_name_is_kept_when_it_is_a_valid_spelling(tmp_path, local_index, capsys):
+def test_a_display_name_is_kept_when_it_is_a_valid_spelling(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     page = page_json(local_index, "victim")
     page["name"] = "Victim"
@@ -177,7 +181,11 @@ def test_deeply_nested_json_fails_its_project(tmp_path, local_index, sentinel, c
     sentinel.assert_unchanged()
 
 
-def test_deeply_nested_html_does_not_stop_the_run(tmp_path, local_index, capsys):
+def test_deeply_nested_html_does_not_stop_the_run(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     # 100,000 nested elements and no link: the page parses (to no files) or fails alone.
     body = b"<html><body>" + b"<div>" * 100_000 + b"</div>" * 100_000 + b"</body></html>"
@@ -204,7 +212,11 @@ def test_a_gzip_bomb_page_is_stopped_at_the_page_limit(tmp_path, local_index, se
     sentinel.assert_unchanged()
 
 
-def test_a_page_over_the_limit_is_not_read_whole(tmp_path, local_index, capsys):
+def test_a_page_over_the_limit_is_not_read_whole(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     answer_page(local_index, "victim", b" " * (1 << 20), repeat=200)  # 200 MiB of spaces
     code = mirror(tmp_path, local_index, "alpha", "victim", extra='max-page-size = "2MiB"')
@@ -215,7 +227,11 @@ def test_a_page_over_the_limit_is_not_read_whole(tmp_path, local_index, capsys):
     assert state.stat().st_size < 4 << 20
 
 
-def test_a_page_that_drips_is_cut_at_the_deadline(tmp_path, local_index, capsys):
+def test_a_page_that_drips_is_cut_at_the_deadline(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     page = json.dumps(page_json(local_index, "victim")).encode()
     answer_page(local_index, "victim", page, drip=0.2)
@@ -228,7 +244,11 @@ def test_a_page_that_drips_is_cut_at_the_deadline(tmp_path, local_index, capsys)
     assert len(listed_files(tmp_path / "mirror/web", "alpha")) == 1
 
 
-def test_a_file_longer_than_stated_is_cut_at_its_size(tmp_path, local_index, capsys):
+def test_a_file_longer_than_stated_is_cut_at_its_size(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     path = local_index.file_path("victim-1.0-py3-none-any.whl")
     local_index.misstate_size("victim", "victim-1.0-py3-none-any.whl", 1000)
@@ -245,7 +265,11 @@ def test_a_file_longer_than_stated_is_cut_at_its_size(tmp_path, local_index, cap
     assert not list((tmp_path / "mirror/web").rglob("victim-1.0*"))
 
 
-def test_control_characters_never_reach_the_terminal_raw(tmp_path, local_index, capsys):
+def test_control_characters_never_reach_the_terminal_raw(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     local_index.add_raw_entry("alpha", "evil\x1b[2J\rINFO all good.tar.gz", "/x/evil.tar.gz")
     code = mirror(tmp_path, local_index, "alpha")
@@ -267,7 +291,11 @@ def _elsewhere(index: LocalIndex, path: str) -> str:
     return index.base.replace("127.0.0.1", "localhost") + path
 
 
-def test_file_hosts_refuse_files_listed_elsewhere(tmp_path, local_index, capsys):
+def test_file_hosts_refuse_files_listed_elsewhere(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     path = local_index.file_path("victim-1.0-py3-none-any.whl")
     page = page_json(local_index, "victim")
@@ -288,7 +316,11 @@ def test_file_hosts_refuse_files_listed_elsewhere(tmp_path, local_index, capsys)
     assert [r.path for r in local_index.requests].count(path) == 1
 
 
-def test_file_hosts_refuse_a_redirect_elsewhere(tmp_path, local_index, capsys):
+def test_file_hosts_refuse_a_redirect_elsewhere(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     path = local_index.file_path("victim-1.0-py3-none-any.whl")
     local_index.fault(path, redirect_to=_elsewhere(local_index, path + "?moved"))
@@ -299,7 +331,11 @@ def test_file_hosts_refuse_a_redirect_elsewhere(tmp_path, local_index, capsys):
     assert not list((tmp_path / "mirror/web").rglob("victim-1.0*"))
 
 
-def test_limits_are_checked_in_the_config(tmp_path, local_index, capsys):
+def test_limits_are_checked_in_the_config(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     extra = 'max-page-size = "1k"\ndeadline = 0\nfile-hosts = ["a/b", 3]\nkeep-free = "lots"'
     assert mirror(tmp_path, local_index, "alpha", extra=extra) == 2
     err = capsys.readouterr().err

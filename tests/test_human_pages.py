@@ -80,7 +80,7 @@ def published(
     return PublishedFile(entry, path, sha256, size, "f" * 64 if metadata else None)
 
 
-def test_sizes_for_people():
+def test_sizes_for_people() -> None:
     assert format_size(0) == "0 bytes"
     assert format_size(1) == "1 byte"
     assert format_size(999) == "999 bytes"
@@ -91,7 +91,7 @@ def test_sizes_for_people():
     assert format_size(5 * 10**18) == "5000.0 PB"
 
 
-def test_times_and_durations_for_people():
+def test_times_and_durations_for_people() -> None:
     assert format_time("2024-03-05T14:30:59.123456Z") == "2024-03-05 14:30 UTC"
     assert format_time("2024-03-05T16:30:00+02:00") == "2024-03-05 14:30 UTC"
     assert format_time("2024-03-05T14:30:00") == "2024-03-05 14:30 UTC"  # naive means UTC
@@ -138,7 +138,7 @@ def test_search_matches_normalised_names(query, found):
     assert (result.matched, result.total) == (len(found), len(NAMES))
 
 
-def test_search_pages_and_limits():
+def test_search_pages_and_limits() -> None:
     names = {f"p{i:03}": f"P{i:03}" for i in range(250)}
     first = search_projects(names, "", page_size=100)
     assert (first.page, first.pages, len(first.entries)) == (1, 3, 100)
@@ -153,7 +153,7 @@ def test_search_pages_and_limits():
     assert search_key(" A__b..C ") == "a-b-c"
 
 
-def test_releases_newest_first_and_yanked():
+def test_releases_newest_first_and_yanked() -> None:
     listing = ProjectListing(
         "Demo",
         (
@@ -194,7 +194,7 @@ def test_pip_is_told_to_trust_only_plain_http_elsewhere(url, trusted):
     assert ClientAccess(url).trusted_host == trusted
 
 
-def test_project_page_shows_files_and_escapes_what_upstream_said():
+def test_project_page_shows_files_and_escapes_what_upstream_said() -> None:
     listing = ProjectListing(
         "demo",
         (
@@ -240,7 +240,7 @@ def test_project_page_shows_files_and_escapes_what_upstream_said():
     assert len(yanked_rows) == 2
 
 
-def test_a_project_without_files():
+def test_a_project_without_files() -> None:
     page = Page(render_project(ProjectListing("empty", ()), "empty", SETUP))
     assert "This project lists no files." in page.text
     assert "0 versions · 0 files" in page.text
@@ -266,7 +266,7 @@ def home(search: ProjectSearch, status: MirrorStatus, setup: ClientAccess = SETU
     return Page(render_home(search, status, setup, now=NOW))
 
 
-def test_home_page_holds_setup_projects_and_status():
+def test_home_page_holds_setup_projects_and_status() -> None:
     names = {"alpha": "Alpha", "beta": HOSTILE}
     status = MirrorStatus(Totals(2, 40, 12_300_000), run_record(failures=2), free_bytes=10**11)
     page = home(search_projects(names, ""), status)
@@ -287,7 +287,7 @@ def test_home_page_holds_setup_projects_and_status():
     assert forms == [{"action": "./", "method": "get", "role": "search"}]
 
 
-def test_home_page_search_results_are_counted_paged_and_escaped():
+def test_home_page_search_results_are_counted_paged_and_escaped() -> None:
     names = {f"x-{i:03}": f"x-{i:03}" for i in range(150)}
     query = f'x" {HOSTILE}'
     page = home(search_projects(names, query), MirrorStatus())
@@ -303,7 +303,7 @@ def test_home_page_search_results_are_counted_paged_and_escaped():
     assert "1 project matches “A”." in page.text
 
 
-def test_home_page_before_any_run_and_without_a_record():
+def test_home_page_before_any_run_and_without_a_record() -> None:
     page = home(search_projects({}, ""), MirrorStatus(Totals(0, 0, 0)))
     assert "No project yet" in page.text and "No sync has run yet" in page.text
     page = home(search_projects({"a": "a"}, ""), MirrorStatus(problem=f"gone {HOSTILE}"))
@@ -311,7 +311,7 @@ def test_home_page_before_any_run_and_without_a_record():
     assert "1projects" in page.text  # counted from the root page instead
 
 
-def test_home_page_shows_an_unfinished_run_and_caps_failures():
+def test_home_page_shows_an_unfinished_run_and_caps_failures() -> None:
     status = MirrorStatus(Totals(1, 1, 1), run_record(finished=False))
     assert "not finished" in home(search_projects({}, ""), status).text
     status = MirrorStatus(Totals(1, 1, 1), run_record(failures=SHOWN_FAILURES + 5))
@@ -320,7 +320,7 @@ def test_home_page_shows_an_unfinished_run_and_caps_failures():
     assert "and 5 more" in page.text
 
 
-def test_trusted_host_for_plain_http_elsewhere():
+def test_trusted_host_for_plain_http_elsewhere() -> None:
     setup = ClientAccess("http://packages.example.test:8000/simple/")
     text = home(search_projects({}, ""), MirrorStatus(), setup).text
     assert (
@@ -330,7 +330,7 @@ def test_trusted_host_for_plain_http_elsewhere():
     assert "trusted-host = packages.example.test:8000" in text
 
 
-def test_not_found_page():
+def test_not_found_page() -> None:
     page = Page(render_not_found(HOSTILE, "../../"))
     assert page.names().isdisjoint({"script", "img"})
     assert f"no project named “{HOSTILE}”" in page.text

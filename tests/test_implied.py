@@ -121,7 +121,7 @@ def check_seed(seed: int) -> tuple[int, int]:
     return read_off, resolved
 
 
-def test_read_off_resolutions_equal_the_resolver_s():
+def test_read_off_resolutions_equal_the_resolver_s() -> None:
     read_off = resolved = 0
     for seed in range(400):
         took, ran = check_seed(seed)
@@ -172,7 +172,7 @@ def test_which_newer_releases_stop_a_reading(newer, requirement, implied):
         assert alone.pins.keys() == {"app", "lib"}
 
 
-def test_a_plan_reads_roots_off_and_keeps_its_pins(monkeypatch):
+def test_a_plan_reads_roots_off_and_keeps_its_pins(monkeypatch: pytest.MonkeyPatch) -> None:
     # A plan of three roots on one target resolves together once; the roots alone are read
     # off it, and the plan's pins and chains are those of a plan that resolves each.
     index = {

@@ -90,14 +90,14 @@ def test_orphans_are_the_unlisted_files_and_every_temporary_file(tree):
     ]
 
 
-def test_a_missing_tree_is_empty(tmp_path):
+def test_a_missing_tree_is_empty(tmp_path: Path) -> None:
     inventory = take_inventory(tmp_path / "nothing")
     assert inventory.files == {}
     assert inventory.temporaries == ()
     assert orphans_in(inventory, set()) == []
 
 
-def test_same_files_as_os_walk_on_a_random_tree(tmp_path):
+def test_same_files_as_os_walk_on_a_random_tree(tmp_path: Path) -> None:
     """A tree of a few hundred files in the mirror's layout and at other depths: the same
     files as os.walk finds, each with what os.stat says of it."""
     rng = random.Random(5)  # noqa: S311 - a reproducible tree, not a secret
@@ -116,7 +116,7 @@ def test_same_files_as_os_walk_on_a_random_tree(tmp_path):
     assert len(expected) == 300
 
 
-def test_packages_on_another_disk_through_a_link_is_walked(tmp_path):
+def test_packages_on_another_disk_through_a_link_is_walked(tmp_path: Path) -> None:
     """A site that keeps packages/ elsewhere links it: the files are the mirror's all the same."""
     web = tmp_path / "web"
     elsewhere = tmp_path / "big-disk" / "packages"
@@ -133,7 +133,7 @@ def test_page_marks_of_each_directory_holding_every_page_file(tree):
     assert take_inventory(tree).pages == {}
 
 
-def test_no_page_marks_when_simple_is_a_link(tmp_path):
+def test_no_page_marks_when_simple_is_a_link(tmp_path: Path) -> None:
     """Pages reached through a link are not trusted on a walk's word: read as usual."""
     web = tmp_path / "web"
     _write(tmp_path / "elsewhere/simple/alpha/index.html", b"<html>")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -60,7 +61,10 @@ def test_closure_of_pandas_folium_pip_for_cpython_311_manylinux(tmp_path, instal
     )
 
 
-def test_the_default_limits_take_pypis_largest_pages(tmp_path, capsys):
+def test_the_default_limits_take_pypis_largest_pages(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """PyPI's root page (about 40 MB, read for its serials) and one of its largest project pages
     (ddtrace's, about 20 MB) pass the default max-page-size and deadline; a tight limit stops
     the same page with the project failing alone."""

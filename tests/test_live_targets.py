@@ -135,7 +135,7 @@ def uv_pins(target: TargetEnvironment, requirements: list[str], tmp_path: Path) 
     return {pin(*line.strip().split("==")) for line in result.stdout.splitlines() if "==" in line}
 
 
-def test_the_plan_for_sixteen_targets_holds_what_pip_and_uv_choose_on_pypi(tmp_path):
+def test_the_plan_for_sixteen_targets_holds_what_pip_and_uv_choose_on_pypi(tmp_path: Path) -> None:
     requirements = [*DATA_SCIENCE]
     # pandas[excel] needs odfpy, only an sdist: uv learns its dependencies by building it, as
     # uv does on a developer's machine, so the plan lets it (uv-builds) to hold uv's pins.
@@ -197,7 +197,7 @@ def test_the_plan_for_sixteen_targets_holds_what_pip_and_uv_choose_on_pypi(tmp_p
     assert missing == {}
 
 
-def test_a_mirror_installs_with_pip_and_uv_on_every_local_interpreter(tmp_path):
+def test_a_mirror_installs_with_pip_and_uv_on_every_local_interpreter(tmp_path: Path) -> None:
     interpreters = find_interpreters((3, 8))
     versions = {}
     for python in interpreters:

@@ -12,6 +12,7 @@ import sys
 import tarfile
 import zipfile
 from collections.abc import Mapping
+from pathlib import Path
 from urllib.parse import quote, urljoin, urlsplit
 
 import pytest
@@ -93,7 +94,11 @@ def test_pip_skips_a_yanked_file_unless_pinned(local_index, tmp_path, installer_
 
 
 @pytest.mark.slow
-def test_installers_ignore_the_machines_configuration(local_index, tmp_path, monkeypatch):
+def test_installers_ignore_the_machines_configuration(
+    local_index: LocalIndex,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Poison every place pip and uv read settings from with a find-links that has the wheel.
     trap = tmp_path / "trap"
     trap.mkdir()
@@ -116,7 +121,7 @@ def test_installers_ignore_the_machines_configuration(local_index, tmp_path, mon
     assert local_index.count("/simple/trap/") == 2
 
 
-def test_find_interpreters_finds_this_python():
+def test_find_interpreters_finds_this_python() -> None:
     versions = [
         tuple(
             json.loads(
@@ -137,7 +142,7 @@ def test_find_interpreters_finds_this_python():
 # -- pages ---------------------------------------------------------------------------------------
 
 
-def test_json_and_html_by_negotiation(local_index):
+def test_json_and_html_by_negotiation(local_index: LocalIndex) -> None:
     wheel = build_wheel("alpha", "1.0", requires_python=">=3.8")
     local_index.add(wheel, upload_time="2024-01-02T03:04:05.000000Z")
     status, headers, body = get(local_index, "/simple/alpha/", {"Accept": ACCEPT_JSON})
@@ -176,7 +181,7 @@ def test_json_and_html_by_negotiation(local_index):
     assert json.loads(body)["projects"] == [{"name": "alpha", "_last-serial": 1}]
 
 
-def test_html_page_attributes(local_index):
+def test_html_page_attributes(local_index: LocalIndex) -> None:
     local_index.add(build_wheel("alpha", "1.0", requires_python=">=3.8,<4"))
     local_index.add(build_sdist("alpha", "1.0"), yanked=True, metadata=False)
     local_index.add(build_wheel("alpha", "2.0"), yanked="broken <build>")
@@ -194,7 +199,7 @@ def test_html_page_attributes(local_index):
     assert 'data-yanked="broken &lt;build&gt;"' in links["alpha-2.0-py3-none-any.whl"]
 
 
-def test_html_only_ignores_accept():
+def test_html_only_ignores_accept() -> None:
     with LocalIndex(html_only=True) as index:
         index.add(build_wheel("alpha", "1.0"))
         status, headers, body = get(index, "/simple/alpha/", {"Accept": ACCEPT_JSON})
@@ -202,7 +207,7 @@ def test_html_only_ignores_accept():
     assert b"alpha-1.0-py3-none-any.whl" in body
 
 
-def test_relative_urls_and_flat_layout():
+def test_relative_urls_and_flat_layout() -> None:
     with LocalIndex(file_layout="flat", relative_urls=True) as index:
         wheel = build_wheel("Foo_Bar.baz", "1.0")
         index.add(wheel)
@@ -212,7 +217,7 @@ def test_relative_urls_and_flat_layout():
         assert get(index, urljoin(index.project_url("Foo_Bar.baz"), url))[2] == wheel.data
 
 
-def test_unnormalised_names_redirect_and_unknown_names_are_404(local_index):
+def test_unnormalised_names_redirect_and_unknown_names_are_404(local_index: LocalIndex) -> None:
     local_index.add(build_wheel("Foo_Bar.baz", "1.0"))
     for path in ["/simple/Foo_Bar.baz/", "/simple/FOO.bar-baz", "/simple/foo-bar-baz"]:
         status, headers, _ = get(local_index, path)
@@ -222,7 +227,7 @@ def test_unnormalised_names_redirect_and_unknown_names_are_404(local_index):
     assert get(local_index, "/simple/nothing/")[0] == 404
 
 
-def test_metadata_file_is_the_wheels_metadata(local_index):
+def test_metadata_file_is_the_wheels_metadata(local_index: LocalIndex) -> None:
     wheel = build_wheel("alpha", "1.0", requires_dist=["beta>=2"])
     path = local_index.add(wheel)
     with zipfile.ZipFile(io.BytesIO(wheel.data)) as archive:
@@ -233,7 +238,7 @@ def test_metadata_file_is_the_wheels_metadata(local_index):
     assert int(headers["Content-Length"]) == len(inside)
 
 
-def test_status_and_hostile_entries(local_index):
+def test_status_and_hostile_entries(local_index: LocalIndex) -> None:
     local_index.add(build_wheel("alpha", "1.0"))
     local_index.add_raw_entry("alpha", "../../evil.whl", "/files/../../evil.whl", data=b"evil")
     local_index.set_status("alpha", "archived", "done")
@@ -250,7 +255,7 @@ def test_status_and_hostile_entries(local_index):
 # -- faults --------------------------------------------------------------------------------------
 
 
-def test_status_fault_applies_the_given_number_of_times(local_index):
+def test_status_fault_applies_the_given_number_of_times(local_index: LocalIndex) -> None:
     local_index.add(build_wheel("alpha", "1.0"))
     fault = local_index.fault("/simple/alpha/", status=503, times=2)
     assert [get(local_index, "/simple/alpha/")[0] for _ in range(3)] == [503, 503, 200]
@@ -265,7 +270,7 @@ def test_status_fault_applies_the_given_number_of_times(local_index):
     assert [(r.method, r.path) for r in local_index.requests] == [("GET", "/simple/alpha/")]
 
 
-def test_truncate_fault_sends_a_short_body(local_index):
+def test_truncate_fault_sends_a_short_body(local_index: LocalIndex) -> None:
     wheel = build_wheel("alpha", "1.0", extra_files={"alpha/data.bin": bytes(range(256)) * 64})
     path = local_index.add(wheel)
     local_index.fault("*.whl", truncate=True, times=1)
@@ -276,7 +281,7 @@ def test_truncate_fault_sends_a_short_body(local_index):
     assert get(local_index, path)[2] == wheel.data  # times=1: the next request is whole
 
 
-def test_body_faults(local_index):
+def test_body_faults(local_index: LocalIndex) -> None:
     wheel = build_wheel("alpha", "1.0")
     path = local_index.add(wheel)
     local_index.fault("*.whl", wrong_bytes=True, times=1)
@@ -292,7 +297,7 @@ def test_body_faults(local_index):
     assert (status, headers["Location"]) == (302, f"{local_index.base}/simple/alpha/")
 
 
-def test_range_requests(local_index):
+def test_range_requests(local_index: LocalIndex) -> None:
     wheel = build_wheel("alpha", "1.0")
     path = local_index.add(wheel)
     status, headers, body = get(local_index, path, {"Range": "bytes=10-19"})
@@ -304,7 +309,7 @@ def test_range_requests(local_index):
 # -- distributions -------------------------------------------------------------------------------
 
 
-def test_distributions_are_deterministic_and_well_formed():
+def test_distributions_are_deterministic_and_well_formed() -> None:
     assert build_wheel("Foo_Bar.baz", "1.0").sha256 == build_wheel("Foo_Bar.baz", "1.0").sha256
     sdist = build_sdist("Foo_Bar.baz", "1.0", requires_python=">=3.9")
     assert sdist.filename == "foo_bar_baz-1.0.tar.gz"

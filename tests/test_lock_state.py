@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,7 @@ from cellar.state import Failure, FileRecord, MirrorState, MirrorStateError, sta
 from cellar.tree.lock import LockHeldError, MirrorLock
 
 
-def test_second_holder_is_refused_with_the_first_ones_pid(tmp_path):
+def test_second_holder_is_refused_with_the_first_ones_pid(tmp_path: Path) -> None:
     path = tmp_path / ".cellar" / "lock"
     holder = subprocess.Popen(
         [
@@ -47,7 +48,7 @@ def test_second_holder_is_refused_with_the_first_ones_pid(tmp_path):
         pass
 
 
-def test_lock_of_a_killed_process_is_free(tmp_path):
+def test_lock_of_a_killed_process_is_free(tmp_path: Path) -> None:
     path = tmp_path / "lock"
     child = subprocess.Popen(
         [
@@ -66,7 +67,7 @@ def test_lock_of_a_killed_process_is_free(tmp_path):
         assert str(os.getpid()) in path.read_text()
 
 
-def test_state_lives_in_the_mirror_and_remembers(tmp_path):
+def test_state_lives_in_the_mirror_and_remembers(tmp_path: Path) -> None:
     with MirrorState.open(tmp_path) as state:
         state.record_file(
             FileRecord("packages/a/b/c/x.whl", "x", "00" * 32, 3, 123, "http://u/x.whl")
@@ -86,7 +87,7 @@ def test_state_lives_in_the_mirror_and_remembers(tmp_path):
         assert last.failures == (Failure("y", None, "gone"),)
 
 
-def test_one_display_name_is_read_as_the_whole_table_gives_it(tmp_path):
+def test_one_display_name_is_read_as_the_whole_table_gives_it(tmp_path: Path) -> None:
     with MirrorState.open(tmp_path) as state:
         state.record_project("foo-bar", "Foo_Bar", files=1, size=3)
         state.record_project("baz", "not-baz", files=1, size=3)  # a hostile page's spelling
@@ -97,7 +98,7 @@ def test_one_display_name_is_read_as_the_whole_table_gives_it(tmp_path):
         assert names == {"foo-bar": "Foo_Bar", "baz": "baz"}
 
 
-def test_missing_state_is_a_clear_error(tmp_path):
+def test_missing_state_is_a_clear_error(tmp_path: Path) -> None:
     with (
         pytest.raises(MirrorStateError, match="no mirror has been made here yet"),
         MirrorState.open(tmp_path, create=False),
@@ -105,7 +106,7 @@ def test_missing_state_is_a_clear_error(tmp_path):
         pass
 
 
-def test_damaged_state_is_a_clear_error(tmp_path):
+def test_damaged_state_is_a_clear_error(tmp_path: Path) -> None:
     path = state_path(tmp_path)
     path.parent.mkdir()
     path.write_bytes(b"this is not sqlite" * 100)

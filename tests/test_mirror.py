@@ -44,7 +44,11 @@ def mirror(tmp_path: Path, index: LocalIndex, *requirements: str) -> tuple[int, 
     return main(["mirror", "-c", str(config)]), tmp_path / "mirror" / "web"
 
 
-def test_mirror_writes_the_bandersnatch_layout(tmp_path, local_index, capsys):
+def test_mirror_writes_the_bandersnatch_layout(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     code, web = mirror(tmp_path, local_index, "alpha", "Foo_Bar.baz>=1.0,<3", "beta")
     out = capsys.readouterr().out
@@ -79,7 +83,11 @@ def test_mirror_writes_the_bandersnatch_layout(tmp_path, local_index, capsys):
     assert not Path("state.sqlite3").exists()
 
 
-def test_second_run_downloads_nothing(tmp_path, local_index, capsys):
+def test_second_run_downloads_nothing(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     assert mirror(tmp_path, local_index, "alpha", "beta")[0] == 0
     local_index.reset_log()
@@ -101,7 +109,10 @@ def mirror_then_damage_beta(tmp_path: Path, index: LocalIndex) -> Path:
     return web
 
 
-def test_a_damaged_file_is_left_to_verify_and_repaired_there(tmp_path, local_index):
+def test_a_damaged_file_is_left_to_verify_and_repaired_there(
+    tmp_path: Path,
+    local_index: LocalIndex,
+) -> None:
     # A re-run trusts the state for an unchanged project, as bandersnatch does: it looks at
     # no file. Finding damage is `cellar verify`'s job, and `--repair` downloads it again.
     web = mirror_then_damage_beta(tmp_path, local_index)
@@ -115,7 +126,10 @@ def test_a_damaged_file_is_left_to_verify_and_repaired_there(tmp_path, local_ind
     assert_consistent(web)
 
 
-def test_a_file_of_a_changed_project_is_checked_again(tmp_path, local_index):
+def test_a_file_of_a_changed_project_is_checked_again(
+    tmp_path: Path,
+    local_index: LocalIndex,
+) -> None:
     # A project whose page changed has its files looked at again: a damaged one is replaced.
     web = mirror_then_damage_beta(tmp_path, local_index)
     local_index.add(build_wheel("beta", "0.2"), metadata=False)
@@ -141,7 +155,7 @@ def test_html_only_upstream_with_relative_urls(tmp_path, layout):
         assert all(p.startswith("../../packages/") and p.count("/") == 6 for p in paths)
 
 
-def test_prereleases_are_left_out_unless_asked(tmp_path, local_index):
+def test_prereleases_are_left_out_unless_asked(tmp_path: Path, local_index: LocalIndex) -> None:
     local_index.add(build_wheel("gamma", "1.0"))
     local_index.add(build_wheel("gamma", "2.0b1"))
     code, web = mirror(tmp_path, local_index, "gamma")
@@ -156,7 +170,7 @@ def test_prereleases_are_left_out_unless_asked(tmp_path, local_index):
     assert versions == ["1.0", "2.0b1"]
 
 
-def test_retries_through_5xx_and_429(tmp_path, local_index):
+def test_retries_through_5xx_and_429(tmp_path: Path, local_index: LocalIndex) -> None:
     populate(local_index)
     local_index.fault("/simple/alpha/", status=503, times=2)
     local_index.fault("*alpha-1.0-py3-none-any.whl", status=429, retry_after="0", times=1)
@@ -168,8 +182,10 @@ def test_retries_through_5xx_and_429(tmp_path, local_index):
 
 
 def test_a_file_that_keeps_failing_is_reported_and_the_rest_is_served(
-    tmp_path, local_index, capsys
-):
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     local_index.fault("*alpha-2.0-py3-none-any.whl", status=500)
     code, web = mirror(tmp_path, local_index, "alpha", "beta")
@@ -185,7 +201,11 @@ def test_a_file_that_keeps_failing_is_reported_and_the_rest_is_served(
     assert_consistent(web)
 
 
-def test_wrong_bytes_are_discarded_with_a_hash_mismatch(tmp_path, local_index, capsys):
+def test_wrong_bytes_are_discarded_with_a_hash_mismatch(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     local_index.fault("*beta-0.1-py3-none-any.whl", wrong_bytes=True)
     code, web = mirror(tmp_path, local_index, "beta")
@@ -199,7 +219,11 @@ def test_wrong_bytes_are_discarded_with_a_hash_mismatch(tmp_path, local_index, c
     assert_consistent(web)
 
 
-def test_bad_metadata_file_leaves_the_wheel_listed_without_it(tmp_path, local_index, capsys):
+def test_bad_metadata_file_leaves_the_wheel_listed_without_it(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     local_index.fault("*alpha-1.0-py3-none-any.whl.metadata", wrong_bytes=True)
     code, web = mirror(tmp_path, local_index, "alpha")
@@ -209,7 +233,11 @@ def test_bad_metadata_file_leaves_the_wheel_listed_without_it(tmp_path, local_in
     assert_consistent(web)
 
 
-def test_hostile_file_names_are_refused(tmp_path, local_index, capsys):
+def test_hostile_file_names_are_refused(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     local_index.add_raw_entry("alpha", "../../../evil-1.0.tar.gz", "../../../evil-1.0.tar.gz")
     # Dot segments a URL resolver would remove are harmless; encoded ones survive and are refused.
@@ -224,7 +252,11 @@ def test_hostile_file_names_are_refused(tmp_path, local_index, capsys):
     assert_consistent(web)
 
 
-def test_malformed_page_keeps_the_previous_mirror(tmp_path, local_index, capsys):
+def test_malformed_page_keeps_the_previous_mirror(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     assert mirror(tmp_path, local_index, "alpha")[0] == 0
     before = (tmp_path / "mirror/web/simple/alpha/index.v1_json").read_bytes()
@@ -238,7 +270,11 @@ def test_malformed_page_keeps_the_previous_mirror(tmp_path, local_index, capsys)
     assert_consistent(web)
 
 
-def test_unknown_project_and_unmatched_specifier(tmp_path, local_index, capsys):
+def test_unknown_project_and_unmatched_specifier(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     code, web = mirror(tmp_path, local_index, "alpha", "no-such-project", "beta>5")
     out = capsys.readouterr().out
@@ -259,7 +295,7 @@ def test_unknown_project_and_unmatched_specifier(tmp_path, local_index, capsys):
     assert {tuple(failure["projects"]) for failure in plan} == {("no-such-project",), ("beta",)}
 
 
-def test_unreachable_upstream(tmp_path, capsys):
+def test_unreachable_upstream(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with LocalIndex() as index:
         url = index.url  # a port that was just free and is now closed again
     code, _ = mirror(tmp_path, LocalIndexAt(url), "alpha")
@@ -279,7 +315,11 @@ class LocalIndexAt:
         self.url = url
 
 
-def test_status_reports_the_mirror(tmp_path, local_index, capsys):
+def test_status_reports_the_mirror(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     local_index.fault("*alpha-2.0.tar.gz", status=404)
     config = write_config(
@@ -295,7 +335,11 @@ def test_status_reports_the_mirror(tmp_path, local_index, capsys):
     assert "alpha: alpha-2.0.tar.gz: upstream answered 404" in out
 
 
-def test_a_slow_upstream_times_out_with_a_clear_message(tmp_path, local_index, capsys):
+def test_a_slow_upstream_times_out_with_a_clear_message(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     local_index.fault("*beta-0.1-py3-none-any.whl", delay=3)
     config = write_config(
@@ -317,7 +361,11 @@ def test_a_slow_upstream_times_out_with_a_clear_message(tmp_path, local_index, c
     assert_consistent(web)
 
 
-def test_unsatisfiable_on_one_target_still_mirrors_the_others(tmp_path, local_index, capsys):
+def test_unsatisfiable_on_one_target_still_mirrors_the_others(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     local_index.add(build_wheel("app", "1.0", requires_dist=["newlib>=2"]))
     local_index.add(build_wheel("newlib", "1.0"))
     local_index.add(
@@ -345,8 +393,10 @@ def test_unsatisfiable_on_one_target_still_mirrors_the_others(tmp_path, local_in
 
 
 def test_a_rerun_with_nothing_changed_asks_only_conditional_questions(
-    tmp_path, local_index, capsys
-):
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     assert mirror(tmp_path, local_index, "alpha", "beta", "Foo_Bar.baz")[0] == 0
     assert (
@@ -368,7 +418,11 @@ def test_a_rerun_with_nothing_changed_asks_only_conditional_questions(
     assert_consistent(web)
 
 
-def test_upstream_changes_appear_after_the_next_run(tmp_path, local_index, capsys):
+def test_upstream_changes_appear_after_the_next_run(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     assert mirror(tmp_path, local_index, "alpha")[0] == 0
     local_index.set_yanked("alpha", "alpha-2.1-py3-none-any.whl", False)
@@ -387,7 +441,10 @@ def test_upstream_changes_appear_after_the_next_run(tmp_path, local_index, capsy
     assert_consistent(web)
 
 
-def test_a_cellar_mirror_is_an_upstream_for_another(tmp_path, local_index):
+def test_a_cellar_mirror_is_an_upstream_for_another(
+    tmp_path: Path,
+    local_index: LocalIndex,
+) -> None:
     populate(local_index)
     first = tmp_path / "first"
     first.mkdir()
@@ -411,7 +468,11 @@ def test_a_cellar_mirror_is_an_upstream_for_another(tmp_path, local_index):
     assert listed_files(inner, "alpha")["alpha-2.1-py3-none-any.whl"]["yanked"] == "broken build"
 
 
-def test_a_wrong_length_is_discarded_with_a_size_mismatch(tmp_path, local_index, capsys):
+def test_a_wrong_length_is_discarded_with_a_size_mismatch(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     local_index.misstate_size("beta", "beta-0.1-py3-none-any.whl", 12345)
     code, web = mirror(tmp_path, local_index, "beta", "alpha")
@@ -425,7 +486,10 @@ def test_a_wrong_length_is_discarded_with_a_size_mismatch(tmp_path, local_index,
     assert_consistent(web)
 
 
-def test_a_malformed_html_page_is_reported(tmp_path, capsys):
+def test_a_malformed_html_page_is_reported(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     with LocalIndex(html_only=True) as index:
         populate(index)
         index.fault("/simple/alpha/", malformed=True)
@@ -438,7 +502,10 @@ def test_a_malformed_html_page_is_reported(tmp_path, capsys):
     assert_consistent(web)
 
 
-def test_prune_removes_what_is_no_longer_selected_and_keeps_what_pages_list(tmp_path, local_index):
+def test_prune_removes_what_is_no_longer_selected_and_keeps_what_pages_list(
+    tmp_path: Path,
+    local_index: LocalIndex,
+) -> None:
     populate(local_index)
     config = write_config(tmp_path, local_index.url, ["alpha", "beta"])
     assert main(["mirror", "-c", str(config)]) == 0
@@ -460,7 +527,7 @@ def test_prune_removes_what_is_no_longer_selected_and_keeps_what_pages_list(tmp_
     assert assert_consistent(web) == 1
 
 
-def test_prune_waits_for_a_run_without_failures(tmp_path, local_index):
+def test_prune_waits_for_a_run_without_failures(tmp_path: Path, local_index: LocalIndex) -> None:
     populate(local_index)
     assert (
         main(["mirror", "-c", str(write_config(tmp_path, local_index.url, ["alpha", "beta"]))]) == 0
@@ -474,7 +541,10 @@ def test_prune_waits_for_a_run_without_failures(tmp_path, local_index):
     assert_consistent(web)
 
 
-def test_a_plain_static_web_server_over_a_mirror_tree_is_an_upstream(tmp_path, local_index):
+def test_a_plain_static_web_server_over_a_mirror_tree_is_an_upstream(
+    tmp_path: Path,
+    local_index: LocalIndex,
+) -> None:
     """Like a bandersnatch mirror behind a web server: static index.html pages, no negotiation."""
     populate(local_index)
     first = tmp_path / "first"
@@ -501,7 +571,10 @@ def test_a_plain_static_web_server_over_a_mirror_tree_is_an_upstream(tmp_path, l
     assert listed_files(inner, "alpha")["alpha-1.0-py3-none-any.whl"]["core-metadata"]
 
 
-def test_twelve_targets_against_an_upstream_named_by_host_name(tmp_path, local_index):
+def test_twelve_targets_against_an_upstream_named_by_host_name(
+    tmp_path: Path,
+    local_index: LocalIndex,
+) -> None:
     """The docs' 4 Pythons x 3 platforms against ``localhost`` (a name to look up, unlike
     127.0.0.1): resolver threads must never take the threads the event loop needs for that."""
     populate(local_index)
@@ -536,7 +609,10 @@ def test_twelve_targets_against_an_upstream_named_by_host_name(tmp_path, local_i
     assert "uv's pins for 1 set reused" in again.stderr
 
 
-def test_plan_lists_versions_in_version_order_and_counts_in_words(tmp_path, local_index):
+def test_plan_lists_versions_in_version_order_and_counts_in_words(
+    tmp_path: Path,
+    local_index: LocalIndex,
+) -> None:
     for version in ("10.0.0", "1.5.6", "6.0"):
         local_index.add(build_wheel("delta", version))
     config = write_config(tmp_path, local_index.url, ["delta"], extra_packages=EVERY_VERSION)
@@ -549,7 +625,10 @@ def test_plan_lists_versions_in_version_order_and_counts_in_words(tmp_path, loca
     assert "1 project mirrored, 3 files listed" in mirrored.stdout
 
 
-def test_a_warning_held_on_many_targets_is_said_once(tmp_path, local_index):
+def test_a_warning_held_on_many_targets_is_said_once(
+    tmp_path: Path,
+    local_index: LocalIndex,
+) -> None:
     local_index.add(build_wheel("delta", "1.0"))
     config = write_config(tmp_path, local_index.url, ["delta[nope]"])
     with config.open("a", encoding="utf-8") as stream:

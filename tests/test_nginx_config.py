@@ -55,7 +55,7 @@ def certificate(tmp_path_factory) -> TlsFiles:
 # -- what the defaults and options become ------------------------------------------------------
 
 
-def test_without_a_url_nginx_listens_where_cellar_serve_would(tmp_path):
+def test_without_a_url_nginx_listens_where_cellar_serve_would(tmp_path: Path) -> None:
     site = site_for(tmp_path, 'host = "0.0.0.0"\nport = 8081')
     assert (site.listen, site.server_names, site.tls, site.prefix) == (
         ("0.0.0.0:8081",),
@@ -66,7 +66,7 @@ def test_without_a_url_nginx_listens_where_cellar_serve_would(tmp_path):
     assert site.web_root == tmp_path / "mirror" / "web"
 
 
-def test_the_url_gives_the_port_and_the_server_name(tmp_path):
+def test_the_url_gives_the_port_and_the_server_name(tmp_path: Path) -> None:
     site = site_for(tmp_path, 'url = "http://packages.example.test:8000/"')
     assert (site.listen, site.server_names) == (("8000",), ("packages.example.test",))
     site = site_for(tmp_path, 'url = "http://packages.example.test/"')
@@ -97,7 +97,7 @@ def test_tls_on_another_port_redirects_to_that_port(tmp_path, certificate):
     assert "return 301 https://$host:8443$request_uri;" in render_nginx_config(site)
 
 
-def test_tls_without_a_certificate_is_refused_with_what_to_do(tmp_path):
+def test_tls_without_a_certificate_is_refused_with_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(NginxConfigError, match="--certificate and --key"):
         site_for(tmp_path, tls=True)
 
@@ -113,7 +113,7 @@ def test_no_redirect_server_when_asked(tmp_path, certificate):
     assert render_nginx_config(site).count("server {") == 1
 
 
-def test_auth_covers_everything_but_health_unless_configured(tmp_path):
+def test_auth_covers_everything_but_health_unless_configured(tmp_path: Path) -> None:
     (tmp_path / "htpasswd").write_text("")
     text = render_nginx_config(site_for(tmp_path, 'htpasswd = "htpasswd"'))
     assert f'auth_basic_user_file "{tmp_path / "htpasswd"}";' in text
@@ -124,7 +124,7 @@ def test_auth_covers_everything_but_health_unless_configured(tmp_path):
     assert "auth_basic off;" not in text
 
 
-def test_hash_index_looks_in_the_letter_directory_first(tmp_path):
+def test_hash_index_looks_in_the_letter_directory_first(tmp_path: Path) -> None:
     hashed = "/simple/$cellar_letter/$cellar_project/$cellar_page"
     flat = "/simple/$cellar_project/$cellar_page"
     text = render_nginx_config(site_for(tmp_path, mirror="hash-index = true"))
@@ -132,14 +132,14 @@ def test_hash_index_looks_in_the_letter_directory_first(tmp_path):
     assert f"try_files {flat} {hashed} =404;" in render_nginx_config(site_for(tmp_path))
 
 
-def test_json_api_documents_are_served_when_written(tmp_path):
+def test_json_api_documents_are_served_when_written(tmp_path: Path) -> None:
     assert "location /pypi/" not in render_nginx_config(site_for(tmp_path))
     text = render_nginx_config(site_for(tmp_path, mirror="json-api = true"))
     assert "location /json/" in text
     assert "location /pypi/" in text
 
 
-def test_a_path_in_the_url_is_served_as_a_prefix(tmp_path):
+def test_a_path_in_the_url_is_served_as_a_prefix(tmp_path: Path) -> None:
     text = render_nginx_config(site_for(tmp_path, 'url = "http://packages.example.test/py/pi/"'))
     assert 'rewrite "^/py/pi(/.*)$" $1 last;' in text
 
@@ -160,7 +160,7 @@ def test_what_nginx_cannot_take_is_refused(tmp_path, overrides, message):
         site_for(tmp_path, **overrides)
 
 
-def test_paths_are_quoted(tmp_path):
+def test_paths_are_quoted(tmp_path: Path) -> None:
     site = site_for(tmp_path, web_root=Path('/srv/my "mirror"/web'))
     assert 'root "/srv/my \\"mirror\\"/web";' in render_nginx_config(site)
 
@@ -188,7 +188,7 @@ def test_nginx_accepts_the_configuration(tmp_path, certificate, variant):
     assert "[emerg]" not in result.stderr
 
 
-def test_two_mirrors_in_one_nginx_share_the_maps(tmp_path):
+def test_two_mirrors_in_one_nginx_share_the_maps(tmp_path: Path) -> None:
     first = render_nginx_config(NginxSite(tmp_path / "one", listen=("127.0.0.1:8080",)))
     second = render_nginx_config(
         NginxSite(tmp_path / "two", listen=("127.0.0.1:8081",), maps=False)
@@ -198,7 +198,10 @@ def test_two_mirrors_in_one_nginx_share_the_maps(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-def test_the_command_prints_a_configuration_nginx_accepts(tmp_path, capsys):
+def test_the_command_prints_a_configuration_nginx_accepts(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     config = config_file(tmp_path, 'url = "http://packages.example.test:8088/"')
     assert main(["nginx-config", "-c", str(config), "--server-name", "other.test"]) == 0
     text = capsys.readouterr().out
@@ -209,7 +212,10 @@ def test_the_command_prints_a_configuration_nginx_accepts(tmp_path, capsys):
     assert result.returncode == 0, result.stderr
 
 
-def test_the_command_explains_what_it_cannot_do(tmp_path, capsys):
+def test_the_command_explains_what_it_cannot_do(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     config = config_file(tmp_path)
     assert main(["nginx-config", "-c", str(config), "--tls"]) == 2
     assert "HTTPS needs a certificate and its key" in capsys.readouterr().err
@@ -364,7 +370,7 @@ def test_under_a_path_prefix_pages_and_redirects_keep_it(prefixed):
     assert fetch(f"{prefixed}health").status == 200
 
 
-def test_an_ipv6_host_is_listened_on_in_brackets_and_named_by_no_name(tmp_path):
+def test_an_ipv6_host_is_listened_on_in_brackets_and_named_by_no_name(tmp_path: Path) -> None:
     site = site_for(tmp_path, 'host = "::1"\nport = 8081')
     assert (site.listen, site.server_names) == (("[::1]:8081",), ("_",))
     site = site_for(tmp_path, 'url = "http://[::1]:8082/"')

@@ -14,18 +14,18 @@ SHA = "ab" * 32
 HASH60 = "0123456789" * 6
 
 
-def test_pypi_shaped_url_path_is_kept():
+def test_pypi_shaped_url_path_is_kept() -> None:
     entry = DistFile("a-1.0.tar.gz", f"https://up.invalid/packages/12/34/{HASH60}/a-1.0.tar.gz")
     assert mirror_path("a", entry, None) == PurePosixPath(f"packages/12/34/{HASH60}/a-1.0.tar.gz")
 
 
-def test_other_urls_are_content_addressed():
+def test_other_urls_are_content_addressed() -> None:
     entry = DistFile("a-1.0.tar.gz", "http://127.0.0.1/files/a/a-1.0.tar.gz")
     assert mirror_path("a", entry, SHA) == PurePosixPath(f"packages/ab/ab/{SHA[4:]}/a-1.0.tar.gz")
     assert mirror_path("a", entry, None) is None
 
 
-def test_pypi_shape_with_another_file_name_is_not_trusted():
+def test_pypi_shape_with_another_file_name_is_not_trusted() -> None:
     entry = DistFile("a-1.0.tar.gz", f"http://h/packages/12/34/{HASH60}/other.tar.gz")
     assert mirror_path("a", entry, SHA) == PurePosixPath(f"packages/ab/ab/{SHA[4:]}/a-1.0.tar.gz")
 
@@ -52,7 +52,7 @@ def test_hostile_names_and_paths_are_refused(filename, url):
     assert url in str(caught.value)
 
 
-def test_metadata_beside_the_file():
+def test_metadata_beside_the_file() -> None:
     assert metadata_path(PurePosixPath("packages/a/b/x-1.whl")) == PurePosixPath(
         "packages/a/b/x-1.whl.metadata"
     )

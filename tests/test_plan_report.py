@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 
 from cellar.cli import main
 from tests.support.mirror import write_config
 from tests.support.packages import build_wheel
+from tests.support.upstream import LocalIndex
 
 
 def plan(config, capsys, *extra: str) -> tuple[int, str]:
@@ -31,7 +33,11 @@ def populate(index) -> None:
     index.add(build_wheel("win", "1.0"))
 
 
-def test_an_unchanged_upstream_gets_the_kept_report(tmp_path, local_index, capsys):
+def test_an_unchanged_upstream_gets_the_kept_report(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     config = write_config(tmp_path, local_index.url, ["app"])
     code, first = plan(config, capsys)
@@ -73,7 +79,11 @@ def test_a_change_is_planned_again(tmp_path, local_index, capsys, change):
     assert expected in out
 
 
-def test_a_failed_plan_is_made_again_and_says_its_failures(tmp_path, local_index, capsys):
+def test_a_failed_plan_is_made_again_and_says_its_failures(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     config = write_config(tmp_path, local_index.url, ["app", "lib>=5"])
     for _ in range(2):
@@ -83,7 +93,11 @@ def test_a_failed_plan_is_made_again_and_says_its_failures(tmp_path, local_index
         assert "could not be planned" in out
 
 
-def test_warnings_are_said_again_with_the_kept_report(tmp_path, local_index, capsys):
+def test_warnings_are_said_again_with_the_kept_report(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     config = write_config(tmp_path, local_index.url, ["app[nope]"])
     for said in range(2):
@@ -94,7 +108,11 @@ def test_warnings_are_said_again_with_the_kept_report(tmp_path, local_index, cap
         assert "does not provide the extra 'nope'" in captured.err
 
 
-def test_a_damaged_kept_report_is_planned_again(tmp_path, local_index, capsys):
+def test_a_damaged_kept_report_is_planned_again(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     config = write_config(tmp_path, local_index.url, ["app"])
     plan(config, capsys)

@@ -85,7 +85,7 @@ LISTING = ProjectListing(
 )
 
 
-def test_the_current_release_is_the_newest_final_one_not_yanked():
+def test_the_current_release_is_the_newest_final_one_not_yanked() -> None:
     assert current_version(LISTING) == Version("2.0")
     assert current_version(ProjectListing("empty", ())) is None
 
@@ -99,12 +99,12 @@ def test_find_version(spelled, found):
     assert (str(version) if version is not None else None) == found
 
 
-def test_the_metadata_of_a_wheel_is_preferred():
+def test_the_metadata_of_a_wheel_is_preferred() -> None:
     assert metadata_source(LISTING, Version("1.0")).entry.filename == "alpha-1.0-py3-none-any.whl"
     assert metadata_source(LISTING, Version("2.0")) is None  # its only file has none
 
 
-def test_the_project_document_has_pypis_shape():
+def test_the_project_document_has_pypis_shape() -> None:
     document = project_document(LISTING, base_url="http://mirror.test:8080/")
     assert set(document) == {"info", "last_serial", "releases", "urls", "vulnerabilities"}
     assert (document["last_serial"], document["vulnerabilities"]) == (0, [])
@@ -126,7 +126,7 @@ def test_the_project_document_has_pypis_shape():
     assert (info["yanked"], info["yanked_reason"]) == (False, None)
 
 
-def test_a_release_document_has_no_releases_and_takes_its_metadata():
+def test_a_release_document_has_no_releases_and_takes_its_metadata() -> None:
     document = project_document(
         LISTING, base_url="http://m/", version=Version("1.0"), metadata=RICH_METADATA
     )
@@ -139,7 +139,7 @@ def test_a_release_document_has_no_releases_and_takes_its_metadata():
     assert (info["name"], info["version"], info["summary"]) == ("Alpha", "1.0", "The second alpha")
 
 
-def test_info_from_core_metadata():
+def test_info_from_core_metadata() -> None:
     info = info_from_metadata(RICH_METADATA, "alpha")
     assert info == {
         "author": "A. Author",
@@ -173,7 +173,7 @@ def test_info_from_core_metadata():
     assert list(info["project_urls"]) == ["Homepage", "Download", "Source", "Issues"]
 
 
-def test_odd_metadata_gives_what_it_can():
+def test_odd_metadata_gives_what_it_can() -> None:
     odd = b"Metadata-Version: 2.1\nName: Someone-Else\nVersion: 1.0\nSummary: fine\n\xff\xfe: x\n"
     info = info_from_metadata(odd, "alpha")
     assert info["summary"] == "fine"

@@ -61,7 +61,7 @@ def listing() -> ProjectListing:
     )
 
 
-def test_html_page_attributes():
+def test_html_page_attributes() -> None:
     parser = Anchors()
     parser.feed(render_project_html(listing()).decode())
     assert parser.meta["pypi:repository-version"] == API_VERSION
@@ -78,11 +78,11 @@ def test_html_page_attributes():
     assert "data-requires-python" not in second
 
 
-def test_html_escapes_requires_python_in_the_raw_text():
+def test_html_escapes_requires_python_in_the_raw_text() -> None:
     assert b'data-requires-python="&gt;=3.8,&lt;4"' in render_project_html(listing())
 
 
-def test_json_page_fields():
+def test_json_page_fields() -> None:
     data = json.loads(render_project_json(listing()))
     assert data["meta"] == {"api-version": API_VERSION}
     assert data["name"] == "foo-bar"
@@ -100,7 +100,7 @@ def test_json_page_fields():
     assert "upload-time" not in second
 
 
-def test_pages_round_trip_through_the_upstream_parser():
+def test_pages_round_trip_through_the_upstream_parser() -> None:
     """Another Cellar reading this page as its upstream sees what this one holds."""
     url = "http://127.0.0.1:1/simple/foo-bar/"
     for body, content_type in (
@@ -117,7 +117,7 @@ def test_pages_round_trip_through_the_upstream_parser():
         assert page.status == "deprecated"
 
 
-def test_root_pages():
+def test_root_pages() -> None:
     names = ["Zope.Interface", "a_b", "Foo"]
     parser = Anchors()
     parser.feed(render_root_html(names).decode())

@@ -109,8 +109,10 @@ def mirrored_with_serials(tmp_path: Path, index: LocalIndex) -> Path:
 
 
 def test_a_no_change_rerun_touches_no_file_and_asks_once_per_project(
-    tmp_path, local_index, monkeypatch
-):
+    tmp_path: Path,
+    local_index: LocalIndex,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     populate(local_index)
     config = write_config(tmp_path, local_index.url, PROJECTS, extra_packages=EVERY_VERSION)
     assert mirror(config) == 0
@@ -127,7 +129,11 @@ def test_a_no_change_rerun_touches_no_file_and_asks_once_per_project(
     assert_consistent(web)
 
 
-def test_with_serials_a_no_change_rerun_is_one_request(tmp_path, local_index, monkeypatch):
+def test_with_serials_a_no_change_rerun_is_one_request(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     config = mirrored_with_serials(tmp_path, local_index)
     web = tmp_path / "mirror" / "web"
     local_index.reset_log()
@@ -140,7 +146,11 @@ def test_with_serials_a_no_change_rerun_is_one_request(tmp_path, local_index, mo
     }
 
 
-def test_a_rerun_after_one_change_works_on_that_project_alone(tmp_path, local_index, monkeypatch):
+def test_a_rerun_after_one_change_works_on_that_project_alone(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     config = mirrored_with_serials(tmp_path, local_index)
     local_index.add(build_wheel("proj-3", "3.0"))
     web = tmp_path / "mirror" / "web"
@@ -178,7 +188,10 @@ def test_a_rerun_after_one_change_works_on_that_project_alone(tmp_path, local_in
     assert assert_consistent(web) == 2 * len(PROJECTS) + 1
 
 
-def test_a_closure_whose_pages_did_not_move_is_not_planned_again(tmp_path, local_index):
+def test_a_closure_whose_pages_did_not_move_is_not_planned_again(
+    tmp_path: Path,
+    local_index: LocalIndex,
+) -> None:
     local_index.add(build_wheel("app", "1.0", requires_dist=["lib>=1"]))
     local_index.add(build_wheel("lib", "1.0", requires_dist=["base"]))
     local_index.add(build_wheel("base", "1.0"))
@@ -198,7 +211,7 @@ def test_a_closure_whose_pages_did_not_move_is_not_planned_again(tmp_path, local
     assert "base-2.0-py3-none-any.whl" in listed_files(tmp_path / "mirror" / "web", "base")
 
 
-def test_a_changed_setting_plans_again(tmp_path, local_index):
+def test_a_changed_setting_plans_again(tmp_path: Path, local_index: LocalIndex) -> None:
     populate(local_index)
     config = write_config(tmp_path, local_index.url, ["proj-1"])
     assert mirror(config) == 0
@@ -212,7 +225,7 @@ def test_a_changed_setting_plans_again(tmp_path, local_index):
     }
 
 
-def test_a_deleted_project_is_mirrored_again(tmp_path, local_index):
+def test_a_deleted_project_is_mirrored_again(tmp_path: Path, local_index: LocalIndex) -> None:
     populate(local_index)
     config = write_config(tmp_path, local_index.url, ["proj-1", "proj-2"])
     assert mirror(config) == 0
@@ -224,7 +237,10 @@ def test_a_deleted_project_is_mirrored_again(tmp_path, local_index):
     assert_consistent(web)
 
 
-def test_json_api_switched_on_writes_the_documents_of_unchanged_projects(tmp_path, local_index):
+def test_json_api_switched_on_writes_the_documents_of_unchanged_projects(
+    tmp_path: Path,
+    local_index: LocalIndex,
+) -> None:
     populate(local_index)
     config = write_config(tmp_path, local_index.url, ["proj-1"])
     assert mirror(config) == 0
@@ -235,7 +251,10 @@ def test_json_api_switched_on_writes_the_documents_of_unchanged_projects(tmp_pat
     assert (web / "pypi" / "proj-1" / "json").is_file()
 
 
-def test_a_partial_download_not_resumed_is_removed_by_the_next_run(tmp_path, local_index):
+def test_a_partial_download_not_resumed_is_removed_by_the_next_run(
+    tmp_path: Path,
+    local_index: LocalIndex,
+) -> None:
     payload = os.urandom(2 << 20)  # incompressible: the cut leaves a partial worth keeping
     local_index.add(build_wheel("big", "1.0", extra_files={"data.bin": payload}))
     config = write_config(tmp_path, local_index.url, ["big"], extra_packages=EVERY_VERSION)
@@ -256,7 +275,10 @@ def test_a_partial_download_not_resumed_is_removed_by_the_next_run(tmp_path, loc
         assert state.partials() == []
 
 
-def test_temporary_files_of_a_run_that_did_not_finish_are_swept(tmp_path, local_index):
+def test_temporary_files_of_a_run_that_did_not_finish_are_swept(
+    tmp_path: Path,
+    local_index: LocalIndex,
+) -> None:
     populate(local_index)
     config = write_config(tmp_path, local_index.url, ["proj-1"])
     assert mirror(config) == 0
@@ -274,7 +296,7 @@ def test_temporary_files_of_a_run_that_did_not_finish_are_swept(tmp_path, local_
     assert not stray.exists()
 
 
-def test_memo_keys_are_the_same_in_every_process(tmp_path):
+def test_memo_keys_are_the_same_in_every_process(tmp_path: Path) -> None:
     config = tmp_path / "cellar.toml"
     config.write_text(
         '[mirror]\ndirectory = "m"\nupstream = "http://127.0.0.1:9/simple/"\n'
@@ -305,7 +327,7 @@ def test_memo_keys_are_the_same_in_every_process(tmp_path):
     )
 
 
-def test_without_dependencies_each_project_is_a_group_of_its_own(tmp_path):
+def test_without_dependencies_each_project_is_a_group_of_its_own(tmp_path: Path) -> None:
     config = tmp_path / "cellar.toml"
     config.write_text(
         '[mirror]\ndirectory = "m"\nupstream = "http://127.0.0.1:9/simple/"\n'
@@ -345,7 +367,10 @@ def test_root_serials_are_read_when_they_cost_less(setting, costs, expected):
     assert use_root_serials(setting, costs, concurrency=10) is expected
 
 
-def test_auto_reads_the_root_page_once_it_pays(tmp_path, monkeypatch):
+def test_auto_reads_the_root_page_once_it_pays(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     with LocalIndex() as index:
         names = [f"p{i}" for i in range(30)]
         for name in names:
@@ -372,7 +397,10 @@ def test_auto_reads_the_root_page_once_it_pays(tmp_path, monkeypatch):
     load_config(config)  # still a valid configuration
 
 
-def test_a_state_from_before_these_records_is_brought_up_to_date(tmp_path, local_index):
+def test_a_state_from_before_these_records_is_brought_up_to_date(
+    tmp_path: Path,
+    local_index: LocalIndex,
+) -> None:
     # The tables as Cellar created them before plan memos: no page digest, no published key.
     directory = tmp_path / "mirror" / ".cellar"
     directory.mkdir(parents=True)
@@ -420,7 +448,7 @@ def test_what_failed_fails_again_until_it_is_mended(tmp_path, local_index, depen
     assert_consistent(web)
 
 
-def test_plan_memos_read_back_as_written_and_a_damaged_one_is_ignored(tmp_path):
+def test_plan_memos_read_back_as_written_and_a_damaged_one_is_ignored(tmp_path: Path) -> None:
     memo = PlanMemo(pages={"a": "ab" * 32, "gone": None}, projects={"a": "cd" * 32})
     with MirrorState.open(tmp_path) as state:
         state.record_plan_memos({"k1": memo, "k2": PlanMemo(pages={}, projects={})})
@@ -431,7 +459,7 @@ def test_plan_memos_read_back_as_written_and_a_damaged_one_is_ignored(tmp_path):
         assert set(state.plan_memos()) == {"k2"}
 
 
-def test_work_on_many_items_keeps_a_bounded_number_in_flight():
+def test_work_on_many_items_keeps_a_bounded_number_in_flight() -> None:
     seen: list[int] = []
     in_flight = peak = 0
 

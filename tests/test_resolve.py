@@ -272,7 +272,7 @@ def test_case_files_use_only_known_keys(path):
     assert unknown_keys(tomllib.loads(path.read_text(encoding="utf-8"))) == []
 
 
-def test_an_unknown_key_is_found_wherever_it_is():
+def test_an_unknown_key_is_found_wherever_it_is() -> None:
     data = {
         "index": {"a": {"1.0": {"requires_dist": [], "requires-dist": []}}},
         "case": [
@@ -288,7 +288,7 @@ def test_an_unknown_key_is_found_wherever_it_is():
     ]
 
 
-def test_there_are_enough_cases():
+def test_there_are_enough_cases() -> None:
     assert len(CASES) >= 20
     assert len({c.id.split(":")[0] for c in CASES}) >= 3
 
@@ -310,7 +310,7 @@ INDEX: dict[str, Any] = {
 }
 
 
-def test_metadata_is_read_only_for_releases_tried_and_once_each():
+def test_metadata_is_read_only_for_releases_tried_and_once_each() -> None:
     repository = SnapshotRepository(INDEX)
     resolve(
         [Requirement("app"), Requirement("app>=1"), Requirement("old")], TagTarget(), repository
@@ -325,7 +325,7 @@ def test_metadata_is_read_only_for_releases_tried_and_once_each():
     assert sorted(set(repository.page_requests)) == ["app", "lib", "missing", "old"]
 
 
-def test_pin_files_are_wheels_best_first_then_sdists_by_policy():
+def test_pin_files_are_wheels_best_first_then_sdists_by_policy() -> None:
     target, repository = TagTarget(), SnapshotRepository(INDEX)
     needed = resolve([Requirement("lib==2.0")], target, repository).pins["lib"]
     assert [f.filename for f in needed.files] == [
@@ -338,7 +338,7 @@ def test_pin_files_are_wheels_best_first_then_sdists_by_policy():
     assert every.metadata.name == "lib"
 
 
-def test_root_requirement_with_false_marker_is_dropped():
+def test_root_requirement_with_false_marker_is_dropped() -> None:
     resolution = resolve(
         [Requirement("tool; sys_platform == 'win32'")], TagTarget(), SnapshotRepository(INDEX)
     )
@@ -346,7 +346,7 @@ def test_root_requirement_with_false_marker_is_dropped():
     assert resolution.why("tool") == ()
 
 
-def test_failure_carries_data_and_reads_as_a_sentence():
+def test_failure_carries_data_and_reads_as_a_sentence() -> None:
     index = {
         "app": {"2.0": {"requires_dist": ["Lib>=2"]}},
         "lib": {"2.0": {"wheels": ["cp311-cp311-manylinux_2_17_x86_64"], "sdist": True}},
@@ -369,21 +369,21 @@ def test_failure_carries_data_and_reads_as_a_sentence():
     )
 
 
-def test_unusable_metadata_passes_the_release_over_with_a_note():
+def test_unusable_metadata_passes_the_release_over_with_a_note() -> None:
     index = {"a": {"1.0": {}, "2.0": {"broken_metadata": True}}}
     resolution = resolve([Requirement("a")], TagTarget(), SnapshotRepository(index))
     assert str(resolution.pins["a"].version) == "1.0"
     assert any("skipped a 2.0: unusable metadata" in n for n in resolution.notes)
 
 
-def test_no_dependencies_resolves_the_requirements_alone():
+def test_no_dependencies_resolves_the_requirements_alone() -> None:
     resolution = resolve(
         [Requirement("app")], TagTarget(), SnapshotRepository(INDEX), dependencies=False
     )
     assert list(resolution.pins) == ["app"]
 
 
-def test_installable_releases_are_newest_first_without_reading_metadata():
+def test_installable_releases_are_newest_first_without_reading_metadata() -> None:
     repository = SnapshotRepository(INDEX)
     versions = [
         r.version for r in installable_releases(Requirement("lib<3"), TagTarget(), repository)
@@ -393,13 +393,13 @@ def test_installable_releases_are_newest_first_without_reading_metadata():
     assert installable_releases(Requirement("lib; os_name == 'nt'"), TagTarget(), repository) == []
 
 
-def test_why_is_empty_for_a_project_not_pinned():
+def test_why_is_empty_for_a_project_not_pinned() -> None:
     resolution = resolve([Requirement("tool")], TagTarget(), SnapshotRepository(INDEX))
     assert resolution.why("lib") == ()
     assert resolution.why("Tool") == (("tool",),)
 
 
-def test_metadata_naming_another_release_is_passed_over():
+def test_metadata_naming_another_release_is_passed_over() -> None:
     class Misnamed(SnapshotRepository):
         def metadata(self, name, version, files):
             found = super().metadata(name, version, files)
@@ -411,7 +411,7 @@ def test_metadata_naming_another_release_is_passed_over():
     assert resolution.notes == ("skipped a 2.0: unusable metadata (it names a 9.9)",)
 
 
-def test_direct_reference_is_resolved_by_name_with_a_note():
+def test_direct_reference_is_resolved_by_name_with_a_note() -> None:
     requirement = Requirement("tool @ http://127.0.0.1/tool-1.0-py3-none-any.whl")
     resolution = resolve([requirement], TagTarget(), SnapshotRepository(INDEX))
     assert str(resolution.pins["tool"].version) == "1.0"

@@ -6,6 +6,8 @@ at that serial cannot have changed. The local upstream serves serials the same w
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from cellar.cli import main
@@ -21,7 +23,7 @@ from tests.support.upstream import LocalIndex
 JSON = "application/vnd.pypi.simple.v1+json"
 
 
-def test_serials_are_read_from_a_json_root_page_only():
+def test_serials_are_read_from_a_json_root_page_only() -> None:
     body = (
         b'{"meta": {"api-version": "1.1", "_last-serial": 9}, "projects": ['
         b'{"name": "Foo_Bar", "_last-serial": 7}, {"name": "baz"}, {"name": "q", "_last-serial": true}]}'
@@ -32,7 +34,7 @@ def test_serials_are_read_from_a_json_root_page_only():
         parse_index_serials(b'{"meta": ', JSON, "http://x/simple/")
 
 
-def test_a_snapshot_is_current_only_at_the_root_pages_serial():
+def test_a_snapshot_is_current_only_at_the_root_pages_serial() -> None:
     index = SerialIndex({"alpha": 5})
     snapshot = PageSnapshot(b"", JSON, "u", serial="5")
     assert index.current("alpha", snapshot)
@@ -42,7 +44,7 @@ def test_a_snapshot_is_current_only_at_the_root_pages_serial():
     assert not index.current("alpha", None)
 
 
-def test_the_setting_is_checked(tmp_path):
+def test_the_setting_is_checked(tmp_path: Path) -> None:
     path = tmp_path / "cellar.toml"
     path.write_text('[mirror]\ndirectory = "m"\nroot-serials = "sometimes"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"\[mirror\] root-serials: must be one of 'auto'"):
@@ -62,7 +64,11 @@ def run(tmp_path, index: LocalIndex, setting: str) -> int:
     return main(["mirror", "-c", str(config)])
 
 
-def test_a_rerun_asks_only_for_the_root_page_and_what_changed(tmp_path, local_index, capsys):
+def test_a_rerun_asks_only_for_the_root_page_and_what_changed(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     for name in ("alpha", "beta", "gamma"):
         local_index.add(build_wheel(name, "1.0"))
     assert run(tmp_path, local_index, "always") == 0
@@ -89,7 +95,10 @@ def test_a_rerun_asks_only_for_the_root_page_and_what_changed(tmp_path, local_in
     assert_consistent(web)
 
 
-def test_auto_below_the_threshold_and_never_do_not_read_the_root_page(tmp_path, local_index):
+def test_auto_below_the_threshold_and_never_do_not_read_the_root_page(
+    tmp_path: Path,
+    local_index: LocalIndex,
+) -> None:
     for name in ("alpha", "beta", "gamma"):
         local_index.add(build_wheel(name, "1.0"))
     for setting in ("auto", "never"):
@@ -100,7 +109,10 @@ def test_auto_below_the_threshold_and_never_do_not_read_the_root_page(tmp_path, 
         assert len(local_index.requests) == 3
 
 
-def test_an_upstream_without_serials_is_asked_page_by_page(tmp_path, caplog):
+def test_an_upstream_without_serials_is_asked_page_by_page(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     with LocalIndex(html_only=True) as index:
         for name in ("alpha", "beta", "gamma"):
             index.add(build_wheel(name, "1.0"))
@@ -133,7 +145,7 @@ def test_a_root_page_that_is_not_one_is_refused(body, error, match):
         parse_index_serials(body, JSON, "http://x/simple/")
 
 
-def test_names_that_are_not_project_names_get_no_serial():
+def test_names_that_are_not_project_names_get_no_serial() -> None:
     body = (
         b'{"meta": {"api-version": "1.1"}, "projects": ['
         b'{"name": "../etc", "_last-serial": 1}, {"name": "ok", "_last-serial": 2}]}'

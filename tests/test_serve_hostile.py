@@ -230,7 +230,7 @@ def _timed(auth: BasicAuth, header: str, times: int) -> list[float]:
         auth.close()
 
 
-def test_an_unknown_user_costs_the_same_check_as_a_wrong_password(tmp_path):
+def test_an_unknown_user_costs_the_same_check_as_a_wrong_password(tmp_path: Path) -> None:
     htpasswd = tmp_path / "htpasswd"
     # A real file's cost (about 50 ms a check), so scheduling noise cannot hide a difference.
     hashed = bcrypt.hashpw(b"wonderland", bcrypt.gensalt(rounds=10)).decode()
@@ -257,7 +257,7 @@ def _login(port: int, authorization: str, source: str = "127.0.0.1") -> int:
         connection.close()
 
 
-def test_wrong_passwords_from_one_address_do_not_lock_out_another(tmp_path):
+def test_wrong_passwords_from_one_address_do_not_lock_out_another(tmp_path: Path) -> None:
     web_root = make_web_root(tmp_path / "mirror" / "web")
     htpasswd = tmp_path / "htpasswd"
     htpasswd.write_text(f"alice:{bcrypt_hash('wonderland')}\n")
@@ -294,7 +294,7 @@ def test_wrong_passwords_from_one_address_do_not_lock_out_another(tmp_path):
         assert waited < 1.5, waited
 
 
-def test_the_back_off_doubles_forgets_and_stays_bounded():
+def test_the_back_off_doubles_forgets_and_stays_bounded() -> None:
     logins = FailedLogins(free=2, first=1.0, longest=8.0, forget_after=100.0, capacity=3)
     for moment in range(2):
         logins.failed("a", moment)

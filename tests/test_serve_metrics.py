@@ -98,7 +98,7 @@ def test_status_class(status, label):
     assert status_class(status) == label
 
 
-def test_the_exposition_is_well_formed():
+def test_the_exposition_is_well_formed() -> None:
     metrics = ServerMetrics.private()
     metrics.record("GET", "/simple/foo/", 200, 1000, 0.003)
     metrics.record("GET", "/simple/foo/", 200, 500, 0.2)
@@ -132,13 +132,13 @@ def test_the_exposition_is_well_formed():
         assert (f"{DURATION}_count", frozenset({("route", kind)})) in samples
 
 
-def test_without_a_successful_run_there_is_no_mirror_age():
+def test_without_a_successful_run_there_is_no_mirror_age() -> None:
     text = render_exposition(ServerMetrics.private().snapshot(), last_success=None, now=10.0)
     assert "cellar_mirror" not in text
     assert "cellar_workers 1\n" in text
 
 
-def test_the_mirror_age_comes_from_web_last_modified(tmp_path):
+def test_the_mirror_age_comes_from_web_last_modified(tmp_path: Path) -> None:
     assert last_success(tmp_path) is None  # never synced
     moment = datetime(2025, 6, 7, 8, 9, 10, tzinfo=UTC)
     (tmp_path / "last-modified").write_bytes(render_last_modified(moment))
@@ -147,7 +147,7 @@ def test_the_mirror_age_comes_from_web_last_modified(tmp_path):
     assert last_success(tmp_path) is None
 
 
-def test_slots_of_a_shared_file_are_summed_and_survive_a_reopening(tmp_path):
+def test_slots_of_a_shared_file_are_summed_and_survive_a_reopening(tmp_path: Path) -> None:
     shared = MetricsFile(tmp_path / "metrics", slots=3)
     shared.create()
     # Two mappings of one file, as two worker processes have.

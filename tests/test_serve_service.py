@@ -31,6 +31,7 @@ from tests.support.service import (
     serve_process,
     start_failure,
 )
+from tests.support.upstream import LocalIndex
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 #: A Combined Log Format line as the server writes it (the size is "-" when there is none).
@@ -71,7 +72,7 @@ def refused(port: int) -> None:
     raise AssertionError(f"port {port} still accepts connections")
 
 
-def test_workers_share_one_port_and_stop_together(tmp_path):
+def test_workers_share_one_port_and_stop_together(tmp_path: Path) -> None:
     make_web_root(tmp_path)
     config = serve_config(tmp_path, serve="workers = 3")
     with serve_process(config) as served:
@@ -87,7 +88,7 @@ def test_workers_share_one_port_and_stop_together(tmp_path):
     assert "Traceback" not in served.log
 
 
-def test_one_worker_is_one_process(tmp_path):
+def test_one_worker_is_one_process(tmp_path: Path) -> None:
     make_web_root(tmp_path)
     config = serve_config(tmp_path, serve="workers = 1")
     with serve_process(config) as served:
@@ -131,7 +132,7 @@ def test_a_download_in_flight_finishes_after_the_signal(tmp_path, workers, signu
     assert "Traceback" not in served.log
 
 
-def test_a_worker_that_dies_is_restarted(tmp_path):
+def test_a_worker_that_dies_is_restarted(tmp_path: Path) -> None:
     make_web_root(tmp_path)
     config = serve_config(tmp_path, serve="workers = 2")
     with serve_process(config) as served:
@@ -150,7 +151,7 @@ def test_a_worker_that_dies_is_restarted(tmp_path):
         assert served.stop() == 0
 
 
-def test_a_replacement_that_cannot_start_ends_the_server(tmp_path):
+def test_a_replacement_that_cannot_start_ends_the_server(tmp_path: Path) -> None:
     web = make_web_root(tmp_path)
     config = serve_config(tmp_path, serve="workers = 2")
     with serve_process(config) as served:
@@ -178,7 +179,7 @@ def test_a_port_in_use_is_one_clear_error(tmp_path, workers):
     assert "is serving" not in result.stderr
 
 
-def test_the_restart_budget_counts_a_sliding_window():
+def test_the_restart_budget_counts_a_sliding_window() -> None:
     budget = RestartBudget(limit=3, window=60.0)
     assert [budget.allow(t) for t in (0.0, 1.0, 2.0)] == [True, True, True]
     assert not budget.allow(30.0)  # a fourth within a minute
@@ -231,7 +232,7 @@ def test_the_access_log_goes_to_its_file_and_follows_logrotate(tmp_path, workers
     assert "GET /health" not in served.log
 
 
-def test_what_a_client_sends_cannot_forge_an_access_log_line(tmp_path):
+def test_what_a_client_sends_cannot_forge_an_access_log_line(tmp_path: Path) -> None:
     make_web_root(tmp_path)
     config = serve_config(tmp_path, serve='access-log = "access.log"')
     forged = 'pip" 200 1 "-" "x'
@@ -328,7 +329,10 @@ class Checker:
         self.files_checked += 1
 
 
-def test_the_server_never_lists_a_file_not_in_place_while_mirror_runs(tmp_path, local_index):
+def test_the_server_never_lists_a_file_not_in_place_while_mirror_runs(
+    tmp_path: Path,
+    local_index: LocalIndex,
+) -> None:
     payload = os.urandom(200 * 1024)  # stored, not compressed: each file takes a moment
 
     def release(name: str, version: str) -> None:

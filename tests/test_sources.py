@@ -28,7 +28,7 @@ def strings(requirements) -> list[str]:
 # -- pip requirements files ---------------------------------------------------------------------
 
 
-def test_comments_blank_lines_continuations_extras_markers_and_hashes(tmp_path):
+def test_comments_blank_lines_continuations_extras_markers_and_hashes(tmp_path: Path) -> None:
     path = write(
         tmp_path / "requirements.txt",
         "# a full-line comment\n"
@@ -52,7 +52,9 @@ def test_comments_blank_lines_continuations_extras_markers_and_hashes(tmp_path):
     assert source.constraints == ()
 
 
-def test_nested_requirements_and_constraints_are_relative_to_the_including_file(tmp_path):
+def test_nested_requirements_and_constraints_are_relative_to_the_including_file(
+    tmp_path: Path,
+) -> None:
     write(tmp_path / "reqs" / "base.txt", "-r common/more.txt\nclick\n")
     write(tmp_path / "reqs" / "common" / "more.txt", "rich\n--constraint ../../pins.txt\n")
     write(tmp_path / "pins.txt", "rich==13.7.1\n-cmore-pins.txt\n")
@@ -66,7 +68,7 @@ def test_nested_requirements_and_constraints_are_relative_to_the_including_file(
     ]
 
 
-def test_the_same_file_included_twice_is_not_a_cycle(tmp_path):
+def test_the_same_file_included_twice_is_not_a_cycle(tmp_path: Path) -> None:
     write(tmp_path / "common.txt", "six\n")
     write(tmp_path / "a.txt", "-r common.txt\n")
     write(tmp_path / "b.txt", "-r common.txt\n")
@@ -74,7 +76,7 @@ def test_the_same_file_included_twice_is_not_a_cycle(tmp_path):
     assert strings(source.requirements) == ["six", "six"]
 
 
-def test_cycles_are_detected_and_shown(tmp_path):
+def test_cycles_are_detected_and_shown(tmp_path: Path) -> None:
     write(tmp_path / "a.txt", "six\n-r sub/b.txt\n")
     write(tmp_path / "sub" / "b.txt", "# b\n-r ../a.txt\n")
     with pytest.raises(RequirementsFileError) as caught:
@@ -118,21 +120,24 @@ def test_what_a_mirror_cannot_serve_is_an_error_naming_file_and_line(tmp_path, l
     assert isinstance(caught.value, CellarError)
 
 
-def test_constraints_cannot_have_extras(tmp_path):
+def test_constraints_cannot_have_extras(tmp_path: Path) -> None:
     write(tmp_path / "c.txt", "requests[socks]==2.32.0\n")
     with pytest.raises(RequirementsFileError, match="extras") as caught:
         read_requirements_file(write(tmp_path / "r.txt", "-c c.txt\n"))
     assert caught.value.path == tmp_path / "c.txt"
 
 
-def test_a_line_number_is_where_a_continued_line_starts(tmp_path):
+def test_a_line_number_is_where_a_continued_line_starts(tmp_path: Path) -> None:
     path = write(tmp_path / "r.txt", "six\nrequests \\\n  >=>2\n")
     with pytest.raises(RequirementsFileError) as caught:
         read_requirements_file(path)
     assert caught.value.lineno == 2
 
 
-def test_installer_options_are_ignored_with_a_warning(tmp_path, caplog):
+def test_installer_options_are_ignored_with_a_warning(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     path = write(
         tmp_path / "r.txt",
         "--index-url https://example.invalid/simple\n"
@@ -153,7 +158,10 @@ def test_installer_options_are_ignored_with_a_warning(tmp_path, caplog):
     assert messages[6].startswith(f"{path}:7: ignoring --prefer-binary")
 
 
-def test_environment_variables_expand_as_pip_expands_them(tmp_path, monkeypatch):
+def test_environment_variables_expand_as_pip_expands_them(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     path = write(tmp_path / "r.txt", "requests==${REQUESTS_VERSION}\nsix\n")
     source = read_requirements_file(path, environ={"REQUESTS_VERSION": "2.32.3"})
     assert str(source.requirements[0]) == "requests==2.32.3"
@@ -166,7 +174,7 @@ def test_environment_variables_expand_as_pip_expands_them(tmp_path, monkeypatch)
     assert caught.value.lineno == 1
 
 
-def test_encodings_and_a_missing_file(tmp_path):
+def test_encodings_and_a_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "bom.txt"
     path.write_bytes(b"\xef\xbb\xbfsix\n")
     assert strings(read_requirements_file(path).requirements) == ["six"]
@@ -179,7 +187,7 @@ def test_encodings_and_a_missing_file(tmp_path):
     assert caught.value.lineno is None
 
 
-def test_requirements_match_pips_own_parser(tmp_path):
+def test_requirements_match_pips_own_parser(tmp_path: Path) -> None:
     from pip._internal.network.session import PipSession  # noqa: PLC0415 - pip's own parser as the reference
     from pip._internal.req.req_file import parse_requirements  # noqa: PLC0415
 
@@ -221,7 +229,7 @@ docs = ["sphinx"]
 """
 
 
-def test_pyproject_reads_dependencies_and_every_extra_by_default(tmp_path):
+def test_pyproject_reads_dependencies_and_every_extra_by_default(tmp_path: Path) -> None:
     path = write(tmp_path / "pyproject.toml", PYPROJECT)
     assert strings(read_pyproject(path).dependencies) == [
         "httpx>=0.27",
@@ -233,7 +241,9 @@ def test_pyproject_reads_dependencies_and_every_extra_by_default(tmp_path):
     ]
 
 
-def test_pyproject_selected_extras_follow_self_references_with_their_markers(tmp_path):
+def test_pyproject_selected_extras_follow_self_references_with_their_markers(
+    tmp_path: Path,
+) -> None:
     path = write(tmp_path / "pyproject.toml", PYPROJECT)
     assert strings(read_pyproject(path, extras=[]).dependencies) == [
         "httpx>=0.27",
@@ -256,7 +266,7 @@ def test_pyproject_selected_extras_follow_self_references_with_their_markers(tmp
     assert not sphinx.marker.evaluate(on_arm)
 
 
-def test_pyproject_self_reference_cycles_end(tmp_path):
+def test_pyproject_self_reference_cycles_end(tmp_path: Path) -> None:
     path = write(
         tmp_path / "pyproject.toml",
         '[project]\nname = "me"\ndependencies = []\n[project.optional-dependencies]\n'
@@ -269,7 +279,7 @@ def test_pyproject_self_reference_cycles_end(tmp_path):
     ]
 
 
-def test_pyproject_build_requirements_are_its_own_or_pips_default(tmp_path):
+def test_pyproject_build_requirements_are_its_own_or_pips_default(tmp_path: Path) -> None:
     path = write(tmp_path / "pyproject.toml", PYPROJECT)
     assert strings(read_pyproject(path).build) == ["hatchling"]
     bare = write(tmp_path / "bare" / "pyproject.toml", '[project]\nname = "x"\ndependencies = []\n')
@@ -292,7 +302,7 @@ all = [{include-group = "test"}, {include-group = "Typing"}, "me"]
 """
 
 
-def test_dependency_groups_expand_their_includes_and_the_project_itself(tmp_path):
+def test_dependency_groups_expand_their_includes_and_the_project_itself(tmp_path: Path) -> None:
     path = write(tmp_path / "pyproject.toml", DEPENDENCY_GROUPS)
     groups = {name: strings(group) for name, group in read_pyproject(path).groups.items()}
     typing = ["mypy", 'types-requests; python_version < "3.12"']
@@ -425,7 +435,10 @@ hashes = {sha256 = "00"}
 """
 
 
-def test_pylock_packages_become_pins_with_their_markers(tmp_path, caplog):
+def test_pylock_packages_become_pins_with_their_markers(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     path = write(tmp_path / "pylock.toml", PYLOCK)
     with caplog.at_level(logging.WARNING, logger="cellar.config"):
         pins = read_pylock(path)
@@ -452,7 +465,10 @@ def test_pylock_packages_become_pins_with_their_markers(tmp_path, caplog):
     ]
 
 
-def test_pylock_entry_without_a_version_is_skipped(tmp_path, caplog):
+def test_pylock_entry_without_a_version_is_skipped(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     path = write(
         tmp_path / "pylock.toml",
         'lock-version = "1.0"\n[[packages]]\nname = "x"\n[[packages.wheels]]\nname = "x-1-py3-none-any.whl"\n',
@@ -462,7 +478,7 @@ def test_pylock_entry_without_a_version_is_skipped(tmp_path, caplog):
     assert "gives no version" in caplog.records[0].getMessage()
 
 
-def test_pylock_newer_minor_version_warns(tmp_path, caplog):
+def test_pylock_newer_minor_version_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = write(
         tmp_path / "pylock.toml",
         'lock-version = "1.1"\n[[packages]]\nname = "six"\nversion = "1.16.0"\n',

@@ -23,7 +23,7 @@ from cellar.select.targets import (
 LEGACY = ("manylinux1_", "manylinux2010_", "manylinux2014_")
 
 
-def test_linux_marker_environment():
+def test_linux_marker_environment() -> None:
     env = TargetEnvironment("3.11", "manylinux_2_28_aarch64").markers()
     assert env == {
         "implementation_name": "cpython",
@@ -55,7 +55,7 @@ def test_windows_marker_environment(platform, machine):
     assert env["python_version"] == "3.12"
 
 
-def test_macos_and_pypy_marker_environments():
+def test_macos_and_pypy_marker_environments() -> None:
     mac = TargetEnvironment("3.13", "macosx_14_0_arm64").markers()
     assert (mac["sys_platform"], mac["platform_system"], mac["platform_machine"]) == (
         "darwin",
@@ -69,7 +69,7 @@ def test_macos_and_pypy_marker_environments():
     assert pypy["python_full_version"] == "3.10.0"
 
 
-def test_markers_evaluate_per_target():
+def test_markers_evaluate_per_target() -> None:
     marker = Marker("sys_platform == 'win32' and python_version < '3.12'")
     assert marker.evaluate(TargetEnvironment("3.11", "win_amd64").markers())
     assert not marker.evaluate(TargetEnvironment("3.12", "win_amd64").markers())
@@ -84,7 +84,7 @@ def test_markers_evaluate_per_target():
     )
 
 
-def test_host_target_matches_the_running_interpreter():
+def test_host_target_matches_the_running_interpreter() -> None:
     host = host_target()
     assert list(host.tags) == list(sys_tags())
     assert host.python == "{}.{}.{}".format(*sys.version_info[:3])
@@ -94,14 +94,14 @@ def test_host_target_matches_the_running_interpreter():
         assert host.markers()[key] == real[key], key  # type: ignore[literal-required]
 
 
-def test_names_and_full_versions():
+def test_names_and_full_versions() -> None:
     assert TargetEnvironment("3.11", "manylinux_2_28_x86_64").name == "cp311-manylinux_2_28_x86_64"
     assert TargetEnvironment("3.11.7", "win_amd64").name == "cp3.11.7-win_amd64"
     assert TargetEnvironment("3.10", "win_amd64", "pypy").name == "pp310-win_amd64"
     assert str(TargetEnvironment("3.9", "win32").python_full_version) == "3.9.0"
 
 
-def test_manylinux_accepts_every_older_glibc_and_the_legacy_names():
+def test_manylinux_accepts_every_older_glibc_and_the_legacy_names() -> None:
     tags = TargetEnvironment("3.12", "manylinux_2_28_x86_64").tags
     platforms = [p for p in dict.fromkeys(t.platform for t in tags) if p != "any"]
     assert platforms[:3] == ["linux_x86_64", "manylinux_2_28_x86_64", "manylinux_2_27_x86_64"]
@@ -123,7 +123,7 @@ def test_manylinux_accepts_every_older_glibc_and_the_legacy_names():
     ]
 
 
-def test_wheel_rank_orders_wheels_as_an_installer_prefers_them():
+def test_wheel_rank_orders_wheels_as_an_installer_prefers_them() -> None:
     target = TargetEnvironment("3.12", "manylinux_2_28_x86_64")
     specific = target.wheel_rank(
         "numpy-2.1.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
@@ -145,7 +145,7 @@ def test_wheel_rank_orders_wheels_as_an_installer_prefers_them():
     assert mac.wheel_rank("numpy-2.1.0-cp312-cp312-macosx_10_9_x86_64.whl") is None
 
 
-def test_aliases_expand_and_tags_pass_through():
+def test_aliases_expand_and_tags_pass_through() -> None:
     assert expand_platform("linux") == ("manylinux_2_28_x86_64",)
     assert expand_platform("Linux-AArch64") == ("manylinux_2_28_aarch64",)
     assert expand_platform("alpine") == ("musllinux_1_2_x86_64",)
@@ -181,7 +181,7 @@ def test_unknown_platforms_are_named_with_the_aliases(platform):
     assert isinstance(caught.value, CellarError)
 
 
-def test_targets_for_is_the_deduplicated_cross_product():
+def test_targets_for_is_the_deduplicated_cross_product() -> None:
     targets = targets_for(["3.11", "3.12"], ["linux", "manylinux_2_28_x86_64", "macos"])
     assert [t.name for t in targets] == [
         "cp311-manylinux_2_28_x86_64",

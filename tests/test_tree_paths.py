@@ -121,7 +121,7 @@ def test_printable_text_has_no_control_characters_and_keeps_the_rest(text):
         assert shown == text
 
 
-def test_a_symlink_out_of_the_tree_is_refused(tmp_path):
+def test_a_symlink_out_of_the_tree_is_refused(tmp_path: Path) -> None:
     root = tmp_path / "web"
     (root / "simple").mkdir(parents=True)
     outside = tmp_path / "outside"

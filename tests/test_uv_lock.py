@@ -174,7 +174,10 @@ def write_lock(tmp_path: Path, body: str) -> Path:
     return path
 
 
-def test_conflicting_extras_are_all_taken_and_other_sources_skipped(tmp_path, caplog):
+def test_conflicting_extras_are_all_taken_and_other_sources_skipped(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """uv writes the extras and groups a lock is installed with into its markers; every
     selection is mirrored. A project from git is no index's to serve."""
     path = write_lock(
@@ -255,7 +258,7 @@ def test_uv_lock_problems_are_errors_naming_the_file(tmp_path, text, reason):
     assert str(caught.value).startswith(str(path))
 
 
-def test_a_dependency_cycle_with_markers_ends(tmp_path):
+def test_a_dependency_cycle_with_markers_ends(tmp_path: Path) -> None:
     path = write_lock(
         tmp_path,
         """

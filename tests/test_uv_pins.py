@@ -151,7 +151,10 @@ def test_a_set_uv_cannot_resolve_is_a_warning_not_a_failure_of_its_own(upstream,
     assert "Traceback" not in result.stderr
 
 
-def test_uv_asked_for_and_missing_is_a_clear_error(tmp_path, monkeypatch):
+def test_uv_asked_for_and_missing_is_a_clear_error(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # A machine without uv: the uv package is installed in the test environment, so its
     # absence is imitated by replacing the finder (the one thing mocked here).
     monkeypatch.setattr(plan_module, "find_uv", lambda: None)
@@ -166,7 +169,7 @@ def test_uv_asked_for_and_missing_is_a_clear_error(tmp_path, monkeypatch):
     assert uv_settings(load_config(config)) is None
 
 
-def test_resolvers_must_include_pip(tmp_path):
+def test_resolvers_must_include_pip(tmp_path: Path) -> None:
     config = write_config(
         tmp_path, "http://127.0.0.1:9/simple/", ["q"], extra_packages='resolvers = ["uv"]'
     )
@@ -180,7 +183,7 @@ def test_resolvers_must_include_pip(tmp_path):
     assert '[packages] resolvers: must be ["pip"] or ["pip", "uv"]' in result.stderr
 
 
-def test_uvs_answers_are_reused_until_a_page_they_rest_on_changes(tmp_path):
+def test_uvs_answers_are_reused_until_a_page_they_rest_on_changes(tmp_path: Path) -> None:
     def uv_requests(index: LocalIndex) -> int:
         return sum(1 for r in index.requests if r.headers.get("User-Agent", "").startswith("uv/"))
 
@@ -207,7 +210,7 @@ def test_uvs_answers_are_reused_until_a_page_they_rest_on_changes(tmp_path):
         assert target["projects"]["capped"] == ["1.0", "3.0"]  # pip's, and uv's new one
 
 
-def test_uv_builds_nothing_unless_allowed(tmp_path):
+def test_uv_builds_nothing_unless_allowed(tmp_path: Path) -> None:
     """An sdist-only dependency: uv would have to build it, which it does not do by default
     (nothing from the upstream runs); the warning says so and pip's closure is whole. With
     [packages] uv-builds, uv resolves the set."""

@@ -388,7 +388,7 @@ def test_the_lock_keeps_verify_away_from_a_running_mirror(mirrored):
     assert "another cellar process is working on this mirror" in result.stderr
 
 
-def test_verify_without_a_mirror_exits_2(tmp_path):
+def test_verify_without_a_mirror_exits_2(tmp_path: Path) -> None:
     config = write_config(tmp_path, "http://127.0.0.1:9/simple/", ["alpha"])
     result = run_cli("verify", "-c", str(config))
     assert result.returncode == 2
@@ -483,7 +483,7 @@ def test_restart_and_a_run_of_the_other_kind_do_not_resume(mirrored, capsys):
     assert "checked 6, 1 skipped" in capsys.readouterr().out
 
 
-def test_listing_round_trips_through_the_json_page():
+def test_listing_round_trips_through_the_json_page() -> None:
     """Every field the render module writes is read back: a field added to DistFile or
     PublishedFile without teaching ``listing_from_json`` fails here, not in production."""
     assert {f.name for f in dataclasses.fields(DistFile)} == {
