@@ -52,7 +52,7 @@ finally:
 
 
 @pytest.mark.parametrize("arguments", [["--version"], ["--help"], ["mirror", "--help"]])
-def test_help_and_version_load_nothing_heavy(arguments):
+def test_help_and_version_load_nothing_heavy(arguments: list[str]) -> None:
     script = LOADED.format(heavy=HEAVY)
     result = subprocess.run(
         [sys.executable, "-c", script, *arguments], capture_output=True, text=True, check=False
@@ -201,7 +201,7 @@ def test_an_empty_selection_says_so(tmp_path: Path, local_index: LocalIndex) -> 
 
 
 @pytest.mark.parametrize("port", ["99999", "-1", "http"])
-def test_a_port_out_of_range_is_a_usage_error(port):
+def test_a_port_out_of_range_is_a_usage_error(port: str) -> None:
     result = run_cli("serve", f"--port={port}")
     assert result.returncode == 2
     assert f"argument --port: '{port}' is not a port (0 to 65535)" in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
 
 import pytest
 
@@ -10,7 +11,7 @@ from cellar.collector import collector_paused
 
 
 @pytest.fixture(autouse=True)
-def _restore_collector():
+def _restore_collector() -> Iterator[None]:
     enabled = gc.isenabled()
     yield
     if enabled:

@@ -8,11 +8,12 @@ import pytest
 
 from cellar.config.checks import ConfigError
 from cellar.config.load import load_config
+from cellar.config.serve import ServeSettings
 
 BASE = '[mirror]\ndirectory = "m"\n[packages]\ndependencies = false\n'
 
 
-def load(tmp_path: Path, serve: str):
+def load(tmp_path: Path, serve: str) -> ServeSettings:
     path = tmp_path / "cellar.toml"
     path.write_text(f"{BASE}[serve]\n{serve}", encoding="utf-8")
     return load_config(path).serve

@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
@@ -176,7 +177,7 @@ def test_leftover_temporary_files_are_swept(tmp_path: Path, local_index: LocalIn
 
 
 @contextmanager
-def small_filesystem(path: Path, size: str):
+def small_filesystem(path: Path, size: str) -> Iterator[Path]:
     """Mount a tmpfs of ``size`` at ``path`` (a real full disk; needs root, as CI runs)."""
     path.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(

@@ -46,7 +46,7 @@ def tree(tmp_path: Path) -> Path:
     return web
 
 
-def test_files_under_packages_with_their_size_and_mtime(tree):
+def test_files_under_packages_with_their_size_and_mtime(tree: Path) -> None:
     inventory = take_inventory(tree)
     wheel = (tree / "packages/ab/cd/ef/alpha-1.0.whl").stat()
     linked = (tree / "packages/loose.whl").stat()
@@ -73,7 +73,7 @@ def _mtime(tree: Path, below: str) -> int:
     return (tree / "packages" / below).stat().st_mtime_ns
 
 
-def test_orphans_are_the_unlisted_files_and_every_temporary_file(tree):
+def test_orphans_are_the_unlisted_files_and_every_temporary_file(tree: Path) -> None:
     listed = {"packages/ab/cd/ef/alpha-1.0.whl", "packages/ab/fifo", "packages/loose.whl"}
     assert find_orphans(tree, listed) == [
         (TEMP, "a temporary file left by an interrupted run"),
@@ -126,7 +126,7 @@ def test_packages_on_another_disk_through_a_link_is_walked(tmp_path: Path) -> No
     assert list(take_inventory(web).files) == ["packages/ab/cd/ef/alpha-1.0.whl"]
 
 
-def test_page_marks_of_each_directory_holding_every_page_file(tree):
+def test_page_marks_of_each_directory_holding_every_page_file(tree: Path) -> None:
     page = (tree / "simple/alpha/index.html").stat()
     assert take_inventory(tree, ("index.html",)).pages == {"simple/alpha": page_marks_of([page])}
     assert take_inventory(tree, ("index.html", "index.v1_json")).pages == {}  # one is missing

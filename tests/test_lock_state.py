@@ -79,7 +79,9 @@ def test_state_lives_in_the_mirror_and_remembers(tmp_path: Path) -> None:
         )
     assert state_path(tmp_path).is_file()
     with MirrorState.open(tmp_path, create=False) as state:
-        assert state.file("packages/a/b/c/x.whl").size == 3
+        record = state.file("packages/a/b/c/x.whl")
+        assert record is not None
+        assert record.size == 3
         assert state.project_names() == {"x": "X"}
         assert state.totals().files == 1
         last = state.last_run()

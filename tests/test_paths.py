@@ -44,7 +44,7 @@ def test_pypi_shape_with_another_file_name_is_not_trusted() -> None:
         ("ok-1.0.tar.gz", "http://h/packages/%2e%2e/ok-1.0.tar.gz"),
     ],
 )
-def test_hostile_names_and_paths_are_refused(filename, url):
+def test_hostile_names_and_paths_are_refused(filename: str, url: str) -> None:
     with pytest.raises(UnsafePathError) as caught:
         mirror_path("evil", DistFile(filename, url), SHA)
     assert caught.value.project == "evil"

@@ -24,7 +24,7 @@ class Anchors(HTMLParser):
         self.anchors: list[dict[str, str | None]] = []
         self.meta: dict[str, str | None] = {}
 
-    def handle_starttag(self, tag, attrs):
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "a":
             self.anchors.append(dict(attrs))
         if tag == "meta":
@@ -72,7 +72,7 @@ def test_html_page_attributes() -> None:
     assert first["data-yanked"] == 'broken "build" <oops>'
     assert first["data-core-metadata"] == f"sha256={META}"
     assert first["data-dist-info-metadata"] == f"sha256={META}"
-    assert second["href"].startswith("../../packages/12/34/56/foo_bar-2.0%2Blocal.tar.gz#")
+    assert str(second["href"]).startswith("../../packages/12/34/56/foo_bar-2.0%2Blocal.tar.gz#")
     assert second["data-yanked"] == ""  # never bare: an empty reason is still a value
     assert "data-core-metadata" not in second
     assert "data-requires-python" not in second

@@ -53,7 +53,7 @@ def test_the_setting_is_checked(tmp_path: Path) -> None:
     assert load_config(path).mirror.root_serials == "auto"
 
 
-def run(tmp_path, index: LocalIndex, setting: str) -> int:
+def run(tmp_path: Path, index: LocalIndex, setting: str) -> int:
     config = write_config(
         tmp_path,
         index.url,
@@ -139,7 +139,7 @@ def test_an_upstream_without_serials_is_asked_page_by_page(
         (b"\xff\xfe", "malformed", "http://x/simple/"),
     ],
 )
-def test_a_root_page_that_is_not_one_is_refused(body, error, match):
+def test_a_root_page_that_is_not_one_is_refused(body: bytes, error: str, match: str) -> None:
     expected = UnsupportedAPIVersionError if error == "version" else MalformedPageError
     with pytest.raises(expected, match=match):
         parse_index_serials(body, JSON, "http://x/simple/")
