@@ -255,12 +255,12 @@ def test_size_filter_counts_every_file_and_spares_the_exempt() -> None:
         ("3T", 3 << 40),
     ],
 )
-def test_sizes_read_as_humanfriendly_binary(text, size):
+def test_sizes_read_as_humanfriendly_binary(text: str, size: int) -> None:
     assert parse_size(text) == size
 
 
 @pytest.mark.parametrize("text", ["", "G", "1 Q", "-1G", "one gigabyte"])
-def test_bad_sizes(text):
+def test_bad_sizes(text: str) -> None:
     with pytest.raises(ValueError, match="is not a size"):
         parse_size(text)
 
@@ -294,7 +294,7 @@ def test_package_types_from_file_names() -> None:
         ("other-1.0.tar.bz2", None),
     ],
 )
-def test_any_file_version(filename, version):
+def test_any_file_version(filename: str, version: str | None) -> None:
     found = any_file_version(filename, canonicalize_name("foo-bar"))
     assert found == (Version(version) if version else None)
 

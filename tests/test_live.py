@@ -19,7 +19,7 @@ from tests.support.mirror import assert_consistent, cellar_serve, write_config
 pytestmark = pytest.mark.live
 
 
-def test_mirror_from_pypi_and_install(tmp_path, installer_env):
+def test_mirror_from_pypi_and_install(tmp_path: Path, installer_env: dict[str, str]) -> None:
     config = write_config(tmp_path, default_upstream(), ["six==1.16.0", "idna>=3.7,<3.9"])
     assert main(["mirror", "-c", str(config)]) == 0
     web = tmp_path / "mirror" / "web"
@@ -40,7 +40,9 @@ def test_mirror_from_pypi_and_install(tmp_path, installer_env):
     assert out.strip() == "1.16.0"
 
 
-def test_closure_of_pandas_folium_pip_for_cpython_311_manylinux(tmp_path, installer_env):
+def test_closure_of_pandas_folium_pip_for_cpython_311_manylinux(
+    tmp_path: Path, installer_env: dict[str, str]
+) -> None:
     """The issue's promise on real projects: the closure alone installs and imports."""
     config = write_config(tmp_path, default_upstream(), ["pandas", "folium", "pip"])
     with config.open("a", encoding="utf-8") as stream:

@@ -57,7 +57,9 @@ def anchors(page: bytes) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_pip_installs_a_wheel_and_sees_only_this_index(local_index, tmp_path, installer_env):
+def test_pip_installs_a_wheel_and_sees_only_this_index(
+    local_index: LocalIndex, tmp_path: Path, installer_env: dict[str, str]
+) -> None:
     local_index.add(build_wheel("Foo_Bar.baz", "1.0"))
     local_index.add(build_wheel("Foo_Bar.baz", "2.0"))
     python = make_venv(tmp_path / "venv")
@@ -71,7 +73,9 @@ def test_pip_installs_a_wheel_and_sees_only_this_index(local_index, tmp_path, in
 
 
 @pytest.mark.slow
-def test_uv_installs_a_wheel(local_index, tmp_path, installer_env):
+def test_uv_installs_a_wheel(
+    local_index: LocalIndex, tmp_path: Path, installer_env: dict[str, str]
+) -> None:
     local_index.add(build_wheel("zope.thing", "4.0", requires_python=">=3.8"))
     python = uv_venv(tmp_path / "venv", sys.executable, env=installer_env)
     result = uv_install(python, local_index.url, "zope.thing", env=installer_env)
@@ -80,7 +84,9 @@ def test_uv_installs_a_wheel(local_index, tmp_path, installer_env):
 
 
 @pytest.mark.slow
-def test_pip_skips_a_yanked_file_unless_pinned(local_index, tmp_path, installer_env):
+def test_pip_skips_a_yanked_file_unless_pinned(
+    local_index: LocalIndex, tmp_path: Path, installer_env: dict[str, str]
+) -> None:
     local_index.add(build_wheel("alpha", "1.0"))
     local_index.add(build_wheel("alpha", "2.0"), yanked="broken build")
     python = make_venv(tmp_path / "venv")
@@ -316,7 +322,9 @@ def test_distributions_are_deterministic_and_well_formed() -> None:
     assert sdist.sha256 == build_sdist("Foo_Bar.baz", "1.0", requires_python=">=3.9").sha256
     with tarfile.open(fileobj=io.BytesIO(sdist.data)) as archive:
         names = sorted(archive.getnames())
-        pkg_info = archive.extractfile("foo_bar_baz-1.0/PKG-INFO").read()
+        member = archive.extractfile("foo_bar_baz-1.0/PKG-INFO")
+        assert member is not None
+        pkg_info = member.read()
     assert names == [
         "foo_bar_baz-1.0/PKG-INFO",
         "foo_bar_baz-1.0/foo_bar_baz/__init__.py",

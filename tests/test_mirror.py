@@ -12,6 +12,7 @@ import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -39,7 +40,9 @@ def populate(index: LocalIndex) -> None:
     index.add(build_wheel("beta", "0.1"), metadata=False)
 
 
-def mirror(tmp_path: Path, index: LocalIndex, *requirements: str) -> tuple[int, Path]:
+def mirror(
+    tmp_path: Path, index: LocalIndex | LocalIndexAt, *requirements: str
+) -> tuple[int, Path]:
     config = write_config(tmp_path, index.url, requirements, extra_packages=EVERY_VERSION)
     return main(["mirror", "-c", str(config)]), tmp_path / "mirror" / "web"
 
@@ -140,7 +143,9 @@ def test_a_file_of_a_changed_project_is_checked_again(
 
 
 @pytest.mark.parametrize("layout", ["pypi", "flat"])
-def test_html_only_upstream_with_relative_urls(tmp_path, layout):
+def test_html_only_upstream_with_relative_urls(
+    tmp_path: Path, layout: Literal["pypi", "flat"]
+) -> None:
     with LocalIndex(html_only=True, relative_urls=True, file_layout=layout) as index:
         populate(index)
         code, web = mirror(tmp_path, index, "alpha", "foo-bar-baz")

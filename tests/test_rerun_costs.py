@@ -22,6 +22,7 @@ import pytest
 
 from cellar.cli import main
 from cellar.config.load import load_config
+from cellar.config.model import RootSerials
 from cellar.state import MirrorState, PlanMemo
 from cellar.sync.bounded import each_bounded
 from cellar.sync.memo import plan_groups, settings_key
@@ -363,7 +364,9 @@ def _with(config: Path, old: str, new: str) -> Path:
         ("auto", SerialCosts(1000, 0.05, 6.0), False),
     ],
 )
-def test_root_serials_are_read_when_they_cost_less(setting, costs, expected):
+def test_root_serials_are_read_when_they_cost_less(
+    setting: RootSerials, costs: SerialCosts, expected: bool
+) -> None:
     assert use_root_serials(setting, costs, concurrency=10) is expected
 
 
@@ -426,7 +429,9 @@ def test_a_state_from_before_these_records_is_brought_up_to_date(
 
 
 @pytest.mark.parametrize("dependencies", [True, False])
-def test_what_failed_fails_again_until_it_is_mended(tmp_path, local_index, dependencies):
+def test_what_failed_fails_again_until_it_is_mended(
+    tmp_path: Path, local_index: LocalIndex, dependencies: bool
+) -> None:
     # A plan or a file that failed is never kept as done: each run says so again, exit 1,
     # and the run after the upstream mends it mirrors it.
     populate(local_index)

@@ -45,7 +45,7 @@ def test_linux_marker_environment() -> None:
     ("platform", "machine"),
     [("win_amd64", "AMD64"), ("win_arm64", "ARM64"), ("win32", "x86")],
 )
-def test_windows_marker_environment(platform, machine):
+def test_windows_marker_environment(platform: str, machine: str) -> None:
     env = TargetEnvironment("3.12.4", platform).markers()
     assert env["sys_platform"] == "win32"
     assert env["platform_system"] == "Windows"
@@ -173,7 +173,7 @@ def test_aliases_expand_and_tags_pass_through() -> None:
         "",
     ],
 )
-def test_unknown_platforms_are_named_with_the_aliases(platform):
+def test_unknown_platforms_are_named_with_the_aliases(platform: str) -> None:
     with pytest.raises(InvalidTargetError) as caught:
         expand_platform(platform)
     assert repr(platform) in str(caught.value)
@@ -206,7 +206,9 @@ def test_targets_for_is_the_deduplicated_cross_product() -> None:
         (["3.11"], ["linux"], "jython", "jython"),
     ],
 )
-def test_targets_for_names_the_bad_value(pythons, platforms, implementation, bad):
+def test_targets_for_names_the_bad_value(
+    pythons: list[str], platforms: list[str], implementation: str, bad: str
+) -> None:
     with pytest.raises(InvalidTargetError) as caught:
         targets_for(pythons, platforms, implementation)
     assert caught.value.value == bad
@@ -273,7 +275,9 @@ def pip_tags() -> dict[tuple[str, str, str], list[Tag]]:
 
 
 @pytest.mark.parametrize("case", PIP_CASES, ids="-".join)
-def test_tags_match_pip(case, pip_tags):
+def test_tags_match_pip(
+    case: tuple[str, str, str], pip_tags: dict[tuple[str, str, str], list[Tag]]
+) -> None:
     python, platform, implementation = case
     ours = list(TargetEnvironment(python, platform, implementation).tags)
     theirs = pip_tags[case]
