@@ -27,7 +27,9 @@ def data(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("name", CONFS)
-def test_converted_toml_loads_back_into_the_same_config(data, tmp_path, name):
+def test_converted_toml_loads_back_into_the_same_config(
+    data: Path, tmp_path: Path, name: str
+) -> None:
     source = data / name
     original = load_config(source)
     text, code = convert_command(source)
@@ -40,7 +42,7 @@ def test_converted_toml_loads_back_into_the_same_config(data, tmp_path, name):
     assert again == dataclasses.replace(original, source=converted)
 
 
-def test_warnings_become_comments(data):
+def test_warnings_become_comments(data: Path) -> None:
     text, code = convert_command(data / "ignored.conf")
     assert code == 0
     comments = [line for line in text.splitlines() if line.startswith("#   ")]
@@ -51,7 +53,7 @@ def test_warnings_become_comments(data):
     assert "\nall = true\n" in text
 
 
-def test_filters_toml(data):
+def test_filters_toml(data: Path) -> None:
     text, _ = convert_command(data / "filters.conf")
     table = tomllib.loads(text)
     assert table["filters"]["release-patterns"] == [r".+alpha\d$", r"^0\."]
@@ -155,7 +157,7 @@ def test_toml_filters_table(tmp_path: Path) -> None:
         ),
     ],
 )
-def test_toml_filter_problems(tmp_path, text, key, message):
+def test_toml_filter_problems(tmp_path: Path, text: str, key: str, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, text))
     problems = {problem.key: problem.message for problem in caught.value.problems}

@@ -132,18 +132,18 @@ def html_links(server: Served, project: str) -> dict[str, dict[str, str | None]]
 # -- PEP 503: the root page, project pages, names -------------------------------------------
 
 
-def test_503_root_page_links_every_project_by_its_normalised_name(server):
+def test_503_root_page_links_every_project_by_its_normalised_name(server: Served) -> None:
     links = server.get("/simple/", HTML).html().links
     hrefs = {attrs["href"] for attrs in links.values()}
     assert hrefs == {"alpha/", "foo-bar-baz/", "zope-thing/", "nometa/", "gone/"}
 
 
-def test_503_root_page_names_the_projects(server):
+def test_503_root_page_names_the_projects(server: Served) -> None:
     names = {re.sub(r"[-_.]+", "-", text).lower() for text in server.get("/simple/").html().links}
     assert names == {"alpha", "foo-bar-baz", "zope-thing", "nometa", "gone"}
 
 
-def test_503_project_page_links_each_file_by_its_name(server):
+def test_503_project_page_links_each_file_by_its_name(server: Served) -> None:
     assert set(html_links(server, "alpha")) == {
         "alpha-0.9-py3-none-any.whl",
         "alpha-1.0-py3-none-any.whl",
@@ -153,13 +153,13 @@ def test_503_project_page_links_each_file_by_its_name(server):
     }
 
 
-def test_503_each_link_carries_the_sha256_of_the_file(server, tree):
+def test_503_each_link_carries_the_sha256_of_the_file(server: Served, tree: Tree) -> None:
     for filename, attrs in html_links(server, "alpha").items():
         fragment = str(attrs["href"]).partition("#")[2]
         assert fragment == f"sha256={tree.dists[filename].sha256}"
 
 
-def test_503_each_link_leads_to_the_file(server, tree):
+def test_503_each_link_leads_to_the_file(server: Served, tree: Tree) -> None:
     page = server.base + "simple/alpha/"
     for filename, attrs in html_links(server, "alpha").items():
         reply = fetch(urljoin(page, str(attrs["href"]).partition("#")[0]))
@@ -167,14 +167,14 @@ def test_503_each_link_leads_to_the_file(server, tree):
         assert reply.body == tree.dists[filename].data
 
 
-def test_503_requires_python_is_an_attribute_with_the_specifier(server):
+def test_503_requires_python_is_an_attribute_with_the_specifier(server: Served) -> None:
     # The parser unescapes: on the wire it is data-requires-python="&gt;=3.8".
     links = html_links(server, "zope-thing")
     assert links["zope_thing-4.0-py3-none-any.whl"]["data-requires-python"] == ">=3.8"
     assert b'data-requires-python="&gt;=3.8"' in server.get("/simple/zope-thing/", HTML).body
 
 
-def test_503_no_requires_python_no_attribute(server):
+def test_503_no_requires_python_no_attribute(server: Served) -> None:
     links = html_links(server, "alpha")
     assert "data-requires-python" not in links["alpha-1.0-py3-none-any.whl"]
 
@@ -195,17 +195,17 @@ def test_503_a_missing_trailing_slash_redirects_in_one_step(server, path):
     assert reply.location in (server.base + "simple/alpha/", server.base + "simple/foo-bar-baz/")
 
 
-def test_503_the_root_without_its_slash_redirects(server):
+def test_503_the_root_without_its_slash_redirects(server: Served) -> None:
     reply = server.get("/simple")
     assert (reply.status, reply.location) == (301, server.base + "simple/")
 
 
-def test_503_a_redirect_keeps_the_query(server):
+def test_503_a_redirect_keeps_the_query(server: Served) -> None:
     reply = server.get(f"/simple/Foo_Bar.baz/?format={JSON}")
     assert reply.location == f"{server.base}simple/foo-bar-baz/?format={JSON}"
 
 
-def test_503_the_redirected_page_is_the_project_page(server):
+def test_503_the_redirected_page_is_the_project_page(server: Served) -> None:
     reply = server.get("/simple/ALPHA/")
     final = fetch(str(reply.location))
     assert final.status == 200
@@ -239,24 +239,24 @@ def test_629_json_pages_declare_a_1_x_api_version(server, path):
 # -- PEP 691: JSON and content negotiation -----------------------------------------------------
 
 
-def test_691_the_json_root_lists_each_project_by_name(server):
+def test_691_the_json_root_lists_each_project_by_name(server: Served) -> None:
     projects = server.get("/simple/", JSON).json()["projects"]
     names = {re.sub(r"[-_.]+", "-", p["name"]).lower() for p in projects}
     assert names == {"alpha", "foo-bar-baz", "zope-thing", "nometa", "gone"}
 
 
-def test_691_a_json_project_page_has_its_normalised_name(server):
+def test_691_a_json_project_page_has_its_normalised_name(server: Served) -> None:
     assert server.get("/simple/foo-bar-baz/", JSON).json()["name"] == "foo-bar-baz"
 
 
-def test_691_json_files_have_filename_url_and_hashes(server, tree):
+def test_691_json_files_have_filename_url_and_hashes(server: Served, tree: Tree) -> None:
     page = server.base + "simple/alpha/"
     for filename, entry in json_files(server, "alpha").items():
         assert entry["hashes"] == {"sha256": tree.dists[filename].sha256}
         assert fetch(urljoin(page, entry["url"])).body == tree.dists[filename].data
 
 
-def test_691_json_and_html_list_the_same_files(server):
+def test_691_json_and_html_list_the_same_files(server: Served) -> None:
     assert set(json_files(server, "alpha")) == set(html_links(server, "alpha"))
 
 
@@ -270,7 +270,7 @@ def test_691_each_format_is_served_when_asked_for(server, path, accept_header, e
     assert (reply.status, reply.media_type) == (200, expected)
 
 
-def test_691_json_is_sent_without_a_charset_and_html_with_utf_8(server):
+def test_691_json_is_sent_without_a_charset_and_html_with_utf_8(server: Served) -> None:
     assert server.get("/simple/alpha/", JSON).header("Content-Type") == JSON
     for media in (HTML_V1, HTML):
         content_type = server.get("/simple/alpha/", media).header("Content-Type")
@@ -329,7 +329,7 @@ def test_691_wildcards_and_no_accept_get_legacy_html(server, accept_header):
     assert (reply.status, reply.media_type) == (200, HTML)
 
 
-def test_691_application_wildcard_gets_json(server):
+def test_691_application_wildcard_gets_json(server: Served) -> None:
     assert server.get("/simple/alpha/", "application/*").media_type == JSON
 
 
@@ -347,7 +347,7 @@ def test_691_when_nothing_is_acceptable_legacy_html_is_the_default(server, accep
     assert (reply.status, reply.media_type) == (200, HTML)
 
 
-def test_691_parameters_other_than_q_do_not_matter(server):
+def test_691_parameters_other_than_q_do_not_matter(server: Served) -> None:
     assert (
         server.get("/simple/alpha/", f"{JSON}; charset=utf-8; q=0.9, {HTML};q=0.1").media_type
         == JSON
@@ -374,11 +374,11 @@ def test_691_the_format_parameter_overrides_accept(server, query, expected):
     assert server.get(f"/simple/alpha/?{query}", other).media_type == expected
 
 
-def test_691_an_unknown_format_parameter_is_ignored(server):
+def test_691_an_unknown_format_parameter_is_ignored(server: Served) -> None:
     assert server.get("/simple/alpha/?format=image/png", JSON).media_type == JSON
 
 
-def test_691_a_range_named_twice(server):
+def test_691_a_range_named_twice(server: Served) -> None:
     # Cellar takes the highest q among equally specific ranges; nginx's maps read only the
     # first element naming a range (docs/nginx.md, Content negotiation).
     reply = server.get("/simple/alpha/", f"{HTML};q=0.1, {JSON};q=0.5, {HTML};q=0.9")
@@ -388,27 +388,30 @@ def test_691_a_range_named_twice(server):
 # -- PEP 658 / 714: core metadata files ----------------------------------------------------------
 
 
-def test_658_json_core_metadata_is_the_hash_of_the_metadata_file(server, tree):
+def test_658_json_core_metadata_is_the_hash_of_the_metadata_file(
+    server: Served,
+    tree: Tree,
+) -> None:
     entry = json_files(server, "alpha")["alpha-1.0-py3-none-any.whl"]
     digest = tree.dists["alpha-1.0-py3-none-any.whl"].metadata_sha256
     assert entry["core-metadata"] == {"sha256": digest}
 
 
-def test_714_json_never_has_the_legacy_dist_info_metadata_key(server):
+def test_714_json_never_has_the_legacy_dist_info_metadata_key(server: Served) -> None:
     # pip 22.3 to 23.1 (Debian 12's 23.0.1) crash on it in JSON; PEP 714 forbids it there.
     for entry in [*json_files(server, "alpha").values(), *json_files(server, "nometa").values()]:
         assert "dist-info-metadata" not in entry
         assert "data-dist-info-metadata" not in entry
 
 
-def test_714_html_has_data_core_metadata(server, tree):
+def test_714_html_has_data_core_metadata(server: Served, tree: Tree) -> None:
     attrs = html_links(server, "alpha")["alpha-1.0-py3-none-any.whl"]
     digest = tree.dists["alpha-1.0-py3-none-any.whl"].metadata_sha256
     assert attrs["data-core-metadata"] == f"sha256={digest}"
     assert attrs["data-dist-info-metadata"] == f"sha256={digest}"
 
 
-def test_658_the_metadata_file_is_beside_the_file(server, tree):
+def test_658_the_metadata_file_is_beside_the_file(server: Served, tree: Tree) -> None:
     entry = json_files(server, "alpha")["alpha-2.0.tar.gz"]
     reply = fetch(urljoin(server.base + "simple/alpha/", entry["url"] + ".metadata"))
     assert reply.status == 200
@@ -416,7 +419,7 @@ def test_658_the_metadata_file_is_beside_the_file(server, tree):
     assert hashlib.sha256(reply.body).hexdigest() == entry["core-metadata"]["sha256"]
 
 
-def test_658_no_metadata_upstream_is_stated_as_none(server):
+def test_658_no_metadata_upstream_is_stated_as_none(server: Served) -> None:
     entry = json_files(server, "nometa")["nometa-1.0-py3-none-any.whl"]
     assert "core-metadata" not in entry  # as PyPI states it: no key
     attrs = html_links(server, "nometa")["nometa-1.0-py3-none-any.whl"]
@@ -424,7 +427,7 @@ def test_658_no_metadata_upstream_is_stated_as_none(server):
     assert "data-dist-info-metadata" not in attrs
 
 
-def test_658_no_metadata_file_where_none_is_stated(server):
+def test_658_no_metadata_file_where_none_is_stated(server: Served) -> None:
     entry = json_files(server, "nometa")["nometa-1.0-py3-none-any.whl"]
     assert fetch(urljoin(server.base + "simple/nometa/", entry["url"] + ".metadata")).status == 404
 
@@ -432,49 +435,49 @@ def test_658_no_metadata_file_where_none_is_stated(server):
 # -- PEP 700: versions, size, upload time ------------------------------------------------------
 
 
-def test_700_json_pages_say_api_version_1_1_or_later(server):
+def test_700_json_pages_say_api_version_1_1_or_later(server: Served) -> None:
     assert Version(server.get("/simple/alpha/", JSON).json()["meta"]["api-version"]) >= Version(
         "1.1"
     )
 
 
-def test_700_versions_lists_every_version_of_the_files(server):
+def test_700_versions_lists_every_version_of_the_files(server: Served) -> None:
     assert server.get("/simple/alpha/", JSON).json()["versions"] == ["0.9", "1.0", "2.0", "3.0"]
 
 
-def test_700_size_is_the_length_of_each_file(server, tree):
+def test_700_size_is_the_length_of_each_file(server: Served, tree: Tree) -> None:
     for filename, entry in json_files(server, "alpha").items():
         assert entry["size"] == len(tree.dists[filename].data)
 
 
-def test_700_upload_time_is_iso_8601_in_utc(server):
+def test_700_upload_time_is_iso_8601_in_utc(server: Served) -> None:
     entry = json_files(server, "alpha")["alpha-1.0-py3-none-any.whl"]
     assert re.fullmatch(r"2024-05-06T07:08:09(\.\d{1,6})?Z", entry["upload-time"])
 
 
-def test_700_no_upload_time_upstream_none_here(server):
+def test_700_no_upload_time_upstream_none_here(server: Served) -> None:
     assert "upload-time" not in json_files(server, "alpha")["alpha-2.0-py3-none-any.whl"]
 
 
 # -- PEP 592: yanked files ---------------------------------------------------------------------
 
 
-def test_592_json_yanked_with_a_reason_is_the_reason(server):
+def test_592_json_yanked_with_a_reason_is_the_reason(server: Served) -> None:
     entry = json_files(server, "alpha")["alpha-3.0-py3-none-any.whl"]
     assert entry["yanked"] == "broken: <do not use>"
 
 
-def test_592_html_yanked_with_a_reason_is_the_reason(server):
+def test_592_html_yanked_with_a_reason_is_the_reason(server: Served) -> None:
     attrs = html_links(server, "alpha")["alpha-3.0-py3-none-any.whl"]
     assert attrs["data-yanked"] == "broken: <do not use>"
 
 
-def test_592_yanked_without_a_reason(server):
+def test_592_yanked_without_a_reason(server: Served) -> None:
     assert json_files(server, "alpha")["alpha-0.9-py3-none-any.whl"]["yanked"] is True
     assert html_links(server, "alpha")["alpha-0.9-py3-none-any.whl"]["data-yanked"] in ("", None)
 
 
-def test_592_files_not_yanked_say_so(server):
+def test_592_files_not_yanked_say_so(server: Served) -> None:
     assert json_files(server, "alpha")["alpha-2.0-py3-none-any.whl"]["yanked"] is False
     assert "data-yanked" not in html_links(server, "alpha")["alpha-2.0-py3-none-any.whl"]
 
@@ -482,19 +485,19 @@ def test_592_files_not_yanked_say_so(server):
 # -- PEP 740: provenance -----------------------------------------------------------------------
 
 
-def test_740_provenance_is_passed_through_in_json(server):
+def test_740_provenance_is_passed_through_in_json(server: Served) -> None:
     files = json_files(server, "alpha")
     assert files["alpha-1.0-py3-none-any.whl"]["provenance"] == PROVENANCE
     assert files["alpha-2.0-py3-none-any.whl"].get("provenance") is None
 
 
-def test_740_provenance_is_passed_through_in_html(server):
+def test_740_provenance_is_passed_through_in_html(server: Served) -> None:
     links = html_links(server, "alpha")
     assert links["alpha-1.0-py3-none-any.whl"]["data-provenance"] == PROVENANCE
     assert "data-provenance" not in links["alpha-2.0-py3-none-any.whl"]
 
 
-def test_740_pages_with_provenance_say_api_version_1_3_or_later(server):
+def test_740_pages_with_provenance_say_api_version_1_3_or_later(server: Served) -> None:
     version = server.get("/simple/alpha/", JSON).json()["meta"]["api-version"]
     assert Version(version) >= Version("1.3")
 
@@ -502,19 +505,19 @@ def test_740_pages_with_provenance_say_api_version_1_3_or_later(server):
 # -- PEP 792: project status -------------------------------------------------------------------
 
 
-def test_792_json_project_status_and_reason(server):
+def test_792_json_project_status_and_reason(server: Served) -> None:
     page = server.get("/simple/gone/", JSON).json()
     assert page["project-status"] == {"status": "archived", "reason": "moved to <gone-two>"}
     assert Version(page["meta"]["api-version"]) >= Version("1.4")
 
 
-def test_792_html_project_status_and_reason(server):
+def test_792_html_project_status_and_reason(server: Served) -> None:
     metas = server.get("/simple/gone/", HTML).html().metas
     assert metas["pypi:project-status"] == "archived"
     assert metas["pypi:project-status-reason"] == "moved to <gone-two>"
 
 
-def test_792_a_project_without_a_status_is_active(server):
+def test_792_a_project_without_a_status_is_active(server: Served) -> None:
     page = server.get("/simple/alpha/", JSON).json()
     assert page.get("project-status", {"status": "active"})["status"] == "active"
     metas = server.get("/simple/alpha/", HTML).html().metas
@@ -537,13 +540,13 @@ def test_http_head_on_a_page_is_get_without_the_body(server, media):
     assert head.header("Content-Length") in (None, str(len(get.body)))
 
 
-def test_http_head_on_a_file_gives_its_length(server, tree):
+def test_http_head_on_a_file_gives_its_length(server: Served, tree: Tree) -> None:
     head = fetch(a_file_url(server), method="HEAD")
     assert (head.status, head.body) == (200, b"")
     assert head.header("Content-Length") == str(len(tree.dists["alpha-1.0-py3-none-any.whl"].data))
 
 
-def test_http_a_range_of_a_file_is_206(server, tree):
+def test_http_a_range_of_a_file_is_206(server: Served, tree: Tree) -> None:
     data = tree.dists["alpha-1.0-py3-none-any.whl"].data
     reply = fetch(a_file_url(server), headers={"Range": "bytes=10-19"})
     assert reply.status == 206
@@ -551,13 +554,13 @@ def test_http_a_range_of_a_file_is_206(server, tree):
     assert reply.body == data[10:20]
 
 
-def test_http_a_suffix_range_is_the_end_of_the_file(server, tree):
+def test_http_a_suffix_range_is_the_end_of_the_file(server: Served, tree: Tree) -> None:
     data = tree.dists["alpha-1.0-py3-none-any.whl"].data
     reply = fetch(a_file_url(server), headers={"Range": "bytes=-22"})
     assert (reply.status, reply.body) == (206, data[-22:])
 
 
-def test_http_files_accept_ranges(server):
+def test_http_files_accept_ranges(server: Served) -> None:
     assert fetch(a_file_url(server), method="HEAD").header("Accept-Ranges") == "bytes"
 
 
@@ -569,19 +572,19 @@ def test_http_a_page_is_304_when_its_etag_matches(server, media):
     assert (reply.status, reply.body) == (304, b"")
 
 
-def test_http_a_file_is_304_when_its_etag_matches(server):
+def test_http_a_file_is_304_when_its_etag_matches(server: Served) -> None:
     etag = fetch(a_file_url(server)).header("ETag")
     assert etag
     reply = fetch(a_file_url(server), headers={"If-None-Match": etag})
     assert (reply.status, reply.body) == (304, b"")
 
 
-def test_http_a_stale_etag_gets_the_page(server):
+def test_http_a_stale_etag_gets_the_page(server: Served) -> None:
     reply = server.get("/simple/alpha/", JSON, If_None_Match='"not-this-one"')
     assert reply.status == 200
 
 
-def test_http_a_304_still_varies_on_accept(server):
+def test_http_a_304_still_varies_on_accept(server: Served) -> None:
     etag = str(server.get("/simple/alpha/", JSON).header("ETag"))
     assert "accept" in server.get("/simple/alpha/", JSON, If_None_Match=etag).tokens("Vary")
 
@@ -595,7 +598,7 @@ def test_http_pages_are_gzipped_when_the_client_accepts_it(server, media):
     assert "accept-encoding" in packed.tokens("Vary")
 
 
-def test_http_pages_are_not_gzipped_unasked(server):
+def test_http_pages_are_not_gzipped_unasked(server: Served) -> None:
     assert server.get("/simple/alpha/", JSON).header("Content-Encoding") is None
 
 
@@ -607,7 +610,7 @@ def test_http_files_are_never_gzipped(server, tree, suffix):
     assert reply.body == (dist.metadata if suffix else dist.data)
 
 
-def test_http_file_types(server):
+def test_http_file_types(server: Served) -> None:
     assert fetch(a_file_url(server), method="HEAD").media_type == "application/zip"
     sdist = a_file_url(server, "alpha-2.0.tar.gz")
     assert fetch(sdist, method="HEAD").media_type == "application/gzip"
@@ -639,7 +642,7 @@ def test_http_only_get_and_head_are_allowed(server, method):
     assert {"get", "head"} <= reply.tokens("Allow")
 
 
-def test_http_health(server):
+def test_http_health(server: Served) -> None:
     reply = server.get("/health")
     assert (reply.status, reply.body.strip()) == (200, b"ok")
 

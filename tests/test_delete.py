@@ -68,7 +68,10 @@ def share_alpha_wheel(web: Path) -> str:
     return str(wheel.path)
 
 
-def test_dry_run_lists_what_would_go_and_changes_nothing(mirrored, capsys):
+def test_dry_run_lists_what_would_go_and_changes_nothing(
+    mirrored: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     config, web = mirrored
     before, state_before = tree(web), records(web)
     capsys.readouterr()
@@ -82,7 +85,10 @@ def test_dry_run_lists_what_would_go_and_changes_nothing(mirrored, capsys):
     assert records(web) == state_before
 
 
-def test_delete_removes_pages_files_and_record(mirrored, capsys):
+def test_delete_removes_pages_files_and_record(
+    mirrored: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     config, web = mirrored
     wheel = web / str(listed_files(web, "alpha")["alpha-1.0-py3-none-any.whl"]["url"])[6:]
     capsys.readouterr()
@@ -102,7 +108,10 @@ def test_delete_removes_pages_files_and_record(mirrored, capsys):
     assert "projects: 1" in capsys.readouterr().out
 
 
-def test_a_file_another_page_lists_is_kept(mirrored, capsys):
+def test_a_file_another_page_lists_is_kept(
+    mirrored: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     config, web = mirrored
     shared = share_alpha_wheel(web)
     assert assert_consistent(web) == 4
@@ -119,7 +128,7 @@ def test_a_file_another_page_lists_is_kept(mirrored, capsys):
     assert assert_consistent(web) == 1
 
 
-def test_a_damaged_kept_page_still_protects_the_files_it_links(mirrored):
+def test_a_damaged_kept_page_still_protects_the_files_it_links(mirrored: tuple[Path, Path]) -> None:
     _, web = mirrored
     shared = share_alpha_wheel(web)
     (web / "simple" / "gamma" / "index.v1_json").write_bytes(b"{")
@@ -133,7 +142,7 @@ def test_a_damaged_kept_page_still_protects_the_files_it_links(mirrored):
     assert result.bytes == sum(size for _, size in result.files) > 0
 
 
-def test_prune_projects_skips_names_it_does_not_know(mirrored):
+def test_prune_projects_skips_names_it_does_not_know(mirrored: tuple[Path, Path]) -> None:
     _, web = mirrored
     with MirrorState.open(web.parent) as state:
         result = prune_projects(LocalStorage(web), state, ["nonesuch"])
@@ -141,7 +150,10 @@ def test_prune_projects_skips_names_it_does_not_know(mirrored):
     assert assert_consistent(web) == 3
 
 
-def test_an_unknown_project_deletes_nothing(mirrored, capsys):
+def test_an_unknown_project_deletes_nothing(
+    mirrored: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     config, web = mirrored
     before = tree(web)
     capsys.readouterr()
@@ -152,7 +164,7 @@ def test_an_unknown_project_deletes_nothing(mirrored, capsys):
     assert tree(web) == before
 
 
-def test_delete_waits_for_no_one(mirrored):
+def test_delete_waits_for_no_one(mirrored: tuple[Path, Path]) -> None:
     config, web = mirrored
     with MirrorLock(web.parent / ".cellar" / "lock"):
         result = run_cli("delete", "-c", str(config), "alpha")

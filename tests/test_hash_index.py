@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -22,9 +23,10 @@ from tests.support.mirror import (
     write_config,
 )
 from tests.support.packages import build_wheel
+from tests.support.upstream import LocalIndex
 
 
-def upstream(local_index):
+def upstream(local_index: LocalIndex) -> None:
     local_index.add(build_wheel("alpha", "1.0"))
     local_index.add(build_wheel("alpha", "2.0"))
     local_index.add(build_wheel("a", "0.1"))
@@ -32,8 +34,10 @@ def upstream(local_index):
 
 
 def test_a_hash_index_mirror_is_served_verified_and_installed_from(
-    tmp_path, local_index, installer_env
-):
+    tmp_path: Path,
+    local_index: LocalIndex,
+    installer_env: dict[str, str],
+) -> None:
     upstream(local_index)
     config = write_config(
         tmp_path,
@@ -73,7 +77,9 @@ def test_a_hash_index_mirror_is_served_verified_and_installed_from(
 
 
 @pytest.mark.parametrize("first", [False, True])
-def test_switching_the_layout_moves_the_pages(tmp_path, local_index, first):
+def test_switching_the_layout_moves_the_pages(
+    tmp_path: Path, local_index: LocalIndex, first: bool
+) -> None:
     upstream(local_index)
 
     def mirror(hash_index: bool) -> None:

@@ -169,7 +169,12 @@ def test_a_malformed_page_fails_its_project_and_the_run_goes_on(
     sentinel.assert_unchanged()
 
 
-def test_deeply_nested_json_fails_its_project(tmp_path, local_index, sentinel, capsys):
+def test_deeply_nested_json_fails_its_project(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    sentinel: Sentinel,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     answer_page(local_index, "victim", b"[" * 200_000 + b"]" * 200_000)
     code = mirror(tmp_path, local_index, "alpha", "victim")
@@ -198,7 +203,12 @@ def test_deeply_nested_html_does_not_stop_the_run(
     assert len(listed_files(tmp_path / "mirror/web", "alpha")) == 1
 
 
-def test_a_gzip_bomb_page_is_stopped_at_the_page_limit(tmp_path, local_index, sentinel, capsys):
+def test_a_gzip_bomb_page_is_stopped_at_the_page_limit(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    sentinel: Sentinel,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     populate(local_index)
     # 64 MiB of spaces compress to about 64 KiB; the limit below is 1 MiB.
     bomb = gzip.compress(b" " * (64 << 20), compresslevel=9)
@@ -343,7 +353,12 @@ def test_limits_are_checked_in_the_config(
         assert f"[mirror] {key}" in err, err
 
 
-def test_a_record_naming_paths_outside_is_never_acted_on(tmp_path, local_index, sentinel, capsys):
+def test_a_record_naming_paths_outside_is_never_acted_on(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    sentinel: Sentinel,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """A state written by an older, unguarded Cellar may hold a page's hostile name: prune,
     delete and verify --repair must leave what it names alone."""
     populate(local_index)

@@ -43,7 +43,7 @@ class Private:
 
 
 @pytest.fixture(scope="module")
-def mirror_config(tmp_path_factory) -> Path:
+def mirror_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("nginx-installs")
     with LocalIndex() as index:
         index.add(build_wheel("alpha", "1.0"))
@@ -63,7 +63,7 @@ def mirror_config(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def plain_nginx(mirror_config, tmp_path_factory) -> Iterator[str]:
+def plain_nginx(mirror_config: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     site = site_from_config(load_config(mirror_config), listen=(f"127.0.0.1:{port}",))
     with running_nginx(tmp_path_factory.mktemp("nginx"), render_nginx_config(site), port):
@@ -71,7 +71,9 @@ def plain_nginx(mirror_config, tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def private_nginx(mirror_config, tmp_path_factory) -> Iterator[Private]:
+def private_nginx(
+    mirror_config: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Private]:
     secrets = make_secrets(tmp_path_factory.mktemp("secrets"), USER, PASSWORD)
     # The [serve] table a site would write for this, read by the real config loader.
     private_config_path = private_config(mirror_config, secrets)
@@ -91,7 +93,11 @@ def private_nginx(mirror_config, tmp_path_factory) -> Iterator[Private]:
         )
 
 
-def test_pip_installs_through_nginx(plain_nginx, tmp_path, installer_env):
+def test_pip_installs_through_nginx(
+    plain_nginx: str,
+    tmp_path: Path,
+    installer_env: dict[str, str],
+) -> None:
     python = make_venv(tmp_path / "venv", sys.executable)
     result = pip_install(python, plain_nginx, "Foo_Bar.baz", "zope.thing", env=installer_env)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -100,7 +106,11 @@ def test_pip_installs_through_nginx(plain_nginx, tmp_path, installer_env):
     assert imported_version(python, "zope_thing") == "4.0"
 
 
-def test_uv_installs_through_nginx(plain_nginx, tmp_path, installer_env):
+def test_uv_installs_through_nginx(
+    plain_nginx: str,
+    tmp_path: Path,
+    installer_env: dict[str, str],
+) -> None:
     python = uv_venv(tmp_path / "venv", sys.executable, env=installer_env)
     result = uv_install(python, plain_nginx, "foo-bar-baz", "zope-thing", env=installer_env)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -118,7 +128,11 @@ def pip_env(installer_env: dict[str, str]) -> dict[str, str]:
     }
 
 
-def test_pip_installs_over_https_with_a_login(private_nginx, tmp_path, installer_env):
+def test_pip_installs_over_https_with_a_login(
+    private_nginx: Private,
+    tmp_path: Path,
+    installer_env: dict[str, str],
+) -> None:
     python = make_venv(tmp_path / "venv", sys.executable)
     result = pip_install(
         python,
@@ -131,7 +145,11 @@ def test_pip_installs_over_https_with_a_login(private_nginx, tmp_path, installer
     assert imported_version(python, "foo_bar_baz") == "1.5"
 
 
-def test_uv_installs_over_https_with_a_login(private_nginx, tmp_path, installer_env):
+def test_uv_installs_over_https_with_a_login(
+    private_nginx: Private,
+    tmp_path: Path,
+    installer_env: dict[str, str],
+) -> None:
     env = {**installer_env, "SSL_CERT_FILE": str(private_nginx.ca)}
     python = uv_venv(tmp_path / "venv", sys.executable, env=env)
     result = uv_install(python, private_nginx.login_url, "foo-bar-baz", env=env)
@@ -139,7 +157,11 @@ def test_uv_installs_over_https_with_a_login(private_nginx, tmp_path, installer_
     assert imported_version(python, "alpha") == "2.0"
 
 
-def test_pip_without_the_login_is_refused(private_nginx, tmp_path, installer_env):
+def test_pip_without_the_login_is_refused(
+    private_nginx: Private,
+    tmp_path: Path,
+    installer_env: dict[str, str],
+) -> None:
     python = make_venv(tmp_path / "venv", sys.executable)
     result = pip_install(
         python,
@@ -152,7 +174,7 @@ def test_pip_without_the_login_is_refused(private_nginx, tmp_path, installer_env
     assert "No matching distribution found for alpha" in result.stderr
 
 
-def test_no_login_or_a_wrong_one_is_401_and_health_needs_none(private_nginx):
+def test_no_login_or_a_wrong_one_is_401_and_health_needs_none(private_nginx: Private) -> None:
     context = ssl.create_default_context(cafile=str(private_nginx.ca))
     base = private_nginx.index_url.removesuffix("simple/")
     assert fetch(f"{base}simple/", context=context).status == 401
@@ -164,7 +186,7 @@ def test_no_login_or_a_wrong_one_is_401_and_health_needs_none(private_nginx):
     assert fetch(f"{base}health", context=context).status == 200
 
 
-def test_plain_http_is_redirected_to_https(private_nginx):
+def test_plain_http_is_redirected_to_https(private_nginx: Private) -> None:
     reply = fetch(private_nginx.http_url + "?format=text/html")
     assert reply.status == 301
     assert reply.header("Location") == (

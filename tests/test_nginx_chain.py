@@ -33,6 +33,7 @@ from tests.support.mirror import (
 )
 from tests.support.nginx import free_port, running_nginx
 from tests.support.packages import build_sdist, build_wheel
+from tests.support.upstream import LocalIndex
 
 pytestmark = pytest.mark.slow
 
@@ -68,8 +69,12 @@ def bandersnatch_server(web: Path, port: int, *, hash_index: bool) -> str:
 @pytest.mark.parametrize("served_as", ["bandersnatch", "cellar"])
 @pytest.mark.parametrize("hash_index", [False, True], ids=["flat", "hash-index"])
 def test_a_mirror_of_a_mirror_behind_nginx(
-    tmp_path, local_index, installer_env, hash_index, served_as
-):
+    tmp_path: Path,
+    local_index: LocalIndex,
+    installer_env: dict[str, str],
+    hash_index: bool,
+    served_as: str,
+) -> None:
     local_index.add(build_wheel("alpha", "1.0"), upload_time=UPLOADED)
     local_index.add(build_wheel("alpha", "2.0"), upload_time=UPLOADED)
     local_index.add(build_sdist("alpha", "2.0"))

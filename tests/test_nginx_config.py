@@ -73,7 +73,10 @@ def test_the_url_gives_the_port_and_the_server_name(tmp_path: Path) -> None:
     assert site.listen == ("80",)
 
 
-def test_tls_from_the_config_listens_on_443_and_redirects_port_80(tmp_path, certificate):
+def test_tls_from_the_config_listens_on_443_and_redirects_port_80(
+    tmp_path: Path,
+    certificate: TlsFiles,
+) -> None:
     serve = (
         f'url = "https://packages.example.test/"\ntls-certificate = "{certificate.certificate}"\n'
         f'tls-key = "{certificate.key}"'
@@ -85,7 +88,7 @@ def test_tls_from_the_config_listens_on_443_and_redirects_port_80(tmp_path, cert
     assert "return 301 https://$host$request_uri;" in text
 
 
-def test_tls_on_another_port_redirects_to_that_port(tmp_path, certificate):
+def test_tls_on_another_port_redirects_to_that_port(tmp_path: Path, certificate: TlsFiles) -> None:
     site = site_for(
         tmp_path,
         tls=True,
@@ -102,7 +105,7 @@ def test_tls_without_a_certificate_is_refused_with_what_to_do(tmp_path: Path) ->
         site_for(tmp_path, tls=True)
 
 
-def test_no_redirect_server_when_asked(tmp_path, certificate):
+def test_no_redirect_server_when_asked(tmp_path: Path, certificate: TlsFiles) -> None:
     site = site_for(
         tmp_path,
         tls=True,

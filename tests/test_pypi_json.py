@@ -220,7 +220,7 @@ def served(request, tmp_path, local_index) -> Iterator[Served]:
         assert server.stop() == 0
 
 
-def test_the_project_document_comes_from_the_mirror(served):
+def test_the_project_document_comes_from_the_mirror(served: Served) -> None:
     document = served.document("/pypi/alpha/json")
     info = document["info"]
     assert (info["name"], info["version"], info["summary"]) == ("Alpha", "2.0", "The second alpha")
@@ -245,7 +245,7 @@ def test_the_project_document_comes_from_the_mirror(served):
     assert (status, body) == (200, b"")
 
 
-def test_a_release_document_describes_that_release(served):
+def test_a_release_document_describes_that_release(served: Served) -> None:
     document = served.document("/pypi/alpha/1.0/json")
     assert "releases" not in document
     info = document["info"]
@@ -259,7 +259,7 @@ def test_a_release_document_describes_that_release(served):
     assert (yanked["info"]["yanked"], yanked["info"]["yanked_reason"]) == (True, "broken")
 
 
-def test_a_release_without_metadata_files_has_the_pages_facts_only(served):
+def test_a_release_without_metadata_files_has_the_pages_facts_only(served: Served) -> None:
     assert not list(served.web.rglob("gamma-*.metadata"))
     info = served.document("/pypi/gamma/json")["info"]
     assert (info["name"], info["version"]) == ("gamma", "0.1")

@@ -69,7 +69,9 @@ def get_with_retries(port: int, path: str, seconds: float) -> http.client.HTTPRe
 # --- connections ----------------------------------------------------------------------------
 
 
-def test_silent_connections_beyond_the_descriptor_limit_do_not_stop_the_server(config):
+def test_silent_connections_beyond_the_descriptor_limit_do_not_stop_the_server(
+    config: Path,
+) -> None:
     with serve_process(config, open_files=256) as served:
         silent = []
         try:
@@ -107,7 +109,7 @@ def trickle(sock: socket.socket, request_line: bytes, seconds: float = 5) -> flo
     return time.monotonic() - started
 
 
-def test_a_header_line_every_so_often_does_not_hold_a_connection(config):
+def test_a_header_line_every_so_often_does_not_hold_a_connection(config: Path) -> None:
     with serve_process(config) as served:
         with socket.create_connection(("127.0.0.1", served.port), timeout=5) as sock:
             # header-timeout (1 s) from opening the connection, whatever trickles in.
@@ -115,7 +117,7 @@ def test_a_header_line_every_so_often_does_not_hold_a_connection(config):
         assert fetch(served.port, "/simple/").status == 200
 
 
-def test_a_slow_second_request_on_a_kept_alive_connection_is_cut_off(config):
+def test_a_slow_second_request_on_a_kept_alive_connection_is_cut_off(config: Path) -> None:
     with (
         serve_process(config) as served,
         socket.create_connection(("127.0.0.1", served.port), timeout=5) as sock,
@@ -126,7 +128,7 @@ def test_a_slow_second_request_on_a_kept_alive_connection_is_cut_off(config):
         assert trickle(sock, b"GET /simple/ HTTP/1.1\r\n") < 3
 
 
-def test_an_idle_kept_alive_connection_is_closed(config):
+def test_an_idle_kept_alive_connection_is_closed(config: Path) -> None:
     with serve_process(config) as served:
         sock = socket.create_connection(("127.0.0.1", served.port), timeout=5)
         with sock:
@@ -137,7 +139,7 @@ def test_an_idle_kept_alive_connection_is_closed(config):
             assert 0.5 < time.monotonic() - started < 5
 
 
-def test_pipelined_requests_are_answered_and_not_cut(config):
+def test_pipelined_requests_are_answered_and_not_cut(config: Path) -> None:
     with serve_process(config) as served:
         sock = socket.create_connection(("127.0.0.1", served.port), timeout=5)
         with sock:
@@ -163,7 +165,7 @@ REQUEST_LINES = {
 }
 
 
-def test_request_lines_and_the_server_header(config):
+def test_request_lines_and_the_server_header(config: Path) -> None:
     with serve_process(config) as served:
         for line, status in REQUEST_LINES.items():
             with socket.create_connection(("127.0.0.1", served.port), timeout=5) as sock:
@@ -185,7 +187,7 @@ def test_request_lines_and_the_server_header(config):
 # --- symlinks -------------------------------------------------------------------------------
 
 
-def test_symlinks_out_of_the_tree_are_not_served(tmp_path, config):
+def test_symlinks_out_of_the_tree_are_not_served(tmp_path: Path, config: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     secret = b"SECRET outside the mirror\n"

@@ -165,7 +165,7 @@ def test_slots_of_a_shared_file_are_summed_and_survive_a_reopening(tmp_path: Pat
         shared.create()
 
 
-def test_every_request_is_counted_by_route_status_and_bytes(web_root):
+def test_every_request_is_counted_by_route_status_and_bytes(web_root: Path) -> None:
     moment = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
     (web_root / "last-modified").write_bytes(render_last_modified(moment))
     config = serve_config(web_root.parent.parent, serve="workers = 1")
@@ -240,7 +240,7 @@ def test_every_request_is_counted_by_route_status_and_bytes(web_root):
         assert served.stop() == 0
 
 
-def test_a_scrape_on_any_worker_reports_every_worker(web_root):
+def test_a_scrape_on_any_worker_reports_every_worker(web_root: Path) -> None:
     config = serve_config(web_root.parent.parent, serve="workers = 2")
     with serve_process(config) as served:
         port = served.port
@@ -306,7 +306,7 @@ def serving_in_thread(web_root: Path, metrics: ServerMetrics) -> Iterator[int]:
         thread.join(timeout=30)
 
 
-def test_requests_are_counted_when_the_access_log_is_quiet(web_root):
+def test_requests_are_counted_when_the_access_log_is_quiet(web_root: Path) -> None:
     access = logging.getLogger(ACCESS_LOGGER)
     level = access.level
     access.setLevel(logging.WARNING)

@@ -71,7 +71,10 @@ def counts(out: str) -> dict[str, int]:
     return {name: int(value) for name, value in re.findall(r"([a-z][a-z ]*?) (\d+)", line)}
 
 
-def test_a_sound_mirror_verifies_clean(mirrored, capsys):
+def test_a_sound_mirror_verifies_clean(
+    mirrored: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     config, _ = mirrored
     capsys.readouterr()
     assert verify(config) == 0
@@ -88,7 +91,7 @@ def test_a_sound_mirror_verifies_clean(mirrored, capsys):
     assert out.rstrip().endswith("all good")
 
 
-def test_each_stage_is_logged_when_not_on_a_terminal(mirrored):
+def test_each_stage_is_logged_when_not_on_a_terminal(mirrored: tuple[Path, Path]) -> None:
     """A walk of a large tree and its pages' reads take a while: the log says what is going on."""
     config, web = mirrored
     result = run_cli("verify", "-c", str(config), "--fast")
@@ -105,7 +108,11 @@ def test_each_stage_is_logged_when_not_on_a_terminal(mirrored):
         assert stage in line
 
 
-def test_a_corrupt_file_is_reported_then_downloaded_again(mirrored, local_index, capsys):
+def test_a_corrupt_file_is_reported_then_downloaded_again(
+    mirrored: tuple[Path, Path],
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     config, web = mirrored
     path = local(web, "alpha", ALPHA_WHEEL)
     path.write_bytes(b"x" * path.stat().st_size)  # same size, different bytes
@@ -126,7 +133,11 @@ def test_a_corrupt_file_is_reported_then_downloaded_again(mirrored, local_index,
     assert verify(config) == 0
 
 
-def test_a_missing_file_and_metadata_are_downloaded_again(mirrored, local_index, capsys):
+def test_a_missing_file_and_metadata_are_downloaded_again(
+    mirrored: tuple[Path, Path],
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     config, web = mirrored
     wheel = local(web, "alpha", ALPHA_WHEEL)
     wheel.unlink()
@@ -147,7 +158,10 @@ def test_a_missing_file_and_metadata_are_downloaded_again(mirrored, local_index,
     assert assert_consistent(web) == 4
 
 
-def test_damaged_pages_are_rewritten(mirrored, capsys):
+def test_damaged_pages_are_rewritten(
+    mirrored: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     config, web = mirrored
     html = web / "simple" / "alpha" / "index.html"
     original = html.read_bytes()
@@ -170,7 +184,10 @@ def test_damaged_pages_are_rewritten(mirrored, capsys):
     assert assert_consistent(web) == 4
 
 
-def test_orphans_and_leftover_temporary_files_are_pruned_on_request(mirrored, capsys):
+def test_orphans_and_leftover_temporary_files_are_pruned_on_request(
+    mirrored: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     config, web = mirrored
     stray = web / "packages" / "ab" / "cd" / "stray-1.0-py3-none-any.whl"
     stray.parent.mkdir(parents=True)
@@ -203,7 +220,10 @@ def test_orphans_and_leftover_temporary_files_are_pruned_on_request(mirrored, ca
     assert assert_consistent(web) == 4
 
 
-def test_orphans_stay_while_a_page_cannot_be_read(mirrored, capsys):
+def test_orphans_stay_while_a_page_cannot_be_read(
+    mirrored: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     config, web = mirrored
     stray = web / "packages" / "stray-1.0.tar.gz"
     stray.write_bytes(b"nobody lists me")
@@ -219,7 +239,10 @@ def test_orphans_stay_while_a_page_cannot_be_read(mirrored, capsys):
     assert local(web, "alpha", ALPHA_WHEEL).exists()
 
 
-def test_fast_checks_size_and_mtime_only(mirrored, capsys):
+def test_fast_checks_size_and_mtime_only(
+    mirrored: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     config, web = mirrored
     wheel = local(web, "alpha", ALPHA_WHEEL)
     before = wheel.stat()
@@ -245,7 +268,7 @@ def test_fast_checks_size_and_mtime_only(mirrored, capsys):
 
 
 @pytest.fixture
-def renders(monkeypatch) -> list[str]:
+def renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The projects whose pages verify renders again to compare (a spy: it still renders)."""
     names: list[str] = []
     real = pages_module.render_pages
@@ -258,7 +281,11 @@ def renders(monkeypatch) -> list[str]:
     return names
 
 
-def test_fast_trusts_pages_that_keep_the_marks_they_were_written_with(mirrored, renders, capsys):
+def test_fast_trusts_pages_that_keep_the_marks_they_were_written_with(
+    mirrored: tuple[Path, Path],
+    renders: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     config, web = mirrored
     assert verify(config, "--fast") == 0
     assert renders == []  # marked when `cellar mirror` wrote them: only the JSON page is read
@@ -283,7 +310,10 @@ def test_fast_trusts_pages_that_keep_the_marks_they_were_written_with(mirrored, 
     assert renders == []  # the repaired page was marked when it was written
 
 
-def test_pages_found_intact_are_marked_for_the_next_fast_run(mirrored, renders):
+def test_pages_found_intact_are_marked_for_the_next_fast_run(
+    mirrored: tuple[Path, Path],
+    renders: list[str],
+) -> None:
     config, web = mirrored
     with sqlite3.connect(web.parent / ".cellar" / "state.sqlite3") as db:
         db.execute("UPDATE projects SET page_marks = NULL")  # as an older Cellar left them
@@ -294,7 +324,11 @@ def test_pages_found_intact_are_marked_for_the_next_fast_run(mirrored, renders):
     assert renders == []
 
 
-def test_fast_trusts_marked_pages_in_the_hash_index_layout(tmp_path, local_index, renders):
+def test_fast_trusts_marked_pages_in_the_hash_index_layout(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    renders: list[str],
+) -> None:
     local_index.add(build_wheel("alpha", "1.0"))
     local_index.add(build_wheel("a", "0.1"))  # simple/a/ is a letter's directory and a's page's
     config = write_config(
@@ -310,7 +344,7 @@ def test_fast_trusts_marked_pages_in_the_hash_index_layout(tmp_path, local_index
     assert renders == ["a"]
 
 
-def test_a_full_verify_leaves_access_times_alone(mirrored):
+def test_a_full_verify_leaves_access_times_alone(mirrored: tuple[Path, Path]) -> None:
     """Hashing every file must not dirty every inode (their write-back slows what follows)."""
     config, web = mirrored
     wheel, sdist = local(web, "alpha", ALPHA_WHEEL), local(web, "alpha", "alpha-1.0.tar.gz")
@@ -324,7 +358,10 @@ def test_a_full_verify_leaves_access_times_alone(mirrored):
     assert wheel.stat().st_atime_ns == before
 
 
-def test_fast_hashes_files_the_state_has_no_record_of(mirrored, capsys):
+def test_fast_hashes_files_the_state_has_no_record_of(
+    mirrored: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     config, web = mirrored
     with MirrorState.open(web.parent) as state:
         state.forget_files([str(local(web, "beta", "beta-0.1-py3-none-any.whl").relative_to(web))])
@@ -335,7 +372,11 @@ def test_fast_hashes_files_the_state_has_no_record_of(mirrored, capsys):
     assert f"{size} B hashed" in out
 
 
-def test_an_unrepairable_file_is_taken_off_its_page(mirrored, local_index, capsys):
+def test_an_unrepairable_file_is_taken_off_its_page(
+    mirrored: tuple[Path, Path],
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     config, web = mirrored
     wheel = local(web, "alpha", ALPHA_WHEEL)
     wheel.write_bytes(b"x" * wheel.stat().st_size)
@@ -353,7 +394,11 @@ def test_an_unrepairable_file_is_taken_off_its_page(mirrored, local_index, capsy
     assert verify(config) == 0
 
 
-def test_unrepairable_metadata_is_dropped_from_the_page(mirrored, local_index, capsys):
+def test_unrepairable_metadata_is_dropped_from_the_page(
+    mirrored: tuple[Path, Path],
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     config, web = mirrored
     sdist = local(web, "alpha", "alpha-1.0.tar.gz")
     Path(f"{sdist}.metadata").write_bytes(b"Metadata-Version: 2.1\nName: evil\n\n")
@@ -367,7 +412,10 @@ def test_unrepairable_metadata_is_dropped_from_the_page(mirrored, local_index, c
     assert assert_consistent(web) == 4
 
 
-def test_a_project_missing_from_the_record_is_recorded_again(mirrored, capsys):
+def test_a_project_missing_from_the_record_is_recorded_again(
+    mirrored: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     config, web = mirrored
     with MirrorState.open(web.parent) as state:
         state.forget_project("beta")
@@ -379,7 +427,7 @@ def test_a_project_missing_from_the_record_is_recorded_again(mirrored, capsys):
     assert assert_consistent(web) == 4
 
 
-def test_the_lock_keeps_verify_away_from_a_running_mirror(mirrored):
+def test_the_lock_keeps_verify_away_from_a_running_mirror(mirrored: tuple[Path, Path]) -> None:
     config, web = mirrored
     with MirrorLock(web.parent / ".cellar" / "lock"):
         result = run_cli("verify", "-c", str(config))
@@ -397,7 +445,9 @@ def test_verify_without_a_mirror_exits_2(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "Ctrl-C"])
-def test_an_interrupted_verify_is_resumed(tmp_path, local_index, stop):
+def test_an_interrupted_verify_is_resumed(
+    tmp_path: Path, local_index: LocalIndex, stop: signal.Signals
+) -> None:
     """Stop a verify mid-run, then check that the next run examines only the rest.
 
     To stop it mid-run without racing it, its log (one line per file, ``-v``) goes into a pipe
@@ -457,7 +507,10 @@ def test_an_interrupted_verify_is_resumed(tmp_path, local_index, stop):
     assert f"checked {total};" in result.stdout
 
 
-def test_restart_and_a_run_of_the_other_kind_do_not_resume(mirrored, capsys):
+def test_restart_and_a_run_of_the_other_kind_do_not_resume(
+    mirrored: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     config, web = mirrored
     path = local(web, "beta", "beta-0.1-py3-none-any.whl")
     found = path.stat()
