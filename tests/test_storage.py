@@ -134,6 +134,8 @@ def test_no_key_leads_out_of_the_tree(tmp_path: Path) -> None:
         with pytest.raises(OutsideTreeError):
             storage.read(key)
         with pytest.raises(OutsideTreeError):
+            storage.stat(key)  # refused before any look at the disk, missing or not
+        with pytest.raises(OutsideTreeError):
             storage.put({key: b"x"})
         with pytest.raises(OutsideTreeError):
             storage.stage(key)

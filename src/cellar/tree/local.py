@@ -33,7 +33,7 @@ from cellar.tree.atomic import (
     temp_path,
 )
 from cellar.tree.disk import remove_empty_dirs
-from cellar.tree.paths import OutsideTreeError, UnsafeNameError, within
+from cellar.tree.paths import OutsideTreeError, UnsafeNameError, path_segments, within
 from cellar.tree.storage import ObjectInfo
 
 #: A partial download smaller than this is not worth keeping to resume.
@@ -64,13 +64,14 @@ class LocalStorage:
         return within(self.root, key)
 
     def stat(self, key: str) -> ObjectInfo | None:
+        # A missing file (every file of a first run) costs one stat once its key is checked
+        # as text: the checks of each directory on the way are for a file that is there.
+        parts = path_segments(self.root, key)
         try:
-            # A missing file (every file of a first run) costs one stat: the checks of each
-            # directory on the way are for a file that is there, to be trusted or read.
-            (self.root / key).stat()
+            self.root.joinpath(*parts).stat()
         except (FileNotFoundError, NotADirectoryError):
             return None
-        except (OSError, ValueError):
+        except OSError:
             pass  # the checks below say what is wrong
         try:
             found = self.path(key).stat()

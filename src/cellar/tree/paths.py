@@ -78,6 +78,15 @@ def within(root: Path, relative: str | PurePosixPath) -> Path:
     ``OutsideTreeError`` for an absolute path, a ``..``, ``.`` or empty segment, a NUL or
     backslash, or when a directory on the way is a symlink resolving outside ``root``.
     """
+    path = root.joinpath(*path_segments(root, relative))
+    _check_links(root, path, relative)
+    return path
+
+
+def path_segments(root: Path, relative: str | PurePosixPath) -> list[str]:
+    """Return the segments of the mirror path ``relative``, checked as text only (no look at
+    the disk): ``within``'s first half. Raises ``OutsideTreeError`` for an absolute path, a
+    ``..``, ``.`` or empty segment, a NUL or a backslash, or text that is not Unicode."""
     text = str(relative)
     if not text:
         raise OutsideTreeError(root, relative, "the path is empty")
@@ -92,9 +101,7 @@ def within(root: Path, relative: str | PurePosixPath) -> Path:
     parts = text.split("/")
     if any(part in ("", ".", "..") for part in parts):
         raise OutsideTreeError(root, relative, "the path has an empty, '.' or '..' segment")
-    path = root.joinpath(*parts)
-    _check_links(root, path, relative)
-    return path
+    return parts
 
 
 def resolves_within(root: Path, path: Path) -> bool:
