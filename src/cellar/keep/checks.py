@@ -8,7 +8,6 @@ which is the only one that touches the state database, and notes the intact file
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -19,12 +18,11 @@ from typing import BinaryIO
 from cellar.state import MirrorState
 from cellar.sync.pages import StoredPage
 from cellar.sync.paths import METADATA_SUFFIX
+from cellar.tree.atomic import digest_stream
 from cellar.tree.inventory import Inventory, Seen
 from cellar.tree.paths import OutsideTreeError
 from cellar.tree.storage import Storage
 
-#: Bytes read at a time when hashing (hashlib gives up the GIL for each).
-_CHUNK = 1 << 20
 #: How often a run commits which files it found intact (what a resumed run skips).
 FLUSH_SECONDS = 0.5
 
@@ -179,16 +177,12 @@ def _hash(opener: Callable[[str], BinaryIO | None], check: FileCheck) -> tuple[S
         stream = opener(check.path)
         if stream is None:
             return Status.MISSING, "the file is not there", 0
-        digest = hashlib.sha256()
-        size = 0
         with stream:
-            while chunk := stream.read(_CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
+            size, digests = digest_stream(stream)
     except (OSError, OutsideTreeError) as error:
         why = error.reason if isinstance(error, OutsideTreeError) else error.strerror or error
         return Status.CORRUPT, f"cannot be read: {why}", 0
-    actual = digest.hexdigest()
+    actual = digests["sha256"]
     if actual != check.sha256:
         return Status.CORRUPT, f"its sha256 is {actual}, the page says {check.sha256}", size
     return Status.INTACT, "", size

@@ -29,9 +29,10 @@ from cellar.sync.errors import (
 )
 from cellar.sync.paths import content_path, metadata_path, mirror_path
 from cellar.sync.space import DiskSpace
+from cellar.tree.atomic import digest_stream
 from cellar.tree.local import RESUME_MIN
 from cellar.tree.paths import OutsideTreeError
-from cellar.tree.storage import ObjectInfo, Staged, Storage
+from cellar.tree.storage import Storage
 from cellar.upstream.client import Download, UpstreamClient
 from cellar.upstream.errors import ResponseTooLargeError, UpstreamError
 
@@ -161,7 +162,7 @@ class FileFetcher:
                 raise
             _verify(project, filename, url, expected=(size, hashes), actual=download)
             final = path or content_path(download.digests["sha256"], filename)
-            info = await asyncio.to_thread(_commit, staged, None if path else str(final))
+            info = await asyncio.to_thread(staged.commit, None if path else str(final))
             placed = True
         except OSError as error:
             where = error.filename or key
@@ -246,10 +247,6 @@ def _verify(
             )
 
 
-def _commit(staged: Staged, key: str | None) -> ObjectInfo:
-    return staged.commit(key)
-
-
 def _hash_object(
     storage: Storage, key: str, algorithms: set[str]
 ) -> tuple[int, Mapping[str, str]] | None:
@@ -257,11 +254,5 @@ def _hash_object(
     stream = storage.open(key)
     if stream is None:
         return None
-    hashers = {name: hashlib.new(name) for name in algorithms}
-    size = 0
     with stream:
-        while chunk := stream.read(1 << 20):
-            size += len(chunk)
-            for hasher in hashers.values():
-                hasher.update(chunk)
-    return size, {name: hasher.hexdigest() for name, hasher in hashers.items()}
+        return digest_stream(stream, algorithms)

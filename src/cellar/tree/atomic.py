@@ -129,17 +129,16 @@ def file_size(path: Path) -> int:
         return 0
 
 
-def hash_file(
-    path: Path, algorithms: Collection[str] = ("sha256",)
-) -> tuple[int, Mapping[str, str]]:
-    """Return the size of the file at ``path`` and its hex digest for each algorithm."""
+def digest_stream(
+    stream: BinaryIO, algorithms: Collection[str] = ("sha256",)
+) -> tuple[int, dict[str, str]]:
+    """Read ``stream`` to its end; return its length and its hex digest for each algorithm."""
     hashers = {name: hashlib.new(name) for name in algorithms}
     size = 0
-    with path.open("rb") as stream:
-        while chunk := stream.read(_CHUNK):
-            size += len(chunk)
-            for hasher in hashers.values():
-                hasher.update(chunk)
+    while chunk := stream.read(_CHUNK):
+        size += len(chunk)
+        for hasher in hashers.values():
+            hasher.update(chunk)
     return size, {name: hasher.hexdigest() for name, hasher in hashers.items()}
 
 
