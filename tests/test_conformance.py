@@ -1,8 +1,10 @@
 """The Simple Repository API, one assertion per test, against Cellar's server and against nginx.
 
 One mirror is built per module from a local upstream that uses every feature of the specs, then
-the same tree is served twice on 127.0.0.1: by a real ``cellar serve`` process and by real nginx
-running what ``cellar nginx-config`` prints. Every test runs against both. Where nginx does less
+the same tree is served three times on 127.0.0.1: by a real ``cellar serve`` process, by Cellar's
+server reading a copy of the tree from a second storage backend (``MemoryStorage``, no local
+files), and by real nginx running what ``cellar nginx-config`` prints. Every test runs against
+each. Where nginx does less
 than Cellar's server (docs/nginx.md, "Content negotiation"), the nginx run asserts what nginx
 does instead.
 
@@ -29,9 +31,11 @@ from cellar.config.load import load_config
 from cellar.nginx import render_nginx_config, site_from_config
 from tests.support import accept
 from tests.support.http_client import Reply, fetch
+from tests.support.memory_storage import MemoryStorage
 from tests.support.mirror import EVERY_VERSION, assert_consistent, cellar_serve, write_config
 from tests.support.nginx import free_port, running_nginx
 from tests.support.packages import Dist, build_sdist, build_wheel
+from tests.support.server import serving
 from tests.support.upstream import LocalIndex
 
 JSON = "application/vnd.pypi.simple.v1+json"
@@ -108,11 +112,17 @@ def tree(tmp_path_factory) -> Tree:
     return Tree(config, web, {d.filename: d for d in dists.values()})
 
 
-@pytest.fixture(scope="module", params=["cellar", "nginx"])
+@pytest.fixture(scope="module", params=["cellar", "cellar-memory", "nginx"])
 def server(request, tree, tmp_path_factory) -> Iterator[Served]:
     if request.param == "cellar":
         with cellar_serve(tree.config) as base:
             yield Served("cellar", base)
+        return
+    if request.param == "cellar-memory":
+        # The same tree copied into a second Storage backend with no local files: the server
+        # reads everything through the protocol, and answers alike.
+        with serving(tree.web, storage=MemoryStorage.copy_of(tree.web)) as served:
+            yield Served("cellar", served.url)
         return
     port = free_port()
     site = site_from_config(load_config(tree.config), listen=(f"127.0.0.1:{port}",))

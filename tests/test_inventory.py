@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from cellar.tree.disk import find_orphans
 from cellar.tree.inventory import orphans_in, page_marks_of, take_inventory
 
 TEMP = ".index.html.0123456789ab.part"
@@ -75,7 +74,7 @@ def _mtime(tree: Path, below: str) -> int:
 
 def test_orphans_are_the_unlisted_files_and_every_temporary_file(tree: Path) -> None:
     listed = {"packages/ab/cd/ef/alpha-1.0.whl", "packages/ab/fifo", "packages/loose.whl"}
-    assert find_orphans(tree, listed) == [
+    assert orphans_in(take_inventory(tree), listed) == [
         (TEMP, "a temporary file left by an interrupted run"),
         (
             "packages/12/34/56/.index.html.0123456789ab.part",

@@ -35,7 +35,8 @@ from cellar.serve.http import (
 )
 from cellar.serve.negotiate import PageFormat
 from cellar.serve.pages import PageAnswer, PageCache, read_page
-from cellar.serve.recent import FileVersion
+from cellar.tree.local import LocalStorage
+from cellar.tree.local_resource import LocalResource
 from tests.support.accept import PIP
 from tests.support.server import (
     BIG_WHEEL,
@@ -263,11 +264,11 @@ def test_distribution_files_are_never_compressed(served: Served) -> None:
 
 def test_a_hot_page_is_compressed_once(web_root: Path) -> None:
     cache = PageCache()
-    directory = [("simple", "foo-bar")]
+    storage = LocalStorage(web_root)
     formats = (PageFormat.JSON_V1,)
 
     def read(coding: Coding) -> PageAnswer:
-        answer = read_page(str(web_root), directory, formats, coding, Conditions(), cache=cache)
+        answer = read_page(storage, ["simple/foo-bar"], formats, coding, Conditions(), cache=cache)
         assert isinstance(answer, PageAnswer)
         return answer
 
@@ -290,7 +291,7 @@ def test_a_hot_page_is_compressed_once(web_root: Path) -> None:
 
 def test_the_page_cache_is_bounded(tmp_path: Path) -> None:
     cache = PageCache(max_bytes=800)
-    versions = [FileVersion(str(tmp_path / str(i)), i, i, 100) for i in range(10)]
+    versions = [LocalResource(str(i), str(tmp_path / str(i)), i, i, 100, False) for i in range(10)]
     for version in versions:
         cache.put(version, Coding.GZIP, bytes(100))
     assert len(cache) == 8
@@ -298,7 +299,7 @@ def test_the_page_cache_is_bounded(tmp_path: Path) -> None:
     assert cache.get(versions[9], Coding.GZIP) == bytes(100)
     cache.put(versions[0], Coding.GZIP, bytes(101))  # more than an eighth: not kept
     assert cache.get(versions[0], Coding.GZIP) is None
-    stale = FileVersion(versions[9].path, 99, 9, 100)
+    stale = versions[9]._replace(inode=99)
     assert cache.get(stale, Coding.GZIP) is None
     assert cache.get(versions[9], Coding.ZSTD) is None
 

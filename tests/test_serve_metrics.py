@@ -28,6 +28,7 @@ from cellar.serve.metrics import (
     status_class,
 )
 from cellar.sync.compat import render_last_modified
+from cellar.tree.local import LocalStorage
 from tests.support.service import (
     Reply,
     eventually,
@@ -139,12 +140,13 @@ def test_without_a_successful_run_there_is_no_mirror_age() -> None:
 
 
 def test_the_mirror_age_comes_from_web_last_modified(tmp_path: Path) -> None:
-    assert last_success(tmp_path) is None  # never synced
+    tree = LocalStorage(tmp_path)
+    assert last_success(tree) is None  # never synced
     moment = datetime(2025, 6, 7, 8, 9, 10, tzinfo=UTC)
     (tmp_path / "last-modified").write_bytes(render_last_modified(moment))
-    assert last_success(tmp_path) == moment.timestamp()
+    assert last_success(tree) == moment.timestamp()
     (tmp_path / "last-modified").write_bytes(b"yesterday\n")
-    assert last_success(tmp_path) is None
+    assert last_success(tree) is None
 
 
 def test_slots_of_a_shared_file_are_summed_and_survive_a_reopening(tmp_path: Path) -> None:

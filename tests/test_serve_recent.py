@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from cellar.serve.recent import FileVersion, RecentAnswers
+from cellar.serve.recent import RecentAnswers
+from cellar.tree.local import LocalStorage
 from cellar.tree.paths import lstat_within
+from cellar.tree.storage import Resource
 from tests.support.accept import PIP
 from tests.support.server import (
     WHEEL,
@@ -32,8 +34,11 @@ PAGE = "/simple/foo-bar/"
 HEADERS = {"Content-Type": "text/plain"}
 
 
-def version_of(path: Path) -> FileVersion:
-    return FileVersion.of(str(path), path.stat())
+def version_of(path: Path) -> Resource:
+    """The version of the page at ``path`` as a server finds it (a final link not followed)."""
+    found = LocalStorage(path.parent).find(path.name, links=False)
+    assert found is not None
+    return found
 
 
 def replace(path: Path, body: bytes) -> None:
@@ -49,7 +54,7 @@ def replace(path: Path, body: bytes) -> None:
 def test_a_kept_answer_is_sent_while_its_file_is_unchanged(tmp_path: Path) -> None:
     page = tmp_path / "index.html"
     page.write_bytes(b"one")
-    recent = RecentAnswers(follow_links=False)
+    recent = RecentAnswers()
     recent.put("key", version_of(page), HEADERS, b"one")
     kept = recent.get("key")
     assert kept is not None
@@ -61,7 +66,7 @@ def test_a_kept_answer_is_sent_while_its_file_is_unchanged(tmp_path: Path) -> No
 def test_a_kept_answer_is_dropped_once_its_file_changes(tmp_path: Path, change: str) -> None:
     page = tmp_path / "index.html"
     page.write_bytes(b"one")
-    recent = RecentAnswers(follow_links=False)
+    recent = RecentAnswers()
     recent.put("key", version_of(page), HEADERS, b"one")
     if change == "replaced":
         replace(page, b"two, longer")
@@ -79,7 +84,7 @@ def test_a_kept_answer_is_dropped_once_its_file_changes(tmp_path: Path, change: 
 def test_a_page_swapped_for_a_symlink_is_not_sent_again(tmp_path: Path) -> None:
     page = tmp_path / "index.html"
     page.write_bytes(b"one")
-    recent = RecentAnswers(follow_links=False)
+    recent = RecentAnswers()
     recent.put("key", version_of(page), HEADERS, b"one")
     target = tmp_path / "elsewhere"
     page.rename(target)  # the very same inode, now reached through a link
@@ -90,7 +95,7 @@ def test_a_page_swapped_for_a_symlink_is_not_sent_again(tmp_path: Path) -> None:
 def test_a_kept_answer_expires(tmp_path: Path) -> None:
     page = tmp_path / "index.html"
     page.write_bytes(b"one")
-    recent = RecentAnswers(follow_links=False, ttl=0.0)
+    recent = RecentAnswers(ttl=0.0)
     recent.put("key", version_of(page), HEADERS, b"one")
     assert recent.get("key") is None
 
@@ -99,12 +104,12 @@ def test_recent_answers_are_bounded_in_entries_and_bytes(tmp_path: Path) -> None
     page = tmp_path / "index.html"
     page.write_bytes(b"x")
     version = version_of(page)
-    by_count = RecentAnswers(follow_links=False, limit=3)
+    by_count = RecentAnswers(limit=3)
     for key in range(10):
         by_count.put(key, version, HEADERS, b"x")
         assert len(by_count) <= 3
     assert by_count.get(9) is not None
-    by_size = RecentAnswers(follow_links=False, max_bytes=800)
+    by_size = RecentAnswers(max_bytes=800)
     by_size.put("large", version, HEADERS, bytes(101))  # more than an eighth: not kept
     assert by_size.get("large") is None
     for key in range(20):

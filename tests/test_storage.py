@@ -4,6 +4,7 @@ removals that leave no empty directory, and no key that leads out of the tree.""
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -167,3 +168,62 @@ def test_a_large_file_beside_a_small_one_still_in_flight_gets_its_directory(
 
 def _names(directory: Path) -> list[str]:
     return sorted(path.name for path in directory.iterdir())
+
+
+# --- what a server finds -----------------------------------------------------------------------
+
+
+def test_find_answers_only_for_regular_files_a_client_may_ask_for(tmp_path: Path) -> None:
+    root = tmp_path / "web"
+    (root / "simple" / "demo").mkdir(parents=True)
+    (root / "simple" / "demo" / "index.html").write_bytes(b"page")
+    (root / "simple" / ".hidden").write_bytes(b"hidden")
+    (root / "simple" / "link.html").symlink_to(root / "simple" / "demo" / "index.html")
+    (root / "simple" / "inside").symlink_to(root / "simple" / "demo")
+    (tmp_path / "secret").write_bytes(b"secret")
+    (root / "simple" / "out.html").symlink_to(tmp_path / "secret")
+    os.mkfifo(root / "simple" / "fifo")
+    storage = LocalStorage(root)
+    found = storage.find("simple/demo/index.html")
+    assert found is not None
+    assert (found.key, found.size, found.location) == ("simple/demo/index.html", 4, None)
+    assert found.path == str(root / "simple" / "demo" / "index.html")
+    for key in (
+        "simple/.hidden",
+        "simple/../../secret",
+        "/simple/demo/index.html",
+        "simple//demo/index.html",
+        "simple/demo\\index.html",
+        "simple/demo/index.html\x00",
+        "simple/demo",  # a directory
+        "simple/fifo",
+        "simple/out.html",  # a link leading out
+        "simple/missing",
+    ):
+        assert storage.find(key) is None, key
+    assert storage.find("simple/link.html") is not None  # a link that stays inside
+    assert storage.find("simple/link.html", links=False) is None  # a page is never a link
+    assert storage.find("simple/inside/index.html", links=False) is not None
+
+
+def test_a_found_version_knows_when_it_is_replaced(tmp_path: Path) -> None:
+    page = tmp_path / "simple" / "index.html"
+    page.parent.mkdir()
+    page.write_bytes(b"one")
+    storage = LocalStorage(tmp_path)
+    found = storage.find("simple/index.html", links=False)
+    assert found is not None and found.current()
+    assert b"".join(found.chunks(1, 3)) == b"ne"
+    storage.put({"simple/index.html": b"two, longer"})
+    assert not found.current()
+    read = found.read()
+    assert read is not None
+    newer, body = read
+    assert (body, newer.size, newer.current()) == (b"two, longer", 11, True)
+    assert newer.tag != found.tag
+    with pytest.raises(OSError, match="replaced"):
+        list(found.chunks(0, 3))  # never the bytes of another version
+    page.unlink()
+    assert newer.read() is None
+    assert not newer.current()
+    assert storage.free_bytes() is not None

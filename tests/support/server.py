@@ -23,6 +23,7 @@ import bcrypt
 from cellar.config.serve import ServeSettings
 from cellar.serve.app import RunningServer, ServeError, start
 from cellar.serve.loop import run_server
+from cellar.tree.storage import Storage
 
 LOOPBACK = ServeSettings(host="127.0.0.1", port=0)
 WHEEL = "packages/ab/cd/foo_bar-1.0-py3-none-any.whl"
@@ -76,9 +77,14 @@ class Served:
 
 @contextmanager
 def serving(
-    web_root: Path, settings: ServeSettings = LOOPBACK, context: ssl.SSLContext | None = None
+    web_root: Path,
+    settings: ServeSettings = LOOPBACK,
+    context: ssl.SSLContext | None = None,
+    *,
+    storage: Storage | None = None,
 ) -> Iterator[Served]:
     """Run the real server for ``web_root`` in a thread; yield it (``context`` trusts its TLS).
+    With ``storage``, the tree is read from it (``web_root`` then only names the mirror).
 
     Raises the ``ServeError`` that stopped it from starting.
     """
@@ -89,7 +95,7 @@ def serving(
 
     async def main() -> None:
         try:
-            server = await start(web_root, settings)
+            server = await start(web_root, settings, storage=storage)
         except ServeError as error:
             started.put(error)
             return

@@ -14,7 +14,7 @@ import asyncio
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from cellar.keep.checks import FileCheck
 from cellar.keep.model import Finding, Fix, Problem, Resolution, VerifyReporter
@@ -23,7 +23,7 @@ from cellar.state import MirrorState
 from cellar.sync.errors import SyncFileError
 from cellar.sync.fetch import FileFetcher
 from cellar.sync.pages import StoredPage, versions_of
-from cellar.tree.local import LocalStorage
+from cellar.tree.storage import Storage
 from cellar.upstream.client import ClientSettings, UpstreamClient
 
 
@@ -67,7 +67,7 @@ class Repairs:
 
 
 def repair_files(
-    web_root: Path,
+    storage: Storage,
     state: MirrorState,
     *,
     settings: ClientSettings,
@@ -90,7 +90,7 @@ def repair_files(
             finding
         )
     repairs = Repairs()
-    job = _Job(web_root, state, repairs, reporter)
+    job = _Job(storage, state, repairs, reporter)
     asyncio.run(
         job.run(settings, [(path, *listed[path], found) for path, found in by_file.items()])
     )
@@ -99,7 +99,7 @@ def repair_files(
 
 @dataclass(slots=True)
 class _Job:
-    web_root: Path
+    storage: Storage
     state: MirrorState
     repairs: Repairs
     reporter: VerifyReporter
@@ -110,8 +110,7 @@ class _Job:
         files: list[tuple[str, str, PublishedFile, dict[bool, Finding]]],
     ) -> None:
         async with UpstreamClient(settings) as client:
-            storage = LocalStorage(self.web_root)
-            fetcher = FileFetcher(client, self.state, storage, self.reporter.bytes_transferred)
+            fetcher = FileFetcher(client, self.state, self.storage, self.reporter.bytes_transferred)
             await asyncio.gather(*(self._file(fetcher, *file) for file in files))
 
     async def _file(

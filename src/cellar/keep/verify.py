@@ -62,9 +62,10 @@ from cellar.sync.pages import (
     read_project,
     write_project,
 )
-from cellar.tree.inventory import Inventory, orphans_in, take_inventory
+from cellar.tree.inventory import Inventory, orphans_in
 from cellar.tree.local import LocalStorage
 from cellar.tree.lock import MirrorLock
+from cellar.tree.storage import Storage
 from cellar.upstream.client import ClientSettings
 
 _NO_COPY = (
@@ -119,7 +120,7 @@ def run_verify(
 @dataclass(slots=True)
 class _Verification:
     web_root: Path
-    storage: LocalStorage
+    storage: Storage
     state: MirrorState
     options: VerifyOptions
     reporter: VerifyReporter
@@ -138,7 +139,7 @@ class _Verification:
         with collector_paused():  # a few million records, no cycles among them
             self.reporter.stage(f"walking {self.web_root}")
             walked = time.monotonic()
-            inventory = take_inventory(self.web_root, PAGE_FILES)
+            inventory = self.storage.inventory(PAGE_FILES)
             self.reporter.stage(
                 f"walked {len(inventory.files)} files in {time.monotonic() - walked:.1f} s"
             )
@@ -148,7 +149,7 @@ class _Verification:
             bad = self._examine(checks, run_id, previous, inventory)
         if self.options.repair:
             repairs = repair_files(
-                self.web_root,
+                self.storage,
                 self.state,
                 settings=self.settings,
                 bad=bad,
@@ -160,7 +161,7 @@ class _Verification:
             pages = self._republish(pages, repairs)
         self._root()
         if self.options.repair and self.findings:
-            inventory = take_inventory(self.web_root)  # the tree changed
+            inventory = self.storage.inventory()  # the tree changed
         self._orphans(pages, inventory)
         result = VerifyResult(
             projects=sum(1 for page in pages.values() if page.listing is not None),

@@ -62,6 +62,7 @@ from cellar.serve.simple_routes import SimpleHandlers
 from cellar.serve.sockets import bind_sockets
 from cellar.serve.tls import server_ssl_context
 from cellar.tree.local import LocalStorage
+from cellar.tree.storage import Storage
 
 __all__ = [
     "ACCESS_LOGGER",
@@ -76,6 +77,7 @@ __all__ = [
     "check_private_files",
     "file_content_type",
     "make_app",
+    "served_tree",
     "start",
 ]
 
@@ -117,6 +119,17 @@ def _closing(auth: BasicAuth) -> Callable[[web.Application], Awaitable[None]]:
     return close
 
 
+def served_tree(web_root: Path) -> Storage:
+    """Return the tree at ``web_root`` a server reads everything it sends from.
+
+    Raises ``WebRootError`` when it has no ``simple/`` folder: not a mirror's web root.
+    """
+    storage = LocalStorage(web_root)
+    if "simple" not in storage.folders(""):
+        raise WebRootError(web_root)
+    return storage
+
+
 def make_app(
     web_root: Path,
     settings: ServeSettings | None = None,
@@ -124,6 +137,7 @@ def make_app(
     index_url: str | None = None,
     mirror_directory: Path | None = None,
     metrics: ServerMetrics | None = None,
+    storage: Storage | None = None,
 ) -> web.Application:
     """Return the aiohttp application serving ``web_root`` (which must contain ``simple/``).
 
@@ -134,13 +148,14 @@ def make_app(
     in ``mirror_directory`` (default: the web root's parent, as ``cellar mirror`` lays it out).
     ``/metrics`` reports ``metrics`` (default: a private table; ``start`` passes the one its
     access logger counts into).
-    Raises ``WebRootError`` (a ``ServeError``) when ``web_root/simple`` is not a directory,
+    Everything sent is read from ``storage`` (default: ``served_tree(web_root)``).
+    Raises ``WebRootError`` (a ``ServeError``) when ``web_root`` has no ``simple/`` folder,
     ``HtpasswdError`` when the htpasswd file is unreadable or malformed.
     """
     settings = settings or ServeSettings()
-    if not (web_root / "simple").is_dir():
-        raise WebRootError(web_root)
-    handlers = SimpleHandlers(web_root, PageCache())
+    if storage is None:
+        storage = served_tree(web_root)
+    handlers = SimpleHandlers(storage, PageCache())
     middlewares: list[Middleware] = [_http_rules]
     auth = BasicAuth.load(settings.htpasswd) if settings.htpasswd is not None else None
     if auth is not None:
@@ -152,8 +167,7 @@ def make_app(
     app.on_response_prepare.append(_server_header)
     if auth is not None:
         app.on_cleanup.append(_closing(auth))
-    storage = LocalStorage(web_root)
-    people = PeoplePages(web_root, storage, mirror_directory or web_root.parent, index_url)
+    people = PeoplePages(storage, mirror_directory or web_root.parent, index_url)
     people.add_routes(app.router)
     app.router.add_get("/health", handlers.health, name=_HEALTH)
     app.router.add_get("/simple", handlers.simple_redirect)
@@ -161,7 +175,7 @@ def make_app(
     app.router.add_get("/simple/{project}/", handlers.project_page)
     app.router.add_get("/simple/{project}", handlers.project_no_slash)
     app.router.add_get("/packages/{path:.+}", handlers.package_file)
-    metrics_page = MetricsPage(metrics or ServerMetrics.private(), web_root)
+    metrics_page = MetricsPage(metrics or ServerMetrics.private(), storage)
     app.router.add_get("/metrics", metrics_page.get)
     JsonApi(storage).add_routes(app.router)
     return app
@@ -206,8 +220,10 @@ async def start(
     index_url: str | None = None,
     sockets: Sequence[socket.socket] = (),
     metrics: ServerMetrics | None = None,
+    storage: Storage | None = None,
 ) -> RunningServer:
-    """Start serving ``web_root`` as ``settings`` say and return at once.
+    """Start serving ``web_root`` (its tree read from ``storage``, by default
+    ``served_tree(web_root)``) as ``settings`` say and return at once.
 
     Listens on ``settings.host``:``settings.port`` (0 picks a free port), with TLS when
     ``settings.tls``, asking for basic auth when ``settings.htpasswd`` is set. ``index_url`` is
@@ -222,7 +238,7 @@ async def start(
     """
     host, port = settings.host, settings.port
     metrics = metrics if metrics is not None else ServerMetrics.private()
-    app = make_app(web_root, settings, index_url=index_url, metrics=metrics)
+    app = make_app(web_root, settings, index_url=index_url, metrics=metrics, storage=storage)
     ssl_context = None
     if settings.tls_certificate is not None and settings.tls_key is not None:
         ssl_context = server_ssl_context(settings.tls_certificate, settings.tls_key)

@@ -20,13 +20,13 @@ import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Final
 
 from aiohttp import hdrs, web
 
 from cellar.serve.metrics import DURATION_BUCKETS, MetricsSnapshot, ServerMetrics
 from cellar.sync.compat import LAST_MODIFIED_FILE, parse_last_modified
+from cellar.tree.storage import Storage, read_quietly
 
 #: The Content-Type of the text exposition format, version 0.0.4.
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
@@ -125,11 +125,10 @@ def _number(value: float) -> str:
     return repr(float(value))
 
 
-def last_success(web_root: Path) -> float | None:
-    """Return the Unix time in ``web_root/last-modified``, or None if it is missing or odd."""
-    try:
-        body = (web_root / LAST_MODIFIED_FILE).read_bytes()
-    except OSError:
+def last_success(storage: Storage) -> float | None:
+    """Return the Unix time in the tree's ``last-modified``, or None if it is missing or odd."""
+    body = read_quietly(storage, LAST_MODIFIED_FILE.as_posix())
+    if body is None:
         return None
     stamp = parse_last_modified(body)
     return stamp.timestamp() if stamp is not None else None
@@ -140,11 +139,11 @@ class MetricsPage:
     """The ``/metrics`` route: ``metrics`` summed over every worker, and the mirror's age."""
 
     metrics: ServerMetrics
-    web_root: Path
+    storage: Storage
 
     async def get(self, request: web.Request) -> web.StreamResponse:
         """Answer a scrape."""
-        updated = await asyncio.to_thread(last_success, self.web_root)
+        updated = await asyncio.to_thread(last_success, self.storage)
         text = render_exposition(self.metrics.snapshot(), last_success=updated, now=time.time())
         headers = {hdrs.CONTENT_TYPE: CONTENT_TYPE, hdrs.CACHE_CONTROL: "no-store"}
         return web.Response(body=text.encode("utf-8"), headers=headers)

@@ -8,19 +8,21 @@ browsers show it); ``.asc`` application/pgp-signature; anything else application
 They are immutable under their name, so caches may keep them for a year.
 
 A path with an empty, hidden (leading ``.``; this also covers ``..``), NUL- or
-backslash-bearing segment, or one that resolves outside ``<web_root>/packages`` (symlinks
-included), is a 404, decided before anything is opened.
+backslash-bearing segment, or one that resolves outside the tree (symlinks included), is a
+404, decided by ``Storage.find`` before anything is opened.
 
+A small file is read whole and answered from memory. For a large one with a local file,
 aiohttp's ``FileResponse`` sends the bytes (with sendfile where it can) and judges If-Match,
 If-Unmodified-Since, If-None-Match and If-Modified-Since; the Range header it is given is the
 one ``http.requested_range`` decided (If-Range, several ranges and malformed headers handled
 there), so a range it cannot satisfy becomes its 416 after the conditions, as RFC 9110 orders.
+A backend without local files either gives a ``location`` to redirect the client to (307, not
+cached) or has its bytes streamed, judged by the same rules.
 """
 
 from __future__ import annotations
 
-import os
-import stat
+import asyncio
 from pathlib import Path
 from typing import Final
 
@@ -39,8 +41,8 @@ from cellar.serve.http import (
     requested_range,
 )
 from cellar.serve.protocol import SERVER_NAME
-from cellar.serve.recent import FileVersion, RecentAnswers
-from cellar.tree.paths import lstat_within
+from cellar.serve.recent import RecentAnswers
+from cellar.tree.storage import Resource, Storage
 
 _FILE_TYPES: Final = (
     (".whl", "application/zip"),
@@ -85,108 +87,135 @@ class _ExactFileResponse(web.FileResponse):
 #: ``.metadata`` files and many wheels. FileResponse's sendfile path hops to a thread for the
 #: stat and the open, which costs more than reading a small file from the page cache.
 SMALL_FILE_BYTES: Final = 256 * 1024
-_OPEN_FLAGS: Final = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+_NOT_FOUND: Final = "no such file on this mirror\n"
 
 
 async def send_package_file(
-    request: web.BaseRequest, relative: str, packages: str, recent: RecentAnswers
+    request: web.BaseRequest, relative: str, storage: Storage, recent: RecentAnswers
 ) -> web.StreamResponse:
-    """Return the response for ``/packages/<relative>`` (``packages``: that directory).
+    """Return the response for ``/packages/<relative>``, an object of ``storage``.
 
     A small file's whole answer to a plain request (no conditions, no range) is kept in
-    ``recent`` and sent again while the file is unchanged. Raises ``HTTPNotFound`` for a
-    missing or unsafe path.
+    ``recent`` and sent again while the file is unchanged. A large one is sent from its local
+    file (``sendfile``), or the client is redirected to the backend's ``location`` for it, or
+    its bytes are streamed. Raises ``HTTPNotFound`` for a missing or unsafe path.
     """
     plain = Conditions.of(request) is NO_CONDITIONS and hdrs.RANGE not in request.headers
     if plain and (kept := recent.get(relative)) is not None:
         return web.Response(body=kept.body, headers=kept.headers)
-    # Resolving the name costs a few system calls on metadata the kernel has cached: done
+    # Looking the name up costs a few system calls on metadata the kernel has cached: done
     # here rather than in a thread, whose hand-off costs more.
-    found = package_file(packages, relative)
+    found = storage.find(f"packages/{relative}")
     if found is None:
-        raise web.HTTPNotFound(text="no such file on this mirror\n")
-    path, status = found
+        raise web.HTTPNotFound(text=_NOT_FOUND)
+    if found.location is not None:
+        # Where the backend lets clients fetch the bytes themselves (a presigned URL, which
+        # expires: never cached).
+        redirect = {hdrs.SERVER: SERVER_NAME, hdrs.CACHE_CONTROL: "no-store"}
+        raise web.HTTPTemporaryRedirect(found.location, headers=redirect)
     headers: dict[str, str] = {
         hdrs.SERVER: SERVER_NAME,
         # The type comes from the requested name: the file may be a symlink to a blob.
         hdrs.CONTENT_TYPE: file_content_type(relative.rpartition("/")[2]),
         hdrs.CACHE_CONTROL: FILE_CACHE_CONTROL,
     }
-    if status.st_size <= SMALL_FILE_BYTES:
-        small = _small_file(request, path, headers)
-        if small is not None:
-            response, version = small
-            if plain and response.status == 200 and isinstance(response.body, bytes):
-                recent.put(relative, version, headers, response.body)
-            return response
-    wanted = requested_range(
-        request.headers.get(hdrs.RANGE),
-        request.headers.get(hdrs.IF_RANGE),
-        file_etag(status.st_mtime_ns, status.st_size),
-        status.st_mtime,
-        status.st_size,
-    )
+    if found.size <= SMALL_FILE_BYTES:
+        read = found.read()
+        if read is None:
+            raise web.HTTPNotFound(text=_NOT_FOUND)
+        version, body = read
+        response = _from_memory(request, version, body, headers)
+        if plain and response.status == 200:
+            recent.put(relative, version, headers, body)
+        return response
+    if found.path is None:
+        return await _streamed(request, found, headers)
+    wanted = _wanted(request, found)
     if wanted is None:
         byte_range = None
     elif isinstance(wanted, ByteRange):
         byte_range = wanted.header
     else:  # unsatisfiable: FileResponse answers 416 once the conditions are judged
-        byte_range = f"bytes={status.st_size}-"
-    return _ExactFileResponse(Path(path), headers, byte_range)
+        byte_range = f"bytes={found.size}-"
+    return _ExactFileResponse(Path(found.path), headers, byte_range)
 
 
-def _small_file(
-    request: web.BaseRequest, path: str, headers: dict[str, str]
-) -> tuple[web.Response, FileVersion] | None:
-    """Answer for a small file from its bytes, as FileResponse would (validators, conditions,
-    one range), and the version it came from; None if it is no longer small and regular (then
-    FileResponse answers). Adds the validators to ``headers``."""
-    try:
-        with os.fdopen(os.open(path, _OPEN_FLAGS), "rb") as file:
-            status = os.fstat(file.fileno())
-            if not stat.S_ISREG(status.st_mode) or status.st_size > SMALL_FILE_BYTES:
-                return None
-            body = file.read()
-    except OSError:
-        raise web.HTTPNotFound(text="no such file on this mirror\n") from None
-    etag = file_etag(status.st_mtime_ns, len(body))
+def _wanted(request: web.BaseRequest, found: Resource) -> ByteRange | Unsatisfiable | None:
+    """Return the part of ``found`` the request asks for (None: all of it)."""
+    return requested_range(
+        request.headers.get(hdrs.RANGE),
+        request.headers.get(hdrs.IF_RANGE),
+        file_etag(found.mtime_ns, found.size),
+        found.mtime_ns / 1e9,
+        found.size,
+    )
+
+
+def _judged(
+    request: web.BaseRequest, found: Resource, headers: dict[str, str]
+) -> tuple[int, ByteRange | Unsatisfiable | None]:
+    """Return the status the conditions give (200, 304 or 412) and, for 200, the part of
+    ``found`` to send, as FileResponse judges them; add its validators to ``headers`` unless
+    the answer is a 412 or a 416 (FileResponse sends none with those either)."""
+    etag = file_etag(found.mtime_ns, found.size)
+    seconds = found.mtime_ns / 1e9
     headers[hdrs.ACCEPT_RANGES] = "bytes"
-    headers[hdrs.ETAG] = f'"{etag}"'
-    headers[hdrs.LAST_MODIFIED] = http_date(status.st_mtime)
-    verdict = Conditions.of(request).evaluate(etag, status.st_mtime)
-    if verdict == 200:
-        wanted = requested_range(
-            request.headers.get(hdrs.RANGE),
-            request.headers.get(hdrs.IF_RANGE),
-            etag,
-            status.st_mtime,
-            len(body),
-        )
-        if isinstance(wanted, ByteRange):
-            ranged = {
-                **headers,
-                hdrs.CONTENT_RANGE: f"bytes {wanted.start}-{wanted.stop - 1}/{len(body)}",
-            }
-            response = web.Response(
-                status=206, body=body[wanted.start : wanted.stop], headers=ranged
-            )
-        elif wanted is Unsatisfiable.RANGE:
-            refused = {**headers, hdrs.CONTENT_RANGE: f"bytes */{len(body)}"}
-            response = web.Response(status=416, headers=refused)
-        else:
-            response = web.Response(body=body, headers=headers)
-    else:
-        response = web.Response(status=verdict, headers=headers)
-    return response, FileVersion.of(path, status)
+    verdict = Conditions.of(request).evaluate(etag, seconds)
+    wanted = _wanted(request, found) if verdict == 200 else None
+    if verdict != 412 and wanted is not Unsatisfiable.RANGE:
+        headers[hdrs.ETAG] = f'"{etag}"'
+        headers[hdrs.LAST_MODIFIED] = http_date(seconds)
+    return verdict, wanted
 
 
-def package_file(packages: str, relative: str) -> tuple[str, os.stat_result] | None:
-    """Return the path of the regular file ``relative`` names inside ``packages`` and its
-    status, or None if it is missing or unsafe (a symlink on the way that leads outside)."""
-    segments = relative.split("/")
-    if any(not s or s.startswith(".") or "\x00" in s or "\\" in s for s in segments):
-        return None
-    status = lstat_within(packages, segments)
-    if status is None or not stat.S_ISREG(status.st_mode):
-        return None
-    return os.sep.join((packages, *segments)), status  # noqa: PTH118 - per request
+def _from_memory(
+    request: web.BaseRequest, version: Resource, body: bytes, headers: dict[str, str]
+) -> web.Response:
+    """Answer for a file from its bytes (``version``'s), as FileResponse would (validators,
+    conditions, one range). Adds the validators to ``headers``."""
+    verdict, wanted = _judged(request, version, headers)
+    if verdict != 200:
+        return web.Response(status=verdict, headers=headers)
+    if isinstance(wanted, ByteRange):
+        ranged = {**headers, hdrs.CONTENT_RANGE: _content_range(wanted, len(body))}
+        return web.Response(status=206, body=body[wanted.start : wanted.stop], headers=ranged)
+    if wanted is Unsatisfiable.RANGE:
+        refused = {**headers, hdrs.CONTENT_RANGE: f"bytes */{len(body)}"}
+        return web.Response(status=416, headers=refused)
+    return web.Response(body=body, headers=headers)
+
+
+async def _streamed(
+    request: web.BaseRequest, found: Resource, headers: dict[str, str]
+) -> web.StreamResponse:
+    """Answer for a large file that has no local file to send: its bytes streamed from the
+    backend, chunk by chunk, each read off the event loop."""
+    verdict, wanted = _judged(request, found, headers)
+    if verdict != 200:
+        return web.Response(status=verdict, headers=headers)
+    if wanted is Unsatisfiable.RANGE:
+        refused = {**headers, hdrs.CONTENT_RANGE: f"bytes */{found.size}"}
+        return web.Response(status=416, headers=refused)
+    start, stop, status = 0, found.size, 200
+    if isinstance(wanted, ByteRange):
+        start, stop, status = wanted.start, wanted.stop, 206
+        headers[hdrs.CONTENT_RANGE] = _content_range(wanted, found.size)
+    response = web.StreamResponse(status=status, headers=headers)
+    response.content_length = stop - start
+    await response.prepare(request)
+    if request.method == hdrs.METH_HEAD:
+        return response
+    chunks = found.chunks(start, stop)
+    try:
+        while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+            await response.write(chunk)
+    finally:
+        chunks_close = getattr(chunks, "close", None)
+        if chunks_close is not None:
+            await asyncio.to_thread(chunks_close)
+    await response.write_eof()
+    return response
+
+
+def _content_range(wanted: ByteRange, size: int) -> str:
+    return f"bytes {wanted.start}-{wanted.stop - 1}/{size}"

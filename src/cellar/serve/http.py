@@ -9,9 +9,9 @@ Pure functions and values, no I/O; the handlers in ``simple_routes.py`` and ``pa
   ``identity`` with a higher q than every coding keeps the page unencoded; a client refusing
   identity and every coding we have still gets the page unencoded (RFC 9110 allows that
   rather than a 406). Distribution files are never encoded at all: clients hash their bytes.
-* **Validators**: a page's entity tag is made of its file's inode, mtime and size, plus the
-  coding, so each encoding of a page has its own tag (``page_etag``); a file's tag is aiohttp's
-  (mtime and size), because ``FileResponse`` sets it.
+* **Validators**: a page's entity tag is its version's storage tag (locally the file's inode,
+  mtime and size) plus the coding, so each encoding of a page has its own tag (``page_etag``);
+  a file's tag is aiohttp's (mtime and size), because ``FileResponse`` sets it.
 * **Conditions** (``Conditions.evaluate``) in RFC 9110's order: If-Match, If-Unmodified-Since
   (412 when failed), If-None-Match (weak comparison), If-Modified-Since (304).
 * **Ranges** (``requested_range``): one ``bytes`` range, honoured when If-Range (if sent)
@@ -89,9 +89,9 @@ def _quality(value: str) -> float:
     return min(max(q, 0.0), 1.0) if math.isfinite(q) else 1.0
 
 
-def page_etag(inode: int, mtime_ns: int, size: int, coding: Coding) -> str:
-    """Return the entity tag (unquoted) of a page file's version sent in ``coding``."""
-    tag = f"{inode:x}-{mtime_ns:x}-{size:x}"
+def page_etag(tag: str, coding: Coding) -> str:
+    """Return the entity tag (unquoted) of a page's version (its storage ``tag``) sent in
+    ``coding``."""
     return tag if coding is Coding.IDENTITY else f"{tag}-{coding.value}"
 
 

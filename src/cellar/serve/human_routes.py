@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shutil
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -75,7 +74,6 @@ class PeoplePages:
     ``index_url`` the Simple API root to show (None: made from each request's Host).
     """
 
-    web_root: Path
     storage: Storage
     directory: Path
     index_url: str | None = None
@@ -133,7 +131,7 @@ class PeoplePages:
 
     def _read_home(self) -> tuple[dict[str, str], MirrorStatus]:
         """Return the projects (normalised name -> display name) and the mirror's status."""
-        free = _free_bytes(self.web_root)
+        free = self.storage.free_bytes()
         try:
             with MirrorState.open_read_only(self.directory) as state:
                 names = state.project_names()
@@ -192,10 +190,3 @@ def _html(body: bytes, *, status: int = 200, vary: bool = False) -> web.Response
 def _not_found(spelled: str, *, slash: bool) -> web.Response:
     # /project/<name>/ is two levels below the root, /project/<name> one.
     return _html(render_not_found(spelled, "../../" if slash else "../"), status=404)
-
-
-def _free_bytes(path: Path) -> int | None:
-    try:
-        return shutil.disk_usage(path).free
-    except OSError:
-        return None

@@ -9,9 +9,7 @@ a reverse proxy under a path prefix keeps working.
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from aiohttp import hdrs, web
 from packaging.utils import canonicalize_name
@@ -26,24 +24,25 @@ from cellar.serve.http import (
     choose_coding,
     http_date,
 )
-from cellar.serve.negotiate import FormatChooser
+from cellar.serve.negotiate import FormatChooser, PageFormat
 from cellar.serve.pages import Deferred, PageAnswer, PageCache, modified_seconds, read_page
 from cellar.serve.protocol import SERVER_NAME
 from cellar.serve.recent import RecentAnswers
 from cellar.sync.compat import project_directory_parts
 from cellar.tree.paths import is_project_name
+from cellar.tree.storage import Storage
 
 
 @dataclass(frozen=True, slots=True)
 class SimpleHandlers:
-    """The request handlers, bound to one web root and its page cache."""
+    """The request handlers, bound to one tree and its page cache."""
 
-    web_root: Path
+    storage: Storage
     pages: PageCache
     formats: FormatChooser = field(default_factory=FormatChooser)
     #: Whole answers to repeated requests (``recent.py``): pages, and small files.
-    recent: RecentAnswers = field(default_factory=lambda: RecentAnswers(follow_links=False))
-    recent_files: RecentAnswers = field(default_factory=lambda: RecentAnswers(follow_links=True))
+    recent: RecentAnswers = field(default_factory=RecentAnswers)
+    recent_files: RecentAnswers = field(default_factory=RecentAnswers)
 
     async def health(self, request: web.Request) -> web.StreamResponse:
         return web.Response(text="ok\n", headers={hdrs.CACHE_CONTROL: "no-store"})
@@ -55,7 +54,7 @@ class SimpleHandlers:
         if (repeated := _repeat(request, self.recent)) is not None:
             return repeated
         not_found = "the mirror has no root page yet\n"
-        return await _page(request, [("simple",)], self, not_found)
+        return await _page(request, ["simple"], self, not_found)
 
     async def project_page(self, request: web.Request) -> web.StreamResponse:
         return await self.project(request, request.match_info["project"], slash=True)
@@ -72,14 +71,14 @@ class SimpleHandlers:
         if not is_project_name(spelled):
             raise web.HTTPNotFound(text=f"no project named {spelled!r} on this mirror\n")
         name = canonicalize_name(spelled)
-        directories = [
-            project_directory_parts(name, hash_index=False),
-            project_directory_parts(name, hash_index=True),
+        folders = [
+            "/".join(project_directory_parts(name, hash_index=False)),
+            "/".join(project_directory_parts(name, hash_index=True)),
         ]
         if slash and spelled == name:
             not_found = f"no project named {spelled!r} on this mirror\n"
-            return await _page(request, directories, self, not_found)
-        if not await asyncio.to_thread(_any_directory, self.web_root, directories):
+            return await _page(request, folders, self, not_found)
+        if not await asyncio.to_thread(_any_page, self.storage, folders):
             raise web.HTTPNotFound(text=f"no project named {spelled!r} on this mirror\n")
         # Relative, so a path prefix added by a reverse proxy survives.
         location = f"../{name}/" if slash else f"{name}/"
@@ -90,8 +89,7 @@ class SimpleHandlers:
 
     async def file(self, request: web.BaseRequest, relative: str) -> web.StreamResponse:
         """Answer ``/packages/<relative>``."""
-        packages = f"{self.web_root}{os.sep}packages"  # no path object: this runs per request
-        return await send_package_file(request, relative, packages, self.recent_files)
+        return await send_package_file(request, relative, self.storage, self.recent_files)
 
 
 def _with_query(location: str, request: web.BaseRequest) -> str:
@@ -101,7 +99,7 @@ def _with_query(location: str, request: web.BaseRequest) -> str:
 
 async def _page(
     request: web.BaseRequest,
-    directories: list[tuple[str, ...]],
+    folders: list[str],
     handlers: SimpleHandlers,
     not_found: str,
 ) -> web.StreamResponse:
@@ -112,11 +110,11 @@ async def _page(
     query = request.query.get("format") if request.query_string else None
     formats = handlers.formats(accept, query)
     coding = choose_coding(encodings)
-    root, cache = str(handlers.web_root), handlers.pages
-    answer = read_page(root, directories, formats, coding, conditions, cache=cache, inline=True)
+    storage, cache = handlers.storage, handlers.pages
+    answer = read_page(storage, folders, formats, coding, conditions, cache=cache, inline=True)
     if answer is Deferred.TO_THREAD:
         answer = await asyncio.to_thread(
-            read_page, root, directories, formats, coding, conditions, cache=cache
+            read_page, storage, folders, formats, coding, conditions, cache=cache
         )
     assert not isinstance(answer, Deferred)  # only an inline read defers  # noqa: S101
     if answer is None:
@@ -166,11 +164,10 @@ def _page_headers(answer: PageAnswer) -> dict[str, str]:
     return headers
 
 
-def _any_directory(web_root: Path, directories: list[tuple[str, ...]]) -> bool:
-    for parts in directories:
-        try:
-            if web_root.joinpath(*parts).is_dir():
-                return True
-        except OSError:  # a name too long for the file system: no such project
-            continue
-    return False
+def _any_page(storage: Storage, folders: list[str]) -> bool:
+    """Return whether any of ``folders`` holds a page in any format."""
+    return any(
+        storage.find(f"{folder}/{page_format.file_name}", links=False) is not None
+        for folder in folders
+        for page_format in PageFormat
+    )

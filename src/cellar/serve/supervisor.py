@@ -40,8 +40,8 @@ from typing import Final
 
 from cellar.config.serve import ServeSettings
 from cellar.serve.access_log import check_access_log
-from cellar.serve.app import SHUTDOWN_TIMEOUT
-from cellar.serve.errors import ServeError, WebRootError
+from cellar.serve.app import SHUTDOWN_TIMEOUT, served_tree
+from cellar.serve.errors import ServeError
 from cellar.serve.metrics import MetricsFile
 from cellar.serve.sockets import bind_sockets
 from cellar.serve.worker import Failed, Ready, WorkerSpec, read_report, run_worker
@@ -107,8 +107,7 @@ def serve_workers(
     """
     if sys.platform == "win32":
         raise ServeError("[serve] workers above 1 need a POSIX system; set workers = 1")
-    if not (web_root / "simple").is_dir():
-        raise WebRootError(web_root)
+    served_tree(web_root)  # refused here, before any worker starts
     # Each worker opens the log itself; the supervisor only makes sure it can, before any
     # starts (keeping it open would pin a rotated file, which the supervisor never writes to).
     check_access_log(settings.access_log)

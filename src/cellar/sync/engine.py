@@ -40,7 +40,7 @@ from cellar.sync.planned import MirrorPlan
 from cellar.sync.prune import prune_projects
 from cellar.sync.reporter import Reporter
 from cellar.sync.space import DiskSpace
-from cellar.tree.disk import find_orphans
+from cellar.tree.inventory import orphans_in
 from cellar.tree.local import LocalStorage
 from cellar.tree.lock import MirrorLock
 from cellar.tree.paths import OutsideTreeError, UnsafeNameError
@@ -336,7 +336,6 @@ class _Run:
         if not clean:
             log.warning("pruning skipped: this run had failures, so its plan may be incomplete")
             return
-        web_root = self.config.mirror.web_root
         stale = sorted(set(self.state.project_names()) - set(plan.projects))
         if stale:
             pruned = prune_projects(
@@ -358,7 +357,7 @@ class _Run:
                 log.warning("pruning skipped: the record of %s's published page is damaged", name)
                 return
             listed.update(listed_paths(listing))
-        orphans = [path for path, _ in find_orphans(web_root, listed)]
+        orphans = [path for path, _ in orphans_in(self.storage.inventory(), listed)]
         if orphans:
             removed, size = self.storage.delete(orphans)
             log.info("pruned %d files no page lists any more (%d bytes)", len(removed), size)

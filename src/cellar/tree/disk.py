@@ -1,21 +1,9 @@
-"""Find the files under the web root that no page lists; remove the directories left empty.
-
-Under the mirror lock no ``cellar mirror`` is running, so every temporary ``.part`` file is
-a leftover of a run that was killed: it is an orphan wherever it is.
-"""
+"""Remove the directories a local tree's removals leave empty."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-
-from cellar.tree.inventory import orphans_in, take_inventory
-
-
-def find_orphans(web_root: Path, listed: Collection[str]) -> list[tuple[str, str]]:
-    """Return (mirror path, cause) for each file under ``web_root`` no page lists, sorted by
-    path (see ``orphans_in``)."""
-    return orphans_in(take_inventory(web_root), listed)
 
 
 def remove_empty_dirs(web_root: Path, directories: Iterable[Path]) -> None:

@@ -22,7 +22,7 @@ import stat
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from cellar.tree.atomic import is_temp_name, open_quietly
 
@@ -33,40 +33,75 @@ Seen = tuple[int, int] | None
 _PACKAGES = "packages"
 
 
+class ListedReader(Protocol):
+    """How the objects a listing found are read: without looking at the way to them again
+    (the listing proved it), and locally without touching their access time."""
+
+    def open(self, key: str) -> BinaryIO:
+        """Open the object at ``key``. Raises ``OSError``."""
+        ...
+
+    def read(self, key: str) -> bytes | None:
+        """Return the bytes at ``key``; None when they cannot be read."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class WalkedFiles:
+    """A ``ListedReader`` for the files a local walk of ``root`` found: string paths, opened
+    as they are, links and all (at a million files, pathlib's objects and checks add up)."""
+
+    root: str
+
+    def open(self, key: str) -> BinaryIO:
+        return open_quietly(os.path.join(self.root, key))  # noqa: PTH118 - strings: hot path
+
+    def read(self, key: str) -> bytes | None:
+        try:
+            with open(os.path.join(self.root, key), "rb") as stream:  # noqa: PTH118, PTH123
+                return stream.read()
+        except OSError:
+            return None
+
+
+@dataclass(frozen=True, slots=True)
+class _NothingListed:
+    def open(self, key: str) -> BinaryIO:
+        raise FileNotFoundError(key)
+
+    def read(self, key: str) -> bytes | None:
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class Inventory:
-    """The tree as one walk found it.
+    """The tree as one listing (locally, one walk) found it.
 
-    ``files`` maps the mirror path of every file under ``packages/`` to what was seen of it;
+    ``files`` maps the key of every object under ``packages/`` to what was seen of it;
     ``temporaries`` are the temporary files (``.part``) found anywhere else; ``pages`` maps
-    each directory under ``simple/`` that holds all the page files asked for to their marks
-    (``page_marks``), when ``simple/`` is a directory, not a link.
+    each folder under ``simple/`` that holds all the page files asked for to their marks
+    (``page_marks``), when ``simple/`` is a directory, not a link. ``reader`` reads what was
+    found.
     """
 
     files: dict[str, Seen] = field(default_factory=dict)
     temporaries: tuple[str, ...] = ()
     pages: dict[str, str] = field(default_factory=dict)
-    #: The web root walked.
-    root: str = ""
+    reader: ListedReader = field(default_factory=_NothingListed)
 
     def open(self, key: str) -> BinaryIO:
-        """Open the file at ``key``, one the walk saw under ``packages/`` (reached by no link
-        to a directory; a link to a file is followed, as the walk saw through it), without
-        touching its access time. Raises ``OSError``."""
-        return open_quietly(os.path.join(self.root, key))  # noqa: PTH118 - strings: hot path
+        """Open the object at ``key``, one the listing saw under ``packages/`` (locally: reached
+        by no link to a directory; a link to a file is followed, as the walk saw through it),
+        without touching its access time. Raises ``OSError``."""
+        return self.reader.open(key)
 
     def read_page(self, folder: str, filename: str) -> bytes | None:
-        """Return page file ``filename`` of ``folder``, a folder the walk found holding the
-        page files asked for (so in the tree, reached by no link to a directory); None for
-        any other folder, or when it cannot be read. The file is opened as it is, links and
-        all (a string path: at 100k pages, pathlib's objects and checks add up)."""
+        """Return page ``filename`` of ``folder``, a folder the listing found holding the page
+        files asked for (so in the tree, reached by no link to a directory); None for any
+        other folder, or when it cannot be read."""
         if folder not in self.pages:
             return None
-        try:
-            with open(os.path.join(self.root, folder, filename), "rb") as stream:  # noqa: PTH118, PTH123
-                return stream.read()
-        except OSError:
-            return None
+        return self.reader.read(f"{folder}/{filename}")
 
 
 def take_inventory(web_root: Path, page_files: tuple[str, ...] = ()) -> Inventory:
@@ -88,7 +123,7 @@ def take_inventory(web_root: Path, page_files: tuple[str, ...] = ()) -> Inventor
         else:
             pages = _Pages(page_files, marks) if name == "simple" and not is_link else None
             _walk(root, name, None, temporaries, pages)
-    return Inventory(files, tuple(sorted(temporaries)), marks, root)
+    return Inventory(files, tuple(sorted(temporaries)), marks, WalkedFiles(root))
 
 
 def page_marks_of(found: Iterable[os.stat_result]) -> str:

@@ -16,6 +16,7 @@ durable first; elsewhere, ``cellar verify`` finds a file a power loss took back.
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from cellar.tree.atomic import (
     temp_path,
 )
 from cellar.tree.disk import remove_empty_dirs
+from cellar.tree.inventory import Inventory, take_inventory
+from cellar.tree.local_resource import LocalResource, find_local
 from cellar.tree.paths import OutsideTreeError, UnsafeNameError, path_segments, within
 from cellar.tree.storage import ObjectInfo
 
@@ -99,6 +102,9 @@ class LocalStorage:
         atomic_write_all({paths[key]: body for key, body in changed.items()})
         return list(changed)
 
+    def find(self, key: str, *, links: bool = True) -> LocalResource | None:
+        return find_local(os.fspath(self.root), key, links=links)
+
     def stage(self, key: str, *, resume: str | None = None, spool: int = 0) -> LocalStaged:
         final = self.path(key)
         directory = final.parent
@@ -137,6 +143,9 @@ class LocalStorage:
         start = prefix if prefix.endswith("/") or not prefix else f"{prefix}/"
         yield from _walk(top, start)
 
+    def inventory(self, page_files: tuple[str, ...] = ()) -> Inventory:
+        return take_inventory(self.root, page_files)
+
     def folders(self, prefix: str) -> list[str]:
         try:
             directory = self.path(prefix.rstrip("/")) if prefix.strip("/") else self.root
@@ -166,6 +175,12 @@ class LocalStorage:
     def local_path(self, key: str) -> Path | None:
         path = self.path(key)
         return path if path.is_file() else None
+
+    def free_bytes(self) -> int | None:
+        try:
+            return shutil.disk_usage(self.root).free
+        except OSError:
+            return None
 
     def make_directory(self, directory: Path) -> None:
         """``mkdir -p directory`` in one call when its parent is known to exist (the files of

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from cellar.tree.inventory import Inventory
 from cellar.tree.paths import OutsideTreeError
 
 
@@ -29,6 +30,54 @@ class ObjectInfo:
     size: int
     mtime_ns: int
     version: str
+
+
+class Resource(Protocol):
+    """One version of an object, as a server found it to answer a request: what validators
+    and headers are made from, and the ways its bytes may be had. Each backend answers with
+    its own kind; the server sends a local file with ``sendfile``, redirects to ``location``
+    where the backend gives one, and otherwise streams ``chunks``."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def mtime_ns(self) -> int: ...
+
+    @property
+    def tag(self) -> str:
+        """A token (letters, digits and ``-``) that differs between any two versions of the
+        object at this key (local: inode, mtime and size; an object store: its ETag)."""
+        ...
+
+    @property
+    def path(self) -> str | None:
+        """The local file holding this version (for ``sendfile``); None when there is none."""
+        ...
+
+    @property
+    def location(self) -> str | None:
+        """A URL where a client may fetch these bytes itself (an object store's presigned
+        URL); None when the server sends them."""
+        ...
+
+    def current(self) -> bool:
+        """Return whether the object at the key is still this version (and is there): a cheap
+        check (one ``stat`` locally) for a server that kept an answer made from it."""
+        ...
+
+    def read(self) -> tuple[Resource, bytes] | None:
+        """Return the object's bytes and the version they are: this one, or the one that has
+        replaced it since it was found; None when it is gone. Blocking."""
+        ...
+
+    def chunks(self, start: int, stop: int) -> Iterator[bytes]:
+        """Yield bytes ``start`` to ``stop`` (exclusive) of this version, in pieces. Blocking;
+        raises ``OSError`` if the object changed or went in between."""
+        ...
 
 
 class Sink(Protocol):
@@ -99,6 +148,13 @@ class Storage(Protocol):
         ``unchanged``. Return the keys written. Raises ``OSError``: then none has changed."""
         ...
 
+    def find(self, key: str, *, links: bool = True) -> Resource | None:
+        """Return the object at ``key`` as a server sends it; None when there is none, or when
+        ``key`` is not one a client may ask for (an empty, hidden, NUL- or backslash-bearing
+        segment; for a local tree, a symlink leading out, and with ``links`` false a final
+        symlink). Decided without an open, and cheaply: a server's lookup per request."""
+        ...
+
     def stage(self, key: str, *, resume: str | None = None, spool: int = 0) -> Staged:
         """Return a staged write of ``key``. With ``resume`` (a digest naming the bytes to
         come), what an interrupted attempt or run staged for the same digest is continued.
@@ -112,6 +168,12 @@ class Storage(Protocol):
 
     def objects(self, prefix: str) -> Iterator[ObjectInfo]:
         """Yield every object whose key starts with ``prefix`` (a ``/``-ended folder)."""
+        ...
+
+    def inventory(self, page_files: tuple[str, ...] = ()) -> Inventory:
+        """Take stock of the whole tree in one pass (locally a walk; an object store would
+        list): every object under ``packages/``, the temporary objects elsewhere, and the marks
+        of the ``page_files`` of each project folder (``tree.inventory``)."""
         ...
 
     def folders(self, prefix: str) -> list[str]:
@@ -133,6 +195,11 @@ class Storage(Protocol):
     def local_path(self, key: str) -> Path | None:
         """Return the local file of the object at ``key``, where the backend has one (for
         ``sendfile`` and for tools that read files); None otherwise."""
+        ...
+
+    def free_bytes(self) -> int | None:
+        """Return the room left for objects where the backend has a limit to tell (a local
+        file system's free space); None otherwise, or when it cannot be measured."""
         ...
 
 
