@@ -21,7 +21,9 @@ MINIMAL = "[mirror]\ndirectory = mirror\n[plugins]\nenabled = allowlist_project\
 
 
 @pytest.fixture
-def config_log(caplog, monkeypatch):
+def config_log(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> pytest.LogCaptureFixture:
     """Capture cellar.config warnings even after an in-process CLI run stopped propagation."""
     monkeypatch.setattr(logging.getLogger("cellar"), "propagate", True)
     caplog.set_level(logging.WARNING, logger="cellar.config")
@@ -44,7 +46,10 @@ def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "cellar.config"]
 
 
-def test_an_allowlist_mirror_reads_as_bandersnatch_means_it(tmp_path, config_log):
+def test_an_allowlist_mirror_reads_as_bandersnatch_means_it(
+    tmp_path: Path,
+    config_log: pytest.LogCaptureFixture,
+) -> None:
     config = load_config(data(tmp_path, "allowlist.conf"))
     mirror = config.mirror
     assert mirror.directory == tmp_path / "data" / "mirror"
@@ -79,7 +84,10 @@ def test_requirements_files_give_names_and_pins(tmp_path: Path) -> None:
     assert config.mirror.timeout == 10.0  # bandersnatch's default
 
 
-def test_every_filter_plugin_and_mirror_option(tmp_path, config_log):
+def test_every_filter_plugin_and_mirror_option(
+    tmp_path: Path,
+    config_log: pytest.LogCaptureFixture,
+) -> None:
     config = load_config(data(tmp_path, "filters.conf"))
     mirror = config.mirror
     assert mirror.directory == Path("/srv/pypi")
@@ -111,7 +119,10 @@ def test_every_filter_plugin_and_mirror_option(tmp_path, config_log):
     ]
 
 
-def test_the_cellar_section_switches_on_the_closure(tmp_path, config_log):
+def test_the_cellar_section_switches_on_the_closure(
+    tmp_path: Path,
+    config_log: pytest.LogCaptureFixture,
+) -> None:
     config = load_config(data(tmp_path, "closure.conf"))
     assert config.packages.dependencies
     assert not config.packages.prereleases  # dependencies are picked as pip picks them
@@ -130,7 +141,10 @@ def test_cellar_targets_without_the_closure_filter_files_by_target(tmp_path: Pat
     assert [t.name for t in config.targets] == ["cp312-win_amd64"]
 
 
-def test_options_without_meaning_are_each_named_in_a_warning(tmp_path, config_log):
+def test_options_without_meaning_are_each_named_in_a_warning(
+    tmp_path: Path,
+    config_log: pytest.LogCaptureFixture,
+) -> None:
     path = data(tmp_path, "ignored.conf")
     config = load_config(path)
     assert config.mirror.upstream == default_upstream()  # no master: bandersnatch's default index
@@ -161,7 +175,10 @@ def test_options_without_meaning_are_each_named_in_a_warning(tmp_path, config_lo
     assert len(messages) == 18
 
 
-def test_plugin_options_without_their_plugin_are_warned(tmp_path, config_log):
+def test_plugin_options_without_their_plugin_are_warned(
+    tmp_path: Path,
+    config_log: pytest.LogCaptureFixture,
+) -> None:
     path = write(
         tmp_path,
         MINIMAL + "[blocklist]\npackages = beta\nplatforms = windows\n[latest_release]\nkeep = 2\n",
@@ -179,7 +196,7 @@ def test_plugin_options_without_their_plugin_are_warned(tmp_path, config_log):
 
 
 @pytest.mark.parametrize("name", ["bandersnatch.ini", "mirror.cfg", "bandersnatch"])
-def test_ini_is_recognised_by_suffix_or_content(tmp_path, name):
+def test_ini_is_recognised_by_suffix_or_content(tmp_path: Path, name: str) -> None:
     config = load_config(write(tmp_path, MINIMAL, name))
     assert [r.name for r in config.packages.requirements] == ["alpha"]
     assert config.targets == ()
@@ -305,7 +322,12 @@ def test_a_toml_typo_is_a_toml_error_even_when_it_reads_as_ini(tmp_path: Path) -
         ),
     ],
 )
-def test_problems_name_section_and_option(tmp_path, text, key, message):
+def test_problems_name_section_and_option(
+    tmp_path: Path,
+    text: str,
+    key: str,
+    message: str,
+) -> None:
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as caught:
         load_config(path)
@@ -326,7 +348,7 @@ def test_problems_name_section_and_option(tmp_path, text, key, message):
         ("[mirror]\ndirectory = m\n[mirror]\n", "section 'mirror' already exists"),
     ],
 )
-def test_files_that_are_not_ini(tmp_path, text, message):
+def test_files_that_are_not_ini(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match="not a valid INI file") as caught:
         load_config(write(tmp_path, text))
     assert message in str(caught.value)
@@ -352,7 +374,10 @@ def test_the_cli_exits_2_naming_file_section_and_option(
     assert not (tmp_path / "mirror").exists()
 
 
-def test_read_config_returns_warnings_without_logging(tmp_path, config_log):
+def test_read_config_returns_warnings_without_logging(
+    tmp_path: Path,
+    config_log: pytest.LogCaptureFixture,
+) -> None:
     _, warnings = read_config(data(tmp_path, "ignored.conf"))
     assert len(warnings) == 18  # proxy is read (as [mirror] proxy), not warned about
     assert warnings_of(config_log) == []

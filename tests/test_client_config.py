@@ -13,6 +13,7 @@ import shlex
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import bcrypt
@@ -61,7 +62,7 @@ def _state(path: Path) -> tuple[int, int] | None:
 
 
 @pytest.fixture(autouse=True)
-def nothing_written_outside_tmp():
+def nothing_written_outside_tmp() -> Iterator[None]:
     """Fail the test if any real pip, uv or netrc file (or its .bak) was created or changed."""
     watched = [*_WATCHED, *(p.with_name(p.name + ".bak") for p in _WATCHED)]
     before = {path: _state(path) for path in watched}
@@ -70,7 +71,7 @@ def nothing_written_outside_tmp():
 
 
 @pytest.fixture(scope="module")
-def mirror_config(tmp_path_factory):
+def mirror_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A mirror of a local upstream holding PROBE 1.0 and 2.0 (not served yet)."""
     root = tmp_path_factory.mktemp("client-mirror")
     with LocalIndex() as index:
@@ -82,14 +83,14 @@ def mirror_config(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def served(mirror_config):
+def served(mirror_config: Path) -> Iterator[str]:
     """The base URL of `cellar serve` for the mirror, open to all."""
     with cellar_serve(mirror_config) as base:
         yield base
 
 
 @pytest.fixture(scope="module")
-def served_with_login(mirror_config):
+def served_with_login(mirror_config: Path) -> Iterator[tuple[Path, str]]:
     """(config, base URL) of `cellar serve` for the same mirror, asking for USER and PASSWORD."""
     digest = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
     (mirror_config.parent / "htpasswd").write_text(f"{USER}:{digest}\n", encoding="utf-8")
@@ -113,16 +114,22 @@ def file_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run(command, env, cwd) -> subprocess.CompletedProcess[str]:
-    return run_command(command, env, cwd)
+def run(
+    command: Sequence[object], env: Mapping[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    return run_command([str(part) for part in command], env, cwd)
 
 
-def cellar(*args, env, cwd) -> subprocess.CompletedProcess[str]:
+def cellar(
+    *args: str | Path, env: Mapping[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
     """Run `python -m cellar client-config *args` in ``cwd`` (never the repository)."""
     return run([sys.executable, "-m", "cellar", "client-config", *args], env, cwd)
 
 
-def pip(python: Path, *args: str, env, cwd) -> subprocess.CompletedProcess[str]:
+def pip(
+    python: Path, *args: str, env: Mapping[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
     """Run the venv's pip with no index option: whatever it uses comes from its configuration."""
     return run([python, "-m", "pip", *args], env, cwd)
 
@@ -137,7 +144,10 @@ def workdir(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_pip_reads_the_venv_file_written_and_installs_from_the_mirror(served, tmp_path):
+def test_pip_reads_the_venv_file_written_and_installs_from_the_mirror(
+    served: str,
+    tmp_path: Path,
+) -> None:
     env = file_env(tmp_path)
     venv = tmp_path / "venv"
     python = make_venv(venv, env=env)
@@ -170,7 +180,7 @@ def test_pip_reads_the_venv_file_written_and_installs_from_the_mirror(served, tm
 
 
 @pytest.mark.slow
-def test_pip_reads_the_user_file_written(served, tmp_path):
+def test_pip_reads_the_user_file_written(served: str, tmp_path: Path) -> None:
     env = file_env(tmp_path)
     python = make_venv(tmp_path / "venv", env=env)
     conf = tmp_path / "xdg" / "pip" / "pip.conf"
@@ -186,7 +196,7 @@ def test_pip_reads_the_user_file_written(served, tmp_path):
 
 
 @pytest.mark.slow
-def test_what_else_pip_reads_is_named_and_is_what_pip_does(served, tmp_path):
+def test_what_else_pip_reads_is_named_and_is_what_pip_does(served: str, tmp_path: Path) -> None:
     """A user file's extra-index-url, PIP_FIND_LINKS and a global [install] index-url defeat a
     venv file that names the mirror: each is named with where it comes from, and pip really
     does as the warnings say (it takes the probe from find-links, not from the mirror)."""
@@ -225,7 +235,7 @@ def test_what_else_pip_reads_is_named_and_is_what_pip_does(served, tmp_path):
 
 
 @pytest.mark.parametrize("config_file", ["none", "existing", "missing", "devnull"])
-def test_the_files_named_are_the_files_pip_reads(tmp_path, config_file):
+def test_the_files_named_are_the_files_pip_reads(tmp_path: Path, config_file: str) -> None:
     """``pip_files`` lists what `pip config debug` says pip reads, in pip's order."""
     env = file_env(tmp_path)
     env["XDG_CONFIG_DIRS"] = f"{tmp_path / 'one'}:{tmp_path / 'two'}"
@@ -261,7 +271,11 @@ def test_the_files_named_are_the_files_pip_reads(tmp_path, config_file):
 
 
 @pytest.mark.slow
-def test_environment_variables_printed_for_sh_work_in_bash(served, tmp_path, installer_env):
+def test_environment_variables_printed_for_sh_work_in_bash(
+    served: str,
+    tmp_path: Path,
+    installer_env: dict[str, str],
+) -> None:
     # installer_env reads no configuration file at all: the variables alone must do it.
     python = make_venv(tmp_path / "venv", env=installer_env)
     uv_python = uv_venv(tmp_path / "uv-venv", env=installer_env)
@@ -282,7 +296,7 @@ def test_environment_variables_printed_for_sh_work_in_bash(served, tmp_path, ins
 
 
 @pytest.mark.slow
-def test_uv_reads_the_user_uv_toml_written(served, tmp_path):
+def test_uv_reads_the_user_uv_toml_written(served: str, tmp_path: Path) -> None:
     env = file_env(tmp_path)
     python = uv_venv(tmp_path / "venv", env=env)
     uv_toml = tmp_path / "xdg" / "uv" / "uv.toml"
@@ -300,7 +314,7 @@ def test_uv_reads_the_user_uv_toml_written(served, tmp_path):
 
 
 @pytest.mark.slow
-def test_uv_locks_a_project_from_the_pyproject_toml_written(served, tmp_path):
+def test_uv_locks_a_project_from_the_pyproject_toml_written(served: str, tmp_path: Path) -> None:
     env = file_env(tmp_path)
     project = tmp_path / "app"
     project.mkdir()
@@ -328,7 +342,10 @@ def test_uv_locks_a_project_from_the_pyproject_toml_written(served, tmp_path):
 
 
 @pytest.mark.slow
-def test_with_a_login_pip_uses_netrc_and_uv_its_index_variables(served_with_login, tmp_path):
+def test_with_a_login_pip_uses_netrc_and_uv_its_index_variables(
+    served_with_login: tuple[Path, str],
+    tmp_path: Path,
+) -> None:
     config, base = served_with_login
     env = file_env(tmp_path)
     work = workdir(tmp_path)
@@ -365,7 +382,11 @@ def test_with_a_login_pip_uses_netrc_and_uv_its_index_variables(served_with_logi
 
 
 @pytest.mark.slow
-def test_credentials_shown_on_request_work_in_bash(served_with_login, tmp_path, installer_env):
+def test_credentials_shown_on_request_work_in_bash(
+    served_with_login: tuple[Path, str],
+    tmp_path: Path,
+    installer_env: dict[str, str],
+) -> None:
     config, base = served_with_login
     python = make_venv(tmp_path / "venv", env=installer_env)
     env = {**installer_env, "MIRROR_PASSWORD": PASSWORD}

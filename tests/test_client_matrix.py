@@ -156,7 +156,7 @@ def site_packages(venv: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def mirror_config(tmp_path_factory) -> Path:
+def mirror_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("client-matrix")
     with LocalIndex() as index:
         index.add(build_wheel("alpha", "1.0"))
@@ -178,7 +178,9 @@ def mirror_config(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def servers(mirror_config, tmp_path_factory) -> Iterator[dict[str, Server]]:
+def servers(
+    mirror_config: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Server]]:
     """The mirror served four ways at once."""
     secrets = make_secrets(tmp_path_factory.mktemp("secrets"), USER, PASSWORD)
     private = private_config(mirror_config, secrets)
@@ -220,7 +222,7 @@ def _by_name(url: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def pip_venvs(tmp_path_factory) -> dict[str, Path]:
+def pip_venvs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """pip version -> the interpreter of a venv holding that pip on its CPython (made once)."""
     made: dict[str, Path] = {}
     root = tmp_path_factory.mktemp("pips")
@@ -253,7 +255,13 @@ def pip_venvs(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.mark.parametrize("server_name", SERVERS)
 @pytest.mark.parametrize("pip", PIPS, ids=[p[0] for p in PIPS])
-def test_pip(servers, pip_venvs, tmp_path, server_name, pip):
+def test_pip(
+    servers: dict[str, Server],
+    pip_venvs: dict[str, Path],
+    tmp_path: Path,
+    server_name: str,
+    pip: tuple[str, str, str],
+) -> None:
     server = servers[server_name]
     version, python, _ = pip
     interpreter = pip_venvs[version]
@@ -280,7 +288,12 @@ def test_pip(servers, pip_venvs, tmp_path, server_name, pip):
 
 
 @pytest.mark.parametrize("pip", [("24.0", True), ("25.3", False), ("26.3", True)], ids=str)
-def test_pip_over_https_needs_a_host_name(servers, pip_venvs, tmp_path, pip):
+def test_pip_over_https_needs_a_host_name(
+    servers: dict[str, Server],
+    pip_venvs: dict[str, Path],
+    tmp_path: Path,
+    pip: tuple[str, bool],
+) -> None:
     """A client bug docs/clients.md warns of: pip 24.2 to 26.0 (truststore's context with
     urllib3 1.26) fail on an HTTPS index addressed by IP, with a certificate for that IP."""
     version, works = pip
@@ -306,7 +319,7 @@ def test_pip_over_https_needs_a_host_name(servers, pip_venvs, tmp_path, pip):
 
 
 @pytest.fixture(scope="module")
-def uv_binaries(tmp_path_factory) -> dict[str, Path]:
+def uv_binaries(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """uv version -> its binary: the oldest supported, from its wheel, and the newest."""
     unpacked = tmp_path_factory.mktemp("uv-oldest")
     with zipfile.ZipFile(client_wheel("uv", OLDEST_UV)) as wheel:
@@ -319,7 +332,13 @@ def uv_binaries(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.mark.parametrize("server_name", SERVERS)
 @pytest.mark.parametrize("version", [OLDEST_UV, "newest"])
-def test_uv(servers, uv_binaries, tmp_path, server_name, version):
+def test_uv(
+    servers: dict[str, Server],
+    uv_binaries: dict[str, Path],
+    tmp_path: Path,
+    server_name: str,
+    version: str,
+) -> None:
     server = servers[server_name]
     env = sealed_env(tmp_path, server)
     uv = uv_binaries[version]
@@ -360,7 +379,11 @@ def locked_versions(packages: list[dict[str, str]]) -> set[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("server_name", SERVERS)
-def test_poetry_locks_and_installs(servers, tmp_path, server_name):
+def test_poetry_locks_and_installs(
+    servers: dict[str, Server],
+    tmp_path: Path,
+    server_name: str,
+) -> None:
     server = servers[server_name]
     project = tmp_path / "project"
     project.mkdir()
@@ -394,7 +417,11 @@ def test_poetry_locks_and_installs(servers, tmp_path, server_name):
 
 
 @pytest.mark.parametrize("server_name", SERVERS)
-def test_pdm_locks_and_installs(servers, tmp_path, server_name):
+def test_pdm_locks_and_installs(
+    servers: dict[str, Server],
+    tmp_path: Path,
+    server_name: str,
+) -> None:
     server = servers[server_name]
     project = tmp_path / "project"
     project.mkdir()
@@ -425,7 +452,11 @@ def test_pdm_locks_and_installs(servers, tmp_path, server_name):
 
 
 @pytest.mark.parametrize("server_name", SERVERS)
-def test_pipenv_locks_and_installs(servers, tmp_path, server_name):
+def test_pipenv_locks_and_installs(
+    servers: dict[str, Server],
+    tmp_path: Path,
+    server_name: str,
+) -> None:
     server = servers[server_name]
     project = tmp_path / "project"
     project.mkdir()
@@ -454,7 +485,7 @@ def test_pipenv_locks_and_installs(servers, tmp_path, server_name):
 
 
 @pytest.mark.parametrize("server_name", SERVERS)
-def test_pip_compile_locks(servers, tmp_path, server_name):
+def test_pip_compile_locks(servers: dict[str, Server], tmp_path: Path, server_name: str) -> None:
     server = servers[server_name]
     (tmp_path / "requirements.in").write_text("app\n", encoding="utf-8")
     env = sealed_env(tmp_path, server, PIP_CONFIG_FILE=os.devnull)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import configparser
 import tomllib
+from collections.abc import Callable
 from pathlib import PurePath, PurePosixPath, PureWindowsPath
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from cellar.clients import (
     ClientAccess,
     ClientConfigError,
+    OsName,
     env_assignments,
     index_url_for,
     pip_conf,
@@ -51,7 +53,7 @@ URL = "http://pypi.example.org:8080/simple/"
         ("http://[::1]:9000/simple/", "http://[::1]:9000/simple/"),
     ],
 )
-def test_the_index_url_comes_from_the_base_url_or_is_given_whole(given, index):
+def test_the_index_url_comes_from_the_base_url_or_is_given_whole(given: str, index: str) -> None:
     assert index_url_for(given) == index
 
 
@@ -64,7 +66,7 @@ def test_the_index_url_comes_from_the_base_url_or_is_given_whole(given, index):
         ("https://pypi.example.org/?x=1", "query"),
     ],
 )
-def test_bad_urls_are_refused_with_what_to_do(given, complaint):
+def test_bad_urls_are_refused_with_what_to_do(given: str, complaint: str) -> None:
     with pytest.raises(ClientConfigError, match=complaint):
         index_url_for(given)
 
@@ -185,7 +187,7 @@ def test_report_with_credentials_shown_fills_them_in() -> None:
 # -- where the files are ----------------------------------------------------------------------
 
 
-def machine(os_name="linux", **environ):
+def machine(os_name: OsName = "linux", **environ: str) -> Machine:
     home = PureWindowsPath(r"C:\Users\al") if os_name == "windows" else PurePosixPath("/home/al")
     cwd = home / "project"
     return Machine(os_name, environ, home, cwd)
@@ -195,7 +197,7 @@ def nothing_exists(path: PurePath) -> bool:
     return False
 
 
-def these_exist(*paths):
+def these_exist(*paths: str) -> Callable[[PurePath], bool]:
     return lambda path: str(path) in paths
 
 
@@ -394,7 +396,7 @@ def test_pip_merge_warns_about_what_would_defeat_the_mirror() -> None:
         "[global]\njust words\n",
     ],
 )
-def test_pip_merge_refuses_what_pip_cannot_read_either(text):
+def test_pip_merge_refuses_what_pip_cannot_read_either(text: str) -> None:
     with pytest.raises(UnreadableClientFileError, match="fix it by hand"):
         merge_pip_conf(text, URL, None)
 
@@ -495,6 +497,6 @@ def test_uv_merge_into_pyproject_toml_keeps_the_project() -> None:
         ('index = "https://x.example.org/"\n', "not a list of tables"),
     ],
 )
-def test_uv_merge_refuses_what_uv_cannot_read_either(text, complaint):
+def test_uv_merge_refuses_what_uv_cannot_read_either(text: str, complaint: str) -> None:
     with pytest.raises(UnreadableClientFileError, match=complaint):
         merge_uv_toml(text, URL)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -88,7 +89,9 @@ def build_graph(index: LocalIndex) -> None:
 
 
 @pytest.fixture(scope="module")
-def closure_mirror(tmp_path_factory):
+def closure_mirror(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, str, Path, Path]]:
     """Mirror the closure of the graph for TARGETS; yield (upstream URL, mirror URL, web root)."""
     root = tmp_path_factory.mktemp("closure")
     with LocalIndex() as index:
@@ -124,7 +127,7 @@ def platform_options(python: str, platform: str) -> list[str]:
 
 
 def pip_report(
-    index_url: str, python: str, platform: str, requirements, tmp_path: Path
+    index_url: str, python: str, platform: str, requirements: Sequence[str], tmp_path: Path
 ) -> dict[str, str]:
     """Return the pins pip resolves for ``requirements`` on a target, from ``index_url`` alone."""
     report = tmp_path / "report.json"
@@ -160,7 +163,7 @@ def pip_report(
 
 
 def uv_compile(
-    index_url: str, python: str, uv_platform: str, requirements, tmp_path: Path
+    index_url: str, python: str, uv_platform: str, requirements: Sequence[str], tmp_path: Path
 ) -> dict[str, str]:
     """Return the pins ``uv pip compile`` resolves for a target, from ``index_url`` alone."""
     source = tmp_path / "requirements.in"
@@ -206,8 +209,12 @@ def uv_compile(
 
 @pytest.mark.parametrize(("python", "platform", "uv_platform"), TARGETS)
 def test_every_requirement_resolves_from_the_mirror_alone(
-    closure_mirror, tmp_path, python, platform, uv_platform
-):
+    closure_mirror: tuple[str, str, Path, Path],
+    tmp_path: Path,
+    python: str,
+    platform: str,
+    uv_platform: str,
+) -> None:
     upstream, mirror, _, _ = closure_mirror
     for requirements in ([*REQUIREMENTS], *([r] for r in REQUIREMENTS)):
         expected = pip_report(upstream, python, platform, requirements, tmp_path)
@@ -216,7 +223,9 @@ def test_every_requirement_resolves_from_the_mirror_alone(
         assert uv_compile(mirror, python, uv_platform, requirements, tmp_path) == expected_uv
 
 
-def test_the_mirror_holds_only_what_targets_need(closure_mirror):
+def test_the_mirror_holds_only_what_targets_need(
+    closure_mirror: tuple[str, str, Path, Path],
+) -> None:
     _, _, web, _ = closure_mirror
     projects = sorted(p.name for p in (web / "simple").iterdir() if p.is_dir())
     assert "unused" not in projects
@@ -239,7 +248,11 @@ def test_the_mirror_holds_only_what_targets_need(closure_mirror):
     assert "tinybackend" in projects
 
 
-def test_sdist_only_project_builds_offline_from_the_mirror(closure_mirror, tmp_path, installer_env):
+def test_sdist_only_project_builds_offline_from_the_mirror(
+    closure_mirror: tuple[str, str, Path, Path],
+    tmp_path: Path,
+    installer_env: dict[str, str],
+) -> None:
     _, mirror, _, _ = closure_mirror
     python = make_venv(tmp_path / "venv", sys.executable)
     result = pip_install(python, mirror, "sdist-only", env=installer_env)
@@ -247,7 +260,10 @@ def test_sdist_only_project_builds_offline_from_the_mirror(closure_mirror, tmp_p
     assert imported_version(python, "sdist_only") == "1.0"
 
 
-def test_why_and_plan(closure_mirror, capsys):
+def test_why_and_plan(
+    closure_mirror: tuple[str, str, Path, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     _, _, _, config = closure_mirror
     assert main(["why", "-c", str(config), "winonly"]) == 0
     out = capsys.readouterr().out

@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin
 
 import pytest
@@ -73,7 +74,7 @@ class Served:
 
 
 @pytest.fixture(scope="module")
-def tree(tmp_path_factory) -> Tree:
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Tree:
     root = tmp_path_factory.mktemp("conformance")
     dists = {
         "alpha-1.0": build_wheel("alpha", "1.0"),
@@ -113,7 +114,9 @@ def tree(tmp_path_factory) -> Tree:
 
 
 @pytest.fixture(scope="module", params=["cellar", "cellar-memory", "nginx"])
-def server(request, tree, tmp_path_factory) -> Iterator[Served]:
+def server(
+    request: pytest.FixtureRequest, tree: Tree, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
     if request.param == "cellar":
         with cellar_serve(tree.config) as base:
             yield Served("cellar", base)
@@ -130,7 +133,7 @@ def server(request, tree, tmp_path_factory) -> Iterator[Served]:
         yield Served("nginx", f"http://127.0.0.1:{port}/")
 
 
-def json_files(server: Served, project: str) -> dict[str, dict]:
+def json_files(server: Served, project: str) -> dict[str, dict[str, Any]]:
     reply = server.get(f"/simple/{project}/", JSON)
     return {entry["filename"]: entry for entry in reply.json()["files"]}
 
@@ -192,14 +195,14 @@ def test_503_no_requires_python_no_attribute(server: Served) -> None:
 @pytest.mark.parametrize(
     "spelled", ["Foo_Bar.baz/", "FOO-BAR-BAZ/", "foo__bar..baz/", "Foo-_-Bar---Baz/"]
 )
-def test_503_other_spellings_redirect_to_the_normalised_name(server, spelled):
+def test_503_other_spellings_redirect_to_the_normalised_name(server: Served, spelled: str) -> None:
     reply = server.get(f"/simple/{spelled}")
     assert reply.status == 301
     assert reply.location == server.base + "simple/foo-bar-baz/"
 
 
 @pytest.mark.parametrize("path", ["/simple/alpha", "/simple/Foo_Bar.baz"])
-def test_503_a_missing_trailing_slash_redirects_in_one_step(server, path):
+def test_503_a_missing_trailing_slash_redirects_in_one_step(server: Served, path: str) -> None:
     reply = server.get(path)
     assert reply.status == 301
     assert reply.location in (server.base + "simple/alpha/", server.base + "simple/foo-bar-baz/")
@@ -223,12 +226,12 @@ def test_503_the_redirected_page_is_the_project_page(server: Served) -> None:
 
 
 @pytest.mark.parametrize("path", ["no-such-project/", "No_Such.Project/", "no-such-project"])
-def test_503_an_unknown_project_is_404(server, path):
+def test_503_an_unknown_project_is_404(server: Served, path: str) -> None:
     assert server.get(f"/simple/{path}").status == 404
 
 
 @pytest.mark.parametrize("path", ["-alpha/", "alpha-/", "al%20pha/", "alpha/extra/"])
-def test_503_what_is_not_a_project_name_is_404(server, path):
+def test_503_what_is_not_a_project_name_is_404(server: Served, path: str) -> None:
     assert server.get(f"/simple/{path}").status == 404
 
 
@@ -236,13 +239,13 @@ def test_503_what_is_not_a_project_name_is_404(server, path):
 
 
 @pytest.mark.parametrize("path", ["/simple/", "/simple/alpha/"])
-def test_629_html_pages_declare_a_1_x_repository_version(server, path):
+def test_629_html_pages_declare_a_1_x_repository_version(server: Served, path: str) -> None:
     version = server.get(path, HTML).html().metas["pypi:repository-version"]
     assert Version(version).major == 1
 
 
 @pytest.mark.parametrize("path", ["/simple/", "/simple/alpha/"])
-def test_629_json_pages_declare_a_1_x_api_version(server, path):
+def test_629_json_pages_declare_a_1_x_api_version(server: Served, path: str) -> None:
     assert Version(server.get(path, JSON).json()["meta"]["api-version"]).major == 1
 
 
@@ -275,7 +278,12 @@ def test_691_json_and_html_list_the_same_files(server: Served) -> None:
     [(JSON, JSON), (HTML_V1, HTML_V1), (HTML, HTML)],
 )
 @pytest.mark.parametrize("path", ["/simple/", "/simple/alpha/"])
-def test_691_each_format_is_served_when_asked_for(server, path, accept_header, expected):
+def test_691_each_format_is_served_when_asked_for(
+    server: Served,
+    path: str,
+    accept_header: str | None,
+    expected: str,
+) -> None:
     reply = server.get(path, accept_header)
     assert (reply.status, reply.media_type) == (200, expected)
 
@@ -289,7 +297,7 @@ def test_691_json_is_sent_without_a_charset_and_html_with_utf_8(server: Served) 
 
 
 @pytest.mark.parametrize("header", [accept.PIP, accept.UV])
-def test_691_pip_and_uv_get_json(server, header):
+def test_691_pip_and_uv_get_json(server: Served, header: str) -> None:
     assert server.get("/simple/alpha/", header).media_type == JSON
 
 
@@ -303,7 +311,7 @@ def test_691_pip_and_uv_get_json(server, header):
         (f"{JSON}; q=1.0, {HTML}; q=0.9", JSON),
     ],
 )
-def test_691_the_highest_q_wins(server, accept_header, expected):
+def test_691_the_highest_q_wins(server: Served, accept_header: str | None, expected: str) -> None:
     assert server.get("/simple/alpha/", accept_header).media_type == expected
 
 
@@ -317,7 +325,7 @@ def test_691_the_highest_q_wins(server, accept_header, expected):
         (f"*/*, {HTML};q=0.000", JSON),
     ],
 )
-def test_691_q_0_refuses_a_format(server, accept_header, expected):
+def test_691_q_0_refuses_a_format(server: Served, accept_header: str | None, expected: str) -> None:
     assert server.get("/simple/alpha/", accept_header).media_type == expected
 
 
@@ -329,12 +337,19 @@ def test_691_q_0_refuses_a_format(server, accept_header, expected):
         (f"{HTML};q=0.5, {JSON};q=0.5, {HTML_V1};q=0.5", JSON),
     ],
 )
-def test_691_on_equal_q_json_then_v1_html_then_html(server, accept_header, expected):
+def test_691_on_equal_q_json_then_v1_html_then_html(
+    server: Served,
+    accept_header: str | None,
+    expected: str,
+) -> None:
     assert server.get("/simple/alpha/", accept_header).media_type == expected
 
 
 @pytest.mark.parametrize("accept_header", [None, "", "*/*", "*", accept.FIREFOX, "text/*"])
-def test_691_wildcards_and_no_accept_get_legacy_html(server, accept_header):
+def test_691_wildcards_and_no_accept_get_legacy_html(
+    server: Served,
+    accept_header: str | None,
+) -> None:
     reply = server.get("/simple/alpha/", accept_header)
     assert (reply.status, reply.media_type) == (200, HTML)
 
@@ -352,7 +367,10 @@ def test_691_application_wildcard_gets_json(server: Served) -> None:
         "*/*;q=0",
     ],
 )
-def test_691_when_nothing_is_acceptable_legacy_html_is_the_default(server, accept_header):
+def test_691_when_nothing_is_acceptable_legacy_html_is_the_default(
+    server: Served,
+    accept_header: str | None,
+) -> None:
     reply = server.get("/simple/alpha/", accept_header)
     assert (reply.status, reply.media_type) == (200, HTML)
 
@@ -366,7 +384,7 @@ def test_691_parameters_other_than_q_do_not_matter(server: Served) -> None:
 
 @pytest.mark.parametrize("media", [JSON, HTML_V1, HTML])
 @pytest.mark.parametrize("path", ["/simple/", "/simple/alpha/"])
-def test_691_pages_vary_on_accept(server, path, media):
+def test_691_pages_vary_on_accept(server: Served, path: str, media: str) -> None:
     assert "accept" in server.get(path, media).tokens("Vary")
 
 
@@ -379,7 +397,11 @@ def test_691_pages_vary_on_accept(server, path, media):
         (f"format={HTML}", HTML),
     ],
 )
-def test_691_the_format_parameter_overrides_accept(server, query, expected):
+def test_691_the_format_parameter_overrides_accept(
+    server: Served,
+    query: str,
+    expected: str,
+) -> None:
     other = HTML if expected != HTML else JSON
     assert server.get(f"/simple/alpha/?{query}", other).media_type == expected
 
@@ -538,11 +560,12 @@ def test_792_a_project_without_a_status_is_active(server: Served) -> None:
 
 
 def a_file_url(server: Served, filename: str = "alpha-1.0-py3-none-any.whl") -> str:
-    return urljoin(server.base + "simple/alpha/", json_files(server, "alpha")[filename]["url"])
+    url: str = json_files(server, "alpha")[filename]["url"]
+    return urljoin(server.base + "simple/alpha/", url)
 
 
 @pytest.mark.parametrize("media", [JSON, HTML])
-def test_http_head_on_a_page_is_get_without_the_body(server, media):
+def test_http_head_on_a_page_is_get_without_the_body(server: Served, media: str) -> None:
     get = server.get("/simple/alpha/", media)
     head = server.request("HEAD", "/simple/alpha/", Accept=media)
     assert (head.status, head.body) == (200, b"")
@@ -575,7 +598,7 @@ def test_http_files_accept_ranges(server: Served) -> None:
 
 
 @pytest.mark.parametrize("media", [JSON, HTML])
-def test_http_a_page_is_304_when_its_etag_matches(server, media):
+def test_http_a_page_is_304_when_its_etag_matches(server: Served, media: str) -> None:
     etag = server.get("/simple/alpha/", media).header("ETag")
     assert etag
     reply = server.get("/simple/alpha/", media, If_None_Match=etag)
@@ -600,7 +623,7 @@ def test_http_a_304_still_varies_on_accept(server: Served) -> None:
 
 
 @pytest.mark.parametrize("media", [JSON, HTML])
-def test_http_pages_are_gzipped_when_the_client_accepts_it(server, media):
+def test_http_pages_are_gzipped_when_the_client_accepts_it(server: Served, media: str) -> None:
     plain = server.get("/simple/alpha/", media)
     packed = server.get("/simple/alpha/", media, Accept_Encoding="gzip")
     assert packed.header("Content-Encoding") == "gzip"
@@ -613,7 +636,7 @@ def test_http_pages_are_not_gzipped_unasked(server: Served) -> None:
 
 
 @pytest.mark.parametrize("suffix", ["", ".metadata"])
-def test_http_files_are_never_gzipped(server, tree, suffix):
+def test_http_files_are_never_gzipped(server: Served, tree: Tree, suffix: str) -> None:
     dist = tree.dists["alpha-1.0-py3-none-any.whl"]
     reply = fetch(a_file_url(server) + suffix, headers={"Accept-Encoding": "gzip"})
     assert reply.header("Content-Encoding") is None
@@ -634,19 +657,19 @@ def max_age(reply: Reply) -> int:
 
 
 @pytest.mark.parametrize("path", ["/simple/", "/simple/alpha/"])
-def test_http_pages_may_be_cached_briefly(server, path):
+def test_http_pages_may_be_cached_briefly(server: Served, path: str) -> None:
     assert 0 <= max_age(server.get(path, JSON)) <= 600
 
 
 @pytest.mark.parametrize("suffix", ["", ".metadata"])
-def test_http_files_may_be_cached_for_long_and_never_change(server, suffix):
+def test_http_files_may_be_cached_for_long_and_never_change(server: Served, suffix: str) -> None:
     reply = fetch(a_file_url(server) + suffix)
     assert max_age(reply) >= 86400 * 30
     assert "immutable" in reply.tokens("Cache-Control")
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
-def test_http_only_get_and_head_are_allowed(server, method):
+def test_http_only_get_and_head_are_allowed(server: Served, method: str) -> None:
     reply = server.request(method, "/simple/alpha/")
     assert reply.status == 405
     assert {"get", "head"} <= reply.tokens("Allow")
@@ -668,7 +691,7 @@ def test_http_health(server: Served) -> None:
         "/simple/index.v1_json",
     ],
 )
-def test_http_nothing_outside_the_api_is_served(server, path):
+def test_http_nothing_outside_the_api_is_served(server: Served, path: str) -> None:
     reply = server.get(path)
     assert reply.status in (400, 404)
     assert b"secret" not in reply.body

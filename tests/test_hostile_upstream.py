@@ -12,8 +12,9 @@ import gzip
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,13 +40,14 @@ def sentinel(tmp_path: Path) -> Iterator[Sentinel]:
     made.assert_unchanged()
 
 
-def page_json(index: LocalIndex, project: str) -> dict[str, object]:
+def page_json(index: LocalIndex, project: str) -> dict[str, Any]:
     """Return ``project``'s JSON page as the index serves it."""
     request = urllib.request.Request(  # noqa: S310 - the loopback test index
         index.project_url(project), headers={"Accept": JSON_V1}
     )
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
-        return json.loads(response.read())
+        page: dict[str, Any] = json.loads(response.read())
+    return page
 
 
 def answer_page(index: LocalIndex, project: str, page: object, **options: object) -> None:
@@ -71,7 +73,7 @@ def failure_lines(out: str, project: str) -> list[str]:
     return [line for line in out.splitlines() if project in line and "fail" not in line.lower()]
 
 
-NAMES = {
+NAMES: dict[str, Callable[[Sentinel], object]] = {
     "absolute": lambda sentinel: str(sentinel.root),
     "absolute-child": lambda sentinel: str(sentinel.root / "victim"),
     "relative": lambda _: "../../../outside",
@@ -86,8 +88,12 @@ NAMES = {
 
 @pytest.mark.parametrize("case", sorted(NAMES))
 def test_a_page_naming_another_project_fails_alone_and_writes_nothing(
-    tmp_path, local_index, sentinel, capsys, case
-):
+    tmp_path: Path,
+    local_index: LocalIndex,
+    sentinel: Sentinel,
+    capsys: pytest.CaptureFixture[str],
+    case: str,
+) -> None:
     populate(local_index)
     extra = "prune = true\njson-api = true"
     assert mirror(tmp_path, local_index, "alpha", "good-b", extra=extra) == 0
@@ -134,7 +140,7 @@ def test_a_display_name_is_kept_when_it_is_a_valid_spelling(
     assert [project["name"] for project in root["projects"]] == ["Victim"]
 
 
-MALFORMED = {
+MALFORMED: dict[str, Callable[[dict[str, Any]], object]] = {
     "non-hex sha256": lambda page: page["files"][0]["hashes"].update(sha256="zz"),
     "short sha256": lambda page: page["files"][0]["hashes"].update(sha256="ab" * 8),
     "hash not a string": lambda page: page["files"][0]["hashes"].update(sha256=7),
@@ -151,8 +157,12 @@ MALFORMED = {
 
 @pytest.mark.parametrize("case", sorted(MALFORMED))
 def test_a_malformed_page_fails_its_project_and_the_run_goes_on(
-    tmp_path, local_index, sentinel, capsys, case
-):
+    tmp_path: Path,
+    local_index: LocalIndex,
+    sentinel: Sentinel,
+    capsys: pytest.CaptureFixture[str],
+    case: str,
+) -> None:
     populate(local_index)
     page = page_json(local_index, "victim")
     MALFORMED[case](page)

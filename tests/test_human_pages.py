@@ -38,10 +38,10 @@ class Page(HTMLParser):
         self.feed(body.decode("utf-8"))
         self.close()
 
-    def handle_starttag(self, tag, attrs):
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append((tag, dict(attrs)))
 
-    def handle_data(self, data):
+    def handle_data(self, data: str) -> None:
         self.chunks.append(data)
 
     @property
@@ -132,7 +132,7 @@ NAMES = {n: n for n in ("foo", "foo-bar", "foobar", "my-foo", "bar", "zope-inter
         ("---", sorted(NAMES)),
     ],
 )
-def test_search_matches_normalised_names(query, found):
+def test_search_matches_normalised_names(query: str, found: list[str]) -> None:
     result = search_projects(NAMES, query)
     assert [entry.name for entry in result.entries] == found
     assert (result.matched, result.total) == (len(found), len(NAMES))
@@ -190,7 +190,7 @@ def test_releases_newest_first_and_yanked() -> None:
         ("http://10.1.2.3/simple/", "10.1.2.3"),
     ],
 )
-def test_pip_is_told_to_trust_only_plain_http_elsewhere(url, trusted):
+def test_pip_is_told_to_trust_only_plain_http_elsewhere(url: str, trusted: str | None) -> None:
     assert ClientAccess(url).trusted_host == trusted
 
 

@@ -10,15 +10,17 @@ extras, requirement edges and explanations.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.utils import NormalizedName
 
 from cellar.select.closure import ClosureSettings, plan_target
 from cellar.select.releases import TargetView
-from cellar.select.resolve import ResolutionFailed, installable_releases, resolve
-from tests.test_resolve import SnapshotRepository, TagTarget
+from cellar.select.resolve import Resolution, ResolutionFailed, installable_releases, resolve
+from tests.test_resolve import Index, SnapshotRepository, TagTarget
 
 VERSIONS = ["1.0", "1.5", "2.0b1", "2.0", "2.1", "3.0rc1", "3.0"]
 
@@ -148,9 +150,11 @@ def test_read_off_resolutions_equal_the_resolver_s() -> None:
         ({"2.0": {"wheels": ["cp311-cp311-win_amd64"]}}, "lib", True),
     ],
 )
-def test_which_newer_releases_stop_a_reading(newer, requirement, implied):
+def test_which_newer_releases_stop_a_reading(
+    newer: dict[str, dict[str, Any]], requirement: str, implied: bool
+) -> None:
     # "app" pins lib 1.0 together with "pin", which caps lib below what "app" alone asks.
-    index = {
+    index: Index = {
         "app": {"1.0": {"requires_dist": [requirement]}},
         "pin": {"1.0": {"requires_dist": ["lib==1.0"]}},
         "lib": {"1.0": {}, **newer},
@@ -159,7 +163,7 @@ def test_which_newer_releases_stop_a_reading(newer, requirement, implied):
     target = TagTarget()
     view = TargetView(target, repository, "needed")
     together = resolve([Requirement("app"), Requirement("pin")], target, repository, view=view)
-    assert str(together.pins["lib"].version) == "1.0"
+    assert str(together.pins[NormalizedName("lib")].version) == "1.0"
     found = together.implied(Requirement("app==1.0"), view, prereleases=False)
     assert (found is not None) is implied
     alone = resolve([Requirement("app==1.0")], target, repository, view=view)
@@ -175,7 +179,7 @@ def test_which_newer_releases_stop_a_reading(newer, requirement, implied):
 def test_a_plan_reads_roots_off_and_keeps_its_pins(monkeypatch: pytest.MonkeyPatch) -> None:
     # A plan of three roots on one target resolves together once; the roots alone are read
     # off it, and the plan's pins and chains are those of a plan that resolves each.
-    index = {
+    index: Index = {
         "web": {"1.0": {"requires_dist": ["http>=1", "json"]}},
         "cli": {"1.0": {"requires_dist": ["http<3"]}},
         "json": {"1.0": {}, "2.0": {}},
@@ -187,9 +191,9 @@ def test_a_plan_reads_roots_off_and_keeps_its_pins(monkeypatch: pytest.MonkeyPat
     calls: list[int] = []
     from cellar.select import closure  # noqa: PLC0415
 
-    real = closure.resolve
+    real = resolve
 
-    def counted(requirements, *args, **kwargs):
+    def counted(requirements: Sequence[Requirement], *args: Any, **kwargs: Any) -> Resolution:
         calls.append(len(requirements))
         return real(requirements, *args, **kwargs)
 
@@ -204,7 +208,7 @@ def test_a_plan_reads_roots_off_and_keeps_its_pins(monkeypatch: pytest.MonkeyPat
         "json": ["2.0"],
         "http": ["2.0", "3.0"],
     }
-    assert plan.why("json") == (
+    assert plan.why(NormalizedName("json")) == (
         ("tool", "json"),
         ("web", "json"),
         ("web==1.0", "json"),

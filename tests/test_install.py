@@ -7,6 +7,8 @@ the Cellar server.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -20,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def served_mirror(tmp_path_factory):
+def served_mirror(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A mirror of a small upstream, served by a real `cellar serve` process."""
     root = tmp_path_factory.mktemp("served")
     with LocalIndex() as index:
@@ -45,7 +47,11 @@ def served_mirror(tmp_path_factory):
         yield base + "simple/"
 
 
-def test_pip_installs_from_the_mirror_alone(served_mirror, tmp_path, installer_env):
+def test_pip_installs_from_the_mirror_alone(
+    served_mirror: str,
+    tmp_path: Path,
+    installer_env: dict[str, str],
+) -> None:
     python = make_venv(tmp_path / "venv", sys.executable)
     result = pip_install(
         python, served_mirror, "alpha", "Foo_Bar.baz", "zope.thing", env=installer_env
@@ -57,7 +63,11 @@ def test_pip_installs_from_the_mirror_alone(served_mirror, tmp_path, installer_e
     assert imported_version(python, "zope_thing") == "4.0"
 
 
-def test_pip_installs_a_pinned_yanked_version(served_mirror, tmp_path, installer_env):
+def test_pip_installs_a_pinned_yanked_version(
+    served_mirror: str,
+    tmp_path: Path,
+    installer_env: dict[str, str],
+) -> None:
     python = make_venv(tmp_path / "venv", sys.executable)
     result = pip_install(python, served_mirror, "alpha==3.0", env=installer_env)
     assert result.returncode == 0, result.stderr
@@ -65,7 +75,11 @@ def test_pip_installs_a_pinned_yanked_version(served_mirror, tmp_path, installer
     assert imported_version(python, "alpha") == "3.0"
 
 
-def test_uv_installs_from_the_mirror_alone(served_mirror, tmp_path, installer_env):
+def test_uv_installs_from_the_mirror_alone(
+    served_mirror: str,
+    tmp_path: Path,
+    installer_env: dict[str, str],
+) -> None:
     python = uv_venv(tmp_path / "venv", sys.executable, env=installer_env)
     result = uv_install(
         python, served_mirror, "alpha", "foo-bar-baz", "zope-thing", env=installer_env
@@ -76,8 +90,10 @@ def test_uv_installs_from_the_mirror_alone(served_mirror, tmp_path, installer_en
 
 
 def test_pip_fails_cleanly_for_what_the_mirror_does_not_hold(
-    served_mirror, tmp_path, installer_env
-):
+    served_mirror: str,
+    tmp_path: Path,
+    installer_env: dict[str, str],
+) -> None:
     python = make_venv(tmp_path / "venv", sys.executable)
     result = pip_install(python, served_mirror, "not-mirrored", env=installer_env)
     assert result.returncode != 0

@@ -5,7 +5,9 @@ that real nginx negotiates and normalises names as Cellar's own code does, case 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
@@ -39,12 +41,12 @@ def config_file(tmp_path: Path, serve: str = "", mirror: str = "") -> Path:
     return path
 
 
-def site_for(tmp_path: Path, serve: str = "", mirror: str = "", **overrides) -> NginxSite:
+def site_for(tmp_path: Path, serve: str = "", mirror: str = "", **overrides: Any) -> NginxSite:
     return site_from_config(load_config(config_file(tmp_path, serve, mirror)), **overrides)
 
 
 @pytest.fixture(scope="module")
-def certificate(tmp_path_factory) -> TlsFiles:
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
     directory = tmp_path_factory.mktemp("tls")
     issued = trustme.CA().issue_cert("127.0.0.1", "localhost")
     issued.cert_chain_pems[0].write_to_path(directory / "cert.pem")
@@ -158,7 +160,11 @@ def test_a_path_in_the_url_is_served_as_a_prefix(tmp_path: Path) -> None:
         ({"page_max_age": -1}, "0 or more seconds"),
     ],
 )
-def test_what_nginx_cannot_take_is_refused(tmp_path, overrides, message):
+def test_what_nginx_cannot_take_is_refused(
+    tmp_path: Path,
+    overrides: dict[str, Any],
+    message: str,
+) -> None:
     with pytest.raises(NginxConfigError, match=message):
         site_for(tmp_path, **overrides)
 
@@ -183,7 +189,11 @@ def variants(certificate: TlsFiles, tmp_path: Path) -> dict[str, NginxSite]:
 
 
 @pytest.mark.parametrize("variant", ["plain", "tls", "auth", "hash-index", "prefix"])
-def test_nginx_accepts_the_configuration(tmp_path, certificate, variant):
+def test_nginx_accepts_the_configuration(
+    tmp_path: Path,
+    certificate: TlsFiles,
+    variant: str,
+) -> None:
     site = variants(certificate, tmp_path)[variant]
     result = nginx_test(tmp_path / "nginx", render_nginx_config(site))
     assert result.returncode == 0, result.stderr
@@ -295,7 +305,7 @@ SPELLINGS = [
 
 
 @pytest.fixture(scope="module")
-def small_tree(tmp_path_factory):
+def small_tree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A web root whose page files say their own format, served by nginx; yields its URL."""
     root = tmp_path_factory.mktemp("pages")
     web = root / "web"
@@ -320,21 +330,30 @@ def chosen(base: str, accept_header: str | None) -> PageFormat:
 
 
 @pytest.mark.parametrize("accept_header", SAME_CHOICE)
-def test_nginx_chooses_the_format_cellar_chooses(small_tree, accept_header):
+def test_nginx_chooses_the_format_cellar_chooses(
+    small_tree: str,
+    accept_header: str | None,
+) -> None:
     assert chosen(small_tree, accept_header) is choose_format(accept_header)
 
 
 @pytest.mark.parametrize(("accept_header", "nginx_choice"), DIFFERENT_CHOICE)
 def test_where_nginx_chooses_differently_it_is_as_documented(
-    small_tree, accept_header, nginx_choice
-):
+    small_tree: str,
+    accept_header: str | None,
+    nginx_choice: PageFormat,
+) -> None:
     assert choose_format(accept_header) is not nginx_choice
     assert chosen(small_tree, accept_header) is nginx_choice
 
 
 @pytest.mark.parametrize("spelling", SPELLINGS)
 @pytest.mark.parametrize("slash", ["/", ""])
-def test_nginx_redirects_each_spelling_to_the_normalised_name(small_tree, spelling, slash):
+def test_nginx_redirects_each_spelling_to_the_normalised_name(
+    small_tree: str,
+    spelling: str,
+    slash: str,
+) -> None:
     url = f"{small_tree}simple/{spelling}{slash}"
     hops = 0
     reply = fetch(url)
@@ -351,7 +370,7 @@ def test_nginx_redirects_each_spelling_to_the_normalised_name(small_tree, spelli
 
 
 @pytest.fixture(scope="module")
-def prefixed(tmp_path_factory):
+def prefixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """nginx serving a small tree under /mirrors/python/; yields that URL."""
     root = tmp_path_factory.mktemp("prefixed")
     for directory in (root / "web" / "simple", root / "web" / "simple" / "foo-bar"):
@@ -364,7 +383,7 @@ def prefixed(tmp_path_factory):
         yield f"http://127.0.0.1:{port}/mirrors/python/"
 
 
-def test_under_a_path_prefix_pages_and_redirects_keep_it(prefixed):
+def test_under_a_path_prefix_pages_and_redirects_keep_it(prefixed: str) -> None:
     assert fetch(f"{prefixed}simple/foo-bar/", headers={"Accept": JSON}).body == b"JSON_V1"
     assert fetch(f"{prefixed}simple/Foo_Bar").location == f"{prefixed}simple/foo-bar/"
     assert fetch(f"{prefixed}simple").location == f"{prefixed}simple/"

@@ -15,11 +15,12 @@ import shutil
 import sqlite3
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser, sync_playwright
 
 from cellar.cli import main
 from cellar.state import MirrorState, MirrorStateError, state_path
@@ -50,7 +51,7 @@ CLAUSES = REQUIRES_PYTHON.split(",")
 
 
 @pytest.fixture(scope="module")
-def mirror_config(tmp_path_factory):
+def mirror_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A mirror of a small upstream with a yanked file, a failure, and a name to normalise."""
     root = tmp_path_factory.mktemp("people")
     with LocalIndex() as index:
@@ -75,7 +76,7 @@ def mirror_config(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def base(mirror_config):
+def base(mirror_config: Path) -> Iterator[str]:
     with cellar_serve(mirror_config) as url:
         yield url
 
@@ -84,7 +85,7 @@ def get(url: str, **headers: str) -> tuple[int, dict[str, str], str]:
     """GET ``url`` without following redirects; return status, headers and text."""
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args, **kwargs):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
             return None
 
     opener = urllib.request.build_opener(NoRedirect)
@@ -105,7 +106,7 @@ def artifacts() -> Path:
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser() -> Iterator[Browser]:
     chromium = shutil.which("chromium")
     if chromium is None:
         pytest.fail(
@@ -121,7 +122,11 @@ def browser():
             launched.close()
 
 
-def test_a_person_browses_searches_and_opens_projects(base, browser, artifacts):
+def test_a_person_browses_searches_and_opens_projects(
+    base: str,
+    browser: Browser,
+    artifacts: Path,
+) -> None:
     context = browser.new_context(
         viewport={"width": 1280, "height": 800}, java_script_enabled=False
     )
@@ -200,6 +205,7 @@ def test_a_person_browses_searches_and_opens_projects(base, browser, artifacts):
     download = page.request.get(href if href.startswith("http") else page.url + href)
     assert hashlib.sha256(download.body()).hexdigest() == wheel.sha256
     simple = page.get_attribute("a:text-is('Simple API page')", "href")
+    assert simple is not None
     assert page.request.get(page.url + simple).status == 200
 
     # An unknown project: a page for people, with a way on.
@@ -214,7 +220,7 @@ def test_a_person_browses_searches_and_opens_projects(base, browser, artifacts):
     context.close()
 
 
-def test_clients_of_the_simple_api_are_unaffected(base):
+def test_clients_of_the_simple_api_are_unaffected(base: str) -> None:
     status, headers, _ = get(base, Accept=PIP)
     assert (status, headers["Location"]) == (302, "simple/")
     status, headers, body = get(f"{base}simple/", Accept=PIP)
@@ -225,7 +231,7 @@ def test_clients_of_the_simple_api_are_unaffected(base):
     assert "<h1>Links for alpha</h1>" in body
 
 
-def test_pages_headers_escaping_and_redirects(base):
+def test_pages_headers_escaping_and_redirects(base: str) -> None:
     status, headers, body = get(base)
     assert status == 200
     assert headers["Content-Type"] == "text/html; charset=utf-8"
@@ -247,7 +253,7 @@ def test_pages_headers_escaping_and_redirects(base):
     assert "<b>bold" not in body and f"--index-url {base}simple/" in body
 
 
-def test_the_configured_url_is_the_one_shown(mirror_config, tmp_path):
+def test_the_configured_url_is_the_one_shown(mirror_config: Path, tmp_path: Path) -> None:
     config = tmp_path / "cellar.toml"
     text = mirror_config.read_text().replace('"mirror"', f'"{mirror_config.parent / "mirror"}"')
     config.write_text(text + '[serve]\nurl = "http://packages.example.test:8000"\n')
@@ -260,7 +266,10 @@ def test_the_configured_url_is_the_one_shown(mirror_config, tmp_path):
     assert f"{line} --trusted-host packages.example.test:8000 alpha" in project
 
 
-def test_the_state_is_read_without_waiting_for_a_running_mirror(mirror_config, base):
+def test_the_state_is_read_without_waiting_for_a_running_mirror(
+    mirror_config: Path,
+    base: str,
+) -> None:
     directory = mirror_config.parent / "mirror"
     # A mirror in the middle of a write transaction, as `cellar mirror` is while it records.
     writer = sqlite3.connect(state_path(directory), isolation_level=None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from tests.support.packages import build_wheel
 from tests.support.upstream import LocalIndex
 
 
-def plan(config, capsys, *extra: str) -> tuple[int, str]:
+def plan(config: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
     code = main(["plan", "-c", str(config), *extra])
     return code, capsys.readouterr().out
 
@@ -27,7 +28,7 @@ def without_timing(text: str) -> list[str]:
     return [line for line in text.splitlines() if not line.startswith("planned in ")]
 
 
-def populate(index) -> None:
+def populate(index: LocalIndex) -> None:
     index.add(build_wheel("app", "1.0", requires_dist=["lib>=1", "win; sys_platform == 'win32'"]))
     index.add(build_wheel("lib", "1.0"), metadata=False)
     index.add(build_wheel("win", "1.0"))
@@ -59,17 +60,22 @@ def test_an_unchanged_upstream_gets_the_kept_report(
     assert [f["filename"] for f in data["projects"]["app"]["files"]] == ["app-1.0-py3-none-any.whl"]
 
 
-def new_release(tmp_path, index):
+def new_release(tmp_path: Path, index: LocalIndex) -> tuple[Path, str]:
     index.add(build_wheel("lib", "2.0"))
     return write_config(tmp_path, index.url, ["app"]), "  lib 2.0"
 
 
-def another_selection(tmp_path, index):
+def another_selection(tmp_path: Path, index: LocalIndex) -> tuple[Path, str]:
     return write_config(tmp_path, index.url, ["app", "win"]), "  win 1.0"
 
 
 @pytest.mark.parametrize("change", [new_release, another_selection])
-def test_a_change_is_planned_again(tmp_path, local_index, capsys, change):
+def test_a_change_is_planned_again(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+    change: Callable[[Path, LocalIndex], tuple[Path, str]],
+) -> None:
     populate(local_index)
     plan(write_config(tmp_path, local_index.url, ["app"]), capsys)
     config, expected = change(tmp_path, local_index)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,7 +45,9 @@ lint = ["checker"]
 
 
 @pytest.fixture(scope="module")
-def project_mirror(tmp_path_factory):
+def project_mirror(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, Path, dict[str, Any]]:
     """(config, project directory) mirrored from an index where the parts conflict."""
     root = tmp_path_factory.mktemp("project-sources")
     project = root / "inhouse"
@@ -73,7 +77,9 @@ def project_mirror(tmp_path_factory):
     return config, project, json.loads(planned.stdout)
 
 
-def test_build_requirements_and_groups_are_planned_apart(project_mirror):
+def test_build_requirements_and_groups_are_planned_apart(
+    project_mirror: tuple[Path, Path, dict[str, Any]],
+) -> None:
     _, _, plan = project_mirror
     (target,) = plan["targets"].values()
     versions = target["projects"]
@@ -84,7 +90,10 @@ def test_build_requirements_and_groups_are_planned_apart(project_mirror):
     assert plan["failures"] == []
 
 
-def test_the_project_builds_and_its_groups_install_from_the_mirror(project_mirror, tmp_path):
+def test_the_project_builds_and_its_groups_install_from_the_mirror(
+    project_mirror: tuple[Path, Path, dict[str, Any]],
+    tmp_path: Path,
+) -> None:
     config, project, _ = project_mirror
     env = clean_env(tmp_path / "installer")
     with cellar_serve(config) as base:

@@ -9,6 +9,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from packaging.version import Version
@@ -24,6 +25,7 @@ from cellar.serve.pypi_json import (
 from tests.support.mirror import run_cli
 from tests.support.packages import build_sdist, build_wheel, core_metadata
 from tests.support.service import ServeProcess, fetch, serve_config, serve_process
+from tests.support.upstream import LocalIndex
 
 RICH_METADATA = b"""\
 Metadata-Version: 2.4
@@ -94,13 +96,15 @@ def test_the_current_release_is_the_newest_final_one_not_yanked() -> None:
     ("spelled", "found"),
     [("1.0", "1.0"), ("1.0.0", "1.0"), ("1", "1.0"), ("3.0.b1", "3.0b1"), ("9", None), ("x", None)],
 )
-def test_find_version(spelled, found):
+def test_find_version(spelled: str, found: str | None) -> None:
     version = find_version(LISTING, spelled)
     assert (str(version) if version is not None else None) == found
 
 
 def test_the_metadata_of_a_wheel_is_preferred() -> None:
-    assert metadata_source(LISTING, Version("1.0")).entry.filename == "alpha-1.0-py3-none-any.whl"
+    source = metadata_source(LISTING, Version("1.0"))
+    assert source is not None
+    assert source.entry.filename == "alpha-1.0-py3-none-any.whl"
     assert metadata_source(LISTING, Version("2.0")) is None  # its only file has none
 
 
@@ -189,20 +193,23 @@ class Served:
     server: ServeProcess
     web: Path
 
-    def get(self, path: str, method: str = "GET") -> tuple[int, dict, bytes]:
+    def get(self, path: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
         reply = fetch(self.server.port, path, method)
         return reply.status, dict(reply.headers), reply.body
 
-    def document(self, path: str) -> dict:
+    def document(self, path: str) -> dict[str, Any]:
         status, headers, body = self.get(path)
         assert status == 200, (path, status, body)
         assert headers["Content-Type"] == "application/json"
         assert headers["Cache-Control"] == "max-age=60"  # as the pages it is made from
-        return json.loads(body)
+        document: dict[str, Any] = json.loads(body)
+        return document
 
 
 @pytest.fixture(params=[False, True], ids=["flat", "hash-index"])
-def served(request, tmp_path, local_index) -> Iterator[Served]:
+def served(
+    request: pytest.FixtureRequest, tmp_path: Path, local_index: LocalIndex
+) -> Iterator[Served]:
     plain = build_wheel("alpha", "1.0")
     local_index.add(plain)
     local_index.add(build_sdist("alpha", "1.0"))
@@ -276,7 +283,7 @@ def test_a_release_without_metadata_files_has_the_pages_facts_only(served: Serve
         ("/pypi/Alpha/2.0/json?x=1", "../../alpha/2.0/json?x=1"),
     ],
 )
-def test_other_spellings_are_redirected(served, path, location):
+def test_other_spellings_are_redirected(served: Served, path: str, location: str) -> None:
     status, headers, _ = served.get(path)
     assert (status, headers["Location"]) == (301, location)
     with urllib.request.urlopen(f"{served.server.base}{path[1:]}", timeout=30) as response:  # noqa: S310 - loopback
@@ -294,5 +301,5 @@ def test_other_spellings_are_redirected(served, path, location):
         "/pypi/Unknown/1.0/json",
     ],
 )
-def test_what_the_mirror_does_not_hold_is_404(served, path):
+def test_what_the_mirror_does_not_hold_is_404(served: Served, path: str) -> None:
     assert served.get(path)[0] == 404

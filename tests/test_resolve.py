@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -23,7 +24,7 @@ from packaging.version import Version
 
 from cellar.model import DistFile
 from cellar.select.metadata import DistMetadata, InvalidMetadataError
-from cellar.select.resolve import ResolutionFailed, installable_releases, resolve
+from cellar.select.resolve import Resolution, ResolutionFailed, installable_releases, resolve
 
 CASES_DIR = Path(__file__).parent / "resolver_cases"
 
@@ -117,6 +118,8 @@ class TagTarget:
 
 # -- the index snapshot ----------------------------------------------------------------------
 
+#: A snapshot of an index: project -> version -> what the release has.
+Index = dict[str, dict[str, dict[str, Any]]]
 _EXTRA = re.compile(r"""extra\s*==\s*['"]([^'"]+)['"]""")
 
 
@@ -124,7 +127,7 @@ _EXTRA = re.compile(r"""extra\s*==\s*['"]([^'"]+)['"]""")
 class SnapshotRepository:
     """Files and metadata from a TOML snapshot; counts what the resolver asks for."""
 
-    index: dict[str, dict[str, dict[str, Any]]]
+    index: Index
     page_requests: list[str] = field(default_factory=list)
     metadata_requests: list[tuple[str, str]] = field(default_factory=list)
     by_name: dict[str, dict[str, dict[str, Any]]] = field(init=False)
@@ -156,7 +159,7 @@ class SnapshotRepository:
         return tuple(files)
 
     def metadata(
-        self, name: NormalizedName, version: Version, files: tuple[DistFile, ...]
+        self, name: NormalizedName, version: Version, files: Sequence[DistFile]
     ) -> DistMetadata:
         assert files, "metadata is asked for a release with installable files"
         self.metadata_requests.append((name, str(version)))
@@ -228,7 +231,7 @@ def _load_cases() -> list[Any]:
 CASES = _load_cases()
 
 
-def _run(index: dict[str, Any], case: dict[str, Any]):
+def _run(index: Index, case: dict[str, Any]) -> Resolution:
     return resolve(
         [Requirement(r) for r in case["requirements"]],
         TagTarget.from_case(case.get("target", {})),
@@ -240,7 +243,7 @@ def _run(index: dict[str, Any], case: dict[str, Any]):
 
 
 @pytest.mark.parametrize(("index", "case"), CASES)
-def test_case(index, case):
+def test_case(index: Index, case: dict[str, Any]) -> None:
     if "expect_error" in case:
         with pytest.raises(ResolutionFailed) as failure:
             _run(index, case)
@@ -268,7 +271,7 @@ def test_case(index, case):
 
 
 @pytest.mark.parametrize("path", sorted(CASES_DIR.glob("*.toml")), ids=lambda p: p.stem)
-def test_case_files_use_only_known_keys(path):
+def test_case_files_use_only_known_keys(path: Path) -> None:
     assert unknown_keys(tomllib.loads(path.read_text(encoding="utf-8"))) == []
 
 
@@ -327,13 +330,15 @@ def test_metadata_is_read_only_for_releases_tried_and_once_each() -> None:
 
 def test_pin_files_are_wheels_best_first_then_sdists_by_policy() -> None:
     target, repository = TagTarget(), SnapshotRepository(INDEX)
-    needed = resolve([Requirement("lib==2.0")], target, repository).pins["lib"]
+    needed = resolve([Requirement("lib==2.0")], target, repository).pins[NormalizedName("lib")]
     assert [f.filename for f in needed.files] == [
         "lib-2.0-cp311-abi3-manylinux_2_17_x86_64.whl",
         "lib-2.0-py3-none-any.whl",
     ]
     assert not needed.needs_build
-    every = resolve([Requirement("lib==2.0")], target, repository, sdists="all").pins["lib"]
+    every = resolve([Requirement("lib==2.0")], target, repository, sdists="all").pins[
+        NormalizedName("lib")
+    ]
     assert every.files[-1].filename == "lib-2.0.tar.gz"
     assert every.metadata.name == "lib"
 
@@ -347,7 +352,7 @@ def test_root_requirement_with_false_marker_is_dropped() -> None:
 
 
 def test_failure_carries_data_and_reads_as_a_sentence() -> None:
-    index = {
+    index: Index = {
         "app": {"2.0": {"requires_dist": ["Lib>=2"]}},
         "lib": {"2.0": {"wheels": ["cp311-cp311-manylinux_2_17_x86_64"], "sdist": True}},
     }
@@ -372,7 +377,7 @@ def test_failure_carries_data_and_reads_as_a_sentence() -> None:
 def test_unusable_metadata_passes_the_release_over_with_a_note() -> None:
     index = {"a": {"1.0": {}, "2.0": {"broken_metadata": True}}}
     resolution = resolve([Requirement("a")], TagTarget(), SnapshotRepository(index))
-    assert str(resolution.pins["a"].version) == "1.0"
+    assert str(resolution.pins[NormalizedName("a")].version) == "1.0"
     assert any("skipped a 2.0: unusable metadata" in n for n in resolution.notes)
 
 
@@ -401,20 +406,22 @@ def test_why_is_empty_for_a_project_not_pinned() -> None:
 
 def test_metadata_naming_another_release_is_passed_over() -> None:
     class Misnamed(SnapshotRepository):
-        def metadata(self, name, version, files):
+        def metadata(
+            self, name: NormalizedName, version: Version, files: Sequence[DistFile]
+        ) -> DistMetadata:
             found = super().metadata(name, version, files)
             return DistMetadata(name=found.name, version="9.9") if version.major == 2 else found
 
-    index = {"a": {"1.0": {}, "2.0": {}}}
+    index: Index = {"a": {"1.0": {}, "2.0": {}}}
     resolution = resolve([Requirement("a")], TagTarget(), Misnamed(index))
-    assert str(resolution.pins["a"].version) == "1.0"
+    assert str(resolution.pins[NormalizedName("a")].version) == "1.0"
     assert resolution.notes == ("skipped a 2.0: unusable metadata (it names a 9.9)",)
 
 
 def test_direct_reference_is_resolved_by_name_with_a_note() -> None:
     requirement = Requirement("tool @ http://127.0.0.1/tool-1.0-py3-none-any.whl")
     resolution = resolve([requirement], TagTarget(), SnapshotRepository(INDEX))
-    assert str(resolution.pins["tool"].version) == "1.0"
+    assert str(resolution.pins[NormalizedName("tool")].version) == "1.0"
     assert resolution.notes == (
         "tool @ http://127.0.0.1/tool-1.0-py3-none-any.whl: resolved by name from the index",
     )

@@ -39,6 +39,8 @@ from tests.support.service import (
     serve_process,
 )
 
+#: Parsed metrics, by (name, labels).
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 FILE = "/packages/ab/foo-1.0.tar.gz"
 FILE_BYTES = bytes(range(250)) * 4
@@ -79,7 +81,7 @@ def web_root(tmp_path: Path) -> Path:
         ("/healthz", "other"),
     ],
 )
-def test_route_kind(path, kind):
+def test_route_kind(path: str, kind: str) -> None:
     assert route_kind(path) == kind
 
 
@@ -95,7 +97,7 @@ def test_route_kind(path, kind):
         (99, "5xx"),
     ],
 )
-def test_status_class(status, label):
+def test_status_class(status: int, label: str) -> None:
     assert status_class(status) == label
 
 
@@ -195,7 +197,7 @@ def test_every_request_is_counted_by_route_status_and_bytes(web_root: Path) -> N
         assert ask("health", "POST", "/health").status == 405
         assert ask("other", "GET", "/nothing").status == 404
 
-        def scraped() -> dict:
+        def scraped() -> Samples:
             samples = parse_metrics(fetch(port, "/metrics").body.decode())
             counted = [
                 value
@@ -226,8 +228,8 @@ def test_every_request_is_counted_by_route_status_and_bytes(web_root: Path) -> N
         scrapes = sample(samples, REQUESTS, method="GET", route="metrics", status="2xx")
         for kind in ROUTE_KINDS:
             if kind != "metrics":  # the scrapes' own sizes vary
-                count = sample(samples, "cellar_http_response_bytes_total", route=kind)
-                assert count == sizes[kind]
+                sent = sample(samples, "cellar_http_response_bytes_total", route=kind)
+                assert sent == sizes[kind]
             observed = sum(1 for k, _, _ in replies if k == kind) if kind != "metrics" else scrapes
             assert sample(samples, f"{DURATION}_count", route=kind) == observed
             assert sample(samples, f"{DURATION}_bucket", route=kind, le="+Inf") == observed
@@ -248,10 +250,10 @@ def test_a_scrape_on_any_worker_reports_every_worker(web_root: Path) -> None:
         port = served.port
         workers = served.workers()
 
-        def scrape() -> dict:
+        def scrape() -> Samples:
             return parse_metrics(fetch(port, "/metrics").body.decode())
 
-        def counts(health: int, pages: int) -> dict:
+        def counts(health: int, pages: int) -> Samples:
             samples = scrape()
             assert sample(samples, REQUESTS, method="GET", route="health", status="2xx") == health
             assert sample(samples, REQUESTS, method="GET", route="page", status="2xx") == pages

@@ -103,7 +103,11 @@ def test_one_worker_is_one_process(tmp_path: Path) -> None:
     ("workers", "signum"),
     [(1, signal.SIGTERM), (1, signal.SIGINT), (3, signal.SIGTERM), (3, signal.SIGINT)],
 )
-def test_a_download_in_flight_finishes_after_the_signal(tmp_path, workers, signum):
+def test_a_download_in_flight_finishes_after_the_signal(
+    tmp_path: Path,
+    workers: int,
+    signum: int,
+) -> None:
     web = make_web_root(tmp_path)
     data = os.urandom(48 * 1024 * 1024)  # far more than the socket buffers hold
     (web / "packages" / "big-1.0.tar.gz").write_bytes(data)
@@ -165,7 +169,7 @@ def test_a_replacement_that_cannot_start_ends_the_server(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_a_port_in_use_is_one_clear_error(tmp_path, workers):
+def test_a_port_in_use_is_one_clear_error(tmp_path: Path, workers: int) -> None:
     make_web_root(tmp_path)
     config = serve_config(tmp_path, serve=f"workers = {workers}")
     with socket.socket() as taken:
@@ -189,7 +193,10 @@ def test_the_restart_budget_counts_a_sliding_window() -> None:
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_the_access_log_goes_to_its_file_and_follows_logrotate(tmp_path, workers):
+def test_the_access_log_goes_to_its_file_and_follows_logrotate(
+    tmp_path: Path,
+    workers: int,
+) -> None:
     web = make_web_root(tmp_path)
     (web / "packages" / "a-1.0.tar.gz").write_bytes(b"12345")
     (tmp_path / "logs").mkdir()
@@ -251,7 +258,7 @@ def test_what_a_client_sends_cannot_forge_an_access_log_line(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_an_access_log_that_cannot_be_written_stops_the_start(tmp_path, workers):
+def test_an_access_log_that_cannot_be_written_stops_the_start(tmp_path: Path, workers: int) -> None:
     make_web_root(tmp_path)
     config = serve_config(tmp_path, serve=f'workers = {workers}\naccess-log = "no/such/dir.log"')
     result = start_failure(config, "--port", "0")

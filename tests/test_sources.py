@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def strings(requirements) -> list[str]:
+def strings(requirements: Iterable[object]) -> list[str]:
     return [str(r) for r in requirements]
 
 
@@ -109,7 +110,11 @@ def test_cycles_are_detected_and_shown(tmp_path: Path) -> None:
         ("-r missing.txt", "cannot read included"),
     ],
 )
-def test_what_a_mirror_cannot_serve_is_an_error_naming_file_and_line(tmp_path, line, reason):
+def test_what_a_mirror_cannot_serve_is_an_error_naming_file_and_line(
+    tmp_path: Path,
+    line: str,
+    reason: str,
+) -> None:
     path = write(tmp_path / "requirements.txt", f"# header\nsix\n\n{line}\n")
     with pytest.raises(RequirementsFileError) as caught:
         read_requirements_file(path)
@@ -323,7 +328,7 @@ def test_dependency_groups_expand_their_includes_and_the_project_itself(tmp_path
         ('a = ["x @ https://example.invalid/x.whl"]\n', "direct URL"),
     ],
 )
-def test_dependency_group_problems_are_errors(tmp_path, groups, reason):
+def test_dependency_group_problems_are_errors(tmp_path: Path, groups: str, reason: str) -> None:
     path = write(tmp_path / "pyproject.toml", f"[dependency-groups]\n{groups}")
     with pytest.raises(RequirementsFileError) as caught:
         read_pyproject(path)
@@ -349,7 +354,12 @@ def test_dependency_group_problems_are_errors(tmp_path, groups, reason):
         ("[project\n", None, "not valid TOML"),
     ],
 )
-def test_pyproject_problems_are_errors_naming_the_file(tmp_path, text, extras, reason):
+def test_pyproject_problems_are_errors_naming_the_file(
+    tmp_path: Path,
+    text: str,
+    extras: tuple[str, ...],
+    reason: str,
+) -> None:
     path = write(tmp_path / "pyproject.toml", text)
     with pytest.raises(RequirementsFileError) as caught:
         read_pyproject(path, extras=extras)
@@ -504,7 +514,7 @@ def test_pylock_newer_minor_version_warns(tmp_path: Path, caplog: pytest.LogCapt
         ),
     ],
 )
-def test_pylock_problems_are_errors(tmp_path, text, reason):
+def test_pylock_problems_are_errors(tmp_path: Path, text: str, reason: str) -> None:
     path = write(tmp_path / "pylock.toml", text)
     with pytest.raises(RequirementsFileError) as caught:
         read_pylock(path)

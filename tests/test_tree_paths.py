@@ -55,7 +55,7 @@ def inside(root: Path, path: Path) -> bool:
 @example("")
 @example("a\x00b")
 @example("\u212ait")  # the Kelvin sign, which re.IGNORECASE alone takes for a k
-def test_a_name_is_refused_or_a_directory_inside_the_web_root(tmp_path, name):
+def test_a_name_is_refused_or_a_directory_inside_the_web_root(tmp_path: Path, name: str) -> None:
     web_root = tmp_path / "web"
     try:
         key = project_key(name)
@@ -80,7 +80,7 @@ def test_a_name_is_refused_or_a_directory_inside_the_web_root(tmp_path, name):
 @example("simple/../../x")
 @example("simple//x")
 @example("packages\\..\\x")
-def test_a_mirror_path_is_refused_or_inside(tmp_path, relative):
+def test_a_mirror_path_is_refused_or_inside(tmp_path: Path, relative: str) -> None:
     root = tmp_path / "web"
     try:
         path = within(root, relative)
@@ -92,7 +92,11 @@ def test_a_mirror_path_is_refused_or_inside(tmp_path, relative):
 
 @QUICK
 @given(filename=HOSTILE, url_path=SEGMENTS)
-def test_a_file_from_any_page_lands_in_packages_or_is_refused(tmp_path, filename, url_path):
+def test_a_file_from_any_page_lands_in_packages_or_is_refused(
+    tmp_path: Path,
+    filename: str,
+    url_path: str,
+) -> None:
     root = tmp_path / "web"
     file = DistFile(
         filename=filename,
@@ -111,7 +115,7 @@ def test_a_file_from_any_page_lands_in_packages_or_is_refused(tmp_path, filename
 
 @QUICK
 @given(text=st.text())
-def test_printable_text_has_no_control_characters_and_keeps_the_rest(text):
+def test_printable_text_has_no_control_characters_and_keeps_the_rest(text: str) -> None:
     shown = printable(text)
     assert not [
         c for c in shown if unicodedata.category(c) in {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
@@ -147,7 +151,7 @@ def test_a_symlink_out_of_the_tree_is_refused(tmp_path: Path) -> None:
     ("name", "key"),
     [("Foo_Bar.baz", "foo-bar-baz"), ("A", "a"), ("x" * 200, "x" * 200), ("numpy", "numpy")],
 )
-def test_valid_names_normalise(name, key):
+def test_valid_names_normalise(name: str, key: str) -> None:
     assert project_key(name) == key
     assert project_directory(name, hash_index=True) == PurePosixPath("simple", key[0], key)
 
@@ -155,7 +159,7 @@ def test_valid_names_normalise(name, key):
 @pytest.mark.parametrize(
     "name", ["", "-a", "a-", "a b", "a/b", "..", ".", "x" * 201, "\u212ait", "é", 42, None]
 )
-def test_invalid_names_are_refused(name):
+def test_invalid_names_are_refused(name: object) -> None:
     assert not is_project_name(name)
     with pytest.raises(UnsafeNameError):
         project_key(name)
@@ -181,5 +185,10 @@ ANY_HOST = HostPolicy("https://index.example/simple/")
         (HOSTS, "https://files.example@evil.example/f.whl", None, True),
     ],
 )
-def test_the_host_policy(policy, url, came_from, refused):
+def test_the_host_policy(
+    policy: HostPolicy,
+    url: str,
+    came_from: str | None,
+    refused: bool,
+) -> None:
     assert (policy.refusal(url, came_from=came_from) is not None) == refused

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -83,7 +84,9 @@ def uv(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProces
 
 
 @pytest.fixture(scope="module")
-def locked(tmp_path_factory):
+def locked(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[LocalIndex, Path, dict[str, str]]]:
     """(index, project directory) with a uv.lock that real uv made against the local index."""
     root = tmp_path_factory.mktemp("uv-lock")
     project = root / "project"
@@ -97,7 +100,7 @@ def locked(tmp_path_factory):
         yield index, project, env
 
 
-def pins(requirements, target: TargetEnvironment) -> set[str]:
+def pins(requirements: Iterable[Requirement], target: TargetEnvironment) -> set[str]:
     environment = target.markers()
     return {
         f"{r.name}=={next(iter(r.specifier)).version}"
@@ -106,7 +109,9 @@ def pins(requirements, target: TargetEnvironment) -> set[str]:
     }
 
 
-def test_the_pins_on_each_target_are_what_uv_export_says(locked):
+def test_the_pins_on_each_target_are_what_uv_export_says(
+    locked: tuple[LocalIndex, Path, dict[str, str]],
+) -> None:
     _, project, env = locked
     exported = uv(
         *("export", "--frozen", "--no-config", "--all-extras", "--all-groups", "--no-hashes"),
@@ -130,7 +135,10 @@ def test_the_pins_on_each_target_are_what_uv_export_says(locked):
 
 
 @pytest.mark.slow
-def test_a_mirror_of_a_uv_lock_installs_with_pip_and_uv(locked, tmp_path):
+def test_a_mirror_of_a_uv_lock_installs_with_pip_and_uv(
+    locked: tuple[LocalIndex, Path, dict[str, str]],
+    tmp_path: Path,
+) -> None:
     index, project, env = locked
     config = write_config(tmp_path, index.url, [])
     with config.open("a", encoding="utf-8") as stream:
@@ -249,7 +257,11 @@ source = { registry = "https://example.invalid/simple" }
         ("version = 1\nrequires-python = '>=three'\n", "requires-python '>=three' is not valid"),
     ],
 )
-def test_uv_lock_problems_are_errors_naming_the_file(tmp_path, text, reason):
+def test_uv_lock_problems_are_errors_naming_the_file(
+    tmp_path: Path,
+    text: str,
+    reason: str,
+) -> None:
     path = tmp_path / "uv.lock"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(RequirementsFileError) as caught:

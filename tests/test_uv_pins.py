@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -77,7 +78,7 @@ def uv_compile(index_url: str, python: str, platform: str, tmp_path: Path) -> di
 
 
 @pytest.fixture(scope="module")
-def upstream():
+def upstream() -> Iterator[LocalIndex]:
     with LocalIndex() as index:
         for (name, version), requires in GRAPH.items():
             index.add(build_wheel(name, version, requires_dist=requires))
@@ -95,7 +96,7 @@ def mirror(root: Path, index: LocalIndex, resolvers: str) -> Path:
     return config
 
 
-def test_pips_pins_alone_miss_what_uv_locks(upstream, tmp_path):
+def test_pips_pins_alone_miss_what_uv_locks(upstream: LocalIndex, tmp_path: Path) -> None:
     """Without uv's pins the mirror gives uv other versions than the upstream does."""
     config = mirror(tmp_path, upstream, 'resolvers = ["pip"]')
     python, _, uv_platform = TARGETS[0]
@@ -105,7 +106,11 @@ def test_pips_pins_alone_miss_what_uv_locks(upstream, tmp_path):
         assert uv_compile(f"{base}simple/", python, uv_platform, tmp_path) != expected
 
 
-def test_with_uvs_pins_uv_gets_from_the_mirror_what_it_locks_upstream(upstream, tmp_path, capsys):
+def test_with_uvs_pins_uv_gets_from_the_mirror_what_it_locks_upstream(
+    upstream: LocalIndex,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     config = mirror(tmp_path, upstream, "")  # the default: pip's and, uv being here, uv's
     with cellar_serve(config) as base:
         for python, _, uv_platform in TARGETS:
@@ -130,7 +135,10 @@ def test_with_uvs_pins_uv_gets_from_the_mirror_what_it_locks_upstream(upstream, 
     assert (tmp_path / "mirror" / ".cellar" / "uv-cache").is_dir()
 
 
-def test_a_set_uv_cannot_resolve_is_a_warning_not_a_failure_of_its_own(upstream, tmp_path):
+def test_a_set_uv_cannot_resolve_is_a_warning_not_a_failure_of_its_own(
+    upstream: LocalIndex,
+    tmp_path: Path,
+) -> None:
     """uv failing on a set (here a project the index does not have; also what uv could only
     learn by building, which it never does here) is said once; pip's closure decides the
     exit code."""
