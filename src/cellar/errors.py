@@ -19,6 +19,7 @@ message and exits with it. ``tests/test_errors.py`` checks this drawing against 
     ├── MirrorStateError               cellar.state
     ├── UnsafeNameError                cellar.tree.paths (a project name that may not be a path)
     ├── OutsideTreeError               cellar.tree.paths (a path that would leave the web root)
+    ├── StorageError                   cellar.tree.storage (an object store not usable as set)
     ├── PageFormatError                cellar.sync.pages (a published page not as Cellar writes)
     ├── ClientConfigError              cellar.clients     (client-config; exit code 2)
     │   ├── UnreadableClientFileError  cellar.clients.merge: a pip.conf/uv.toml its tool can't read

@@ -143,6 +143,10 @@ class MemoryStorage:
                 storage.held[key] = MemoryObject(path.read_bytes(), status.st_mtime_ns, serial)
         return storage
 
+    @property
+    def local(self) -> bool:
+        return True
+
     def resource(self, key: str, held: MemoryObject) -> MemoryResource:
         location = None
         if self.locations is not None and key.startswith("packages/"):

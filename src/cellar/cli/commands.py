@@ -128,7 +128,8 @@ def _serve(config: Config, host: str | None, port: int | None) -> int:
     from cellar.serve.run import serve_forever  # noqa: PLC0415
 
     def ready(url: str) -> None:
-        log.info("serving %s at %s (pip: --index-url %ssimple/)", config.mirror.web_root, url, url)
+        where = config.mirror.tree.describe()
+        log.info("serving %s at %s (pip: --index-url %ssimple/)", where, url, url)
 
     settings = replace(
         config.serve,
@@ -136,7 +137,7 @@ def _serve(config: Config, host: str | None, port: int | None) -> int:
         port=config.serve.port if port is None else port,
     )
     serve_forever(
-        config.mirror.web_root,
+        config.mirror.tree,
         settings,
         on_ready=ready,
         index_url=published_index_url(config.serve),

@@ -49,6 +49,7 @@ from cellar.config.packages import (
     targets_table,
 )
 from cellar.config.serve import SERVE_KEYS, serve_table
+from cellar.config.storage import STORAGE_KEYS, storage_table
 
 __all__ = ["load_config", "parse_config", "read_config"]
 
@@ -64,6 +65,7 @@ _KNOWN = {
     "packages": PACKAGES_KEYS,
     "targets": TARGETS_KEYS,
     "serve": SERVE_KEYS,
+    "storage": STORAGE_KEYS,
     "filters": {
         *("block-projects", "project-patterns", "allow-releases", "pinned-releases"),
         *("block-releases", "release-patterns", "drop-prereleases", "prerelease-projects"),
@@ -172,6 +174,7 @@ def parse_config(
     package_settings = packages_table(_table(data, "packages"), base, problems)
     targets = targets_table(_table(data, "targets"), problems)
     serve = serve_table(_table(data, "serve"), base, problems)
+    storage = storage_table(_table(data, "storage"), problems)
     if not targets and package_settings.dependencies and not problems:
         problems.append(
             ConfigProblem(
@@ -199,6 +202,7 @@ def parse_config(
         root_serials=cast(RootSerials, root_serials),
         limits=limits,
         proxy=proxy,
+        storage=storage,
     )
     requirements = selected(
         package_settings.requirements, filters, "[packages] requirements", warnings

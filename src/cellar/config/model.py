@@ -12,6 +12,7 @@ from cellar.config.packages import PackageSettings
 from cellar.config.serve import ServeSettings
 from cellar.filters import Filters
 from cellar.select.targets import TargetEnvironment
+from cellar.tree.location import StorageSettings, TreeLocation
 
 DEFAULT_WORKERS = 10
 DEFAULT_TIMEOUT = 60.0
@@ -63,11 +64,18 @@ class MirrorSettings:
     #: The HTTP proxy every upstream request goes through (``http://[user:password@]host:port``);
     #: None: the ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` environment, else none.
     proxy: str | None = None
+    #: Where the tree lives (``[storage]``): ``web_root``, or an object store.
+    storage: StorageSettings = field(default_factory=StorageSettings)
 
     @property
     def web_root(self) -> Path:
         """The directory that is served: ``<directory>/web``."""
         return self.directory / "web"
+
+    @property
+    def tree(self) -> TreeLocation:
+        """Where the mirror's tree is (``tree.open.open_tree`` opens it)."""
+        return TreeLocation(self.web_root, self.storage, self.directory / ".cellar" / "staging")
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from cellar.config.model import Config
 from cellar.state import STATE_DIR, MirrorState
 from cellar.sync.prune import PruneResult, plan_prune, prune_projects
-from cellar.tree.local import LocalStorage
 from cellar.tree.lock import MirrorLock
+from cellar.tree.open import open_tree
 
 
 def delete_projects(config: Config, names: Iterable[str], *, dry_run: bool = False) -> PruneResult:
@@ -20,11 +20,11 @@ def delete_projects(config: Config, names: Iterable[str], *, dry_run: bool = Fal
     ``OSError`` as ``prune_projects``.
     """
     directory = config.mirror.directory
-    storage = LocalStorage(config.mirror.web_root)
     with (
         MirrorState.open(directory, create=False) as state,
         MirrorLock(directory / STATE_DIR / "lock"),
     ):
+        storage = open_tree(config.mirror.tree, write=not dry_run)
         hash_index = config.mirror.hash_index
         plan = plan_prune(storage, state, names, hash_index=hash_index)
         if dry_run or plan.unknown:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from cellar.collector import collector_paused
 from cellar.config.model import Config
@@ -63,8 +62,9 @@ from cellar.sync.pages import (
     write_project,
 )
 from cellar.tree.inventory import Inventory, orphans_in
-from cellar.tree.local import LocalStorage
+from cellar.tree.location import TreeLocation
 from cellar.tree.lock import MirrorLock
+from cellar.tree.open import open_tree
 from cellar.tree.storage import Storage
 from cellar.upstream.client import ClientSettings
 
@@ -91,7 +91,7 @@ def verify_mirror(
         MirrorLock(directory / STATE_DIR / "lock"),
     ):
         return run_verify(
-            config.mirror.web_root,
+            config.mirror.tree,
             state,
             options or VerifyOptions(),
             reporter or VerifyReporter(),
@@ -101,7 +101,7 @@ def verify_mirror(
 
 
 def run_verify(
-    web_root: Path,
+    tree: TreeLocation,
     state: MirrorState,
     options: VerifyOptions,
     reporter: VerifyReporter,
@@ -109,17 +109,20 @@ def run_verify(
     *,
     hash_index: bool = False,
 ) -> VerifyResult:
-    """Verify the mirror under ``web_root`` (the caller holds the lock); see ``verify_mirror``.
+    """Verify the mirror's tree at ``tree`` (the caller holds the lock); see ``verify_mirror``.
 
-    ``hash_index`` says the project pages are in ``simple/<first letter>/<name>/``.
+    ``hash_index`` says the project pages are in ``simple/<first letter>/<name>/``. Raises
+    ``StorageError`` when an object store cannot be used.
     """
-    storage = LocalStorage(web_root)
-    return _Verification(web_root, storage, state, options, reporter, settings, hash_index).run()
+    storage = open_tree(tree, write=True)  # damaged pages are published again
+    where = tree.describe()
+    return _Verification(where, storage, state, options, reporter, settings, hash_index).run()
 
 
 @dataclass(slots=True)
 class _Verification:
-    web_root: Path
+    #: The tree's place, for messages.
+    where: str
     storage: Storage
     state: MirrorState
     options: VerifyOptions
@@ -137,7 +140,7 @@ class _Verification:
         started = time.monotonic()
         run_id, previous, resumed = self._open_run()
         with collector_paused():  # a few million records, no cycles among them
-            self.reporter.stage(f"walking {self.web_root}")
+            self.reporter.stage(f"walking {self.where}")
             walked = time.monotonic()
             inventory = self.storage.inventory(PAGE_FILES)
             self.reporter.stage(

@@ -61,8 +61,9 @@ from cellar.serve.pypi_routes import JsonApi
 from cellar.serve.simple_routes import SimpleHandlers
 from cellar.serve.sockets import bind_sockets
 from cellar.serve.tls import server_ssl_context
-from cellar.tree.local import LocalStorage
-from cellar.tree.storage import Storage
+from cellar.tree.location import TreeLocation
+from cellar.tree.open import open_tree
+from cellar.tree.storage import Storage, StorageError
 
 __all__ = [
     "ACCESS_LOGGER",
@@ -119,14 +120,19 @@ def _closing(auth: BasicAuth) -> Callable[[web.Application], Awaitable[None]]:
     return close
 
 
-def served_tree(web_root: Path) -> Storage:
-    """Return the tree at ``web_root`` a server reads everything it sends from.
+def served_tree(tree: TreeLocation) -> Storage:
+    """Return the tree at ``tree`` that a server reads everything it sends from.
 
-    Raises ``WebRootError`` when it has no ``simple/`` folder: not a mirror's web root.
+    Raises ``WebRootError`` when it has no ``simple/`` folder (not a mirror's tree), or
+    ``ServeError`` when its object store cannot be read (what is wrong, in one line).
     """
-    storage = LocalStorage(web_root)
-    if "simple" not in storage.folders(""):
-        raise WebRootError(web_root)
+    try:
+        storage = open_tree(tree)
+        folders = storage.folders("")
+    except (StorageError, OSError) as error:
+        raise ServeError(str(error)) from None
+    if "simple" not in folders:
+        raise WebRootError(tree.web_root if tree.storage.s3 is None else tree.describe())
     return storage
 
 
@@ -148,13 +154,13 @@ def make_app(
     in ``mirror_directory`` (default: the web root's parent, as ``cellar mirror`` lays it out).
     ``/metrics`` reports ``metrics`` (default: a private table; ``start`` passes the one its
     access logger counts into).
-    Everything sent is read from ``storage`` (default: ``served_tree(web_root)``).
+    Everything sent is read from ``storage`` (default: the local tree at ``web_root``).
     Raises ``WebRootError`` (a ``ServeError``) when ``web_root`` has no ``simple/`` folder,
     ``HtpasswdError`` when the htpasswd file is unreadable or malformed.
     """
     settings = settings or ServeSettings()
     if storage is None:
-        storage = served_tree(web_root)
+        storage = served_tree(TreeLocation(web_root))
     handlers = SimpleHandlers(storage, PageCache())
     middlewares: list[Middleware] = [_http_rules]
     auth = BasicAuth.load(settings.htpasswd) if settings.htpasswd is not None else None

@@ -24,7 +24,7 @@ class ServeError(CellarError):
 class WebRootError(ServeError):
     """``web_root`` is not a mirror's web root (it has no ``simple/`` directory)."""
 
-    def __init__(self, web_root: Path) -> None:
+    def __init__(self, web_root: Path | str) -> None:
         super().__init__(
             f"{web_root} is not a mirror's web root: it has no simple/ directory; "
             "pass the directory `cellar mirror` writes to, or run `cellar mirror` first"

@@ -100,12 +100,14 @@ async def send_package_file(
     file (``sendfile``), or the client is redirected to the backend's ``location`` for it, or
     its bytes are streamed. Raises ``HTTPNotFound`` for a missing or unsafe path.
     """
+    local = storage.local
     plain = Conditions.of(request) is NO_CONDITIONS and hdrs.RANGE not in request.headers
-    if plain and (kept := recent.get(relative)) is not None:
+    if plain and local and (kept := recent.get(relative)) is not None:
         return web.Response(body=kept.body, headers=kept.headers)
-    # Looking the name up costs a few system calls on metadata the kernel has cached: done
-    # here rather than in a thread, whose hand-off costs more.
-    found = storage.find(f"packages/{relative}")
+    # Looking a local name up costs a few system calls on metadata the kernel has cached:
+    # done here rather than in a thread, whose hand-off costs more. A network store: a thread.
+    key = f"packages/{relative}"
+    found = storage.find(key) if local else await asyncio.to_thread(storage.find, key)
     if found is None:
         raise web.HTTPNotFound(text=_NOT_FOUND)
     if found.location is not None:
@@ -120,12 +122,12 @@ async def send_package_file(
         hdrs.CACHE_CONTROL: FILE_CACHE_CONTROL,
     }
     if found.size <= SMALL_FILE_BYTES:
-        read = found.read()
+        read = found.read() if local else await asyncio.to_thread(found.read)
         if read is None:
             raise web.HTTPNotFound(text=_NOT_FOUND)
         version, body = read
         response = _from_memory(request, version, body, headers)
-        if plain and response.status == 200:
+        if plain and local and response.status == 200:
             recent.put(relative, version, headers, body)
         return response
     if found.path is None:

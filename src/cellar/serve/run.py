@@ -7,24 +7,24 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
-from pathlib import Path
 
 from cellar.config.serve import ServeSettings
 from cellar.serve.access_log import access_log_file
-from cellar.serve.app import ACCESS_LOGGER, check_private_files, start
+from cellar.serve.app import ACCESS_LOGGER, check_private_files, served_tree, start
 from cellar.serve.loop import run_server
 from cellar.serve.supervisor import serve_workers
+from cellar.tree.location import TreeLocation
 
 
 def serve_forever(
-    web_root: Path,
+    tree: TreeLocation,
     settings: ServeSettings,
     *,
     on_ready: Callable[[str], None] | None = None,
     index_url: str | None = None,
 ) -> None:
-    """Serve ``web_root`` as ``settings`` say (see ``start``) until SIGINT or SIGTERM, then shut
-    down gracefully.
+    """Serve the tree at ``tree`` as ``settings`` say (see ``start``) until SIGINT or SIGTERM,
+    then shut down gracefully.
 
     ``on_ready`` is called with the base URL (see ``RunningServer.url``) once the server listens.
     With ``settings.workers`` > 1 the requests are served by that many worker processes
@@ -35,17 +35,17 @@ def serve_forever(
         # Each worker reads these files itself; checked here first, a bad one stops the server
         # with its own message before any worker starts.
         check_private_files(settings)
-        serve_workers(web_root, settings, on_ready=on_ready, index_url=index_url)
+        serve_workers(tree, settings, on_ready=on_ready, index_url=index_url)
         return
     try:
         with access_log_file(logging.getLogger(ACCESS_LOGGER), settings.access_log):
-            run_server(_serve_until_signalled(web_root, settings, on_ready, index_url))
+            run_server(_serve_until_signalled(tree, settings, on_ready, index_url))
     except KeyboardInterrupt:  # where signal handlers are unavailable (Windows), Ctrl-C is this
         return
 
 
 async def _serve_until_signalled(
-    web_root: Path,
+    tree: TreeLocation,
     settings: ServeSettings,
     on_ready: Callable[[str], None] | None,
     index_url: str | None = None,
@@ -53,7 +53,8 @@ async def _serve_until_signalled(
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     installed = []
-    async with await start(web_root, settings, index_url=index_url) as server:
+    storage = await asyncio.to_thread(served_tree, tree)
+    async with await start(tree.web_root, settings, index_url=index_url, storage=storage) as server:
         for signum in (signal.SIGINT, signal.SIGTERM):
             try:
                 loop.add_signal_handler(signum, stop.set)

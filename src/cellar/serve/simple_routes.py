@@ -40,7 +40,8 @@ class SimpleHandlers:
     storage: Storage
     pages: PageCache
     formats: FormatChooser = field(default_factory=FormatChooser)
-    #: Whole answers to repeated requests (``recent.py``): pages, and small files.
+    #: Whole answers to repeated requests (``recent.py``): pages, and small files. Only for a
+    #: local tree: checking that an answer is still current costs a network store a request.
     recent: RecentAnswers = field(default_factory=RecentAnswers)
     recent_files: RecentAnswers = field(default_factory=RecentAnswers)
 
@@ -51,7 +52,7 @@ class SimpleHandlers:
         raise web.HTTPMovedPermanently(_with_query("simple/", request))
 
     async def root_page(self, request: web.Request) -> web.StreamResponse:
-        if (repeated := _repeat(request, self.recent)) is not None:
+        if self.storage.local and (repeated := _repeat(request, self.recent)) is not None:
             return repeated
         not_found = "the mirror has no root page yet\n"
         return await _page(request, ["simple"], self, not_found)
@@ -66,7 +67,8 @@ class SimpleHandlers:
         self, request: web.BaseRequest, spelled: str, *, slash: bool
     ) -> web.StreamResponse:
         """Answer ``/simple/<spelled>/`` (``slash``) or ``/simple/<spelled>``."""
-        if slash and (repeated := _repeat(request, self.recent)) is not None:
+        repeated = _repeat(request, self.recent) if slash and self.storage.local else None
+        if repeated is not None:
             return repeated  # answered before from this very path: the name was checked then
         if not is_project_name(spelled):
             raise web.HTTPNotFound(text=f"no project named {spelled!r} on this mirror\n")
@@ -111,7 +113,13 @@ async def _page(
     formats = handlers.formats(accept, query)
     coding = choose_coding(encodings)
     storage, cache = handlers.storage, handlers.pages
-    answer = read_page(storage, folders, formats, coding, conditions, cache=cache, inline=True)
+    # A local tree is looked up in the event loop (cheaper than a thread's hand-off); a
+    # network store in a thread.
+    answer = (
+        read_page(storage, folders, formats, coding, conditions, cache=cache, inline=True)
+        if storage.local
+        else Deferred.TO_THREAD
+    )
     if answer is Deferred.TO_THREAD:
         answer = await asyncio.to_thread(
             read_page, storage, folders, formats, coding, conditions, cache=cache
@@ -120,7 +128,7 @@ async def _page(
     if answer is None:
         raise web.HTTPNotFound(text=not_found)
     response_headers = _page_headers(answer)
-    if key is not None and answer.status == 200:
+    if key is not None and answer.status == 200 and storage.local:
         handlers.recent.put(key, answer.version, response_headers, answer.body)
     return web.Response(status=answer.status, body=answer.body, headers=response_headers)
 

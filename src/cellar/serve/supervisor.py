@@ -45,6 +45,7 @@ from cellar.serve.errors import ServeError
 from cellar.serve.metrics import MetricsFile
 from cellar.serve.sockets import bind_sockets
 from cellar.serve.worker import Failed, Ready, WorkerSpec, read_report, run_worker
+from cellar.tree.location import TreeLocation
 
 __all__ = [
     "RESTART_LIMIT",
@@ -93,13 +94,14 @@ class RestartBudget:
 
 
 def serve_workers(
-    web_root: Path,
+    tree: TreeLocation,
     settings: ServeSettings,
     *,
     on_ready: Callable[[str], None] | None = None,
     index_url: str | None = None,
 ) -> None:
-    """Serve ``web_root`` with ``settings.workers`` worker processes until SIGTERM or SIGINT.
+    """Serve the tree at ``tree`` with ``settings.workers`` worker processes until SIGTERM or
+    SIGINT.
 
     ``on_ready`` gets the base URL once every worker serves. Returns after a graceful stop.
     Raises ``ServeError``: ``WebRootError``, ``AddressUnavailableError``, ``AccessLogError``
@@ -107,7 +109,7 @@ def serve_workers(
     """
     if sys.platform == "win32":
         raise ServeError("[serve] workers above 1 need a POSIX system; set workers = 1")
-    served_tree(web_root)  # refused here, before any worker starts
+    served_tree(tree)  # refused here, before any worker starts
     # Each worker opens the log itself; the supervisor only makes sure it can, before any
     # starts (keeping it open would pin a rotated file, which the supervisor never writes to).
     check_access_log(settings.access_log)
@@ -117,7 +119,7 @@ def serve_workers(
             metrics = MetricsFile(Path(runtime) / "metrics", settings.workers)
             metrics.create()
             level = logging.getLogger("cellar").getEffectiveLevel()
-            spec = WorkerSpec(web_root, settings, index_url, metrics, level)
+            spec = WorkerSpec(tree, settings, index_url, metrics, level)
             port = sockets[0].getsockname()[1]
             url = _base_url("https" if settings.tls else "http", settings.host, port)
             asyncio.run(_Supervisor(spec, sockets, url, on_ready).run())

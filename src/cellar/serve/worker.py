@@ -19,14 +19,14 @@ import socket
 import sys
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from pathlib import Path
 
 from cellar.config.serve import ServeSettings
 from cellar.serve.access_log import access_log_file
-from cellar.serve.app import ACCESS_LOGGER, start
+from cellar.serve.app import ACCESS_LOGGER, served_tree, start
 from cellar.serve.errors import ServeError
 from cellar.serve.loop import run_server
 from cellar.serve.metrics import MetricsFile, ServerMetrics
+from cellar.tree.location import TreeLocation
 
 # The supervisor's logger: what a worker says about the supervisor is logged as it always was.
 log = logging.getLogger("cellar.serve.supervisor")
@@ -36,7 +36,7 @@ log = logging.getLogger("cellar.serve.supervisor")
 class WorkerSpec:
     """What every worker process gets (pickled to it): what to serve and where to count."""
 
-    web_root: Path
+    tree: TreeLocation
     settings: ServeSettings
     index_url: str | None
     metrics: MetricsFile
@@ -90,12 +90,14 @@ async def _serve(
     if parent is not None:  # readable when the supervisor is gone
         loop.add_reader(parent.sentinel, _orphaned, loop, parent.sentinel, stop)
     with spec.metrics.open() as table:
+        storage = await asyncio.to_thread(served_tree, spec.tree)
         server = await start(
-            spec.web_root,
+            spec.tree.web_root,
             spec.settings,
             index_url=spec.index_url,
             sockets=sockets,
             metrics=ServerMetrics(table, slot),
+            storage=storage,
         )
         async with server:
             _report(channel, ("ready", os.getpid()))

@@ -41,9 +41,10 @@ from cellar.sync.prune import prune_projects
 from cellar.sync.reporter import Reporter
 from cellar.sync.space import DiskSpace
 from cellar.tree.inventory import orphans_in
-from cellar.tree.local import LocalStorage
 from cellar.tree.lock import MirrorLock
+from cellar.tree.open import open_tree
 from cellar.tree.paths import OutsideTreeError, UnsafeNameError
+from cellar.tree.storage import Storage
 from cellar.units import counted
 from cellar.upstream.client import UpstreamClient
 
@@ -94,7 +95,7 @@ def run_mirror(config: Config, reporter: Reporter | None = None) -> MirrorResult
     """
     directory = config.mirror.directory
     with MirrorLock(directory / STATE_DIR / "lock"), MirrorState.open(directory) as state:
-        storage = LocalStorage(config.mirror.web_root)
+        storage = open_tree(config.mirror.tree, write=True)
         return aio.run(_Run(config, state, storage, reporter or Reporter()).run())
 
 
@@ -102,7 +103,7 @@ def run_mirror(config: Config, reporter: Reporter | None = None) -> MirrorResult
 class _Run:
     config: Config
     state: MirrorState
-    storage: LocalStorage
+    storage: Storage
     reporter: Reporter
     extras: MirrorExtras | None = None
     stopping: bool = False

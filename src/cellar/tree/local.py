@@ -61,6 +61,10 @@ class LocalStorage:
     #: cold run makes each once and tries none in vain.
     _directories: set[Path] = field(default_factory=set)
 
+    @property
+    def local(self) -> bool:
+        return True
+
     def path(self, key: str) -> Path:
         """Return the file of ``key``; raises ``OutsideTreeError`` for a key that would leave
         the tree (see ``within``)."""

@@ -16,8 +16,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from cellar.errors import CellarError
 from cellar.tree.inventory import Inventory
 from cellar.tree.paths import OutsideTreeError
+
+
+class StorageError(CellarError):
+    """The tree's storage cannot be used as configured (an object store that cannot be
+    reached, read or written): ``what`` names the bucket or object, ``reason`` what is
+    wrong."""
+
+    def __init__(self, what: str, reason: str) -> None:
+        super().__init__(f"{what}: {reason}")
+        self.what = what
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +140,12 @@ class Staged(Sink, Protocol):
 class Storage(Protocol):
     """A mirror's tree of objects. Blocking methods: call them off the event loop where the
     loop must not wait. Keys that would leave the tree raise ``OutsideTreeError``."""
+
+    @property
+    def local(self) -> bool:
+        """Whether lookups and reads are local and cheap: a server may then run ``find`` and a
+        small object's ``read`` in its event loop; otherwise (a network store) in a thread."""
+        ...
 
     def stat(self, key: str) -> ObjectInfo | None:
         """Return what is known of the object at ``key``; None when there is none."""
