@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.installers import clean_env
+from tests.support.s3 import S3_ENV, S3Server, s3_server
 from tests.support.upstream import LocalIndex
 
 #: The tests' servers are all on loopback: never through a proxy the machine may set (the
@@ -30,3 +31,20 @@ def local_index() -> Iterator[LocalIndex]:
 def installer_env(tmp_path: Path) -> dict[str, str]:
     """Environment variables for pip and uv that read no configuration from this machine."""
     return clean_env(tmp_path / "installer")
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Server]:
+    """A real S3-protocol server on 127.0.0.1 (``tests/support/s3.py``), and the credentials
+    to reach it in this process's environment (so processes the tests start have them too)."""
+    saved = {name: os.environ.get(name) for name in S3_ENV}
+    os.environ.update(S3_ENV)
+    try:
+        with s3_server() as server:
+            yield server
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -311,7 +311,8 @@ def test_serve_forever_stops_on_signal(web_root: Path, signum: signal.Signals) -
     code = (
         "import sys; from pathlib import Path; from cellar.serve.run import serve_forever; "
         "from cellar.config.serve import ServeSettings; "
-        "serve_forever(Path(sys.argv[1]), ServeSettings(port=0), "
+        "from cellar.tree.location import TreeLocation; "
+        "serve_forever(TreeLocation(Path(sys.argv[1])), ServeSettings(port=0), "
         "on_ready=lambda url: print(url, flush=True))"
     )
     with subprocess.Popen(

@@ -242,3 +242,6 @@ class MemoryStorage:
 
     def free_bytes(self) -> int | None:
         return None
+
+    def close(self) -> None:
+        pass

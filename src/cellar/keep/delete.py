@@ -4,6 +4,7 @@ does the removal, in the order that keeps the mirror servable)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import closing
 
 from cellar.config.model import Config
 from cellar.state import STATE_DIR, MirrorState
@@ -23,8 +24,8 @@ def delete_projects(config: Config, names: Iterable[str], *, dry_run: bool = Fal
     with (
         MirrorState.open(directory, create=False) as state,
         MirrorLock(directory / STATE_DIR / "lock"),
+        closing(open_tree(config.mirror.tree, write=not dry_run)) as storage,
     ):
-        storage = open_tree(config.mirror.tree, write=not dry_run)
         hash_index = config.mirror.hash_index
         plan = plan_prune(storage, state, names, hash_index=hash_index)
         if dry_run or plan.unknown:

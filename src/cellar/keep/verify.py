@@ -22,6 +22,7 @@ run stops on an exception (Ctrl-C), so a SIGKILL costs at most that much work ag
 from __future__ import annotations
 
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 
 from cellar.collector import collector_paused
@@ -114,9 +115,9 @@ def run_verify(
     ``hash_index`` says the project pages are in ``simple/<first letter>/<name>/``. Raises
     ``StorageError`` when an object store cannot be used.
     """
-    storage = open_tree(tree, write=True)  # damaged pages are published again
     where = tree.describe()
-    return _Verification(where, storage, state, options, reporter, settings, hash_index).run()
+    with closing(open_tree(tree, write=True)) as storage:  # damaged pages are published again
+        return _Verification(where, storage, state, options, reporter, settings, hash_index).run()
 
 
 @dataclass(slots=True)

@@ -120,6 +120,13 @@ def _closing(auth: BasicAuth) -> Callable[[web.Application], Awaitable[None]]:
     return close
 
 
+def _releasing(storage: Storage) -> Callable[[web.Application], Awaitable[None]]:
+    async def release(app: web.Application) -> None:
+        await asyncio.to_thread(storage.close)
+
+    return release
+
+
 def served_tree(tree: TreeLocation) -> Storage:
     """Return the tree at ``tree`` that a server reads everything it sends from.
 
@@ -173,6 +180,7 @@ def make_app(
     app.on_response_prepare.append(_server_header)
     if auth is not None:
         app.on_cleanup.append(_closing(auth))
+    app.on_cleanup.append(_releasing(storage))
     people = PeoplePages(storage, mirror_directory or web_root.parent, index_url)
     people.add_routes(app.router)
     app.router.add_get("/health", handlers.health, name=_HEALTH)

@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from contextlib import closing
 from dataclasses import dataclass
 
 from packaging.utils import NormalizedName
@@ -94,8 +95,11 @@ def run_mirror(config: Config, reporter: Reporter | None = None) -> MirrorResult
     in the result's ``failures``.
     """
     directory = config.mirror.directory
-    with MirrorLock(directory / STATE_DIR / "lock"), MirrorState.open(directory) as state:
-        storage = open_tree(config.mirror.tree, write=True)
+    with (
+        MirrorLock(directory / STATE_DIR / "lock"),
+        MirrorState.open(directory) as state,
+        closing(open_tree(config.mirror.tree, write=True)) as storage,
+    ):
         return aio.run(_Run(config, state, storage, reporter or Reporter()).run())
 
 

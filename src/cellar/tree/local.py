@@ -186,6 +186,9 @@ class LocalStorage:
         except OSError:
             return None
 
+    def close(self) -> None:
+        pass
+
     def make_directory(self, directory: Path) -> None:
         """``mkdir -p directory`` in one call when its parent is known to exist (the files of
         a run share ``packages/<aa>/<bb>/``; only parents are remembered, a few thousand)."""

@@ -427,6 +427,9 @@ class S3Storage:
     def free_bytes(self) -> int | None:
         return None
 
+    def close(self) -> None:
+        self.client.close()
+
     # -- writing -------------------------------------------------------------------------
 
     def put(self, objects: Mapping[str, bytes], *, unchanged: bool = False) -> list[str]:

@@ -220,6 +220,10 @@ class Storage(Protocol):
         file system's free space); None otherwise, or when it cannot be measured."""
         ...
 
+    def close(self) -> None:
+        """Let go of what the storage holds open (a network store's connections)."""
+        ...
+
 
 def read_quietly(storage: Storage, key: str) -> bytes | None:
     """Return the object at ``key``; None when it is not there, cannot be read, or would be

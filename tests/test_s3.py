@@ -1,0 +1,288 @@
+"""A mirror in an S3-compatible bucket (``[storage] backend = "s3"``), against a real S3-protocol
+server on 127.0.0.1 (moto's server mode, ``tests/support/s3.py``; no client is mocked).
+
+Mirror into the bucket, serve it from two ``cellar serve`` processes at once and install with
+pip and uv from each; verify, repair a deleted object, delete a project; SIGKILL mid-run and
+run again; redirects to presigned URLs; one clear message for a bucket that is not there.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cellar.cli import main
+from cellar.tree.location import S3Settings
+from cellar.tree.s3 import S3Storage
+from tests.support.installers import imported_version, make_venv, pip_install, uv_install, uv_venv
+from tests.support.mirror import (
+    EVERY_VERSION,
+    assert_consistent,
+    cellar_serve,
+    run_cli,
+    write_config,
+)
+from tests.support.packages import build_sdist, build_wheel
+from tests.support.s3 import S3Server, copy_bucket, storage_table
+from tests.support.upstream import LocalIndex
+
+pytestmark = pytest.mark.slow
+
+#: Incompressible: the wheel stays larger than what a server sends from memory (streamed).
+_NOISE = random.Random(7).randbytes(600_000)  # noqa: S311 - test data
+REQUIREMENTS = ["alpha", "beta", "heavy"]
+PREFIX = "pypi/mirror"
+
+
+def populate(index: LocalIndex) -> None:
+    index.add(build_wheel("alpha", "1.0"))
+    index.add(build_wheel("alpha", "2.0"))
+    index.add(build_sdist("alpha", "2.0"))
+    index.add(build_wheel("beta", "1.0", requires_dist=["alpha"]))
+    index.add(build_wheel("heavy", "1.0", extra_files={"heavy/noise.bin": _NOISE}))
+
+
+def s3_config(root: Path, upstream: str, server: S3Server, bucket: str, *, extra: str = "") -> Path:
+    config = write_config(root, upstream, REQUIREMENTS, extra_packages=EVERY_VERSION)
+    with config.open("a", encoding="utf-8") as stream:
+        stream.write(storage_table(server, bucket, prefix=PREFIX, extra=extra))
+    return config
+
+
+@dataclass(frozen=True)
+class Mirrored:
+    config: Path
+    bucket: str
+    upstream: str
+
+
+@pytest.fixture(scope="module")
+def index() -> Iterator[LocalIndex]:
+    with LocalIndex() as started:
+        populate(started)
+        yield started
+
+
+@pytest.fixture(scope="module")
+def mirrored(s3: S3Server, index: LocalIndex, tmp_path_factory: pytest.TempPathFactory) -> Mirrored:
+    root = tmp_path_factory.mktemp("s3-mirror")
+    bucket = s3.new_bucket()
+    config = s3_config(root, index.url, s3, bucket)
+    assert main(["mirror", "-c", str(config)]) == 0
+    return Mirrored(config, bucket, index.url)
+
+
+def tree_of(s3: S3Server, bucket: str, into: Path) -> Path:
+    """The bucket's tree (below the prefix) as a local directory."""
+    return copy_bucket(s3, bucket, f"{PREFIX}/", into)
+
+
+def test_the_tree_is_in_the_bucket_and_nothing_is_left_on_disk(
+    s3: S3Server, mirrored: Mirrored, tmp_path: Path
+) -> None:
+    web = tree_of(s3, mirrored.bucket, tmp_path / "copy")
+    assert assert_consistent(web) == 5  # alpha: 2 wheels and an sdist; beta; heavy
+    assert (web / "last-modified").is_file()
+    mirror = mirrored.config.parent / "mirror"
+    assert not (mirror / "web").exists()  # the tree is in the bucket only
+    staging = mirror / ".cellar" / "staging"
+    assert not [p for p in staging.rglob("*") if p.is_file()]  # every upload cleaned up
+    # Nothing outside the prefix.
+    inside = {f"{PREFIX}/{key}" for key in s3.objects(mirrored.bucket, f"{PREFIX}/")}
+    assert set(s3.objects(mirrored.bucket)) == inside
+
+
+def test_a_second_run_changes_nothing(s3: S3Server, mirrored: Mirrored) -> None:
+    client = s3.client()
+
+    def etags() -> dict[str, str]:
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=mirrored.bucket)
+        return {
+            entry["Key"]: entry["ETag"]
+            for page in pages
+            for entry in page.get("Contents", [])
+            if not entry["Key"].endswith("last-modified")
+        }
+
+    before = etags()
+    assert main(["mirror", "-c", str(mirrored.config)]) == 0
+    assert etags() == before
+
+
+def test_two_servers_share_the_bucket_and_pip_and_uv_install_from_each(
+    mirrored: Mirrored, tmp_path: Path, installer_env: dict[str, str]
+) -> None:
+    with cellar_serve(mirrored.config) as one, cellar_serve(mirrored.config) as two:
+        assert one != two
+        for base in (one, two):
+            with urllib.request.urlopen(f"{base}simple/heavy/", timeout=10) as answer:  # noqa: S310
+                assert b"heavy-1.0-py3-none-any.whl" in answer.read()
+        python = make_venv(tmp_path / "pip", sys.executable)
+        result = pip_install(python, f"{one}simple/", "beta", "heavy", env=installer_env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert imported_version(python, "alpha") == "2.0"
+        assert imported_version(python, "heavy") == "1.0"
+        uv_python = uv_venv(tmp_path / "uv", sys.executable, env=installer_env)
+        result = uv_install(uv_python, f"{two}simple/", "beta", "heavy", env=installer_env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert imported_version(uv_python, "beta") == "1.0"
+
+
+def test_files_may_be_redirected_to_presigned_urls(
+    s3: S3Server,
+    index: LocalIndex,
+    tmp_path: Path,
+    installer_env: dict[str, str],
+) -> None:
+    bucket = s3.new_bucket()
+    config = s3_config(tmp_path, index.url, s3, bucket, extra='files = "redirect"\n')
+    assert main(["mirror", "-c", str(config)]) == 0
+    web = tree_of(s3, bucket, tmp_path / "copy")
+    wheel = next(web.rglob("heavy-1.0-py3-none-any.whl")).relative_to(web).as_posix()
+    with cellar_serve(config) as base:
+        request = urllib.request.Request(f"{base}{wheel}")  # noqa: S310
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args: object, **kwargs: object) -> None:
+                return None
+
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.build_opener(NoRedirect).open(request, timeout=10)
+        answer.value.close()
+        assert answer.value.code == 307
+        location = answer.value.headers["Location"]
+        assert location.startswith(f"{s3.endpoint}/{bucket}/{PREFIX}/{wheel}?")
+        assert "Signature" in location
+        python = make_venv(tmp_path / "pip", sys.executable)
+        result = pip_install(python, f"{base}simple/", "heavy", env=installer_env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert imported_version(python, "heavy") == "1.0"
+
+
+def test_verify_finds_a_deleted_object_and_repair_puts_it_back(
+    s3: S3Server, index: LocalIndex, tmp_path: Path
+) -> None:
+    bucket = s3.new_bucket()
+    config = s3_config(tmp_path, index.url, s3, bucket)
+    assert main(["mirror", "-c", str(config)]) == 0
+    web = tree_of(s3, bucket, tmp_path / "before")
+    wheel = next(web.rglob("beta-1.0-py3-none-any.whl")).relative_to(web).as_posix()
+    s3.client().delete_object(Bucket=bucket, Key=f"{PREFIX}/{wheel}")
+    found = run_cli("verify", "-c", str(config))
+    assert found.returncode == 1, found.stdout + found.stderr
+    assert "beta-1.0-py3-none-any.whl" in found.stdout + found.stderr
+    repaired = run_cli("verify", "-c", str(config), "--repair")
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    again = tree_of(s3, bucket, tmp_path / "after")
+    assert (again / wheel).read_bytes() == (web / wheel).read_bytes()
+    assert run_cli("verify", "-c", str(config)).returncode == 0
+
+
+def test_delete_removes_a_project_from_the_bucket(
+    s3: S3Server, index: LocalIndex, tmp_path: Path
+) -> None:
+    bucket = s3.new_bucket()
+    config = s3_config(tmp_path, index.url, s3, bucket)
+    assert main(["mirror", "-c", str(config)]) == 0
+    assert main(["delete", "-c", str(config), "heavy"]) == 0
+    keys = set(s3.objects(bucket, f"{PREFIX}/"))
+    assert not [key for key in keys if "heavy" in key]
+    web = tree_of(s3, bucket, tmp_path / "copy")
+    assert assert_consistent(web) == 4
+
+
+def test_killed_mid_run_the_bucket_lists_nothing_missing_and_converges(
+    s3: S3Server, tmp_path: Path, local_index: LocalIndex
+) -> None:
+    names = [f"proj{i}" for i in range(8)]
+    for i, name in enumerate(names):
+        noise = random.Random(i).randbytes(150_000)  # noqa: S311 - test data
+        local_index.add(build_wheel(name, "1.0", extra_files={"data.bin": noise}))
+    local_index.fault("*.whl", delay=0.3)
+    bucket = s3.new_bucket()
+    config = write_config(
+        tmp_path, local_index.url, names, extra_mirror="workers = 2", extra_packages=EVERY_VERSION
+    )
+    with config.open("a", encoding="utf-8") as stream:
+        stream.write(storage_table(s3, bucket, prefix=PREFIX))
+    for round_ in range(4):
+        asked = len(local_index.requests)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cellar", "mirror", "-c", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while len(local_index.requests) == asked and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.4 + 0.3 * round_)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        web = tree_of(s3, bucket, tmp_path / f"killed-{round_}")
+        if (web / "simple").exists():
+            assert_consistent(web, root_complete=False)  # nothing listed that is not there
+    local_index.clear_faults()
+    assert main(["mirror", "-c", str(config)]) == 0
+    finished = tree_of(s3, bucket, tmp_path / "finished")
+    assert assert_consistent(finished) == len(names)
+    # The same bucket as one run that was never interrupted.
+    clean_bucket = s3.new_bucket()
+    (tmp_path / "clean").mkdir()
+    clean = write_config(tmp_path / "clean", local_index.url, names, extra_packages=EVERY_VERSION)
+    with clean.open("a", encoding="utf-8") as stream:
+        stream.write(storage_table(s3, clean_bucket, prefix=PREFIX))
+    assert main(["mirror", "-c", str(clean)]) == 0
+    ours = {k: v for k, v in s3.objects(bucket).items() if not k.endswith("last-modified")}
+    theirs = {k: v for k, v in s3.objects(clean_bucket).items() if not k.endswith("last-modified")}
+    assert ours == theirs
+    assert not s3.client().list_multipart_uploads(Bucket=bucket).get("Uploads")
+
+
+@pytest.mark.parametrize("command", ["mirror", "verify", "serve"])
+def test_a_bucket_that_is_not_there_is_one_clear_error(
+    s3: S3Server, index: LocalIndex, tmp_path: Path, command: str
+) -> None:
+    if command == "verify":  # a mirror whose state is there, its bucket gone
+        config = s3_config(tmp_path, index.url, s3, s3.new_bucket())
+        assert main(["mirror", "-c", str(config)]) == 0
+    config = s3_config(tmp_path, index.url, s3, "no-such-bucket-here")
+    result = run_cli(command, "-c", str(config), *(["--port", "0"] if command == "serve" else []))
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "s3://no-such-bucket-here/pypi/mirror/" in lines[0]
+    assert "no such bucket" in lines[0]
+
+
+def test_large_files_go_up_in_parts(
+    s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    import cellar.tree.s3 as s3_module  # noqa: PLC0415
+
+    monkeypatch.setattr(s3_module, "MULTIPART_BYTES", 5 << 20)
+    monkeypatch.setattr(s3_module, "PART_BYTES", 5 << 20)
+    bucket = s3.new_bucket()
+    settings = S3Settings(bucket, "p", s3.endpoint, "us-east-1", "path")
+    storage = S3Storage.connect(settings, tmp_path / "staging")
+    request.addfinalizer(storage.close)
+    data = random.Random(3).randbytes(12 << 20)  # noqa: S311 - test data
+    staged = storage.stage("packages/ab/big.whl")
+    staged.begin(0)
+    for start in range(0, len(data), 1 << 20):
+        staged.write(data[start : start + (1 << 20)])
+    staged.end()
+    info = staged.commit()
+    assert info.size == len(data)
+    assert info.version.endswith("-3")  # a multipart ETag: three parts
+    assert storage.read("packages/ab/big.whl") == data
+    assert not [p for p in (tmp_path / "staging").rglob("*") if p.is_file()]
