@@ -1,10 +1,11 @@
 """The Simple Repository API, one assertion per test, against Cellar's server and against nginx.
 
 One mirror is built per module from a local upstream that uses every feature of the specs, then
-the same tree is served three times on 127.0.0.1: by a real ``cellar serve`` process, by Cellar's
+the same tree is served four times on 127.0.0.1: by a real ``cellar serve`` process, by Cellar's
 server reading a copy of the tree from a second storage backend (``MemoryStorage``, no local
-files), and by real nginx running what ``cellar nginx-config`` prints. Every test runs against
-each. Where nginx does less
+files), by ``cellar serve`` reading a copy from a bucket of a real S3-protocol server
+(``tests/support/s3.py``), and by real nginx running what ``cellar nginx-config`` prints.
+Every test runs against each. Where nginx does less
 than Cellar's server (docs/nginx.md, "Content negotiation"), the nginx run asserts what nginx
 does instead.
 
@@ -36,6 +37,7 @@ from tests.support.memory_storage import MemoryStorage
 from tests.support.mirror import EVERY_VERSION, assert_consistent, cellar_serve, write_config
 from tests.support.nginx import free_port, running_nginx
 from tests.support.packages import Dist, build_sdist, build_wheel
+from tests.support.s3 import S3Server, storage_table
 from tests.support.server import serving
 from tests.support.upstream import LocalIndex
 
@@ -113,12 +115,26 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Tree:
     return Tree(config, web, {d.filename: d for d in dists.values()})
 
 
-@pytest.fixture(scope="module", params=["cellar", "cellar-memory", "nginx"])
+@pytest.fixture(scope="module", params=["cellar", "cellar-memory", "cellar-s3", "nginx"])
 def server(
     request: pytest.FixtureRequest, tree: Tree, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
     if request.param == "cellar":
         with cellar_serve(tree.config) as base:
+            yield Served("cellar", base)
+        return
+    if request.param == "cellar-s3":
+        # The same tree in a bucket of a real S3-protocol server, served by `cellar serve`
+        # reading it from there.
+        s3: S3Server = request.getfixturevalue("s3")
+        bucket = s3.new_bucket()
+        s3.upload_tree(tree.web, bucket, "tree/")
+        config = tree.config.with_name("s3.toml")
+        config.write_text(
+            tree.config.read_text(encoding="utf-8") + storage_table(s3, bucket, prefix="tree"),
+            encoding="utf-8",
+        )
+        with cellar_serve(config) as base:
             yield Served("cellar", base)
         return
     if request.param == "cellar-memory":

@@ -286,3 +286,22 @@ def test_large_files_go_up_in_parts(
     assert info.version.endswith("-3")  # a multipart ETag: three parts
     assert storage.read("packages/ab/big.whl") == data
     assert not [p for p in (tmp_path / "staging").rglob("*") if p.is_file()]
+
+
+def test_a_server_on_another_machine_shows_the_holdings_from_the_bucket(
+    mirrored: Mirrored, tmp_path: Path
+) -> None:
+    # A serving machine: the same [storage], a mirror directory with no state of its own.
+    text = mirrored.config.read_text(encoding="utf-8")
+    elsewhere = tmp_path / "cellar.toml"
+    elsewhere.write_text(text.replace('directory = "mirror"', 'directory = "served"'), "utf-8")
+    with cellar_serve(elsewhere) as base:
+        with urllib.request.urlopen(base, timeout=10) as answer:  # noqa: S310 - loopback
+            home = answer.read().decode()
+        with urllib.request.urlopen(f"{base}project/heavy/", timeout=10) as answer:  # noqa: S310
+            project = answer.read().decode()
+    assert "cannot be read" not in home
+    # The totals and the last run come from cellar-state.json (without it: projects only).
+    assert '<div class="card"><b>5</b><span>files</span></div>' in home
+    assert "disk used" in home
+    assert "heavy-1.0-py3-none-any.whl" in project

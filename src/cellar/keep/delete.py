@@ -8,6 +8,7 @@ from contextlib import closing
 
 from cellar.config.model import Config
 from cellar.state import STATE_DIR, MirrorState
+from cellar.state.summary import publish_summary
 from cellar.sync.prune import PruneResult, plan_prune, prune_projects
 from cellar.tree.lock import MirrorLock
 from cellar.tree.open import open_tree
@@ -30,4 +31,6 @@ def delete_projects(config: Config, names: Iterable[str], *, dry_run: bool = Fal
         plan = plan_prune(storage, state, names, hash_index=hash_index)
         if dry_run or plan.unknown:
             return plan
-        return prune_projects(storage, state, plan.projects, hash_index=hash_index)
+        result = prune_projects(storage, state, plan.projects, hash_index=hash_index)
+        publish_summary(storage, state)
+        return result

@@ -38,6 +38,7 @@ from cellar.serve.catalogue import (
 from cellar.serve.human import render_home, render_not_found, render_project
 from cellar.serve.negotiate import parse_accept
 from cellar.state import MirrorState, MirrorStateError
+from cellar.state.summary import summary_in
 from cellar.sync.pages import PageFormatError, published_listing
 from cellar.tree.storage import Storage, read_quietly
 
@@ -137,6 +138,10 @@ class PeoplePages:
                 names = state.project_names()
                 return names, MirrorStatus(state.totals(), state.last_run(), free)
         except (MirrorStateError, sqlite3.Error) as error:
+            # A server of a tree mirrored elsewhere: what the mirroring machine published.
+            summary = summary_in(self.storage)
+            if summary is not None:
+                return self._root_names(), MirrorStatus(summary[0], summary[1], free)
             return self._root_names(), MirrorStatus(free_bytes=free, problem=str(error))
 
     def _root_names(self) -> dict[str, str]:

@@ -22,6 +22,7 @@ from cellar.model import DistFile, ProjectListing, ProjectPage, PublishedFile
 from cellar.select.releases import file_version
 from cellar.state import STATE_DIR, Failure, MirrorState
 from cellar.state.snapshots import PageStats
+from cellar.state.summary import publish_summary
 from cellar.sync.bounded import each_bounded
 from cellar.sync.errors import SyncFileError
 from cellar.sync.extras import MirrorExtras
@@ -212,7 +213,14 @@ class _Run:
             bytes_added=result.bytes_added,
             failures=result.failures,
         )
+        self._publish_summary()
         return result
+
+    def _publish_summary(self) -> None:
+        try:
+            publish_summary(self.storage, self.state)
+        except OSError as error:
+            log.warning("the summary for servers of the tree was not written: %s", error)
 
     def _sweep_temporaries(self) -> None:
         """After a run that never finished, remove what it left in the tree but its partial
