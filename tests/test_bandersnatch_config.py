@@ -170,7 +170,7 @@ def test_options_without_meaning_are_each_named_in_a_warning(
     assert any("[mirror] typo-option: not an option Cellar knows" in m for m in messages)
     assert any("regex_project_metadata filters on PyPI's JSON API metadata" in m for m in messages)
     assert any("[filter_regex]: has no effect" in m for m in messages)
-    assert any("[s3]: not a section Cellar reads" in m for m in messages)
+    assert any("[s3]: read only with [mirror] storage-backend = s3" in m for m in messages)
     assert all(m.startswith(str(path)) for m in messages)
     assert len(messages) == 18
 
@@ -268,9 +268,9 @@ def test_a_toml_typo_is_a_toml_error_even_when_it_reads_as_ini(tmp_path: Path) -
             "'alpha[' is not a requirement",
         ),
         (
-            MINIMAL.replace("directory = mirror", "directory = mirror\nstorage-backend = s3"),
+            MINIMAL.replace("directory = mirror", "directory = mirror\nstorage-backend = swift"),
             "[mirror] storage-backend",
-            "on the filesystem only",
+            "on the filesystem or in S3, not 'swift'",
         ),
         (
             MINIMAL.replace(
@@ -381,3 +381,40 @@ def test_read_config_returns_warnings_without_logging(
     _, warnings = read_config(data(tmp_path, "ignored.conf"))
     assert len(warnings) == 18  # proxy is read (as [mirror] proxy), not warned about
     assert warnings_of(config_log) == []
+
+
+def test_bandersnatch_s3_settings_map_to_the_storage_table(tmp_path: Path) -> None:
+    text = MINIMAL.replace(
+        "directory = mirror",
+        "directory = /pypi-bucket/mirror/python\nstorage-backend = s3\n"
+        "diff-file = /pypi-bucket/diff",
+    ) + (
+        "[s3]\nregion_name = eu-central-1\naws_access_key_id = AKIA\n"
+        "aws_secret_access_key = secret\nendpoint_url = http://minio.example:9000\n"
+        "signature_version = s3v4\nconfig_param_ServerSideEncryption = aws:kms\n"
+        "[cellar]\ndirectory = /var/lib/cellar\n"
+    )
+    config, warnings = read_config(write(tmp_path, text))
+    mirror = config.mirror
+    assert mirror.directory == Path("/var/lib/cellar")  # the state; the tree is in the bucket
+    assert mirror.diff_file is None
+    s3 = mirror.storage.s3
+    assert s3 is not None
+    assert (s3.bucket, s3.prefix, s3.region, s3.endpoint_url) == (
+        "pypi-bucket",
+        "mirror/python",
+        "eu-central-1",
+        "http://minio.example:9000",
+    )
+    warned = {warning.key for warning in warnings}
+    assert {
+        "[s3] aws_access_key_id",
+        "[s3] aws_secret_access_key",
+        "[s3] config_param_ServerSideEncryption",
+        "[mirror] diff-file",
+    } <= warned
+    assert all("secret" not in warning.message for warning in warnings)
+    default = read_config(write(tmp_path, text.replace("directory = /var/lib/cellar\n", "")))
+    assert default[0].mirror.directory == tmp_path / "cellar-mirror"
+    with pytest.raises(ConfigError, match=r"\[mirror\] directory: 'Bad_Bucket' is not a bucket"):
+        load_config(write(tmp_path, text.replace("/pypi-bucket/", "/Bad_Bucket/")))

@@ -37,8 +37,11 @@ from cellar.filters import Filters
 from cellar.select.sources import read_requirements_file
 from cellar.select.targets import TargetEnvironment
 
-_KNOWN_SECTIONS = {"mirror", "plugins", "allowlist", "blocklist", "cellar", *PLUGIN_SECTIONS}
-_CELLAR_OPTIONS = ("dependencies", "python", "platforms", "implementation")
+_KNOWN_SECTIONS = {
+    *("mirror", "plugins", "allowlist", "blocklist", "cellar", "s3"),
+    *PLUGIN_SECTIONS,
+}
+_CELLAR_OPTIONS = ("dependencies", "python", "platforms", "implementation", "directory")
 _MIRROR_HEADER = re.compile(r"^\s*\[mirror\]\s*$", re.MULTILINE)
 _NO_SELECTION = (
     "Cellar mirrors named projects only, never a whole index: enable allowlist_project in "

@@ -3,7 +3,9 @@
 Options Cellar honours become ``MirrorSettings``. The others are accepted silently at
 bandersnatch's default value (Cellar behaves that way already) and with a warning saying what
 Cellar does instead at any other value; ``storage-backend`` other than ``filesystem`` is a
-problem, since Cellar would otherwise write the mirror somewhere the operator does not expect.
+problem, since Cellar would otherwise write the mirror somewhere the operator does not expect,
+but ``s3``: the tree goes to the bucket and prefix ``directory`` names, with the state in
+``[cellar] directory`` (default ``cellar-mirror`` beside the file).
 Missing options take bandersnatch's defaults (``workers = 3``, ``timeout = 10``).
 """
 
@@ -24,6 +26,8 @@ from cellar.config.checks import (
     resolve_path,
 )
 from cellar.config.model import DEFAULT_RETRIES, MirrorSettings, default_upstream
+from cellar.config.storage import storage_table
+from cellar.tree.location import StorageSettings
 
 BANDERSNATCH_WORKERS = 3
 BANDERSNATCH_TIMEOUT = 10.0
@@ -177,6 +181,21 @@ def mirror_settings(reader: Reader, base: Path) -> MirrorSettings | None:
         reader.problem("[mirror] directory", "missing (required)")
     elif not directory and all(p.key != "[mirror] directory" for p in reader.problems):
         reader.problem("[mirror] directory", "must not be empty")
+    storage = StorageSettings()
+    backend = reader.text("mirror", "storage-backend", "filesystem")
+    if backend == "s3":
+        storage = s3_storage(reader, directory)
+        # The tree is in the bucket; the state, lock and staging need a local directory.
+        directory = reader.text("cellar", "directory", "") or "cellar-mirror"
+    elif backend != "filesystem":
+        reader.problem(
+            "[mirror] storage-backend",
+            f"Cellar keeps the mirror on the filesystem or in S3, not {backend!r}",
+        )
+    elif reader.has_section("s3"):
+        for option in reader.options("s3"):
+            reader.text("s3", option, "")
+        reader.warn("[s3]", "read only with [mirror] storage-backend = s3; ignored")
     master = reader.text("mirror", "master", "")
     allow_http = reader.flag("mirror", "allow-non-https", default=False)
     if master.startswith("http://") and not allow_http:
@@ -199,19 +218,73 @@ def mirror_settings(reader: Reader, base: Path) -> MirrorSettings | None:
         retries=DEFAULT_RETRIES,
         json_api=reader.flag("mirror", "json", default=False),
         hash_index=reader.flag("mirror", "hash-index", default=False),
-        diff_file=_diff_file(reader, base),
+        diff_file=_diff_file(reader, base) if storage.s3 is None else _no_diff_file(reader),
         diff_append_epoch=reader.flag("mirror", "diff-append-epoch", default=False),
         stop_on_error=reader.flag("mirror", "stop-on-error", default=False),
         proxy=check_proxy(reader.text("mirror", "proxy", "") or None, problems),
+        storage=storage,
     )
-    backend = reader.text("mirror", "storage-backend", "filesystem")
-    if backend != "filesystem":
-        reader.problem(
-            "[mirror] storage-backend",
-            f"Cellar keeps the mirror on the filesystem only, not {backend!r}",
-        )
     _ignored(reader)
     return settings if directory else None
+
+
+def s3_storage(reader: Reader, directory: str) -> StorageSettings:
+    """Return the ``[storage]`` that bandersnatch's S3 settings ask for: ``directory`` is
+    ``/<bucket>/<prefix>``, ``[s3]`` gives the region and endpoint. Credentials in the file are
+    not taken (boto3's chain reads the environment, the shared credentials file or a role),
+    nor are extra parameters to boto3's calls."""
+    bucket, _, prefix = directory.strip("/").partition("/")
+    region = reader.text("s3", "region_name", "") or None
+    endpoint = reader.text("s3", "endpoint_url", "") or None
+    for option in ("aws_access_key_id", "aws_secret_access_key"):
+        if reader.text("s3", option, ""):
+            reader.warn(
+                f"[s3] {option}",
+                "ignored: Cellar takes S3 credentials from the environment "
+                "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), the shared credentials file or "
+                "an instance role, never from its configuration",
+            )
+    signature = reader.text("s3", "signature_version", "s3v4")
+    if signature not in ("s3v4", "v4"):
+        reader.warn("[s3] signature_version", "ignored: Cellar always signs with SigV4")
+    for option in reader.options("s3"):
+        if option.startswith("config_param_"):
+            reader.text("s3", option, "")
+            reader.warn(f"[s3] {option}", "ignored: Cellar passes no extra parameters to S3")
+    problems: list[ConfigProblem] = []
+    table: dict[str, str] = {"backend": "s3", "bucket": bucket, "prefix": prefix}
+    if region:
+        table["region"] = region
+    if endpoint:
+        table["endpoint-url"] = endpoint
+    settings = storage_table(table, problems)
+    for found in problems:
+        key = (
+            "[mirror] directory"
+            if found.key in ("[storage] bucket", "[storage] prefix")
+            else (
+                found.key.replace("[storage] region", "[s3] region_name").replace(
+                    "[storage] endpoint-url", "[s3] endpoint_url"
+                )
+            )
+        )
+        reader.problem(
+            key,
+            f"{found.message} (with storage-backend = s3 it is /<bucket>/<prefix>)"
+            if key == "[mirror] directory"
+            else found.message,
+        )
+    return settings
+
+
+def _no_diff_file(reader: Reader) -> Path | None:
+    if reader.text("mirror", "diff-file", ""):
+        reader.warn(
+            "[mirror] diff-file",
+            "ignored with storage-backend = s3: an object store keeps no diff file; "
+            "`cellar mirror` logs what it added",
+        )
+    return None
 
 
 def _diff_file(reader: Reader, base: Path) -> Path | None:
