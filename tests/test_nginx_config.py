@@ -397,3 +397,16 @@ def test_an_ipv6_host_is_listened_on_in_brackets_and_named_by_no_name(tmp_path: 
     assert (site.listen, site.server_names) == (("[::1]:8081",), ("_",))
     site = site_for(tmp_path, 'url = "http://[::1]:8082/"')
     assert (site.listen, site.server_names) == (("8082",), ("_",))
+
+
+def test_a_tree_in_s3_is_refused_with_the_reason(tmp_path: Path) -> None:
+    config = tmp_path / "cellar.toml"
+    config.write_text(
+        '[mirror]\ndirectory = "m"\n[packages]\ndependencies = false\n'
+        '[storage]\nbackend = "s3"\nbucket = "pypi-tree"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(NginxConfigError, match=r"s3://pypi-tree/: nginx cannot read a private"):
+        site_from_config(load_config(config))
+    local = site_from_config(load_config(config), web_root=tmp_path / "copy")
+    assert local.web_root == tmp_path / "copy"

@@ -78,8 +78,18 @@ def site_from_config(
     Defaults: TLS when ``[serve]`` names a certificate; listening where clients are told the
     mirror is (``[serve] url``'s port, else 443 or 80; without a URL ``[serve]`` host and port);
     the URL's host as server name; with TLS, a redirect from port 80 on the same address. Raises
-    ``NginxConfigError`` for TLS without a certificate and key, and for values nginx cannot take.
+    ``NginxConfigError`` for TLS without a certificate and key, for values nginx cannot take,
+    and for a tree in an object store (docs/nginx.md, "A mirror in S3": nginx cannot sign
+    requests to a private bucket; put it in front of ``cellar serve`` instead).
     """
+    s3 = config.mirror.storage.s3
+    if s3 is not None and web_root is None:
+        raise NginxConfigError(
+            f"the tree is in {s3.url}: nginx cannot read a private bucket (it does not sign "
+            "S3 requests), so serve it with `cellar serve` on each machine and, if you want "
+            "nginx, put it in front as a reverse proxy (docs/nginx.md, 'A mirror in S3'); "
+            "--root names a local copy instead"
+        )
     serve = config.serve
     use_tls = serve.tls if tls is None else tls
     url = urlsplit(serve.url) if serve.url is not None else None
