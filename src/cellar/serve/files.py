@@ -34,12 +34,14 @@ from cellar.serve.http import (
     FILE_CACHE_CONTROL,
     NO_CONDITIONS,
     ByteRange,
+    Coding,
     Conditions,
     Unsatisfiable,
     file_etag,
     http_date,
     requested_range,
 )
+from cellar.serve.pages import PageCache
 from cellar.serve.protocol import SERVER_NAME
 from cellar.serve.recent import RecentAnswers
 from cellar.tree.storage import Resource, Storage
@@ -91,19 +93,25 @@ _NOT_FOUND: Final = "no such file on this mirror\n"
 
 
 async def send_package_file(
-    request: web.BaseRequest, relative: str, storage: Storage, recent: RecentAnswers
+    request: web.BaseRequest,
+    relative: str,
+    storage: Storage,
+    recent: RecentAnswers,
+    kept: PageCache | None = None,
 ) -> web.StreamResponse:
     """Return the response for ``/packages/<relative>``, an object of ``storage``.
 
     A small file's whole answer to a plain request (no conditions, no range) is kept in
-    ``recent`` and sent again while the file is unchanged. A large one is sent from its local
+    ``recent`` and sent again while the file is unchanged (a local tree), or its body is kept in
+    ``kept`` by version (a network store, whose versions ``find`` remembers). A large one is
+    sent from its local
     file (``sendfile``), or the client is redirected to the backend's ``location`` for it, or
     its bytes are streamed. Raises ``HTTPNotFound`` for a missing or unsafe path.
     """
     local = storage.local
     plain = Conditions.of(request) is NO_CONDITIONS and hdrs.RANGE not in request.headers
-    if plain and local and (kept := recent.get(relative)) is not None:
-        return web.Response(body=kept.body, headers=kept.headers)
+    if plain and local and (answer := recent.get(relative)) is not None:
+        return web.Response(body=answer.body, headers=answer.headers)
     # Looking a local name up costs a few system calls on metadata the kernel has cached:
     # done here rather than in a thread, whose hand-off costs more. A network store: a thread.
     key = f"packages/{relative}"
@@ -122,10 +130,7 @@ async def send_package_file(
         hdrs.CACHE_CONTROL: FILE_CACHE_CONTROL,
     }
     if found.size <= SMALL_FILE_BYTES:
-        read = found.read() if local else await asyncio.to_thread(found.read)
-        if read is None:
-            raise web.HTTPNotFound(text=_NOT_FOUND)
-        version, body = read
+        version, body = await _small_file(found, local, kept)
         response = _from_memory(request, version, body, headers)
         if plain and local and response.status == 200:
             recent.put(relative, version, headers, body)
@@ -140,6 +145,23 @@ async def send_package_file(
     else:  # unsatisfiable: FileResponse answers 416 once the conditions are judged
         byte_range = f"bytes={found.size}-"
     return _ExactFileResponse(Path(found.path), headers, byte_range)
+
+
+async def _small_file(
+    found: Resource, local: bool, kept: PageCache | None
+) -> tuple[Resource, bytes]:
+    """Return a small file's bytes and their version: read in the event loop (local), or
+    from ``kept``, else read in a thread and kept (a network store). Raises ``HTTPNotFound``
+    when it is gone."""
+    keep = kept if not local else None
+    if keep is not None and (held := keep.get(found, Coding.IDENTITY)) is not None:
+        return found, held
+    read = found.read() if local else await asyncio.to_thread(found.read)
+    if read is None:
+        raise web.HTTPNotFound(text=_NOT_FOUND)
+    if keep is not None:
+        keep.put(read[0], Coding.IDENTITY, read[1])
+    return read
 
 
 def _wanted(request: web.BaseRequest, found: Resource) -> ByteRange | Unsatisfiable | None:

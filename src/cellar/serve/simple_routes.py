@@ -44,6 +44,9 @@ class SimpleHandlers:
     #: local tree: checking that an answer is still current costs a network store a request.
     recent: RecentAnswers = field(default_factory=RecentAnswers)
     recent_files: RecentAnswers = field(default_factory=RecentAnswers)
+    #: Small files' bodies from a network store, by version (files never change under their
+    #: name, so a hot file costs the store a HEAD per ``cache-seconds``, not a GET per request).
+    small_files: PageCache = field(default_factory=PageCache)
 
     async def health(self, request: web.Request) -> web.StreamResponse:
         return web.Response(text="ok\n", headers={hdrs.CACHE_CONTROL: "no-store"})
@@ -91,7 +94,9 @@ class SimpleHandlers:
 
     async def file(self, request: web.BaseRequest, relative: str) -> web.StreamResponse:
         """Answer ``/packages/<relative>``."""
-        return await send_package_file(request, relative, self.storage, self.recent_files)
+        return await send_package_file(
+            request, relative, self.storage, self.recent_files, self.small_files
+        )
 
 
 def _with_query(location: str, request: web.BaseRequest) -> str:
