@@ -42,6 +42,8 @@ pytestmark = pytest.mark.slow
 _NOISE = random.Random(7).randbytes(600_000)  # noqa: S311 - test data
 REQUIREMENTS = ["alpha", "beta", "heavy"]
 PREFIX = "pypi/mirror"
+#: The objects that say when and how the last run went: they change with every run.
+RUN_RECORDS = ("last-modified", "cellar-state.json")
 
 
 def populate(index: LocalIndex) -> None:
@@ -111,7 +113,7 @@ def test_a_second_run_changes_nothing(s3: S3Server, mirrored: Mirrored) -> None:
             entry["Key"]: entry["ETag"]
             for page in pages
             for entry in page.get("Contents", [])
-            if not entry["Key"].endswith("last-modified")
+            if not entry["Key"].endswith(RUN_RECORDS)
         }
 
     before = etags()
@@ -242,8 +244,8 @@ def test_killed_mid_run_the_bucket_lists_nothing_missing_and_converges(
     with clean.open("a", encoding="utf-8") as stream:
         stream.write(storage_table(s3, clean_bucket, prefix=PREFIX))
     assert main(["mirror", "-c", str(clean)]) == 0
-    ours = {k: v for k, v in s3.objects(bucket).items() if not k.endswith("last-modified")}
-    theirs = {k: v for k, v in s3.objects(clean_bucket).items() if not k.endswith("last-modified")}
+    ours = {k: v for k, v in s3.objects(bucket).items() if not k.endswith(RUN_RECORDS)}
+    theirs = {k: v for k, v in s3.objects(clean_bucket).items() if not k.endswith(RUN_RECORDS)}
     assert ours == theirs
     assert not s3.client().list_multipart_uploads(Bucket=bucket).get("Uploads")
 
@@ -305,3 +307,18 @@ def test_a_server_on_another_machine_shows_the_holdings_from_the_bucket(
     assert '<div class="card"><b>5</b><span>files</span></div>' in home
     assert "disk used" in home
     assert "heavy-1.0-py3-none-any.whl" in project
+
+
+def test_a_bucket_in_another_region_is_named(
+    s3: S3Server, index: LocalIndex, tmp_path: Path
+) -> None:
+    bucket = s3.new_bucket()  # in us-east-1
+    config = s3_config(tmp_path, index.url, s3, bucket)
+    config.write_text(
+        config.read_text(encoding="utf-8").replace('region = "us-east-1"', 'region = "eu-west-1"'),
+        encoding="utf-8",
+    )
+    result = run_cli("mirror", "-c", str(config))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "the bucket is in us-east-1, not eu-west-1: set [storage] region" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

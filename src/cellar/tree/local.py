@@ -261,6 +261,11 @@ class LocalStaged:
             self.temp.unlink(missing_ok=True)
             self._spilled = False
 
+    def in_memory(self) -> bytes | None:
+        """Return the body when it is all held in memory (nothing of it on disk); None when
+        it went to the temporary file. Call it after ``end``."""
+        return bytes(self._held) if self._held is not None and not self._spilled else None
+
     def commit(self, key: str | None = None) -> ObjectInfo:
         self.end()
         final = self.final if key is None else self.storage.path(key)

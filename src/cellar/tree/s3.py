@@ -261,6 +261,11 @@ class S3Staged:
     def commit(self, key: str | None = None) -> ObjectInfo:
         final = self.key if key is None else key
         name = _checked(final, self.storage.settings)
+        self.local.end()
+        body = self.local.in_memory()
+        if body is not None:  # a small file: straight from memory, one PUT
+            self.local.discard()
+            return self.storage.put_checked(final, name, body)
         self.local.commit(final)
         staged = self.storage.staging.path(final)
         try:
@@ -461,21 +466,46 @@ class S3Storage:
         _checked(key, self.settings)
         return S3Staged(self, key, self.staging.stage(key, resume=resume, spool=spool))
 
+    def put_checked(self, key: str, name: str, body: bytes) -> ObjectInfo:
+        """PUT ``body`` as object ``key`` (``name`` in the bucket) with its MD5, which S3
+        checks; return what S3 then holds."""
+        digest = hashlib.md5(body, usedforsecurity=False).digest()
+        try:
+            self.client.put_object(
+                Bucket=self.settings.bucket,
+                Key=name,
+                Body=body,
+                ContentMD5=base64.b64encode(digest).decode(),
+            )
+        except _botocore_errors() as error:
+            raise OSError(f"cannot upload {self.settings.url}{key}: {error}") from None
+        return self._arrived(key, len(body))
+
     def upload(self, path: Path, key: str, name: str) -> ObjectInfo:
-        """Upload the local file ``path`` as object ``key`` (``name`` in the bucket), in parts
-        when large; return what S3 then holds, checked against the file's size."""
+        """Upload the local file ``path`` as object ``key`` (``name`` in the bucket): one PUT,
+        or in parts (several at once) above ``MULTIPART_BYTES``; return what S3 then holds,
+        checked against the file's size."""
         from boto3.exceptions import Boto3Error  # noqa: PLC0415
         from boto3.s3.transfer import TransferConfig  # noqa: PLC0415
 
         size = path.stat().st_size
-        config = TransferConfig(
-            multipart_threshold=MULTIPART_BYTES, multipart_chunksize=PART_BYTES, max_concurrency=4
-        )
         failures: tuple[type[Exception], ...] = (OSError, Boto3Error, *_botocore_errors())
         try:
-            self.client.upload_file(str(path), self.settings.bucket, name, Config=config)
+            if size <= MULTIPART_BYTES:
+                with path.open("rb") as stream:
+                    self.client.put_object(Bucket=self.settings.bucket, Key=name, Body=stream)
+            else:
+                config = TransferConfig(
+                    multipart_threshold=MULTIPART_BYTES,
+                    multipart_chunksize=PART_BYTES,
+                    max_concurrency=4,
+                )
+                self.client.upload_file(str(path), self.settings.bucket, name, Config=config)
         except failures as error:
             raise OSError(f"cannot upload {self.settings.url}{key}: {error}") from None
+        return self._arrived(key, size)
+
+    def _arrived(self, key: str, size: int) -> ObjectInfo:
         self.forget(key)
         info = self.stat(key)
         if info is None or info.size != size:
