@@ -33,7 +33,7 @@ from tests.support.mirror import (
     write_config,
 )
 from tests.support.packages import build_sdist, build_wheel
-from tests.support.s3 import S3Server, copy_bucket, storage_table
+from tests.support.s3 import S3Server, SlowRelay, copy_bucket, storage_table
 from tests.support.upstream import LocalIndex
 
 pytestmark = pytest.mark.slow
@@ -322,3 +322,54 @@ def test_a_bucket_in_another_region_is_named(
     assert result.returncode == 2, result.stdout + result.stderr
     assert "the bucket is in us-east-1, not eu-west-1: set [storage] region" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_killed_during_an_upload_nothing_half_is_listed_and_the_rerun_converges(
+    s3: S3Server, tmp_path: Path, local_index: LocalIndex
+) -> None:
+    names = [f"upl{i}" for i in range(4)]
+    for i, name in enumerate(names):
+        noise = random.Random(100 + i).randbytes(400_000)  # noqa: S311 - test data
+        local_index.add(build_wheel(name, "1.0", extra_files={"data.bin": noise}))
+    host, port = s3.endpoint.removeprefix("http://").split(":")
+    bucket = s3.new_bucket()
+    config = write_config(tmp_path, local_index.url, names, extra_packages=EVERY_VERSION)
+    plain = config.read_text(encoding="utf-8")
+    with SlowRelay((host, int(port))) as relay:
+        # Every upload through a slow link: a 400 kB PUT takes about a second.
+        slow = S3Server(relay.endpoint, s3.client())
+        config.write_text(plain + storage_table(slow, bucket, prefix=PREFIX), "utf-8")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cellar", "mirror", "-c", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while not [p for p in relay.puts if p.endswith(".whl")] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # well into the body of the first wheel's PUT
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        cut = [p for p in relay.puts if p.endswith(".whl")]
+    assert cut, "the run should have been killed during an upload"
+    held = s3.objects(bucket)
+    web = tree_of(s3, bucket, tmp_path / "killed")
+    if (web / "simple").exists():
+        assert_consistent(web, root_complete=False)
+    # The wheel whose PUT was cut is not in the bucket at all (a PUT is whole or nothing).
+    assert cut[0].split(f"/{bucket}/", 1)[1] not in held
+    staging = tmp_path / "mirror" / ".cellar" / "staging"
+    config.write_text(plain + storage_table(s3, bucket, prefix=PREFIX), "utf-8")
+    assert main(["mirror", "-c", str(config)]) == 0
+    assert assert_consistent(tree_of(s3, bucket, tmp_path / "finished")) == len(names)
+    assert not [p for p in staging.rglob("*") if p.is_file()]
+    clean_bucket = s3.new_bucket()
+    (tmp_path / "clean").mkdir()
+    clean = write_config(tmp_path / "clean", local_index.url, names, extra_packages=EVERY_VERSION)
+    clean.write_text(
+        clean.read_text(encoding="utf-8") + storage_table(s3, clean_bucket, prefix=PREFIX), "utf-8"
+    )
+    assert main(["mirror", "-c", str(clean)]) == 0
+    ours = {k: v for k, v in s3.objects(bucket).items() if not k.endswith(RUN_RECORDS)}
+    theirs = {k: v for k, v in s3.objects(clean_bucket).items() if not k.endswith(RUN_RECORDS)}
+    assert ours == theirs

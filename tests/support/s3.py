@@ -8,11 +8,16 @@ timing under load, their request-rate limits, lifecycle rules, and checksums bey
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
 
@@ -113,3 +118,70 @@ def copy_bucket(server: S3Server, bucket: str, prefix: str, into: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(body)
     return into
+
+
+@dataclass
+class SlowRelay:
+    """A TCP relay in front of the S3 server that lets requests through slowly (``pause``
+    after every ``chunk`` bytes from the client) and notes each PUT of a distribution file as
+    it starts: a test can then kill a client in the middle of an upload."""
+
+    target: tuple[str, int]
+    chunk: int = 8192
+    pause: float = 0.02
+    puts: list[str] = field(default_factory=list)
+    _listener: socket.socket | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def __enter__(self) -> SlowRelay:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.1)
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        assert self._listener is not None
+        self._listener.close()
+
+    @property
+    def endpoint(self) -> str:
+        assert self._listener is not None
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        assert self._listener is not None
+        while not self._stop.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, upward: bool) -> None:
+        seen = b""
+        try:
+            while data := source.recv(self.chunk if upward else 65536):
+                if upward:
+                    seen = (seen + data)[-4096:]
+                    for match in _PUT.finditer(seen):
+                        target = match.group(1).decode()
+                        if target not in self.puts:
+                            self.puts.append(target)
+                sink.sendall(data)
+                if upward:
+                    time.sleep(self.pause)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+                end.close()
+
+
+_PUT = re.compile(rb"PUT (\S+/packages/\S+?)(?:\?\S*)? HTTP/1\.1")

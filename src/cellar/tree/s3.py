@@ -538,7 +538,9 @@ class S3Storage:
         return [key for key, _ in found], sum(size for _, size in found)
 
     def sweep(self) -> tuple[int, list[str]]:
-        """Abort the multipart uploads a killed run left, and sweep the local staging."""
+        """Abort the multipart uploads a killed run left, and clear the local staging of
+        everything but the partial downloads that may be resumed (a file staged whole whose
+        upload was cut is downloaded and uploaded again by the run that needs it)."""
         aborted = 0
         base = _full_key(self.settings, "")
         try:
@@ -554,6 +556,9 @@ class S3Storage:
         except _botocore_errors() as error:
             raise OSError(f"cannot list the uploads to {self.settings.url}: {error}") from None
         removed, partials = self.staging.sweep()
+        staged = [info.key for info in self.staging.objects("")]
+        if staged:
+            removed += len(self.staging.delete(staged)[0])
         return aborted + removed, partials
 
     def drop_partials(self, partials: Iterable[str]) -> int:
