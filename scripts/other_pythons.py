@@ -30,6 +30,8 @@ SMOKE = (
     "tests/test_resolve.py",
     "tests/test_render.py",
     "tests/test_storage.py",
+    "tests/test_config_storage.py",
+    "tests/test_s3.py::test_the_tree_is_in_the_bucket_and_nothing_is_left_on_disk",
     "tests/test_state_schema.py",
     "tests/test_upstream_client.py",
     "tests/test_mirror.py::test_mirror_writes_the_bandersnatch_layout",

@@ -8,12 +8,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.support.installers import clean_env
-from tests.support.s3 import S3_ENV, S3Server, s3_server
 from tests.support.upstream import LocalIndex
+
+if TYPE_CHECKING:
+    from tests.support.s3 import S3Server
 
 #: The tests' servers are all on loopback: never through a proxy the machine may set (the
 #: proxy tests set their own variables).
@@ -37,6 +40,8 @@ def installer_env(tmp_path: Path) -> dict[str, str]:
 def s3() -> Iterator[S3Server]:
     """A real S3-protocol server on 127.0.0.1 (``tests/support/s3.py``), and the credentials
     to reach it in this process's environment (so processes the tests start have them too)."""
+    from tests.support.s3 import S3_ENV, s3_server  # noqa: PLC0415 - moto only when needed
+
     saved = {name: os.environ.get(name) for name in S3_ENV}
     os.environ.update(S3_ENV)
     try:
