@@ -18,12 +18,14 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cellar.cli import main
 from cellar.tree.location import S3Settings
 from cellar.tree.s3 import S3Storage
+from cellar.tree.storage import ObjectInfo
 from tests.support.installers import imported_version, make_venv, pip_install, uv_install, uv_venv
 from tests.support.mirror import (
     EVERY_VERSION,
@@ -373,3 +375,56 @@ def test_killed_during_an_upload_nothing_half_is_listed_and_the_rerun_converges(
     ours = {k: v for k, v in s3.objects(bucket).items() if not k.endswith(RUN_RECORDS)}
     theirs = {k: v for k, v in s3.objects(clean_bucket).items() if not k.endswith(RUN_RECORDS)}
     assert ours == theirs
+
+
+def test_an_upload_in_parts_cut_short_is_resumed_with_the_parts_already_there(
+    s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    import cellar.tree.s3 as s3_module  # noqa: PLC0415
+
+    monkeypatch.setattr(s3_module, "MULTIPART_BYTES", 5 << 20)
+    monkeypatch.setattr(s3_module, "PART_BYTES", 5 << 20)
+    bucket = s3.new_bucket()
+    settings = S3Settings(bucket, "p", s3.endpoint, "us-east-1", "path")
+    staging = tmp_path / "staging"
+    storage = S3Storage.connect(settings, staging)
+    request.addfinalizer(storage.close)
+    data = random.Random(5).randbytes(17 << 20)  # noqa: S311 - four parts: 5, 5, 5, 2 MiB
+    sent: list[int] = []
+    cut: list[int] = []
+    real = storage.client.upload_part
+
+    def upload_part(**kwargs: Any) -> Any:
+        sent.append(kwargs["PartNumber"])
+        if kwargs["PartNumber"] == 3 and not cut:
+            cut.append(3)
+            raise ConnectionResetError("the link went down")  # the first attempt is cut
+        return real(**kwargs)
+
+    monkeypatch.setattr(storage.client, "upload_part", upload_part)
+
+    def stage_and_commit() -> ObjectInfo:
+        staged = storage.stage("packages/ab/big.whl")
+        staged.begin(0)
+        staged.write(data)
+        staged.end()
+        return staged.commit()
+
+    with pytest.raises(OSError, match="the link went down"):
+        stage_and_commit()
+    assert (staging / "packages/ab/big.whl.cellar-upload").is_file()  # kept to resume
+    assert storage.stat("packages/ab/big.whl") is None  # nothing half there
+    # A killed run's sweep keeps what can be resumed.
+    storage.sweep()
+    assert (staging / "packages/ab/big.whl.cellar-upload").is_file()
+    assert s3.client().list_multipart_uploads(Bucket=bucket).get("Uploads")
+    first = sorted(sent)
+    sent.clear()
+    info = stage_and_commit()
+    assert info.size == len(data)
+    assert storage.read("packages/ab/big.whl") == data
+    # Parts 1, 2 (and 4, if it went up before the cut) were not sent again.
+    assert sorted(sent) == sorted({1, 2, 3, 4} - (set(first) - {3}))
+    assert 3 in sent
+    assert not [p for p in staging.rglob("*") if p.is_file()]
+    assert not s3.client().list_multipart_uploads(Bucket=bucket).get("Uploads")

@@ -24,9 +24,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final
@@ -39,10 +41,15 @@ from cellar.tree.storage import ObjectInfo, StorageError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 #: Uploads larger than this go in parts (of ``PART_BYTES``), several at once.
 MULTIPART_BYTES: Final = 64 << 20
 PART_BYTES: Final = 16 << 20
+#: Beside a staged file, the record of its upload in parts, so that it can be resumed.
+UPLOAD_SUFFIX: Final = ".cellar-upload"
+#: An upload in parts not resumed within this many days is given up (aborted, its file removed).
+RESUME_DAYS: Final = 7
 _CHUNK: Final = 256 * 1024
 _DELETE_BATCH: Final = 1000
 
@@ -132,6 +139,11 @@ def check_bucket(client: S3Client, settings: S3Settings, *, write: bool) -> None
         client.delete_object(Bucket=settings.bucket, Key=probe)
     except _botocore_errors() as error:
         raise StorageError(what, f"cannot write to the bucket: {error}") from None
+
+
+def upload_record(path: Path) -> Path:
+    """The record of the upload in parts of the staged file ``path``."""
+    return path.with_name(path.name + UPLOAD_SUFFIX)
 
 
 def _full_key(settings: S3Settings, key: str) -> str:
@@ -269,9 +281,13 @@ class S3Staged:
         self.local.commit(final)
         staged = self.storage.staging.path(final)
         try:
-            return self.storage.upload(staged, final, name)
-        finally:
-            staged.unlink(missing_ok=True)
+            info = self.storage.upload(staged, final, name)
+        except OSError:
+            if not upload_record(staged).exists():  # nothing to resume: nothing to keep
+                staged.unlink(missing_ok=True)
+            raise
+        staged.unlink(missing_ok=True)
+        return info
 
     def discard(self, *, keep: bool = False) -> str | None:
         return self.local.discard(keep=keep)
@@ -483,27 +499,90 @@ class S3Storage:
 
     def upload(self, path: Path, key: str, name: str) -> ObjectInfo:
         """Upload the local file ``path`` as object ``key`` (``name`` in the bucket): one PUT,
-        or in parts (several at once) above ``MULTIPART_BYTES``; return what S3 then holds,
-        checked against the file's size."""
-        from boto3.exceptions import Boto3Error  # noqa: PLC0415
-        from boto3.s3.transfer import TransferConfig  # noqa: PLC0415
-
+        or above ``MULTIPART_BYTES`` in parts (``upload_parts``: several at once, resumable);
+        return what S3 then holds, checked against the file's size."""
         size = path.stat().st_size
-        failures: tuple[type[Exception], ...] = (OSError, Boto3Error, *_botocore_errors())
+        failures: tuple[type[Exception], ...] = (OSError, *_botocore_errors())
         try:
             if size <= MULTIPART_BYTES:
                 with path.open("rb") as stream:
                     self.client.put_object(Bucket=self.settings.bucket, Key=name, Body=stream)
             else:
-                config = TransferConfig(
-                    multipart_threshold=MULTIPART_BYTES,
-                    multipart_chunksize=PART_BYTES,
-                    max_concurrency=4,
-                )
-                self.client.upload_file(str(path), self.settings.bucket, name, Config=config)
+                self.upload_parts(path, name, size)
         except failures as error:
             raise OSError(f"cannot upload {self.settings.url}{key}: {error}") from None
         return self._arrived(key, size)
+
+    def upload_parts(self, path: Path, name: str, size: int) -> None:
+        """Upload ``path`` in parts of ``PART_BYTES``, four at once, each with its MD5 (which
+        S3 checks). The upload's id is kept beside the file (``upload_record``) until it is
+        complete: an upload cut short (a lost connection, a killed run) is continued by the
+        next attempt with the parts S3 already holds, each checked against the file's bytes."""
+        record = upload_record(path)
+        upload_id, held = self._resumable(record, name, size)
+        if upload_id is None:
+            answer = self.client.create_multipart_upload(Bucket=self.settings.bucket, Key=name)
+            upload_id = answer["UploadId"]
+            document = {"key": name, "size": size, "part_bytes": PART_BYTES, "id": upload_id}
+            record.write_text(json.dumps(document), encoding="utf-8")
+        count = -(-size // PART_BYTES)
+
+        def send(number: int) -> CompletedPartTypeDef:
+            with path.open("rb") as stream:
+                stream.seek((number - 1) * PART_BYTES)
+                data = stream.read(PART_BYTES)
+            digest = hashlib.md5(data, usedforsecurity=False)
+            etag = held.get(number)
+            if etag != digest.hexdigest():
+                answer = self.client.upload_part(
+                    Bucket=self.settings.bucket,
+                    Key=name,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=data,
+                    ContentMD5=base64.b64encode(digest.digest()).decode(),
+                )
+                etag = _etag(answer["ETag"])
+            return {"PartNumber": number, "ETag": f'"{etag}"'}
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            parts = list(pool.map(send, range(1, count + 1)))
+        self.client.complete_multipart_upload(
+            Bucket=self.settings.bucket,
+            Key=name,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": parts},
+        )
+        record.unlink(missing_ok=True)
+
+    def _resumable(self, record: Path, name: str, size: int) -> tuple[str | None, dict[int, str]]:
+        """Return the id of the upload ``record`` names, if it is this file's and S3 still has
+        it, and the ETags of the parts it holds by number; else ``(None, {})``."""
+        try:
+            document = json.loads(record.read_text(encoding="utf-8"))
+            upload_id = str(document["id"])
+            same = (document["key"], document["size"], document["part_bytes"]) == (
+                name,
+                size,
+                PART_BYTES,
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None, {}
+        held: dict[int, str] = {}
+        if same:
+            try:
+                pages = self.client.get_paginator("list_parts").paginate(
+                    Bucket=self.settings.bucket, Key=name, UploadId=upload_id
+                )
+                for page in pages:
+                    for part in page.get("Parts", []):
+                        held[part["PartNumber"]] = _etag(part["ETag"])
+            except _botocore_errors():
+                same = False  # gone (aborted, expired): start again
+        if not same:
+            record.unlink(missing_ok=True)
+            return None, {}
+        return upload_id, held
 
     def _arrived(self, key: str, size: int) -> ObjectInfo:
         self.forget(key)
@@ -543,10 +622,13 @@ class S3Storage:
         upload was cut is downloaded and uploaded again by the run that needs it)."""
         aborted = 0
         base = _full_key(self.settings, "")
+        resumable = self._resumable_uploads()
         try:
             paginator = self.client.get_paginator("list_multipart_uploads")
             for page in paginator.paginate(Bucket=self.settings.bucket, Prefix=base):
                 for upload in page.get("Uploads", []):
+                    if upload["UploadId"] in resumable.values():
+                        continue
                     self.client.abort_multipart_upload(
                         Bucket=self.settings.bucket,
                         Key=upload["Key"],
@@ -556,10 +638,29 @@ class S3Storage:
         except _botocore_errors() as error:
             raise OSError(f"cannot list the uploads to {self.settings.url}: {error}") from None
         removed, partials = self.staging.sweep()
-        staged = [info.key for info in self.staging.objects("")]
+        kept = {key for record in resumable for key in (record, record[: -len(UPLOAD_SUFFIX)])}
+        staged = [info.key for info in self.staging.objects("") if info.key not in kept]
         if staged:
             removed += len(self.staging.delete(staged)[0])
         return aborted + removed, partials
+
+    def _resumable_uploads(self) -> dict[str, str]:
+        """Return the staging's records of uploads that may be resumed (key of the record to
+        the upload's id): those beside their file, younger than ``RESUME_DAYS``."""
+        found: dict[str, str] = {}
+        oldest = time.time_ns() - RESUME_DAYS * 86_400 * 1_000_000_000
+        held = {info.key: info for info in self.staging.objects("")}
+        for key, info in held.items():
+            if not key.endswith(UPLOAD_SUFFIX) or info.mtime_ns < oldest:
+                continue
+            if key[: -len(UPLOAD_SUFFIX)] not in held:
+                continue
+            try:
+                document = json.loads(self.staging.read(key) or b"")
+                found[key] = str(document["id"])
+            except (ValueError, KeyError, TypeError):
+                continue
+        return found
 
     def drop_partials(self, partials: Iterable[str]) -> int:
         return self.staging.drop_partials(partials)
