@@ -8,6 +8,7 @@ run again; redirects to presigned URLs; one clear message for a bucket that is n
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import subprocess
@@ -36,6 +37,7 @@ from tests.support.mirror import (
 )
 from tests.support.packages import build_sdist, build_wheel
 from tests.support.s3 import S3Server, SlowRelay, copy_bucket, storage_table
+from tests.support.server import ask, serving
 from tests.support.upstream import LocalIndex
 
 pytestmark = pytest.mark.slow
@@ -56,8 +58,18 @@ def populate(index: LocalIndex) -> None:
     index.add(build_wheel("heavy", "1.0", extra_files={"heavy/noise.bin": _NOISE}))
 
 
-def s3_config(root: Path, upstream: str, server: S3Server, bucket: str, *, extra: str = "") -> Path:
-    config = write_config(root, upstream, REQUIREMENTS, extra_packages=EVERY_VERSION)
+def s3_config(
+    root: Path,
+    upstream: str,
+    server: S3Server,
+    bucket: str,
+    *,
+    extra: str = "",
+    extra_mirror: str = "",
+) -> Path:
+    config = write_config(
+        root, upstream, REQUIREMENTS, extra_mirror=extra_mirror, extra_packages=EVERY_VERSION
+    )
     with config.open("a", encoding="utf-8") as stream:
         stream.write(storage_table(server, bucket, prefix=PREFIX, extra=extra))
     return config
@@ -81,7 +93,8 @@ def index() -> Iterator[LocalIndex]:
 def mirrored(s3: S3Server, index: LocalIndex, tmp_path_factory: pytest.TempPathFactory) -> Mirrored:
     root = tmp_path_factory.mktemp("s3-mirror")
     bucket = s3.new_bucket()
-    config = s3_config(root, index.url, s3, bucket)
+    # With bandersnatch's JSON API documents, which go to the bucket too.
+    config = s3_config(root, index.url, s3, bucket, extra_mirror="json-api = true")
     assert main(["mirror", "-c", str(config)]) == 0
     return Mirrored(config, bucket, index.url)
 
@@ -97,6 +110,9 @@ def test_the_tree_is_in_the_bucket_and_nothing_is_left_on_disk(
     web = tree_of(s3, mirrored.bucket, tmp_path / "copy")
     assert assert_consistent(web) == 5  # alpha: 2 wheels and an sdist; beta; heavy
     assert (web / "last-modified").is_file()
+    document = json.loads((web / "pypi" / "heavy" / "json").read_bytes())
+    assert document["info"]["version"] == "1.0"
+    assert (web / "json" / "heavy").read_bytes() == (web / "pypi" / "heavy" / "json").read_bytes()
     mirror = mirrored.config.parent / "mirror"
     assert not (mirror / "web").exists()  # the tree is in the bucket only
     staging = mirror / ".cellar" / "staging"
@@ -131,6 +147,8 @@ def test_two_servers_share_the_bucket_and_pip_and_uv_install_from_each(
         for base in (one, two):
             with urllib.request.urlopen(f"{base}simple/heavy/", timeout=10) as answer:  # noqa: S310
                 assert b"heavy-1.0-py3-none-any.whl" in answer.read()
+            with urllib.request.urlopen(f"{base}pypi/heavy/json", timeout=10) as answer:  # noqa: S310
+                assert json.loads(answer.read())["info"]["name"] == "heavy"
         python = make_venv(tmp_path / "pip", sys.executable)
         result = pip_install(python, f"{one}simple/", "beta", "heavy", env=installer_env)
         assert result.returncode == 0, result.stdout + result.stderr
@@ -190,6 +208,8 @@ def test_verify_finds_a_deleted_object_and_repair_puts_it_back(
     again = tree_of(s3, bucket, tmp_path / "after")
     assert (again / wheel).read_bytes() == (web / wheel).read_bytes()
     assert run_cli("verify", "-c", str(config)).returncode == 0
+    fast = run_cli("verify", "-c", str(config), "--fast")  # sizes from one listing
+    assert fast.returncode == 0, fast.stdout + fast.stderr
 
 
 def test_delete_removes_a_project_from_the_bucket(
@@ -428,3 +448,71 @@ def test_an_upload_in_parts_cut_short_is_resumed_with_the_parts_already_there(
     assert 3 in sent
     assert not [p for p in staging.rglob("*") if p.is_file()]
     assert not s3.client().list_multipart_uploads(Bucket=bucket).get("Uploads")
+
+
+def test_prune_removes_what_is_no_longer_selected_from_the_bucket(
+    s3: S3Server, index: LocalIndex, tmp_path: Path
+) -> None:
+    bucket = s3.new_bucket()
+    config = s3_config(tmp_path, index.url, s3, bucket, extra_mirror="prune = true")
+    assert main(["mirror", "-c", str(config)]) == 0
+    stray = f"{PREFIX}/packages/00/00/stray-1.0-py3-none-any.whl"  # listed by no page
+    s3.client().put_object(Bucket=bucket, Key=stray, Body=b"stray")
+    config.write_text(
+        config.read_text(encoding="utf-8").replace('"alpha", "beta", "heavy"', '"alpha"'),
+        encoding="utf-8",
+    )
+    assert main(["mirror", "-c", str(config)]) == 0
+    keys = set(s3.objects(bucket, f"{PREFIX}/"))
+    assert not [key for key in keys if "beta" in key or "heavy" in key]
+    assert stray.removeprefix(f"{PREFIX}/") not in keys
+    assert assert_consistent(tree_of(s3, bucket, tmp_path / "copy")) == 3
+
+
+@pytest.mark.parametrize("files", ["stream", "redirect"])
+def test_a_server_over_the_bucket_answers_as_one_over_the_directory(
+    s3: S3Server, mirrored: Mirrored, tmp_path: Path, request: pytest.FixtureRequest, files: str
+) -> None:
+    # In this process (for once), so every answer's path through S3Storage is measured too.
+    web = tree_of(s3, mirrored.bucket, tmp_path / "copy")
+    settings = S3Settings(
+        mirrored.bucket,
+        PREFIX,
+        s3.endpoint,
+        "us-east-1",
+        "path",
+        files=files,  # type: ignore[arg-type]
+    )
+    storage = S3Storage.connect(settings, tmp_path / "staging")
+    heavy = next(web.rglob("heavy-1.0-py3-none-any.whl")).relative_to(web).as_posix()
+    light = next(web.rglob("beta-1.0-py3-none-any.whl")).relative_to(web).as_posix()
+    asked = [
+        ("/simple/", {"Accept": "application/vnd.pypi.simple.v1+json"}, "GET"),
+        ("/simple/heavy/", {"Accept": "text/html", "Accept-Encoding": "gzip"}, "GET"),
+        ("/simple/Heavy/", {}, "GET"),
+        ("/simple/nothing/", {}, "GET"),
+        (f"/{light}", {}, "GET"),
+        (f"/{light}", {}, "GET"),  # again: from what the server kept
+        (f"/{light}.metadata", {}, "GET"),
+        (f"/{heavy}", {}, "GET"),
+        (f"/{heavy}", {"Range": "bytes=1000-1999"}, "GET"),
+        (f"/{heavy}", {"Range": "bytes=9000000-"}, "GET"),
+        (f"/{heavy}", {}, "HEAD"),
+        ("/packages/.hidden", {}, "GET"),
+    ]
+    with serving(web) as local, serving(web, storage=storage) as remote:
+        for path, headers, method in asked:
+            here, there = ask(local, path, method, headers), ask(remote, path, method, headers)
+            if files == "redirect" and path.startswith("/packages/") and here.status != 404:
+                assert there.status == 307, path
+                assert there.headers["Location"].startswith(f"{s3.endpoint}/{mirrored.bucket}/")
+                continue
+            assert there.status == here.status, path
+            assert there.body == here.body, path
+            for name in ("Content-Type", "Content-Range", "Content-Encoding", "Cache-Control"):
+                assert there.headers[name] == here.headers[name], (path, name)
+        etag = ask(remote, "/simple/heavy/").headers["ETag"]
+        assert ask(remote, "/simple/heavy/", headers={"If-None-Match": etag}).status == 304
+        document = ask(remote, "/pypi/heavy/json")
+        assert (document.status, json.loads(document.body)["info"]["name"]) == (200, "heavy")
+    request.addfinalizer(storage.close)
