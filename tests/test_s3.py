@@ -516,3 +516,21 @@ def test_a_server_over_the_bucket_answers_as_one_over_the_directory(
         document = ask(remote, "/pypi/heavy/json")
         assert (document.status, json.loads(document.body)["info"]["name"]) == (200, "heavy")
     request.addfinalizer(storage.close)
+
+
+def test_what_a_server_learns_of_objects_is_bounded(
+    s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    import cellar.tree.s3 as s3_module  # noqa: PLC0415
+
+    monkeypatch.setattr(s3_module, "FOUND_LIMIT", 3)
+    settings = S3Settings(s3.new_bucket(), "p", s3.endpoint, "us-east-1", "path")
+    storage = S3Storage.connect(settings, tmp_path / "staging")
+    request.addfinalizer(storage.close)
+    storage.put({"simple/index.html": b"root"})
+    for number in range(10):  # a client asking for name after name
+        assert storage.find(f"simple/guess-{number}/index.html") is None
+        assert len(storage._found) <= 3  # the bound is the point
+    found = storage.find("simple/index.html")
+    assert found is not None and found.size == 4
+    assert storage.find("simple/.hidden") is None and storage.find("simple//x") is None

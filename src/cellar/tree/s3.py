@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 #: Uploads larger than this go in parts (of ``PART_BYTES``), several at once.
 MULTIPART_BYTES: Final = 64 << 20
 PART_BYTES: Final = 16 << 20
+#: What a server keeps of what it learnt of objects, at most (then it starts afresh).
+FOUND_LIMIT: Final = 100_000
 #: Beside a staged file, the record of its upload in parts, so that it can be resumed.
 UPLOAD_SUFFIX: Final = ".cellar-upload"
 #: An upload in parts not resumed within this many days is given up (aborted, its file removed).
@@ -372,14 +374,18 @@ class S3Storage:
         found = (
             None if info is None else self._resource(key, info.size, info.mtime_ns, info.version)
         )
-        with self._lock:
-            self._found[key] = (now + self.settings.cache_seconds, found)
+        self._keep(key, (now + self.settings.cache_seconds, found))
         return found
 
     def remember(self, found: S3Resource) -> None:
         """Keep what a read learnt of an object."""
+        self._keep(found.key, (time.monotonic() + self.settings.cache_seconds, found))
+
+    def _keep(self, key: str, entry: tuple[float, S3Resource | None]) -> None:
         with self._lock:
-            self._found[found.key] = (time.monotonic() + self.settings.cache_seconds, found)
+            if len(self._found) >= FOUND_LIMIT:  # clients asking for endless names
+                self._found.clear()
+            self._found[key] = entry
 
     def forget(self, key: str) -> None:
         with self._lock:
