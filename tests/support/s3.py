@@ -20,10 +20,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
 from moto.server import ThreadedMotoServer
-from mypy_boto3_s3 import S3Client
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 #: What every process the tests start needs to reach the server: fixed credentials (moto takes
 #: any), a region, and no shared files or instance metadata from the machine.
