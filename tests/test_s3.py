@@ -288,17 +288,26 @@ def test_a_bucket_that_is_not_there_is_one_clear_error(
     assert "no such bucket" in lines[0]
 
 
-def test_large_files_go_up_in_parts(
-    s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
-) -> None:
+def small_parts(
+    s3: S3Server, staging: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> tuple[S3Storage, str]:
+    """An ``S3Storage`` of a new bucket that uploads in parts above 5 MiB (S3's smallest
+    part), in this process; and the bucket's name."""
     import cellar.tree.s3 as s3_module  # noqa: PLC0415
 
     monkeypatch.setattr(s3_module, "MULTIPART_BYTES", 5 << 20)
     monkeypatch.setattr(s3_module, "PART_BYTES", 5 << 20)
     bucket = s3.new_bucket()
     settings = S3Settings(bucket, "p", s3.endpoint, "us-east-1", "path")
-    storage = S3Storage.connect(settings, tmp_path / "staging")
+    storage = S3Storage.connect(settings, staging)
     request.addfinalizer(storage.close)
+    return storage, bucket
+
+
+def test_large_files_go_up_in_parts(
+    s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    storage, _ = small_parts(s3, tmp_path / "staging", monkeypatch, request)
     data = random.Random(3).randbytes(12 << 20)  # noqa: S311 - test data
     staged = storage.stage("packages/ab/big.whl")
     staged.begin(0)
@@ -400,15 +409,8 @@ def test_killed_during_an_upload_nothing_half_is_listed_and_the_rerun_converges(
 def test_an_upload_in_parts_cut_short_is_resumed_with_the_parts_already_there(
     s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
-    import cellar.tree.s3 as s3_module  # noqa: PLC0415
-
-    monkeypatch.setattr(s3_module, "MULTIPART_BYTES", 5 << 20)
-    monkeypatch.setattr(s3_module, "PART_BYTES", 5 << 20)
-    bucket = s3.new_bucket()
-    settings = S3Settings(bucket, "p", s3.endpoint, "us-east-1", "path")
     staging = tmp_path / "staging"
-    storage = S3Storage.connect(settings, staging)
-    request.addfinalizer(storage.close)
+    storage, bucket = small_parts(s3, staging, monkeypatch, request)
     data = random.Random(5).randbytes(17 << 20)  # noqa: S311 - four parts: 5, 5, 5, 2 MiB
     sent: list[int] = []
     cut: list[int] = []

@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 from cellar.tree.inventory import Inventory, Seen
 from cellar.tree.paths import OutsideTreeError
-from cellar.tree.storage import ObjectInfo
+from cellar.tree.storage import ObjectInfo, StoredReader
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,20 +71,6 @@ def _checked(key: str) -> str:
     if any(not s or s in (".", "..") or "\x00" in s or "\\" in s for s in segments):
         raise OutsideTreeError(Path("/memory"), key, "not a key of this tree")
     return key
-
-
-@dataclass(frozen=True, slots=True)
-class _MemoryReader:
-    storage: MemoryStorage
-
-    def open(self, key: str) -> BinaryIO:
-        stream = self.storage.open(key)
-        if stream is None:
-            raise FileNotFoundError(key)
-        return stream
-
-    def read(self, key: str) -> bytes | None:
-        return self.storage.read(key)
 
 
 @dataclass(slots=True)
@@ -221,7 +207,7 @@ class MemoryStorage:
             for folder, held in by_folder.items()
             if page_files and all(name in held for name in page_files)
         }
-        return Inventory(files, (), marks, _MemoryReader(self))
+        return Inventory(files, (), marks, StoredReader(self))
 
     def folders(self, prefix: str) -> list[str]:
         below = {

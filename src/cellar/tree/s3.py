@@ -37,7 +37,7 @@ from cellar.tree.inventory import Inventory, Seen
 from cellar.tree.local import LocalStaged, LocalStorage
 from cellar.tree.location import S3Settings
 from cellar.tree.paths import OutsideTreeError
-from cellar.tree.storage import ObjectInfo, StorageError
+from cellar.tree.storage import ObjectInfo, StorageError, StoredReader
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -446,7 +446,7 @@ class S3Storage:
             for folder, found in folders.items()
             if page_files and len(found) == len(page_files)
         }
-        return Inventory(files, (), marks, _Reader(self))
+        return Inventory(files, (), marks, StoredReader(self))
 
     def local_path(self, key: str) -> Path | None:
         return None
@@ -670,20 +670,3 @@ class S3Storage:
 
     def drop_partials(self, partials: Iterable[str]) -> int:
         return self.staging.drop_partials(partials)
-
-
-@dataclass(frozen=True, slots=True)
-class _Reader:
-    storage: S3Storage
-
-    def open(self, key: str) -> BinaryIO:
-        stream = self.storage.open(key)
-        if stream is None:
-            raise FileNotFoundError(key)
-        return stream
-
-    def read(self, key: str) -> bytes | None:
-        try:
-            return self.storage.read(key)
-        except OSError:
-            return None

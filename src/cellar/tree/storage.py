@@ -232,3 +232,20 @@ def read_quietly(storage: Storage, key: str) -> bytes | None:
         return storage.read(key)
     except (OutsideTreeError, OSError):
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReader:
+    """A ``ListedReader`` (``tree.inventory``) that reads what a listing of ``storage`` found
+    through the storage itself (a backend whose listing is not a local walk)."""
+
+    storage: Storage
+
+    def open(self, key: str) -> BinaryIO:
+        stream = self.storage.open(key)
+        if stream is None:
+            raise FileNotFoundError(key)
+        return stream
+
+    def read(self, key: str) -> bytes | None:
+        return read_quietly(self.storage, key)
