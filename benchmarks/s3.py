@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.serve import JSON, Load, cellar_server, process, wrk
+from benchmarks.serve import JSON, Load, cellar_server, load_arguments, process, wrk
 
 from tests.support.mirror import run_cli, write_config
 from tests.support.nginx import free_port
@@ -61,11 +61,7 @@ def serve_load(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--projects", type=int, default=60)
-    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
-    parser.add_argument("--connections", type=int, default=64)
-    args = parser.parse_args()
+    args = load_arguments()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian package wrk)")
     os.environ.update(S3_ENV)

@@ -194,13 +194,18 @@ def build_mirror(root: Path, projects: int) -> tuple[Path, str, str]:
     return config, "lib-000", wheel.relative_to(web).as_posix()
 
 
-def main() -> None:
-    """Run the benchmark and print the tables."""
+def load_arguments() -> argparse.Namespace:
+    """The size of the mirror and of the load (shared by the serving benchmarks)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--projects", type=int, default=60)
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=64)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    """Run the benchmark and print the tables."""
+    args = load_arguments()
     for program in ("wrk", "nginx"):
         if shutil.which(program) is None:
             raise SystemExit(f"{program} is not installed (Debian package {program})")
