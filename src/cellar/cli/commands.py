@@ -20,7 +20,7 @@ from cellar.config.load import load_config
 from cellar.config.location import config_path
 from cellar.config.model import Config
 from cellar.errors import CellarError
-from cellar.exit_codes import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK
+from cellar.exit_codes import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from cellar.printable import printable_lines
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         unconfigured: dict[str, Callable[[], int]] = {
             "config": lambda: _convert(Path(args.file)),
             "client-config": lambda: client_config(args),
+            "keygen": lambda: _keygen(args.output, args.name),
         }
         if args.command in unconfigured:
             return unconfigured[args.command]()
@@ -76,6 +77,20 @@ def run(args: argparse.Namespace) -> int:
     finally:
         # Logging is process-wide: leave it as found for callers that run main() in-process.
         log.removeHandler(handler)
+
+
+def _keygen(directory: Path, name: str) -> int:
+    from cellar.bundle.keys import generate, write_key_pair  # noqa: PLC0415
+
+    try:
+        key = generate(name)
+    except ValueError as error:
+        log.error("--name %s", error)
+        return EXIT_USAGE
+    private, public = write_key_pair(key, directory)
+    print(f"private key: {private} (keep it where bundles are made; never copy it inward)")
+    print(f"public key:  {public} (list it in the inner side's config; id {key.public().key_id})")
+    return EXIT_OK
 
 
 def _convert(path: Path) -> int:

@@ -119,6 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit 2 when the configuration cannot be used.",
     )
     convert.add_argument("file", help="the bandersnatch configuration (bandersnatch.conf)")
+    keygen = commands.add_parser(
+        "keygen",
+        parents=[common],
+        help="make an Ed25519 key pair for signing bundles",
+        description="Write <name>.key (the private key, readable by its owner only: keep it on "
+        "the outer side) and <name>.pub (give it to the inner side) into DIR. An existing key "
+        "file is never replaced.",
+    )
+    keygen.add_argument("--output", "-o", type=Path, required=True, metavar="DIR")
+    keygen.add_argument("--name", default="cellar", help="the key's name (default: cellar)")
     delete = commands.add_parser(
         "delete",
         parents=[common],
