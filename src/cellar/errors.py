@@ -35,6 +35,7 @@ message and exits with it. ``tests/test_errors.py`` checks this drawing against 
     ├── NginxConfigError               cellar.nginx.site  (nginx-config; exit code 2)
     ├── KeyFileError                   cellar.bundle.keys (a key file unreadable or not a key)
     ├── SignatureError                 cellar.bundle.keys (signed by no trusted key; exit code 1)
+    ├── ManifestError                  cellar.bundle.manifest (a bundle refused whole; exit code 1)
     ├── UpstreamError                  cellar.upstream.errors
     │   ├── UpstreamHTTPError          a status code the client does not retry, or retries ran out
     │   │   └── ProjectNotFoundError   a project page that is not there (404, 410)
