@@ -36,6 +36,8 @@ message and exits with it. ``tests/test_errors.py`` checks this drawing against 
     ├── KeyFileError                   cellar.bundle.keys (a key file unreadable or not a key)
     ├── SignatureError                 cellar.bundle.keys (signed by no trusted key; exit code 1)
     ├── ManifestError                  cellar.bundle.manifest (a bundle refused whole; exit code 1)
+    ├── BundleError                    cellar.bundle.importer (a bundle refused whole; exit code 1)
+    ├── ExportError                    cellar.bundle.export (a bundle not written as asked)
     ├── UpstreamError                  cellar.upstream.errors
     │   ├── UpstreamHTTPError          a status code the client does not retry, or retries ran out
     │   │   └── ProjectNotFoundError   a project page that is not there (404, 410)

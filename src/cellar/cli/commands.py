@@ -56,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
             "verify": lambda: _verify(config, console, args),
             "delete": lambda: _delete(config, args.projects, dry_run=args.dry_run),
             "nginx-config": lambda: nginx_config(config, args),
+            "export": lambda: _export(config, args),
+            "import": lambda: _import(config, args.bundle),
         }
         return commands[args.command]()
     except KeyboardInterrupt:
@@ -90,6 +92,35 @@ def _keygen(directory: Path, name: str) -> int:
     private, public = write_key_pair(key, directory)
     print(f"private key: {private} (keep it where bundles are made; never copy it inward)")
     print(f"public key:  {public} (list it in the inner side's config; id {key.public().key_id})")
+    return EXIT_OK
+
+
+def _export(config: Config, args: argparse.Namespace) -> int:
+    from cellar.bundle.run import describe_export, export_bundle  # noqa: PLC0415
+    from cellar.filters import parse_size  # noqa: PLC0415
+
+    try:
+        volume_size = parse_size(args.volume_size) if args.volume_size else None
+    except ValueError as error:
+        log.error("--volume-size: %s", error)
+        return EXIT_USAGE
+    result = export_bundle(
+        config,
+        args.output,
+        full=args.full,
+        since=args.since,
+        volume_size=volume_size,
+        key=args.key,
+        dry_run=args.dry_run,
+    )
+    print(describe_export(result))
+    return EXIT_OK
+
+
+def _import(config: Config, bundle: Path) -> int:
+    from cellar.bundle.run import describe_import, import_bundle  # noqa: PLC0415
+
+    print(describe_import(import_bundle(config, bundle)))
     return EXIT_OK
 
 

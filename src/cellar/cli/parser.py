@@ -129,6 +129,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     keygen.add_argument("--output", "-o", type=Path, required=True, metavar="DIR")
     keygen.add_argument("--name", default="cellar", help="the key's name (default: cellar)")
+    export = commands.add_parser(
+        "export",
+        parents=[common],
+        help="write a signed bundle of what changed, for a mirror across an air gap",
+        description="Write a bundle of the objects that changed since the last bundle (or "
+        "--since one, or everything with --full) into DIR: tar volumes and a signed manifest. "
+        "docs/airgap.md gives the procedure.",
+    )
+    export.add_argument("--output", "-o", type=Path, metavar="DIR", help="a new directory")
+    export.add_argument("--full", action="store_true", help="everything, following no bundle")
+    export.add_argument("--since", metavar="BUNDLE", help="a bundle's directory or id")
+    export.add_argument(
+        "--volume-size", metavar="SIZE", help="largest volume (e.g. 4G; [bundle] volume-size)"
+    )
+    export.add_argument("--key", type=Path, metavar="FILE", help="default: [bundle] signing-key")
+    export.add_argument("--dry-run", action="store_true", help="say what would go, write nothing")
+    importer = commands.add_parser(
+        "import",
+        parents=[common],
+        help="check a bundle whole, then apply it to this mirror",
+        description="Check the bundle in DIR (signature by a key in [bundle] trusted-keys, "
+        "manifest, sequence, every volume and object), then apply it. Exit 1 when it is "
+        "refused (nothing is applied); importing it again changes nothing.",
+    )
+    importer.add_argument("bundle", type=Path, metavar="DIR")
     delete = commands.add_parser(
         "delete",
         parents=[common],

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
+from cellar.config.bundle import BUNDLE_KEYS, bundle_table
 from cellar.config.checks import (
     ConfigError,
     ConfigProblem,
@@ -66,6 +67,7 @@ _KNOWN = {
     "targets": TARGETS_KEYS,
     "serve": SERVE_KEYS,
     "storage": STORAGE_KEYS,
+    "bundle": BUNDLE_KEYS,
     "filters": {
         *("block-projects", "project-patterns", "allow-releases", "pinned-releases"),
         *("block-releases", "release-patterns", "drop-prereleases", "prerelease-projects"),
@@ -175,6 +177,7 @@ def parse_config(
     targets = targets_table(_table(data, "targets"), problems)
     serve = serve_table(_table(data, "serve"), base, problems)
     storage = storage_table(_table(data, "storage"), problems)
+    bundle = bundle_table(_table(data, "bundle"), base, problems)
     if not targets and package_settings.dependencies and not problems:
         problems.append(
             ConfigProblem(
@@ -220,6 +223,7 @@ def parse_config(
         targets=targets,
         filters=filters,
         serve=serve,
+        bundle=bundle,
     )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from cellar.config.bundle import BundleSettings
 from cellar.config.limits import MirrorLimits
 from cellar.config.packages import PackageSettings
 from cellar.config.serve import ServeSettings
@@ -92,3 +93,4 @@ class Config:
     targets: tuple[TargetEnvironment, ...] = ()
     filters: Filters = field(default_factory=Filters)
     serve: ServeSettings = field(default_factory=ServeSettings)
+    bundle: BundleSettings = field(default_factory=BundleSettings)

@@ -1,0 +1,223 @@
+"""Bundles across an air gap: an outer mirror from the local upstream, three rounds of changes
+exported and imported into an inner mirror that has no upstream at all; the inner tree equals the
+outer byte for byte after each, and pip installs from it. Every refusal leaves the inner mirror
+as it was."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cellar.bundle.keys import read_private
+from cellar.bundle.manifest import parse_manifest, render_manifest
+from cellar.cli import main
+from tests.support.installers import imported_version, make_venv, pip_install
+from tests.support.mirror import EVERY_VERSION, cellar_serve, run_cli, write_config
+from tests.support.packages import build_wheel
+from tests.support.upstream import LocalIndex
+
+pytestmark = pytest.mark.slow
+
+#: What the inner side's configuration names as its upstream: nothing listens there.
+NO_UPSTREAM = "http://127.0.0.1:9/simple/"
+
+
+@dataclass(frozen=True)
+class Sides:
+    root: Path
+    outer: Path
+    inner: Path
+    index: LocalIndex
+
+    @property
+    def outer_web(self) -> Path:
+        return self.outer.parent / "mirror" / "web"
+
+    @property
+    def inner_web(self) -> Path:
+        return self.inner.parent / "mirror" / "web"
+
+    def export(self, name: str, *extra: str) -> Path:
+        bundle = self.root / "bundles" / name
+        result = run_cli("export", "-c", str(self.outer), "--output", str(bundle), *extra)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return bundle
+
+    def import_(self, bundle: Path, config: Path | None = None) -> tuple[int, str]:
+        result = run_cli("import", "-c", str(config or self.inner), str(bundle))
+        return result.returncode, result.stdout + result.stderr
+
+
+def tree(web: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(web).as_posix(): path.read_bytes()
+        for path in sorted(web.rglob("*"))
+        if path.is_file()
+    }
+
+
+def inner_config(directory: Path, keys: Path, trusted: str = "outer.pub") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    config = write_config(directory, NO_UPSTREAM, ["alpha"], extra_packages=EVERY_VERSION)
+    with config.open("a", encoding="utf-8") as stream:
+        stream.write(f'[bundle]\ntrusted-keys = ["{keys / trusted}"]\n')
+    return config
+
+
+@pytest.fixture
+def sides(tmp_path: Path) -> Iterator[Sides]:
+    keys = tmp_path / "keys"
+    assert main(["keygen", "-o", str(keys), "--name", "outer"]) == 0
+    assert main(["keygen", "-o", str(keys), "--name", "stranger"]) == 0
+    with LocalIndex() as index:
+        index.add(build_wheel("alpha", "1.0"))
+        index.add(build_wheel("beta", "1.0", requires_dist=["alpha"]))
+        (tmp_path / "outer").mkdir()
+        outer = write_config(
+            tmp_path / "outer",
+            index.url,
+            ["alpha", "beta"],
+            extra_mirror="prune = true",
+            extra_packages=EVERY_VERSION,
+        )
+        with outer.open("a", encoding="utf-8") as stream:
+            stream.write(f'[bundle]\nsigning-key = "{keys / "outer.key"}"\n')
+        yield Sides(tmp_path, outer, inner_config(tmp_path / "inner", keys), index)
+
+
+def test_three_rounds_keep_the_inner_tree_equal_to_the_outer(
+    sides: Sides, tmp_path: Path, installer_env: dict[str, str]
+) -> None:
+    assert main(["mirror", "-c", str(sides.outer)]) == 0
+    first = sides.export("b1")
+    assert sides.import_(first)[0] == 0
+    assert tree(sides.inner_web) == tree(sides.outer_web)
+    # Round two: a new release, and a project no longer selected (pruned outside).
+    sides.index.add(build_wheel("alpha", "2.0"))
+    text = sides.outer.read_text(encoding="utf-8")
+    sides.outer.write_text(text.replace('"alpha", "beta"', '"alpha"'), encoding="utf-8")
+    assert main(["mirror", "-c", str(sides.outer)]) == 0
+    second = sides.export("b2")
+    manifest = parse_manifest((second / "manifest.json").read_bytes())
+    assert manifest.follows is not None and not manifest.full
+    assert any(key.endswith("beta-1.0-py3-none-any.whl") for key in manifest.removed)
+    assert not any("alpha-1.0" in o.key for o in manifest.objects)  # unchanged: not carried
+    code, said = sides.import_(second)
+    assert code == 0, said
+    assert tree(sides.inner_web) == tree(sides.outer_web)
+    # Round three: a new project with a dependency.
+    sides.index.add(build_wheel("gamma", "1.0", requires_dist=["alpha>=2"]))
+    sides.outer.write_text(
+        sides.outer.read_text(encoding="utf-8").replace('["alpha"]', '["alpha", "gamma"]'),
+        encoding="utf-8",
+    )
+    assert main(["mirror", "-c", str(sides.outer)]) == 0
+    third = sides.export("b3")
+    assert sides.import_(third)[0] == 0
+    assert tree(sides.inner_web) == tree(sides.outer_web)
+    # The inner mirror is an ordinary one.
+    assert run_cli("status", "-c", str(sides.inner)).returncode == 0
+    verified = run_cli("verify", "-c", str(sides.inner))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    with cellar_serve(sides.inner) as base:
+        python = make_venv(tmp_path / "venv", sys.executable)
+        result = pip_install(python, f"{base}simple/", "gamma", env=installer_env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert imported_version(python, "alpha") == "2.0"
+    # Imported again: nothing changes, and it says so.
+    before = tree(sides.inner_web)
+    code, said = sides.import_(third)
+    assert (code, tree(sides.inner_web)) == (0, before)
+    assert "applied before: nothing changed" in said
+    # A new inner mirror is rebuilt from the chain, and refuses a bundle out of sequence.
+    rebuilt = inner_config(tmp_path / "rebuilt", tmp_path / "keys")
+    assert sides.import_(first, rebuilt)[0] == 0
+    code, said = sides.import_(third, rebuilt)
+    assert code == 1
+    assert "import the bundles in between first" in said
+    assert sides.import_(second, rebuilt)[0] == 0
+    assert sides.import_(third, rebuilt)[0] == 0
+    assert tree(rebuilt.parent / "mirror" / "web") == tree(sides.outer_web)
+
+
+def test_a_dry_run_says_what_would_go_and_writes_nothing(sides: Sides) -> None:
+    assert main(["mirror", "-c", str(sides.outer)]) == 0
+    result = run_cli("export", "-c", str(sides.outer), "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "bundle 1 (full) would carry" in result.stdout
+    assert not (sides.root / "bundles").exists()
+
+
+def sign_again(bundle: Path, key_file: Path, change: dict[str, object]) -> None:
+    """Rewrite the bundle's manifest with ``change`` and sign it with ``key_file``."""
+    document = json.loads((bundle / "manifest.json").read_bytes())
+    document.update(change)
+    data = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+    key = read_private(key_file)
+    signature = {"key": key.public().key_id, "name": key.name}
+    signature["signature"] = base64.b64encode(key.sign(data)).decode()
+    (bundle / "manifest.json").write_bytes(data)
+    (bundle / "manifest.sig").write_text(json.dumps(signature), encoding="utf-8")
+
+
+REFUSALS = {
+    "a flipped byte": "is not what was signed",
+    "a truncated volume": "cut short or altered",
+    "a missing volume": "is missing",
+    "no signature": "the bundle is not signed",
+    "an untrusted key": "by none of the trusted keys",
+    "a path outside the tree": "not a key of a mirror's tree",
+    "an altered manifest": "by none of the trusted keys",
+}
+
+
+@pytest.mark.parametrize("damage", sorted(REFUSALS))
+def test_a_damaged_bundle_is_refused_whole(sides: Sides, damage: str) -> None:
+    assert main(["mirror", "-c", str(sides.outer)]) == 0
+    bundle = sides.export("b1")
+    volume = bundle / "volume-0001.tar"
+    keys = sides.root / "keys"
+    if damage == "a flipped byte":
+        data = bytearray(volume.read_bytes())
+        data[700] ^= 1
+        volume.write_bytes(bytes(data))
+    elif damage == "a truncated volume":
+        volume.write_bytes(volume.read_bytes()[:-1000])
+    elif damage == "a missing volume":
+        volume.unlink()
+    elif damage == "no signature":
+        (bundle / "manifest.sig").unlink()
+    elif damage == "an untrusted key":
+        sign_again(bundle, keys / "stranger.key", {})
+    elif damage == "a path outside the tree":
+        manifest = json.loads((bundle / "manifest.json").read_bytes())
+        manifest["objects"][0][0] = "../../outside.txt"
+        sign_again(bundle, keys / "outer.key", {"objects": manifest["objects"]})
+    else:
+        manifest = (bundle / "manifest.json").read_bytes()
+        (bundle / "manifest.json").write_bytes(manifest.replace(b'"sequence":1', b'"sequence":2'))
+    code, said = sides.import_(bundle)
+    assert code == 1, said
+    assert REFUSALS[damage] in said
+    assert "nothing was applied" in said or "trusted" in said or "signed" in said
+    assert not sides.inner_web.exists() or not any(sides.inner_web.rglob("*.whl"))
+    assert not (sides.root / "outside.txt").exists()
+
+
+def test_a_manifest_reads_back_through_the_real_export(sides: Sides) -> None:
+    assert main(["mirror", "-c", str(sides.outer)]) == 0
+    bundle = sides.export("b1", "--volume-size", "4K")
+    data = (bundle / "manifest.json").read_bytes()
+    manifest = parse_manifest(data)
+    assert render_manifest(manifest) == data
+    assert len(manifest.volumes) > 1  # 4 KiB volumes: the objects spread over several
+    assert sides.import_(bundle)[0] == 0
+    assert tree(sides.inner_web) == tree(sides.outer_web)
+    shutil.rmtree(bundle)
