@@ -37,6 +37,9 @@ from cellar.tree.storage import Storage
 log = logging.getLogger("cellar.bundle")
 
 _CHUNK: Final = 1 << 20
+#: Objects written together (one sync of each, then the renames, in order), at most.
+_BATCH: Final = 256
+_BATCH_BYTES: Final = 64 << 20
 _PAGE_FILES: Final = ("index.html", "index.v1_html", "index.v1_json")
 
 
@@ -173,6 +176,7 @@ def apply_bundle(checked: Checked, storage: Storage, state: MirrorState) -> tupl
     expected = {o.key: o for o in manifest.objects}
     written = 0
     pages: dict[str, dict[str, bytes]] = {}
+    batch: dict[str, bytes] = {}
     for volume in sorted(by_volume, key=lambda name: min(by_volume[name])):
         with _open_tar(checked.directory / volume) as archive:
             members = {member.name: member for member in archive}
@@ -183,11 +187,16 @@ def apply_bundle(checked: Checked, storage: Storage, state: MirrorState) -> tupl
                 body = stream.read(expected[key].size + 1)
                 if hashlib.sha256(body).hexdigest() != expected[key].sha256:
                     raise BundleError(f"{key} in {volume} is not what was signed")
-                storage.put({key: body})
+                batch[key] = body
+                if sum(map(len, batch.values())) >= _BATCH_BYTES or len(batch) >= _BATCH:
+                    storage.put(batch)  # in order, each durable before the first appears
+                    batch = {}
                 written += 1
                 folder, _, name = key.rpartition("/")
                 if folder.startswith("simple/") and name in _PAGE_FILES:
                     pages.setdefault(folder, {})[name] = body
+    if batch:
+        storage.put(batch)
     removing = set(manifest.removed)
     if manifest.full:  # the whole tree: what it does not carry goes
         removing |= {
