@@ -8,7 +8,11 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import signal
+import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +23,15 @@ from cellar.bundle.keys import read_private
 from cellar.bundle.manifest import parse_manifest, render_manifest
 from cellar.cli import main
 from tests.support.installers import imported_version, make_venv, pip_install
-from tests.support.mirror import EVERY_VERSION, cellar_serve, run_cli, write_config
+from tests.support.mirror import (
+    EVERY_VERSION,
+    assert_consistent,
+    cellar_serve,
+    run_cli,
+    write_config,
+)
 from tests.support.packages import build_wheel
+from tests.support.s3 import S3Server, copy_bucket, storage_table
 from tests.support.upstream import LocalIndex
 
 pytestmark = pytest.mark.slow
@@ -99,8 +110,9 @@ def test_three_rounds_keep_the_inner_tree_equal_to_the_outer(
     first = sides.export("b1")
     assert sides.import_(first)[0] == 0
     assert tree(sides.inner_web) == tree(sides.outer_web)
-    # Round two: a new release, and a project no longer selected (pruned outside).
+    # Round two: a new release, a yank, and a project no longer selected (pruned outside).
     sides.index.add(build_wheel("alpha", "2.0"))
+    sides.index.set_yanked("alpha", "alpha-1.0-py3-none-any.whl", "broken build")
     text = sides.outer.read_text(encoding="utf-8")
     sides.outer.write_text(text.replace('"alpha", "beta"', '"alpha"'), encoding="utf-8")
     assert main(["mirror", "-c", str(sides.outer)]) == 0
@@ -109,9 +121,11 @@ def test_three_rounds_keep_the_inner_tree_equal_to_the_outer(
     assert manifest.follows is not None and not manifest.full
     assert any(key.endswith("beta-1.0-py3-none-any.whl") for key in manifest.removed)
     assert not any("alpha-1.0" in o.key for o in manifest.objects)  # unchanged: not carried
+    assert "simple/alpha/index.v1_json" in {o.key for o in manifest.objects}  # the yank
     code, said = sides.import_(second)
     assert code == 0, said
     assert tree(sides.inner_web) == tree(sides.outer_web)
+    assert b"broken build" in (sides.inner_web / "simple" / "alpha" / "index.v1_json").read_bytes()
     # Round three: a new project with a dependency.
     sides.index.add(build_wheel("gamma", "1.0", requires_dist=["alpha>=2"]))
     sides.outer.write_text(
@@ -127,6 +141,10 @@ def test_three_rounds_keep_the_inner_tree_equal_to_the_outer(
     verified = run_cli("verify", "-c", str(sides.inner))
     assert verified.returncode == 0, verified.stdout + verified.stderr
     with cellar_serve(sides.inner) as base:
+        with urllib.request.urlopen(base, timeout=10) as answer:  # noqa: S310 - loopback
+            home = answer.read().decode()
+        assert "<span>last bundle, number 3</span>" in home
+        assert "fed by bundles carried across an air gap" in home
         python = make_venv(tmp_path / "venv", sys.executable)
         result = pip_install(python, f"{base}simple/", "gamma", env=installer_env)
         assert result.returncode == 0, result.stdout + result.stderr
@@ -221,3 +239,46 @@ def test_a_manifest_reads_back_through_the_real_export(sides: Sides) -> None:
     assert sides.import_(bundle)[0] == 0
     assert tree(sides.inner_web) == tree(sides.outer_web)
     shutil.rmtree(bundle)
+
+
+def test_killed_during_an_import_the_mirror_stays_servable_and_the_next_import_finishes(
+    sides: Sides,
+) -> None:
+    for number in range(40):
+        sides.index.add(build_wheel(f"many{number}", "1.0", extra_files={"d.bin": bytes(30_000)}))
+    names = ", ".join(f'"many{number}"' for number in range(40))
+    sides.outer.write_text(
+        sides.outer.read_text(encoding="utf-8").replace('"alpha", "beta"', f'"alpha", {names}'),
+        encoding="utf-8",
+    )
+    assert main(["mirror", "-c", str(sides.outer)]) == 0
+    bundle = sides.export("b1")
+    for delay in (0.4, 0.7, 1.0, 1.3):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cellar", "import", "-c", str(sides.inner), str(bundle)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        if (sides.inner_web / "simple").exists():
+            assert_consistent(sides.inner_web, root_complete=False)  # nothing listed is missing
+    code, said = sides.import_(bundle)
+    assert code == 0, said
+    assert tree(sides.inner_web) == tree(sides.outer_web)
+    assert_consistent(sides.inner_web)
+
+
+def test_an_inner_mirror_in_s3(sides: Sides, s3: S3Server, tmp_path: Path) -> None:
+    assert main(["mirror", "-c", str(sides.outer)]) == 0
+    bucket = s3.new_bucket()
+    inner = inner_config(tmp_path / "inner-s3", tmp_path / "keys")
+    inner.write_text(
+        inner.read_text(encoding="utf-8") + storage_table(s3, bucket, prefix="inner"), "utf-8"
+    )
+    assert sides.import_(sides.export("b1"), inner)[0] == 0
+    copied = copy_bucket(s3, bucket, "inner/", tmp_path / "copy")
+    carried = tree(copied)
+    carried.pop("cellar-state.json")  # the summary for servers of a bucket
+    assert carried == tree(sides.outer_web)

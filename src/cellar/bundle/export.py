@@ -181,6 +181,7 @@ def write_bundle(
                 archive.addfile(member, io.BytesIO(body))
                 objects.append(BundleObject(key, len(body), digest, name))
         volumes.append(Volume(name, path.stat().st_size, _file_sha256(path)))
+        log.info("wrote %s: %d objects, %d bytes", name, len(keys), volumes[-1].size)
     created = (now or datetime.now(UTC)).replace(microsecond=0).isoformat()
     manifest = Manifest(
         plan.sequence,

@@ -30,8 +30,8 @@ from cellar.bundle.keys import PublicKey, SignatureError, check_signature
 from cellar.bundle.manifest import Manifest, apply_order, bundle_id, parse_manifest
 from cellar.errors import CellarError
 from cellar.state import MirrorState
+from cellar.state.bundles import ImportRecord
 from cellar.sync.pages import listing_from_json, page_marks, publish_root, record_published
-from cellar.tree.atomic import atomic_write
 from cellar.tree.storage import Storage
 
 log = logging.getLogger("cellar.bundle")
@@ -52,27 +52,6 @@ class BundleError(CellarError):
     def __init__(self, reason: str) -> None:
         super().__init__(f"{reason}; nothing was applied")
         self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class ImportRecord:
-    """What bundles an inner mirror has applied (``.cellar/bundles/imported.json``)."""
-
-    path: Path
-
-    def read(self) -> tuple[str | None, int, list[str]]:
-        """The last bundle's id and sequence, and every bundle applied."""
-        try:
-            document = json.loads(self.path.read_bytes())
-            return str(document["last"]), int(document["sequence"]), list(document["applied"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None, 0, []
-
-    def note(self, bundle: str, sequence: int) -> None:
-        _, _, applied = self.read()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        document = {"last": bundle, "sequence": sequence, "applied": [*applied, bundle]}
-        atomic_write(self.path, json.dumps(document).encode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +85,7 @@ def check_bundle(directory: Path, trusted: list[PublicKey]) -> Checked:
             )
         if _file_sha256(path) != volume.sha256:
             raise BundleError(f"volume {volume.name} is not what was signed (its sha256 differs)")
+        log.info("checked %s (%d bytes)", volume.name, size)
     wanted = {o.key: o for o in manifest.objects}
     for volume in manifest.volumes:
         with _open_tar(directory / volume.name) as archive:
@@ -146,9 +126,11 @@ def _file_sha256(path: Path) -> str:
 def check_sequence(checked: Checked, record: ImportRecord) -> bool:
     """Return False when the bundle was applied already (nothing to do); raise
     ``BundleError`` when it does not follow the last one applied (naming the missing one)."""
-    last, sequence, applied = record.read()
+    applied_last, applied = record.read()
     if checked.bundle in applied:
         return False
+    last = applied_last.bundle if applied_last is not None else None
+    sequence = applied_last.sequence if applied_last is not None else 0
     manifest = checked.manifest
     if manifest.full or manifest.follows == last:
         return True
@@ -197,6 +179,7 @@ def apply_bundle(checked: Checked, storage: Storage, state: MirrorState) -> tupl
                     pages.setdefault(folder, {})[name] = body
     if batch:
         storage.put(batch)
+    log.info("wrote %d objects", written)
     removing = set(manifest.removed)
     if manifest.full:  # the whole tree: what it does not carry goes
         removing |= {

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cellar.bundle.export import ExportError, ExportPlan, ExportRecord, plan_export, write_bundle
-from cellar.bundle.importer import ImportRecord, apply_bundle, check_bundle, check_sequence
+from cellar.bundle.importer import apply_bundle, check_bundle, check_sequence
 from cellar.bundle.keys import read_private, read_public
 from cellar.bundle.manifest import Manifest
 from cellar.config.model import Config
 from cellar.state import STATE_DIR, MirrorState
+from cellar.state.bundles import ImportRecord
 from cellar.state.summary import publish_summary
 from cellar.tree.lock import MirrorLock
 from cellar.tree.open import open_tree
@@ -107,10 +108,13 @@ def import_bundle(config: Config, directory: Path) -> Imported:
         MirrorState.open(mirror) as state,
         closing(open_tree(config.mirror.tree, write=True)) as storage,
     ):
-        record = ImportRecord(_records(config) / "imported.json")
+        record = ImportRecord(mirror)
         fresh = check_sequence(checked, record)
         written = removed = 0
         if fresh:
+            # What a killed import (or run) left half written: never part of the tree.
+            _, partials = storage.sweep()
+            storage.drop_partials(partials)
             written, removed = apply_bundle(checked, storage, state)
             publish_summary(storage, state)
             record.note(checked.bundle, checked.manifest.sequence)

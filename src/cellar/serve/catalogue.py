@@ -18,6 +18,7 @@ from packaging.version import Version
 from cellar.model import ProjectListing, PublishedFile
 from cellar.select.releases import file_version
 from cellar.state import RunRecord, Totals
+from cellar.state.bundles import AppliedBundle
 
 #: Projects listed per page of the home page (search results included).
 PAGE_SIZE: Final = 100
@@ -136,10 +137,12 @@ class MirrorStatus:
 
     ``totals`` and ``last_run`` are None when the state could not be read (``problem`` says
     why); ``last_run`` is also None before the first run. ``free_bytes`` is the space left on
-    the web root's file system, None if it could not be found.
+    the web root's file system, None if it could not be found. ``bundle`` is the last bundle
+    applied, on a mirror fed by bundles across an air gap.
     """
 
     totals: Totals | None = None
     last_run: RunRecord | None = None
     free_bytes: int | None = None
     problem: str | None = None
+    bundle: AppliedBundle | None = None

@@ -141,6 +141,13 @@ def _cards(status: MirrorStatus, listed: int, now: datetime) -> list[str]:
         out.append(
             f'<div class="card"><b>{_e(age)}</b><span>last sync, {_outcome(run)}</span></div>'
         )
+    bundle = status.bundle
+    if bundle is not None:
+        age = format_age(bundle.applied_at, now) or bundle.applied_at
+        out.append(
+            f'<div class="card"><b>{_e(age)}</b>'
+            f"<span>last bundle, number {bundle.sequence}</span></div>"
+        )
     out.append("</div>")
     if status.problem is not None:
         out.append(
@@ -201,7 +208,14 @@ def _pager(search: ProjectSearch) -> str:
 def _sync_details(status: MirrorStatus, now: datetime) -> list[str]:
     out = ['<h2 id="status">Last sync</h2>']
     run = status.last_run
-    if run is None:
+    bundle = status.bundle
+    if run is None and bundle is not None:
+        out.append(
+            f"<p>This mirror is fed by bundles carried across an air gap. The last one applied "
+            f"is number {bundle.sequence} (<code>{_e(bundle.bundle[:16])}</code>), at "
+            f"{_e(bundle.applied_at)}.</p>"
+        )
+    elif run is None:
         if status.totals is not None:
             out.append("<p>No sync has run yet: run <code>cellar mirror</code>.</p>")
         else:

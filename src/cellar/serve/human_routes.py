@@ -38,6 +38,7 @@ from cellar.serve.catalogue import (
 from cellar.serve.human import render_home, render_not_found, render_project
 from cellar.serve.negotiate import parse_accept
 from cellar.state import MirrorState, MirrorStateError
+from cellar.state.bundles import ImportRecord
 from cellar.state.summary import summary_in
 from cellar.sync.pages import PageFormatError, published_listing
 from cellar.tree.storage import Storage, read_quietly
@@ -136,7 +137,8 @@ class PeoplePages:
         try:
             with MirrorState.open_read_only(self.directory) as state:
                 names = state.project_names()
-                return names, MirrorStatus(state.totals(), state.last_run(), free)
+                bundle, _ = ImportRecord(self.directory).read()
+                return names, MirrorStatus(state.totals(), state.last_run(), free, bundle=bundle)
         except (MirrorStateError, sqlite3.Error) as error:
             # A server of a tree mirrored elsewhere: what the mirroring machine published.
             summary = summary_in(self.storage)
