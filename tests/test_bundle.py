@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from cellar.bundle.keys import read_private
-from cellar.bundle.manifest import parse_manifest, render_manifest
+from cellar.bundle.manifest import bundle_id, parse_manifest, render_manifest
 from cellar.cli import main
 from tests.support.installers import imported_version, make_venv, pip_install
 from tests.support.mirror import (
@@ -163,6 +163,14 @@ def test_three_rounds_keep_the_inner_tree_equal_to_the_outer(
     assert sides.import_(second, rebuilt)[0] == 0
     assert sides.import_(third, rebuilt)[0] == 0
     assert tree(rebuilt.parent / "mirror" / "web") == tree(sides.outer_web)
+    # An inner mirror left at the first bundle catches up with one bundle --since it.
+    behind = inner_config(tmp_path / "behind", tmp_path / "keys")
+    assert sides.import_(first, behind)[0] == 0
+    catch_up = sides.export("since-b1", "--since", str(first))
+    follows = parse_manifest((catch_up / "manifest.json").read_bytes()).follows
+    assert follows == bundle_id((first / "manifest.json").read_bytes())
+    assert sides.import_(catch_up, behind)[0] == 0
+    assert tree(behind.parent / "mirror" / "web") == tree(sides.outer_web)
 
 
 def test_a_dry_run_says_what_would_go_and_writes_nothing(sides: Sides) -> None:
