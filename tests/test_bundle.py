@@ -6,6 +6,7 @@ as it was."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 import shutil
 import signal
@@ -14,7 +15,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -290,3 +291,45 @@ def test_an_inner_mirror_in_s3(sides: Sides, s3: S3Server, tmp_path: Path) -> No
     carried = tree(copied)
     carried.pop("cellar-state.json")  # the summary for servers of a bucket
     assert carried == tree(sides.outer_web)
+
+
+@dataclass
+class Recorder:
+    """A ``BundleProgress`` that keeps what it was told."""
+
+    stages: list[tuple[str, int]] = field(default_factory=list)
+    done: list[int] = field(default_factory=list)
+
+    def stage(self, text: str, items: int) -> None:
+        self.stages.append((text, items))
+
+    def advance(self, size: int) -> None:
+        self.done.append(size)
+
+
+def test_export_and_import_tell_their_progress_and_a_terminal_shows_a_bar(sides: Sides) -> None:
+    from rich.console import Console  # noqa: PLC0415
+
+    from cellar.bundle.run import export_bundle, import_bundle  # noqa: PLC0415
+    from cellar.cli.progress import BundleBar  # noqa: PLC0415
+    from cellar.config.load import load_config  # noqa: PLC0415
+
+    assert main(["mirror", "-c", str(sides.outer)]) == 0
+    bundle = sides.root / "bundles" / "b1"
+    told = Recorder()
+    export_bundle(load_config(sides.outer), bundle, progress=told)
+    objects = parse_manifest((bundle / "manifest.json").read_bytes()).objects
+    total = sum(o.size for o in objects)
+    assert [text for text, _ in told.stages] == [
+        "comparing the tree with the last bundle",
+        "writing volumes",
+    ]
+    assert told.stages[1][1] == len(objects)
+    assert sum(told.done) == 2 * total  # every object compared (hashed), then written
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=100)
+    with BundleBar(console) as bar:
+        imported = import_bundle(load_config(sides.inner), bundle, bar)
+    assert imported.written == len(objects)
+    # The bar ends at every volume checked and every object applied.
+    assert f"{1 + len(objects)}/{1 + len(objects)}" in screen.getvalue()

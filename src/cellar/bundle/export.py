@@ -21,7 +21,7 @@ import tarfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 from cellar.bundle.keys import PrivateKey
 from cellar.bundle.manifest import (
@@ -34,16 +34,37 @@ from cellar.bundle.manifest import (
     volume_names,
 )
 from cellar.errors import CellarError
-from cellar.tree.atomic import atomic_write
+from cellar.tree.atomic import atomic_write, digest_stream
 from cellar.tree.storage import Storage
 
 log = logging.getLogger("cellar.bundle")
 
 MANIFEST_FILE: Final = "manifest.json"
 SIGNATURE_FILE: Final = "manifest.sig"
-_CHUNK: Final = 1 << 20
 #: An object's snapshot: size, version (as the storage says) and sha256.
 Snapshot = dict[str, tuple[int, str, str]]
+
+
+class BundleProgress(Protocol):
+    """What long bundle work tells (a bar on a terminal; nothing otherwise: the log says it)."""
+
+    def stage(self, text: str, items: int) -> None:
+        """A stage begins: ``text``, with ``items`` to do."""
+        ...
+
+    def advance(self, size: int) -> None:
+        """One item done, of ``size`` bytes."""
+        ...
+
+
+class Quiet:
+    """A ``BundleProgress`` that shows nothing."""
+
+    def stage(self, text: str, items: int) -> None:
+        pass
+
+    def advance(self, size: int) -> None:
+        pass
 
 
 class ExportError(CellarError):
@@ -103,7 +124,12 @@ class ExportPlan:
 
 
 def plan_export(
-    storage: Storage, record: ExportRecord, *, full: bool = False, since: str | None = None
+    storage: Storage,
+    record: ExportRecord,
+    *,
+    full: bool = False,
+    since: str | None = None,
+    progress: BundleProgress | None = None,
 ) -> ExportPlan:
     """Work out what the next bundle carries: everything (``full``, or the first bundle), or
     what changed since bundle ``since`` (default: the last one exported). Blocking; reads and
@@ -113,9 +139,11 @@ def plan_export(
     before: Snapshot = record.snapshot(base) if base is not None else {}
     snapshot: Snapshot = {}
     changed: dict[str, int] = {}
-    for info in storage.objects(""):
-        if info.key == "cellar-state.json" or not _carried(info.key):
-            continue
+    shown = progress or Quiet()
+    listed = [i for i in storage.objects("") if _carried(i.key) and i.key != "cellar-state.json"]
+    shown.stage("comparing the tree with the last bundle", len(listed))
+    for info in listed:
+        shown.advance(info.size)
         kept = before.get(info.key)
         if kept is not None and kept[:2] == (info.size, info.version):
             snapshot[info.key] = kept
@@ -134,15 +162,18 @@ def _carried(key: str) -> bool:
     return top in ("packages", "simple", "json", "pypi", "last-modified")
 
 
+def file_sha256(path: Path) -> str:
+    """The sha256 of the local file ``path`` (a volume)."""
+    with path.open("rb") as stream:
+        return digest_stream(stream)[1]["sha256"]
+
+
 def _sha256(storage: Storage, key: str) -> str:
     stream = storage.open(key)
     if stream is None:
         raise ExportError(f"{key} went from the tree while it was being exported")
-    digest = hashlib.sha256()
     with stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return digest_stream(stream)[1]["sha256"]
 
 
 def write_bundle(
@@ -153,6 +184,7 @@ def write_bundle(
     *,
     volume_size: int,
     now: datetime | None = None,
+    progress: BundleProgress | None = None,
 ) -> tuple[str, Manifest]:
     """Write the bundle ``plan`` describes into the directory ``output`` (which must be empty
     or new): its volumes, then the manifest and its signature. Return the bundle's id and
@@ -162,6 +194,8 @@ def write_bundle(
         raise ExportError(f"{output} is not empty: give a new directory for the bundle")
     output.mkdir(parents=True, exist_ok=True)
     groups = plan_volumes(plan.changed, volume_size)
+    shown = progress or Quiet()
+    shown.stage("writing volumes", len(plan.changed))
     objects: list[BundleObject] = []
     volumes: list[Volume] = []
     for name, keys in zip(volume_names(len(groups)), groups, strict=True):
@@ -180,7 +214,8 @@ def write_bundle(
                 member.mode = 0o644
                 archive.addfile(member, io.BytesIO(body))
                 objects.append(BundleObject(key, len(body), digest, name))
-        volumes.append(Volume(name, path.stat().st_size, _file_sha256(path)))
+                shown.advance(len(body))
+        volumes.append(Volume(name, path.stat().st_size, file_sha256(path)))
         log.info("wrote %s: %d objects, %d bytes", name, len(keys), volumes[-1].size)
     created = (now or datetime.now(UTC)).replace(microsecond=0).isoformat()
     manifest = Manifest(
@@ -200,11 +235,3 @@ def write_bundle(
     atomic_write(output / MANIFEST_FILE, data)
     atomic_write(output / SIGNATURE_FILE, json.dumps(signature).encode())
     return bundle_id(data), manifest
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -25,7 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from cellar.bundle.export import MANIFEST_FILE, SIGNATURE_FILE
+from cellar.bundle.export import (
+    MANIFEST_FILE,
+    SIGNATURE_FILE,
+    BundleProgress,
+    Quiet,
+    file_sha256,
+)
 from cellar.bundle.keys import PublicKey, SignatureError, check_signature
 from cellar.bundle.manifest import Manifest, apply_order, bundle_id, parse_manifest
 from cellar.errors import CellarError
@@ -36,7 +42,6 @@ from cellar.tree.storage import Storage
 
 log = logging.getLogger("cellar.bundle")
 
-_CHUNK: Final = 1 << 20
 #: Objects written together (one sync of each, then the renames, in order), at most.
 _BATCH: Final = 256
 _BATCH_BYTES: Final = 64 << 20
@@ -64,7 +69,9 @@ class Checked:
     directory: Path
 
 
-def check_bundle(directory: Path, trusted: list[PublicKey]) -> Checked:
+def check_bundle(
+    directory: Path, trusted: list[PublicKey], progress: BundleProgress | None = None
+) -> Checked:
     """Check the bundle in ``directory`` (signature, manifest, volumes, members). Raises
     ``SignatureError``, ``ManifestError`` or ``BundleError`` naming what failed."""
     try:
@@ -73,6 +80,8 @@ def check_bundle(directory: Path, trusted: list[PublicKey]) -> Checked:
         raise BundleError(f"{directory / MANIFEST_FILE} cannot be read: not a bundle") from None
     signer = check_signature(data, _signature(directory), trusted)
     manifest = parse_manifest(data)
+    shown = progress or Quiet()
+    shown.stage("checking volumes", len(manifest.volumes))
     for volume in manifest.volumes:
         path = directory / volume.name
         try:
@@ -83,9 +92,10 @@ def check_bundle(directory: Path, trusted: list[PublicKey]) -> Checked:
             raise BundleError(
                 f"volume {volume.name} has {size} bytes, not {volume.size}: cut short or altered"
             )
-        if _file_sha256(path) != volume.sha256:
+        if file_sha256(path) != volume.sha256:
             raise BundleError(f"volume {volume.name} is not what was signed (its sha256 differs)")
         log.info("checked %s (%d bytes)", volume.name, size)
+        shown.advance(size)
     wanted = {o.key: o for o in manifest.objects}
     for volume in manifest.volumes:
         with _open_tar(directory / volume.name) as archive:
@@ -115,14 +125,6 @@ def _open_tar(path: Path) -> tarfile.TarFile:
         raise BundleError(f"{path.name} is not a tar volume: {error}") from None
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def check_sequence(checked: Checked, record: ImportRecord) -> bool:
     """Return False when the bundle was applied already (nothing to do); raise
     ``BundleError`` when it does not follow the last one applied (naming the missing one)."""
@@ -145,7 +147,12 @@ def check_sequence(checked: Checked, record: ImportRecord) -> bool:
     )
 
 
-def apply_bundle(checked: Checked, storage: Storage, state: MirrorState) -> tuple[int, int]:
+def apply_bundle(
+    checked: Checked,
+    storage: Storage,
+    state: MirrorState,
+    progress: BundleProgress | None = None,
+) -> tuple[int, int]:
     """Write the bundle's objects, then remove what it removes, then record its pages in the
     state; return how many objects were written and removed. Raises ``BundleError`` when an
     object's bytes are not what was signed (what was written before stays: the files of a
@@ -159,6 +166,8 @@ def apply_bundle(checked: Checked, storage: Storage, state: MirrorState) -> tupl
     written = 0
     pages: dict[str, dict[str, bytes]] = {}
     batch: dict[str, bytes] = {}
+    shown = progress or Quiet()
+    shown.stage("applying", len(manifest.objects))
     for volume in sorted(by_volume, key=lambda name: min(by_volume[name])):
         with _open_tar(checked.directory / volume) as archive:
             members = {member.name: member for member in archive}
@@ -174,6 +183,7 @@ def apply_bundle(checked: Checked, storage: Storage, state: MirrorState) -> tupl
                     storage.put(batch)  # in order, each durable before the first appears
                     batch = {}
                 written += 1
+                shown.advance(len(body))
                 folder, _, name = key.rpartition("/")
                 if folder.startswith("simple/") and name in _PAGE_FILES:
                     pages.setdefault(folder, {})[name] = body

@@ -9,7 +9,14 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from cellar.bundle.export import ExportError, ExportPlan, ExportRecord, plan_export, write_bundle
+from cellar.bundle.export import (
+    BundleProgress,
+    ExportError,
+    ExportPlan,
+    ExportRecord,
+    plan_export,
+    write_bundle,
+)
 from cellar.bundle.importer import apply_bundle, check_bundle, check_sequence
 from cellar.bundle.keys import read_private, read_public
 from cellar.bundle.manifest import Manifest
@@ -57,6 +64,7 @@ def export_bundle(
     volume_size: int | None = None,
     key: Path | None = None,
     dry_run: bool = False,
+    progress: BundleProgress | None = None,
 ) -> Exported:
     """Plan (and unless ``dry_run`` write into ``output``) the next bundle of ``config``'s
     mirror. Raises ``ExportError`` without a signing key or output, ``KeyFileError`` for an
@@ -75,11 +83,16 @@ def export_bundle(
     ):
         record = ExportRecord(_records(config))
         since_id = _bundle_id(since) if since else None
-        plan = plan_export(storage, record, full=full, since=since_id)
+        plan = plan_export(storage, record, full=full, since=since_id, progress=progress)
         if dry_run or signer is None or output is None:
             return Exported(plan, None, None, time.monotonic() - started)
         bundle, manifest = write_bundle(
-            storage, plan, output, signer, volume_size=volume_size or config.bundle.volume_size
+            storage,
+            plan,
+            output,
+            signer,
+            volume_size=volume_size or config.bundle.volume_size,
+            progress=progress,
         )
         record.keep(bundle, plan.sequence, plan.snapshot)
     return Exported(plan, bundle, manifest, time.monotonic() - started)
@@ -95,13 +108,15 @@ def _bundle_id(since: str) -> str:
     return since
 
 
-def import_bundle(config: Config, directory: Path) -> Imported:
+def import_bundle(
+    config: Config, directory: Path, progress: BundleProgress | None = None
+) -> Imported:
     """Check the bundle in ``directory`` whole, then apply it to ``config``'s mirror. Raises
     ``SignatureError``, ``ManifestError`` or ``BundleError`` (nothing applied), ``KeyFileError``
     for a trusted key file that is not a key, ``LockHeldError`` while the mirror is busy."""
     started = time.monotonic()
     trusted = [read_public(path) for path in config.bundle.trusted_keys]
-    checked = check_bundle(directory, trusted)
+    checked = check_bundle(directory, trusted, progress)
     mirror = config.mirror.directory
     with (
         MirrorLock(mirror / STATE_DIR / "lock"),
@@ -115,7 +130,7 @@ def import_bundle(config: Config, directory: Path) -> Imported:
             # What a killed import (or run) left half written: never part of the tree.
             _, partials = storage.sweep()
             storage.drop_partials(partials)
-            written, removed = apply_bundle(checked, storage, state)
+            written, removed = apply_bundle(checked, storage, state, progress)
             publish_summary(storage, state)
             record.note(checked.bundle, checked.manifest.sequence)
     signer = f"{checked.signer.name} ({checked.signer.key_id})"

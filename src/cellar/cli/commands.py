@@ -11,6 +11,7 @@ import argparse
 import logging
 import sqlite3
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -56,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
             "verify": lambda: _verify(config, console, args),
             "delete": lambda: _delete(config, args.projects, dry_run=args.dry_run),
             "nginx-config": lambda: nginx_config(config, args),
-            "export": lambda: _export(config, args),
-            "import": lambda: _import(config, args.bundle),
+            "export": lambda: _export(config, args, console),
+            "import": lambda: _import(config, args.bundle, console),
         }
         return commands[args.command]()
     except KeyboardInterrupt:
@@ -95,8 +96,9 @@ def _keygen(directory: Path, name: str) -> int:
     return EXIT_OK
 
 
-def _export(config: Config, args: argparse.Namespace) -> int:
+def _export(config: Config, args: argparse.Namespace, console: Console) -> int:
     from cellar.bundle.run import describe_export, export_bundle  # noqa: PLC0415
+    from cellar.cli.progress import BundleBar  # noqa: PLC0415
     from cellar.filters import parse_size  # noqa: PLC0415
 
     try:
@@ -104,23 +106,28 @@ def _export(config: Config, args: argparse.Namespace) -> int:
     except ValueError as error:
         log.error("--volume-size: %s", error)
         return EXIT_USAGE
-    result = export_bundle(
-        config,
-        args.output,
-        full=args.full,
-        since=args.since,
-        volume_size=volume_size,
-        key=args.key,
-        dry_run=args.dry_run,
-    )
+    with BundleBar(console) if console.is_terminal else nullcontext() as bar:
+        result = export_bundle(
+            config,
+            args.output,
+            full=args.full,
+            since=args.since,
+            volume_size=volume_size,
+            key=args.key,
+            dry_run=args.dry_run,
+            progress=bar,
+        )
     print(describe_export(result))
     return EXIT_OK
 
 
-def _import(config: Config, bundle: Path) -> int:
+def _import(config: Config, bundle: Path, console: Console) -> int:
     from cellar.bundle.run import describe_import, import_bundle  # noqa: PLC0415
+    from cellar.cli.progress import BundleBar  # noqa: PLC0415
 
-    print(describe_import(import_bundle(config, bundle)))
+    with BundleBar(console) if console.is_terminal else nullcontext() as bar:
+        result = import_bundle(config, bundle, bar)
+    print(describe_import(result))
     return EXIT_OK
 
 

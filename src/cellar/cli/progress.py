@@ -308,3 +308,25 @@ def summarize_prune(result: PruneResult) -> str:
     if result.dry_run:
         lines.append("dry run: nothing was changed")
     return "\n".join(lines)
+
+
+class BundleBar:
+    """Bundle work (``cellar export``, ``cellar import``) on a terminal: one bar through its
+    stages."""
+
+    def __init__(self, console: Console) -> None:
+        self._bar = LiveBar(console, "bundle")
+
+    def __enter__(self) -> BundleBar:
+        self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.__exit__(None, None, None)
+
+    def stage(self, text: str, items: int) -> None:
+        self._bar.describe(text)
+        self._bar.grow(items)
+
+    def advance(self, size: int) -> None:
+        self._bar.advance(size)
