@@ -23,7 +23,7 @@ import pytest
 from cellar.bundle.keys import read_private
 from cellar.bundle.manifest import bundle_id, parse_manifest, render_manifest
 from cellar.cli import main
-from tests.support.installers import imported_version, make_venv, pip_install
+from tests.support.installers import imported_version, make_venv, pip_install, uv_install, uv_venv
 from tests.support.mirror import (
     EVERY_VERSION,
     assert_consistent,
@@ -150,6 +150,10 @@ def test_three_rounds_keep_the_inner_tree_equal_to_the_outer(
         result = pip_install(python, f"{base}simple/", "gamma", env=installer_env)
         assert result.returncode == 0, result.stdout + result.stderr
         assert imported_version(python, "alpha") == "2.0"
+        uv_python = uv_venv(tmp_path / "uv", sys.executable, env=installer_env)
+        result = uv_install(uv_python, f"{base}simple/", "gamma", env=installer_env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert imported_version(uv_python, "gamma") == "1.0"
     # Imported again: nothing changes, and it says so.
     before = tree(sides.inner_web)
     code, said = sides.import_(third)
