@@ -23,6 +23,7 @@ import pytest
 from cellar.bundle.keys import read_private
 from cellar.bundle.manifest import bundle_id, parse_manifest, render_manifest
 from cellar.cli import main
+from cellar.state.summary import read_summary
 from tests.support.installers import imported_version, make_venv, pip_install, uv_install, uv_venv
 from tests.support.mirror import (
     EVERY_VERSION,
@@ -293,7 +294,10 @@ def test_an_inner_mirror_in_s3(sides: Sides, s3: S3Server, tmp_path: Path) -> No
     assert sides.import_(sides.export("b1"), inner)[0] == 0
     copied = copy_bucket(s3, bucket, "inner/", tmp_path / "copy")
     carried = tree(copied)
-    carried.pop("cellar-state.json")  # the summary for servers of a bucket
+    # The summary for servers of the bucket elsewhere, with the last bundle applied.
+    summary = read_summary(carried.pop("cellar-state.json"))
+    assert summary is not None and summary.bundle is not None
+    assert summary.bundle.sequence == 1
     assert carried == tree(sides.outer_web)
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from cellar.state import MirrorState
+from cellar.state.bundles import AppliedBundle
 from cellar.state.records import Failure, RunRecord, Totals
 from cellar.state.summary import (
     SUMMARY_KEY,
+    Summary,
     publish_summary,
     read_summary,
     render_summary,
@@ -30,8 +32,9 @@ def test_a_summary_reads_back_as_it_was_written() -> None:
         bytes_added=100,
         failures=(Failure("alpha", "alpha-1.0.whl", "hash mismatch"), Failure("beta", None, "404")),
     )
-    assert read_summary(render_summary(totals, run)) == (totals, run)
-    assert read_summary(render_summary(totals, None)) == (totals, None)
+    bundle = AppliedBundle(4, "ab" * 32, "2026-12-07T04:00:00+00:00")
+    for summary in (Summary(totals, run, bundle), Summary(totals), Summary(totals, run)):
+        assert read_summary(render_summary(summary)) == summary
     for odd in (b"", b"[]", b'{"totals": {}}', b'{"totals": {"projects": 1}, "last_run": 3}'):
         assert read_summary(odd) is None
 
@@ -46,6 +49,6 @@ def test_it_is_published_into_an_object_store_only(tmp_path: Path, s3: S3Server)
         try:
             assert summary_in(bucket) is None
             publish_summary(bucket, state)
-            assert summary_in(bucket) == (state.totals(), state.last_run())
+            assert summary_in(bucket) == Summary(state.totals(), state.last_run())
         finally:
             bucket.close()

@@ -131,8 +131,10 @@ def import_bundle(
             _, partials = storage.sweep()
             storage.drop_partials(partials)
             written, removed = apply_bundle(checked, storage, state, progress)
-            publish_summary(storage, state)
             record.note(checked.bundle, checked.manifest.sequence)
+        # After the record (and again for a bundle applied before: a kill may have come
+        # between the two), so servers of a bucket elsewhere show the last bundle.
+        publish_summary(storage, state)
     signer = f"{checked.signer.name} ({checked.signer.key_id})"
     return Imported(
         checked.bundle,

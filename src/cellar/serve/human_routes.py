@@ -143,7 +143,8 @@ class PeoplePages:
             # A server of a tree mirrored elsewhere: what the mirroring machine published.
             summary = summary_in(self.storage)
             if summary is not None:
-                return self._root_names(), MirrorStatus(summary[0], summary[1], free)
+                status = MirrorStatus(summary.totals, summary.last_run, free, bundle=summary.bundle)
+                return self._root_names(), status
             return self._root_names(), MirrorStatus(free_bytes=free, problem=str(error))
 
     def _root_names(self) -> dict[str, str]:
