@@ -168,6 +168,10 @@ def apply_bundle(
     batch: dict[str, bytes] = {}
     shown = progress or Quiet()
     shown.stage("applying", len(manifest.objects))
+    if storage.stat("simple/index.v1_json") is None:
+        # A first import: the root pages (of what the state knows, perhaps nothing) come
+        # before any project's pages, so a kill never leaves pages that no root lists.
+        publish_root(storage, state)
     for volume in sorted(by_volume, key=lambda name: min(by_volume[name])):
         with _open_tar(checked.directory / volume) as archive:
             members = {member.name: member for member in archive}
