@@ -140,7 +140,7 @@ def plan_export(
     snapshot: Snapshot = {}
     changed: dict[str, int] = {}
     shown = progress or Quiet()
-    listed = [i for i in storage.objects("") if _carried(i.key) and i.key != "cellar-state.json"]
+    listed = [i for i in storage.objects("") if _carried(i.key)]
     shown.stage("comparing the tree with the last bundle", len(listed))
     for info in listed:
         shown.advance(info.size)
