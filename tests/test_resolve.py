@@ -24,6 +24,7 @@ from packaging.version import Version
 
 from cellar.model import DistFile
 from cellar.select.metadata import DistMetadata, InvalidMetadataError
+from cellar.select.releases import ReleaseRefused
 from cellar.select.resolve import Resolution, ResolutionFailed, installable_releases, resolve
 
 CASES_DIR = Path(__file__).parent / "resolver_cases"
@@ -142,6 +143,8 @@ class SnapshotRepository:
         self.page_requests.append(name)
         files: list[DistFile] = []
         for version, release in self._releases(name).items():
+            if release.get("refused"):
+                continue  # kept off the page by a policy, as the upstream repository does
             stem = f"{name.replace('-', '_')}-{version}"
             index_python = release.get("index_requires_python", release.get("requires_python"))
             names = [f"{stem}-{tag}.whl" for tag in release.get("wheels", ["py3-none-any"])]
@@ -158,6 +161,10 @@ class SnapshotRepository:
             ]
         return tuple(files)
 
+    def policy_refused(self, name: NormalizedName) -> dict[str, str]:
+        releases = self.by_name.get(name, {})
+        return {v: r["refused"] for v, r in releases.items() if r.get("refused")}
+
     def metadata(
         self, name: NormalizedName, version: Version, files: Sequence[DistFile]
     ) -> DistMetadata:
@@ -166,6 +173,8 @@ class SnapshotRepository:
         release = next(r for v, r in self._releases(name).items() if Version(v) == version)
         if release.get("broken_metadata"):
             raise InvalidMetadataError(files[0].filename, "no Name or no Version field")
+        if release.get("licence_refused"):
+            raise ReleaseRefused(release["licence_refused"])
         requires = [Requirement(r) for r in release.get("requires_dist", [])]
         extras = release.get("extras")
         if extras is None:
@@ -191,7 +200,7 @@ FILE_KEYS = frozenset({"index", "case"})
 RELEASE_KEYS = frozenset(
     {
         *("requires_python", "index_requires_python", "requires_dist", "extras", "wheels"),
-        *("sdist", "files", "yanked", "broken_metadata"),
+        *("sdist", "files", "yanked", "broken_metadata", "refused", "licence_refused"),
     }
 )
 CASE_KEYS = frozenset(

@@ -38,6 +38,7 @@ message and exits with it. ``tests/test_errors.py`` checks this drawing against 
     ├── ManifestError                  cellar.bundle.manifest (a bundle refused whole; exit code 1)
     ├── BundleError                    cellar.bundle.importer (a bundle refused whole; exit code 1)
     ├── ExportError                    cellar.bundle.export (a bundle not written as asked)
+    ├── OsvError                       cellar.policy.osv (an OSV database that cannot be read)
     ├── UpstreamError                  cellar.upstream.errors
     │   ├── UpstreamHTTPError          a status code the client does not retry, or retries ran out
     │   │   └── ProjectNotFoundError   a project page that is not there (404, 410)
@@ -68,6 +69,8 @@ Internal signals: raised and caught inside one package, never shown as they are.
                                        (RangesUnusable)
     ProjectExcluded                    cellar.select.releases: the filters leave a project out;
                                        the closure says so for its requirement
+    ReleaseRefused                     cellar.select.releases: a policy refuses a release once
+                                       its metadata is read; the resolver passes over it
 """
 
 from __future__ import annotations

@@ -174,6 +174,14 @@ class MemoryStorage:
     def stage(self, key: str, *, resume: str | None = None, spool: int = 0) -> MemoryStaged:
         return MemoryStaged(self, _checked(key))
 
+    def move(self, key: str, to: str) -> bool:
+        with self._lock:
+            held = self.held.pop(_checked(key), None)
+            if held is None:
+                return False
+            self.held[_checked(to)] = held
+        return True
+
     def delete(self, keys: Iterable[str]) -> tuple[list[str], int]:
         removed, size = [], 0
         with self._lock:

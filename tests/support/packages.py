@@ -64,12 +64,19 @@ def core_metadata(
     *,
     requires_python: str | None = None,
     requires_dist: Iterable[str] = (),
+    licence: str | None = None,
+    classifiers: Iterable[str] = (),
 ) -> bytes:
-    """Return a Metadata-Version 2.1 document (the text of METADATA and PKG-INFO).
+    """Return a Metadata-Version 2.1 document (the text of METADATA and PKG-INFO); 2.4 with
+    ``licence`` (a PEP 639 ``License-Expression``).
 
     Each extra a ``requires_dist`` marker names (``extra == "fast"``) gets its Provides-Extra.
     """
-    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    lines = ["Metadata-Version: 2.4" if licence else "Metadata-Version: 2.1"]
+    lines += [f"Name: {name}", f"Version: {version}"]
+    if licence is not None:
+        lines.append(f"License-Expression: {licence}")
+    lines.extend(f"Classifier: {classifier}" for classifier in classifiers)
     if requires_python is not None:
         lines.append(f"Requires-Python: {requires_python}")
     requires_dist = list(requires_dist)
@@ -87,8 +94,11 @@ def build_wheel(
     requires_python: str | None = None,
     requires_dist: Iterable[str] = (),
     extra_files: Mapping[str, bytes] | None = None,
+    licence: str | None = None,
+    classifiers: Iterable[str] = (),
 ) -> Dist:
-    """Return a pure wheel of ``name`` that real pip and uv install.
+    """Return a pure wheel of ``name`` that real pip and uv install (``licence`` and
+    ``classifiers`` into its metadata, see ``core_metadata``).
 
     ``tag`` may be compressed (``py2.py3-none-any``); it goes into the filename as given and into
     ``WHEEL`` as one ``Tag`` line per expanded tag. ``extra_files`` maps paths inside the wheel
@@ -99,7 +109,12 @@ def build_wheel(
     stem = f"{escaped_name(name)}-{version}"
     dist_info = f"{stem}.dist-info"
     metadata = core_metadata(
-        name, version, requires_python=requires_python, requires_dist=requires_dist
+        name,
+        version,
+        requires_python=requires_python,
+        requires_dist=requires_dist,
+        licence=licence,
+        classifiers=classifiers,
     )
     wheel_lines = ["Wheel-Version: 1.0", f"Generator: {_GENERATOR}", "Root-Is-Purelib: true"]
     wheel_lines.extend(f"Tag: {expanded}" for expanded in sorted(map(str, parse_tag(tag))))

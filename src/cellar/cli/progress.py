@@ -170,6 +170,8 @@ def summarize(result: MirrorResult) -> str:
         f"{counted(result.files, 'file')} listed, {result.files_added} added "
         f"({human_bytes(result.bytes_added)}) in {result.seconds:.1f} s",
     ]
+    if result.policy is not None:
+        lines.append(result.policy.describe())
     if result.failures:
         lines.append(f"{len(result.failures)} failure{'s' if len(result.failures) != 1 else ''}:")
         lines.extend(f"  {describe_failure(failure)}" for failure in result.failures)

@@ -49,6 +49,7 @@ from cellar.config.packages import (
     packages_table,
     targets_table,
 )
+from cellar.config.policy import POLICY_KEYS, policy_table
 from cellar.config.serve import SERVE_KEYS, serve_table
 from cellar.config.storage import STORAGE_KEYS, storage_table
 
@@ -68,6 +69,7 @@ _KNOWN = {
     "serve": SERVE_KEYS,
     "storage": STORAGE_KEYS,
     "bundle": BUNDLE_KEYS,
+    "policy": POLICY_KEYS,
     "filters": {
         *("block-projects", "project-patterns", "allow-releases", "pinned-releases"),
         *("block-releases", "release-patterns", "drop-prereleases", "prerelease-projects"),
@@ -178,6 +180,7 @@ def parse_config(
     serve = serve_table(_table(data, "serve"), base, problems)
     storage = storage_table(_table(data, "storage"), problems)
     bundle = bundle_table(_table(data, "bundle"), base, problems)
+    policy = policy_table(_table(data, "policy"), base, problems)
     if not targets and package_settings.dependencies and not problems:
         problems.append(
             ConfigProblem(
@@ -224,6 +227,7 @@ def parse_config(
         filters=filters,
         serve=serve,
         bundle=bundle,
+        policy=policy,
     )
 
 

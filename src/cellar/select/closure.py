@@ -173,6 +173,8 @@ def take_pins(
     for name, version in sorted(pins):
         if version in pinned.get(name, ()):
             continue  # pip chose it too: its files are planned
+        if str(version) in repository.policy_refused(name):
+            continue  # the policy's refusals are reported on their own
         try:
             files = repository.project_files(name)
         except ProjectExcluded as error:

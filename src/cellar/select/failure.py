@@ -14,7 +14,7 @@ from typing import Literal
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from cellar.errors import CellarError
 from cellar.select.candidates import NamedRequirement, ResolverRequirement
@@ -28,6 +28,7 @@ Reason = Literal[
     "yanked",
     "no-file",
     "unusable-metadata",
+    "refused",
     "conflict",
     "too-deep",
 ]
@@ -151,6 +152,9 @@ def _why_nothing_fits(requirement: NamedRequirement, provider: Provider) -> tupl
     )
     usable = provider.matching_releases(name, specifier)
     matched = sorted(allowed | {r.version for r in usable})
+    refused = _refused(provider, name, specifier)
+    if not matched and refused:
+        return "refused", refused + constrained
     if not matched:
         return "no-version", f"no version matches{constrained}; {_versions(sorted(by_version))}"
     groups: dict[tuple[Reason, str], list[Version]] = {}
@@ -160,7 +164,28 @@ def _why_nothing_fits(requirement: NamedRequirement, provider: Provider) -> tupl
         return "conflict", ""
     parts = [_explain(reason, text, versions) for (reason, text), versions in groups.items()]
     newest = _status(by_version[matched[-1]], usable, provider, name)[0]
-    return newest, "; ".join(parts) + constrained
+    return newest, "; ".join([*parts, *([refused] if refused else [])]) + constrained
+
+
+def _refused(provider: Provider, name: NormalizedName, specifier: SpecifierSet) -> str:
+    """The versions matching ``specifier`` that a policy kept off the page, and why (the
+    newest few), or an empty string."""
+    found: list[tuple[Version, str]] = []
+    for text, why in provider.view.repository.policy_refused(name).items():
+        try:
+            version = Version(text)
+        except InvalidVersion:
+            continue
+        if specifier.contains(version, prereleases=True):
+            found.append((version, why))
+    if not found:
+        return ""
+    found.sort(reverse=True)
+    if len(found) == 1:
+        return f"the policy refuses {_span([found[0][0]])} ({found[0][1]})"
+    said = "; ".join(f"{version}: {why}" for version, why in found[:3])
+    more = f" (and {len(found) - 3} more)" if len(found) > 3 else ""
+    return f"the policy refuses {_span(sorted(v for v, _ in found))} ({said}{more})"
 
 
 def _status(
@@ -188,6 +213,7 @@ def _explain(reason: Reason, text: str, versions: list[Version]) -> str:
             f"{span} {'is' if one else 'are'} yanked (pin an exact version with == to use one)"
         ),
         "unusable-metadata": lambda: f"{span} {'has' if one else 'have'} unusable metadata",
+        "refused": lambda: f"the policy refuses {span}: {text}",
         "no-file": lambda: (
             f"{span} {'has' if one else 'have'} no file this target can install"
             + (" (no wheel fits, and sdists are turned off)" if text == "sdist" else "")

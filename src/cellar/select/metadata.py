@@ -47,6 +47,16 @@ class InvalidMetadataError(CellarError):
 
 
 @dataclass(frozen=True, slots=True)
+class StatedLicence:
+    """What core metadata says of the licence: ``License-Expression`` (PEP 639), ``License``,
+    and the ``License ::`` classifiers."""
+
+    expression: str | None = None
+    text: str | None = None
+    classifiers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class DistMetadata:
     """What resolution reads from core metadata; ``problems`` lists the lines that were skipped."""
 
@@ -57,6 +67,7 @@ class DistMetadata:
     provides_extra: tuple[NormalizedName, ...] = ()
     build_requires: tuple[Requirement, ...] | None = None
     problems: tuple[str, ...] = field(default=(), compare=False)
+    licence: StatedLicence = field(default_factory=StatedLicence, compare=False)
 
 
 def parse_metadata(data: bytes, source: str) -> DistMetadata:
@@ -94,6 +105,11 @@ def parse_metadata(data: bytes, source: str) -> DistMetadata:
         requires_python=requires_python,
         provides_extra=extras,
         problems=tuple(problems),
+        licence=StatedLicence(
+            expression=raw.get("license_expression"),
+            text=(raw.get("license") or "")[:1000] or None,
+            classifiers=tuple(c for c in raw.get("classifiers", []) if c.startswith("License ::")),
+        ),
     )
 
 

@@ -14,7 +14,7 @@ for one target, each page and each release's metadata at most once.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal, Protocol
@@ -59,6 +59,14 @@ class Target(Protocol):
         ...
 
 
+class ReleaseRefused(Exception):
+    """The repository refuses a release once its metadata is read (a licence policy)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
 class ProjectExcluded(LookupError):
     """The configuration's filters leave a whole project out; ``reason`` says why."""
 
@@ -81,7 +89,13 @@ class Repository(Protocol):
         self, name: NormalizedName, version: Version, files: Sequence[DistFile]
     ) -> DistMetadata:
         """Return the core metadata of a release; ``files`` are its installable files, best
-        first. Raise ``InvalidMetadataError`` when it cannot be used."""
+        first. Raise ``InvalidMetadataError`` when it cannot be used, ``ReleaseRefused`` when
+        a policy refuses the release for what it says."""
+        ...
+
+    def policy_refused(self, name: NormalizedName) -> Mapping[str, str]:
+        """Return the versions of the project a policy kept off its page (version to why):
+        what explains a requirement nothing fits."""
         ...
 
 
@@ -287,7 +301,7 @@ def admitted(
 class Rejection:
     """Why a release was passed over once its metadata was read."""
 
-    kind: Literal["requires-python", "unusable-metadata"]
+    kind: Literal["requires-python", "unusable-metadata", "refused"]
     detail: str
 
 
@@ -335,6 +349,8 @@ class TargetView:
             stated = Version(metadata.version)
         except (InvalidMetadataError, InvalidVersion) as error:
             return Rejection("unusable-metadata", str(error))
+        except ReleaseRefused as refused:
+            return Rejection("refused", refused.detail)
         if canonicalize_name(metadata.name) != name or stated != version:
             return Rejection("unusable-metadata", f"it names {metadata.name} {metadata.version}")
         required = metadata.requires_python

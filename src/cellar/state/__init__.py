@@ -21,6 +21,7 @@ from packaging.utils import canonicalize_name
 
 from cellar.errors import CellarError
 from cellar.state.memo import PlanMemo, PlanMemoLog
+from cellar.state.policy import PolicyLog, RefusalRecord, WithdrawnRecord
 from cellar.state.records import CachedMetadata, Failure, FileRecord, RunRecord, Totals, VerifyRun
 from cellar.state.schema import SCHEMA_VERSION, migrate, now, schema_version, transaction
 from cellar.state.snapshots import PageSnapshot, body_digest
@@ -36,9 +37,11 @@ __all__ = [
     "MirrorState",
     "MirrorStateError",
     "PlanMemo",
+    "RefusalRecord",
     "RunRecord",
     "Totals",
     "VerifyRun",
+    "WithdrawnRecord",
     "state_path",
 ]
 
@@ -59,7 +62,7 @@ def state_path(directory: Path) -> Path:
     return directory / STATE_DIR / STATE_FILE
 
 
-class MirrorState(VerifyRunLog, PlanMemoLog):
+class MirrorState(VerifyRunLog, PlanMemoLog, PolicyLog):
     """Reads and writes the state database; open it with ``MirrorState.open``.
 
     The ``cellar verify`` bookkeeping (``start_verify_run`` and the rest) is ``VerifyRunLog``'s;

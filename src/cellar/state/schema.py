@@ -136,7 +136,43 @@ def _baseline(db: sqlite3.Connection) -> None:
 #: A migration brings the state from the version that is its index to the next. Append only:
 #: a released step never changes, a new table or column is a new step.
 Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: tuple[Migration, ...] = (_baseline,)
+#: Version 2's tables (``state/policy.py`` reads and writes them).
+POLICY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS first_seen (
+    project TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    seen REAL NOT NULL,
+    PRIMARY KEY (project, filename)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS refusals (
+    project TEXT NOT NULL,
+    version TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    until REAL,
+    since TEXT NOT NULL,
+    PRIMARY KEY (project, version, filename, rule)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS withdrawn (
+    path TEXT PRIMARY KEY,
+    aside TEXT NOT NULL,
+    project TEXT NOT NULL,
+    version TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at TEXT NOT NULL
+) WITHOUT ROWID
+"""
+
+
+def _policy(db: sqlite3.Connection) -> None:
+    """Version 2: the policy's records (first sightings, refusals, withdrawn files)."""
+    for statement in POLICY_SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+MIGRATIONS: tuple[Migration, ...] = (_baseline, _policy)
 #: The schema version this Cellar writes.
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -14,11 +14,12 @@ import time
 from contextlib import closing
 from dataclasses import dataclass
 
-from packaging.utils import NormalizedName
+from packaging.utils import NormalizedName, canonicalize_name
 
 from cellar import aio
 from cellar.config.model import Config
 from cellar.model import DistFile, ProjectListing, ProjectPage, PublishedFile
+from cellar.policy.audit import AUDIT_LOG
 from cellar.select.releases import file_version
 from cellar.state import STATE_DIR, Failure, MirrorState
 from cellar.state.snapshots import PageStats
@@ -39,9 +40,11 @@ from cellar.sync.pages import (
 )
 from cellar.sync.plan import client_settings, make_plan
 from cellar.sync.planned import MirrorPlan
+from cellar.sync.policy_records import PolicyOutcome, settle_decisions
 from cellar.sync.prune import prune_projects
 from cellar.sync.reporter import Reporter
 from cellar.sync.space import DiskSpace
+from cellar.sync.withdraw import restore_admitted, withdraw_refused
 from cellar.tree.inventory import orphans_in
 from cellar.tree.lock import MirrorLock
 from cellar.tree.open import open_tree
@@ -68,6 +71,9 @@ class MirrorResult:
     seconds: float
     failures: tuple[Failure, ...]
     pages: PageStats = dataclasses.field(default_factory=PageStats)
+    #: What the policy did: files and releases it refused (of those judged this run), and
+    #: files it took out of the tree.
+    policy: PolicyOutcome | None = None
 
     @property
     def ok(self) -> bool:
@@ -88,8 +94,11 @@ class _ProjectOutcome:
     bytes_added: int = 0
 
 
-def run_mirror(config: Config, reporter: Reporter | None = None) -> MirrorResult:
-    """Mirror what ``config`` selects into its directory and return how it went.
+def run_mirror(
+    config: Config, reporter: Reporter | None = None, *, now: float | None = None
+) -> MirrorResult:
+    """Mirror what ``config`` selects into its directory and return how it went; the policy
+    judges at the time ``now`` (a POSIX time; the present by default).
 
     Raises ``LockHeldError`` if another run holds the mirror, ``MirrorStateError`` if the
     state database is unusable. Per-project and per-file problems do not raise: they are
@@ -101,7 +110,7 @@ def run_mirror(config: Config, reporter: Reporter | None = None) -> MirrorResult
         MirrorState.open(directory) as state,
         closing(open_tree(config.mirror.tree, write=True)) as storage,
     ):
-        return aio.run(_Run(config, state, storage, reporter or Reporter()).run())
+        return aio.run(_Run(config, state, storage, reporter or Reporter(), now=now).run())
 
 
 @dataclass(slots=True)
@@ -110,6 +119,7 @@ class _Run:
     state: MirrorState
     storage: Storage
     reporter: Reporter
+    now: float | None = None
     extras: MirrorExtras | None = None
     stopping: bool = False
     tasks: list[asyncio.Future[None]] = dataclasses.field(default_factory=list)
@@ -152,8 +162,13 @@ class _Run:
         self._sweep_temporaries()
         try:
             async with UpstreamClient(settings, pages=self.state) as client:
-                plan = await make_plan(self.config, client, self.state, reuse=True)
+                plan = await make_plan(self.config, client, self.state, reuse=True, now=self.now)
                 self._report_plan_failures(plan)
+                restored = restore_admitted(
+                    self.storage,
+                    self.state,
+                    [(name, file) for name in plan.closure.files for file in plan.files(name)],
+                )
                 self.reporter.projects_planned(len(plan.projects))
                 fetcher = FileFetcher(
                     client,
@@ -197,6 +212,7 @@ class _Run:
             seconds=time.monotonic() - started,
             failures=tuple(self.failures),
             pages=client.page_stats,
+            policy=self._settle_policy(plan, listings, restored),
         )
         if self.unchanged:
             log.info(
@@ -215,6 +231,33 @@ class _Run:
         )
         self._publish_summary()
         return result
+
+    def _settle_policy(
+        self, plan: MirrorPlan, listings: list[ProjectListing], restored: list[str]
+    ) -> PolicyOutcome | None:
+        """Record what the policy decided, take refused files out of the tree once no page
+        lists them, and write the audit log."""
+        gate = plan.gate
+        if gate is None:
+            return None
+        refusals = gate.refusals()
+        listed = {path for listing in listings for path in listed_paths(listing)}
+        published = {canonicalize_name(listing.name) for listing in listings}
+        for name in set(refusals) - published:
+            try:
+                listed.update(listed_paths(listing_from_json(self.state.project_page(name) or b"")))
+            except PageFormatError:
+                listed.update(record.path for record in self.state.project_files(name))
+        withdrawn = withdraw_refused(self.storage, self.state, refusals, listed)
+        return settle_decisions(
+            self.state,
+            gate,
+            refusals,
+            withdrawn,
+            restored,
+            log_path=self.config.policy.audit_log
+            or self.config.mirror.directory / STATE_DIR / AUDIT_LOG,
+        )
 
     def _publish_summary(self) -> None:
         try:

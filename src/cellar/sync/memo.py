@@ -28,9 +28,15 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from cellar.config.model import Config, MirrorSettings
 from cellar.model import DistFile, ProjectPage
+from cellar.policy.gate import policy_fingerprint
 from cellar.select.sources import RequirementSet
 
-MEMO_FORMAT = 1
+MEMO_FORMAT = 2
+
+#: The entry of a memo's pages that says until when its plan holds (a POSIX time): the
+#: earliest moment a file the policy held for its age becomes old enough. Never a project
+#: name (which cannot start with ``~``).
+HELD_UNTIL = "~held-until"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +64,7 @@ def settings_key(config: Config) -> str:
             "packages": packages,
             "targets": config.targets,
             "filters": config.filters,
+            "policy": [config.policy, policy_fingerprint(config.policy)],
         }
     )
 

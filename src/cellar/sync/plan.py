@@ -26,14 +26,15 @@ from cellar import aio
 from cellar.config.model import Config
 from cellar.errors import CellarError
 from cellar.model import DistFile
+from cellar.policy.gate import PolicyGate
 from cellar.state import STATE_DIR, MirrorState
 from cellar.state.snapshots import PageStats
 from cellar.sync.bounded import each_bounded
-from cellar.sync.memo import layout, merged, plan_groups, report_key
+from cellar.sync.memo import HELD_UNTIL, layout, merged, plan_groups, report_key
 from cellar.sync.paths import mirror_path
 from cellar.sync.planned import MirrorPlan, Novelty
 from cellar.sync.report import PlanReport, kept_report, report_of, stored_report
-from cellar.sync.reuse import UNREADABLE, current_digests, known_digests, memos_of, reusable
+from cellar.sync.reuse import current_digests, holds, known_digests, memos_of, reusable
 from cellar.sync.serial_costs import SerialCosts, use_root_serials
 from cellar.sync.uv_pins import (
     UvSettings,
@@ -73,24 +74,34 @@ def closure_settings(config: Config) -> ClosureSettings:
 
 
 async def make_plan(
-    config: Config, client: UpstreamClient, state: MirrorState | None, *, reuse: bool = False
+    config: Config,
+    client: UpstreamClient,
+    state: MirrorState | None,
+    *,
+    reuse: bool = False,
+    now: float | None = None,
 ) -> MirrorPlan:
     """Resolve what ``config`` selects for each of its targets and return the plan.
+
+    The policy (``[policy]``) judges every page at the time ``now`` (a POSIX time; the
+    present by default): what it refuses is not resolved, and its decisions are the plan's
+    ``gate``.
 
     With ``reuse``, requirement groups whose last plan still holds (``cellar.sync.reuse``) are
     not planned: their projects are in the plan's ``kept``; memos of the groups planned are
     recorded for the next run. Resolution failures are in the plan; upstream errors for pages
     or metadata become failures of the resolutions that needed them.
     """
+    moment = time.time() if now is None else now
     try:
-        return await _make_plan(config, client, state, reuse=reuse)
+        return await _make_plan(config, client, state, reuse=reuse, now=moment)
     finally:
         if state is not None:
             _record_costs(state, client.page_stats)
 
 
 async def _make_plan(
-    config: Config, client: UpstreamClient, state: MirrorState | None, *, reuse: bool
+    config: Config, client: UpstreamClient, state: MirrorState | None, *, reuse: bool, now: float
 ) -> MirrorPlan:
     started = time.monotonic()
     if state is not None and use_root_serials(
@@ -101,7 +112,7 @@ async def _make_plan(
     requirements, sets = config.packages.requirements, config.packages.sets
     kept: Mapping[NormalizedName, str] = {}
     if groups is not None and state is not None:
-        found = await reusable(groups, state, client)
+        found = await reusable(groups, state, client, now=now)
         kept, groups = found.kept, list(found.remaining)
         requirements, sets = merged(groups)
         if not groups:
@@ -114,7 +125,7 @@ async def _make_plan(
                 requests=client.page_stats.requests,
                 kept=kept,
             )
-    plan = await _plan(config, client, state, requirements, sets)
+    plan = await _plan(config, client, state, requirements, sets, now=now)
     plan = dataclasses.replace(
         plan, kept=kept, seconds=time.monotonic() - started, requests=client.page_stats.requests
     )
@@ -127,6 +138,7 @@ async def _make_plan(
             plan.consulted,
             client,
             layout=layout(config.mirror),
+            held_until=plan.gate.held_until if plan.gate is not None else None,
         )
         state.record_plan_memos(memos)
     return plan
@@ -138,6 +150,8 @@ async def _plan(
     state: MirrorState | None,
     requirements: tuple[Requirement, ...],
     sets: tuple[RequirementSet, ...],
+    *,
+    now: float,
 ) -> MirrorPlan:
     # The resolver is loaded once a plan is made (see TYPE_CHECKING above).
     from cellar.select.closure import EveryTarget, plan_target, take_pins  # noqa: PLC0415
@@ -145,7 +159,7 @@ async def _plan(
     from cellar.select.targets import TargetEnvironment  # noqa: PLC0415
 
     loop = asyncio.get_running_loop()
-    repository = _repository(loop, config, client, state)
+    repository = _repository(loop, config, client, state, now=now)
     settings = closure_settings(config)
     # The pages every target reads first, fetched side by side before the resolvers start:
     # a resolver thread asks for them one at a time (100k projects: minutes, one by one).
@@ -233,6 +247,7 @@ async def _plan(
         dict(repository.refused),
         consulted=repository.consulted,
         warnings=tuple(warnings),
+        gate=repository.gate,
     )
 
 
@@ -253,12 +268,18 @@ def _repository(
     config: Config,
     client: UpstreamClient,
     state: MirrorState | None,
+    *,
+    now: float,
 ) -> UpstreamRepository:
-    """Return the upstream as the resolvers see it, caching metadata in ``state``."""
+    """Return the upstream as the resolvers see it, caching metadata in ``state``, its pages
+    judged by the policy at the time ``now``."""
     from cellar.sync.repository import UpstreamRepository  # noqa: PLC0415 - see TYPE_CHECKING
     from cellar.upstream.metadata import MetadataFetcher  # noqa: PLC0415
 
-    return UpstreamRepository(loop, client, MetadataFetcher(client, state), filters=config.filters)
+    gate = PolicyGate.open(config.policy, state, now=now) if config.policy.active else None
+    return UpstreamRepository(
+        loop, client, MetadataFetcher(client, state), filters=config.filters, gate=gate
+    )
 
 
 async def _prefetch(repository: UpstreamRepository, names: Iterable[str], workers: int) -> None:
@@ -406,6 +427,9 @@ def run_plan_report(config: Config) -> tuple[PlanReport, Novelty]:
             report = report_of(made)
             if not made.failures and not made.refused:
                 digests = await known_digests(made.consulted, client)
+                held = made.gate.held_until if made.gate is not None else None
+                if held is not None:
+                    digests[HELD_UNTIL] = repr(held)
                 state.record_plan_report(key, digests, stored_report(report))
             return report
 
@@ -438,8 +462,8 @@ async def _kept_report(
         config.mirror.root_serials, serial_costs(state), concurrency=config.mirror.workers
     ):
         await _load_root_serials(client)
-    digests = await current_digests(pages, state, client)
-    if any(digests.get(name, UNREADABLE) != digest for name, digest in pages.items()):
+    digests = await current_digests([p for p in pages if p != HELD_UNTIL], state, client)
+    if not holds(pages, digests, now=time.time()):
         return None
     report = kept_report(text, seconds=0.0, requests=0)
     if report is not None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from packaging.utils import NormalizedName
 
 from cellar.model import DistFile, ProjectPage
+from cellar.policy.gate import PolicyGate
 from cellar.sync.errors import UnsafePathError
 from cellar.sync.memo import published_key
 
@@ -34,6 +35,8 @@ class MirrorPlan:
     consulted: tuple[NormalizedName, ...] = ()
     #: The warnings the plan logged (each once, with the targets it holds on).
     warnings: tuple[str, ...] = ()
+    #: The policy's decisions on the pages the plan read (None: no policy, or nothing planned).
+    gate: PolicyGate | None = None
 
     def files(self, name: NormalizedName) -> tuple[DistFile, ...]:
         """Return the files planned for project ``name``, in page order."""

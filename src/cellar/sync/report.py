@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from packaging.utils import NormalizedName
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from cellar.sync.planned import MirrorPlan
 
 #: Bump when the report's stored form changes: older kept reports are then ignored.
-REPORT_FORMAT = 1
+REPORT_FORMAT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +61,8 @@ class PlanReport:
     seconds: float = 0.0
     requests: int = 0
     kept: bool = False
+    #: What the policy kept out, by project: one line per refused file or release.
+    refused: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def report_of(plan: MirrorPlan) -> PlanReport:
@@ -88,7 +90,18 @@ def report_of(plan: MirrorPlan) -> PlanReport:
         warnings=plan.warnings,
         seconds=plan.seconds,
         requests=plan.requests,
+        refused=refused_lines(plan),
     )
+
+
+def refused_lines(plan: MirrorPlan) -> dict[str, tuple[str, ...]]:
+    """What the plan's policy refused, by project, as lines a person reads."""
+    if plan.gate is None:
+        return {}
+    return {
+        name: tuple(refusal.describe() for refusal in found)
+        for name, found in sorted(plan.gate.refusals().items())
+    }
 
 
 def _in_order(versions: Sequence[Version] | set[Version]) -> tuple[str, ...]:
@@ -116,6 +129,7 @@ def stored_report(report: PlanReport) -> str:
                 for name, files in report.files.items()
             },
             "warnings": report.warnings,
+            "refused": report.refused,
         },
         separators=(",", ":"),
     )
@@ -152,6 +166,7 @@ def kept_report(text: str, *, seconds: float, requests: int) -> PlanReport | Non
                 for name, files in data["files"].items()
             },
             warnings=tuple(data["warnings"]),
+            refused={name: tuple(lines) for name, lines in data["refused"].items()},
             seconds=seconds,
             requests=requests,
             kept=True,

@@ -17,8 +17,9 @@ from packaging.version import Version
 
 from cellar.filters import Filters
 from cellar.model import DistFile, ProjectPage
+from cellar.policy.gate import PolicyGate
 from cellar.select.metadata import DistMetadata
-from cellar.select.releases import ProjectExcluded
+from cellar.select.releases import ProjectExcluded, ReleaseRefused
 from cellar.sync.errors import UnsafePathError
 from cellar.sync.paths import split_unsafe
 from cellar.upstream.client import UpstreamClient
@@ -42,6 +43,8 @@ class UpstreamRepository:
     client: UpstreamClient
     fetcher: MetadataFetcher
     filters: Filters = field(default_factory=Filters)
+    #: The policy (``[policy]``) each page is judged by after the filters, if one is set.
+    gate: PolicyGate | None = None
     pages: dict[NormalizedName, ProjectPage] = field(default_factory=dict)
     refused: dict[NormalizedName, tuple[UnsafePathError, ...]] = field(default_factory=dict)
     excluded: dict[NormalizedName, str] = field(default_factory=dict)
@@ -71,7 +74,16 @@ class UpstreamRepository:
     ) -> DistMetadata:
         """Return the core metadata of ``name`` ``version``, read from the cheapest of ``files``."""
         file = min(files, key=_metadata_cost)
-        return asyncio.run_coroutine_threadsafe(self.fetcher.fetch(name, file), self.loop).result()
+        found = asyncio.run_coroutine_threadsafe(self.fetcher.fetch(name, file), self.loop).result()
+        if self.gate is not None and self.gate.settings.licences.active:
+            reason = self.gate.licence(name, version, found.licence)
+            if reason is not None:
+                raise ReleaseRefused(reason)
+        return found
+
+    def policy_refused(self, name: NormalizedName) -> dict[str, str]:
+        """The versions of ``name`` the policy kept off its page, with why."""
+        return self.gate.refused_versions(name) if self.gate is not None else {}
 
     async def page_on_loop(self, name: NormalizedName) -> ProjectPage | None:
         """``page`` for callers on the event loop itself."""
@@ -113,6 +125,8 @@ class UpstreamRepository:
             log.debug(
                 "%s: the filters leave out %d of %d files", name, before - len(page.files), before
             )
+        if reason is None and self.gate is not None:
+            page = self.gate.judge(name, page)
         self.pages[name] = page
         if refused:
             self.refused[name] = refused

@@ -18,7 +18,7 @@ from cellar.errors import CellarError
 from cellar.model import DistFile, ProjectPage
 from cellar.state import MirrorState, PlanMemo
 from cellar.sync.bounded import each_bounded
-from cellar.sync.memo import PlanGroup, published_key
+from cellar.sync.memo import HELD_UNTIL, PlanGroup, published_key
 from cellar.upstream.client import UpstreamClient
 
 log = logging.getLogger("cellar.sync")
@@ -34,9 +34,10 @@ class Reuse:
 
 
 async def reusable(
-    groups: Sequence[PlanGroup], state: MirrorState, client: UpstreamClient
+    groups: Sequence[PlanGroup], state: MirrorState, client: UpstreamClient, *, now: float
 ) -> Reuse:
-    """Split ``groups`` into those whose last plan still holds and those to plan again."""
+    """Split ``groups`` into those whose last plan still holds (at the time ``now``) and
+    those to plan again."""
     memos = state.plan_memos()
     published = state.published_keys()
     candidates = [
@@ -45,11 +46,11 @@ async def reusable(
         if (memo := memos.get(group.key)) is not None
         and all(published.get(name) == key for name, key in memo.projects.items())
     ]
-    names = {name for _, memo in candidates for name in memo.pages}
+    names = {name for _, memo in candidates for name in memo.pages if name != HELD_UNTIL}
     digests = await current_digests(names, state, client)
     kept: dict[NormalizedName, str] = {}
     remaining: list[PlanGroup] = []
-    held = {group.key for group, memo in candidates if _holds(memo, digests)}
+    held = {group.key for group, memo in candidates if holds(memo.pages, digests, now=now)}
     for group in groups:
         if group.key in held:
             kept.update((NormalizedName(n), k) for n, k in memos[group.key].projects.items())
@@ -86,6 +87,7 @@ async def memos_of(
     client: UpstreamClient,
     *,
     layout: str,
+    held_until: float | None = None,
 ) -> dict[str, PlanMemo]:
     """Return the memo of each of ``groups`` as just planned: ``pages`` and ``files`` are the
     plan's, ``consulted`` every page the plan read (``client`` knows their digests already)."""
@@ -95,8 +97,11 @@ async def memos_of(
     for group in groups:
         reached = group.names if group.names is not None else tuple(pages)
         read = group.names if group.names is not None else consulted
+        read_pages: dict[str, str | None] = {name: digest.get(name) for name in read}
+        if held_until is not None:
+            read_pages[HELD_UNTIL] = repr(held_until)
         memos[group.key] = PlanMemo(
-            pages={name: digest.get(name) for name in read},
+            pages=read_pages,
             projects={
                 name: published_key(name, pages[name], files[name], layout=layout)
                 for name in reached
@@ -106,8 +111,21 @@ async def memos_of(
     return memos
 
 
-def _holds(memo: PlanMemo, digests: Mapping[str, str | None]) -> bool:
-    return all(digests.get(name, "?") == digest for name, digest in memo.pages.items())
+def holds(
+    pages: Mapping[str, str | None], digests: Mapping[str, str | None], *, now: float
+) -> bool:
+    """Whether a plan that read ``pages`` (name to digest) holds when the pages are at
+    ``digests``, at the time ``now`` (a file it held for its age may be old enough now)."""
+    for name, digest in pages.items():
+        if name == HELD_UNTIL:
+            try:
+                if now >= float(digest or 0):
+                    return False
+            except ValueError:
+                return False
+        elif digests.get(name, "?") != digest:
+            return False
+    return True
 
 
 async def current_digests(

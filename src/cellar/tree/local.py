@@ -27,6 +27,7 @@ from cellar.tree.atomic import (
     TEMP_SUFFIX,
     atomic_write_all,
     file_size,
+    fsync_directory,
     is_temp_name,
     open_quietly,
     resume_path,
@@ -141,6 +142,16 @@ class LocalStorage:
             _remove_leftovers(parent)
         remove_empty_dirs(self.root, parents)
         return removed, size
+
+    def move(self, key: str, to: str) -> bool:
+        source, target = self.path(key), self.path(to)
+        if not source.is_file():
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source.replace(target)
+        fsync_directory(target.parent)
+        fsync_directory(source.parent)
+        return True
 
     def objects(self, prefix: str) -> Iterator[ObjectInfo]:
         top = self.path(prefix.rstrip("/")) if prefix.strip("/") else self.root

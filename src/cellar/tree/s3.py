@@ -622,6 +622,22 @@ class S3Storage:
                 self.forget(key)
         return [key for key, _ in found], sum(size for _, size in found)
 
+    def move(self, key: str, to: str) -> bool:
+        """A server-side copy, then the original removed (S3 has no rename)."""
+        if self.stat(key) is None:
+            return False
+        try:
+            self.client.copy_object(
+                Bucket=self.settings.bucket,
+                Key=_full_key(self.settings, to),
+                CopySource={"Bucket": self.settings.bucket, "Key": _full_key(self.settings, key)},
+            )
+        except _botocore_errors() as error:
+            raise OSError(f"cannot copy {key} in {self.settings.url}: {error}") from None
+        self.forget(to)
+        self.delete([key])
+        return True
+
     def sweep(self) -> tuple[int, list[str]]:
         """Abort the multipart uploads a killed run left, and clear the local staging of
         everything but the partial downloads that may be resumed (a file staged whole whose

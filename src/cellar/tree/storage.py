@@ -184,6 +184,11 @@ class Storage(Protocol):
         """Remove the objects at ``keys``; return the keys removed and their bytes."""
         ...
 
+    def move(self, key: str, to: str) -> bool:
+        """Put the object at ``key`` at ``to`` instead (replacing what is there); return
+        False if there is none at ``key``."""
+        ...
+
     def objects(self, prefix: str) -> Iterator[ObjectInfo]:
         """Yield every object whose key starts with ``prefix`` (a ``/``-ended folder)."""
         ...

@@ -1,0 +1,1 @@
+"""The supply-chain gate: which upstream files a mirror refuses, and why (docs/policy.md)."""

@@ -1,0 +1,276 @@
+"""``[policy]`` end to end against the local upstream: a release held until it is old enough
+(time injected into the run, never slept), advisories from an OSV database written here
+(malicious always refused, vulnerabilities by severity), a release marked after it was
+mirrored taken out and kept aside, exceptions, licences, and the closure moving to what is
+left, for pip and uv alike."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cellar.cli import main
+from cellar.config.load import load_config
+from cellar.state import MirrorState
+from cellar.sync.engine import MirrorResult, run_mirror
+from tests.support.installers import imported_version, make_venv, pip_install, uv_install, uv_venv
+from tests.support.mirror import assert_consistent, cellar_serve, listed_files
+from tests.support.packages import build_wheel
+from tests.support.upstream import LocalIndex
+
+#: The moment the tests' runs happen at (injected).
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+OLD = NOW - timedelta(days=60)
+
+
+def write_policy_config(
+    directory: Path, index: LocalIndex, policy: str = "", requirements: str = '"app"'
+) -> Path:
+    path = directory / "cellar.toml"
+    path.write_text(
+        f'[mirror]\ndirectory = "mirror"\nupstream = "{index.url}"\nretries = 1\n'
+        f"[packages]\nrequirements = [{requirements}]\n"
+        '[targets]\npython = ["3.11"]\nplatforms = ["linux"]\n'
+        f"[policy]\n{policy}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def advisory(identifier: str, project: str, **fields: Any) -> dict[str, Any]:
+    """An OSV document on ``project``; ``fields`` add to or replace its own."""
+    document: dict[str, Any] = {
+        "schema_version": "1.6.0",
+        "id": identifier,
+        "modified": "2026-11-30T00:00:00Z",
+        "summary": f"{identifier} in {project}",
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": project},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "2.0"}]}],
+            }
+        ],
+    }
+    document.update(fields)
+    return document
+
+
+def write_osv(directory: Path, *documents: dict[str, Any]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("*.json"):
+        old.unlink()
+    for document in documents:
+        (directory / f"{document['id']}.json").write_text(json.dumps(document), encoding="utf-8")
+    return directory
+
+
+def populate(index: LocalIndex, *, new: datetime = OLD) -> None:
+    """``app`` needs ``lib``; ``lib`` 1.0 and 1.1 are old, 2.0 was uploaded at ``new``."""
+    index.add(build_wheel("app", "1.0", requires_dist=["lib>=1.0"]), upload_time=OLD)
+    index.add(build_wheel("lib", "1.0"), upload_time=OLD)
+    index.add(build_wheel("lib", "1.1"), upload_time=OLD)
+    index.add(build_wheel("lib", "2.0"), upload_time=new)
+
+
+def mirrored(config: Path, at: datetime = NOW) -> MirrorResult:
+    return run_mirror(load_config(config), now=at.timestamp())
+
+
+def lib_versions(web: Path) -> list[str]:
+    return sorted(name.split("-")[1] for name in listed_files(web, "lib"))
+
+
+def audit_events(directory: Path) -> list[dict[str, Any]]:
+    log = directory / "mirror" / ".cellar" / "audit.log"
+    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+
+
+def test_a_new_release_is_held_until_old_enough_then_admitted(
+    tmp_path: Path, local_index: LocalIndex, installer_env: dict[str, str]
+) -> None:
+    populate(local_index, new=NOW - timedelta(days=1))
+    config = write_policy_config(tmp_path, local_index, 'min-release-age = "7d"')
+    web = tmp_path / "mirror" / "web"
+    result = mirrored(config)
+    assert result.ok, result.failures
+    assert lib_versions(web) == ["1.1"]  # the newest release old enough
+    assert result.policy is not None and (result.policy.refused, result.policy.held) == (1, 1)
+    assert not list(web.rglob("lib-2.0*"))  # neither mirrored nor listed
+    assert_consistent(web)
+    with MirrorState.open(tmp_path / "mirror") as state:
+        [held] = state.refusals("lib")
+        assert (held.version, held.rule) == ("2.0", "min-release-age")
+        assert held.until == pytest.approx((NOW + timedelta(days=6)).timestamp())
+    with cellar_serve(config) as base:
+        python = make_venv(tmp_path / "venv", sys.executable)
+        done = pip_install(python, f"{base}simple/", "app", env=installer_env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert imported_version(python, "lib") == "1.1"
+        uv_python = uv_venv(tmp_path / "uv", sys.executable, env=installer_env)
+        done = uv_install(uv_python, f"{base}simple/", "app", env=installer_env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert imported_version(uv_python, "lib") == "1.1"
+    # Five days on, still too young: nothing upstream changed, and the plan is kept.
+    assert mirrored(config, NOW + timedelta(days=5)).ok
+    assert lib_versions(web) == ["1.1"]
+    # A week on, it is old enough: the plan kept from before no longer holds, and 2.0 comes.
+    result = mirrored(config, NOW + timedelta(days=6, minutes=1))
+    assert result.ok and result.policy is not None
+    assert (result.policy.refused, result.policy.admitted) == (0, 1)
+    assert lib_versions(web) == ["2.0"]
+    assert_consistent(web)
+    with cellar_serve(config) as base:
+        python = make_venv(tmp_path / "venv2", sys.executable)
+        done = pip_install(python, f"{base}simple/", "app", env=installer_env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert imported_version(python, "lib") == "2.0"
+        uv_python = uv_venv(tmp_path / "uv2", sys.executable, env=installer_env)
+        done = uv_install(uv_python, f"{base}simple/", "app", env=installer_env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert imported_version(uv_python, "lib") == "2.0"
+    events = [(e["event"], e.get("version")) for e in audit_events(tmp_path)]
+    assert events == [("refused", "2.0"), ("admitted", "2.0")]
+
+
+def test_a_file_without_an_upload_time_is_timed_from_when_cellar_first_saw_it(
+    tmp_path: Path, local_index: LocalIndex
+) -> None:
+    local_index.add(build_wheel("app", "1.0"))  # no upload-time at all
+    config = write_policy_config(tmp_path, local_index, 'min-release-age = "2d"')
+    web = tmp_path / "mirror" / "web"
+    result = mirrored(config)
+    assert result.policy is not None and result.policy.held == 1
+    assert listed_files(web, "app") == {}
+    assert mirrored(config, NOW + timedelta(days=1)).policy.held == 1  # type: ignore[union-attr]
+    assert mirrored(config, NOW + timedelta(days=2)).policy.held == 0  # type: ignore[union-attr]
+    assert list(listed_files(web, "app")) == ["app-1.0-py3-none-any.whl"]
+
+
+def test_a_malicious_release_is_refused_and_one_marked_later_is_withdrawn(
+    tmp_path: Path, local_index: LocalIndex, installer_env: dict[str, str]
+) -> None:
+    populate(local_index)
+    osv = write_osv(tmp_path / "osv")
+    config = write_policy_config(tmp_path, local_index, f'osv = "{osv}"')
+    web = tmp_path / "mirror" / "web"
+    assert mirrored(config).ok
+    assert lib_versions(web) == ["2.0"]
+    [wheel] = web.rglob("lib-2.0-py3-none-any.whl")
+    # A newer database marks 2.0 malicious: the next run takes it out and the closure moves.
+    write_osv(osv, advisory("MAL-2026-7", "lib"))
+    result = mirrored(config)
+    assert result.ok, result.failures
+    assert result.policy is not None
+    assert (result.policy.refused, result.policy.withdrawn) == (1, 1)
+    assert lib_versions(web) == ["1.1"]
+    assert not wheel.exists()
+    aside = web / "withdrawn" / wheel.relative_to(web)
+    assert aside.is_file()  # kept aside, outside packages/
+    assert_consistent(web)
+    with MirrorState.open(tmp_path / "mirror") as state:
+        [record] = state.withdrawn()
+        assert record.aside == aside.relative_to(web).as_posix()
+        assert "MAL-2026-7" in record.reason
+    kinds = [e["event"] for e in audit_events(tmp_path)]
+    assert kinds == ["refused", "withdrawn"]
+    with cellar_serve(config) as base:
+        python = make_venv(tmp_path / "venv", sys.executable)
+        done = pip_install(python, f"{base}simple/", "app", "lib>=1.1", env=installer_env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert imported_version(python, "lib") == "1.1"
+        # Never served: not at its old URL, not under withdrawn/.
+        import urllib.error
+        import urllib.request
+
+        for path in (wheel.relative_to(web), aside.relative_to(web)):
+            with pytest.raises(urllib.error.HTTPError) as missing:
+                urllib.request.urlopen(f"{base}{path.as_posix()}")  # noqa: S310 - 127.0.0.1
+            assert missing.value.code == 404
+    # An exception cannot lift a malicious advisory.
+    bad = write_policy_config(
+        tmp_path,
+        local_index,
+        f'osv = "{osv}"\n[[policy.exceptions]]\nproject = "lib"\nallow = ["MAL-2026-7"]\n'
+        'reason = "we trust it"',
+    )
+    assert main(["mirror", "-c", str(bad)]) == 2
+
+
+def test_vulnerabilities_are_reported_or_refused_by_severity_and_exceptions_are_logged(
+    tmp_path: Path, local_index: LocalIndex
+) -> None:
+    populate(local_index)
+    osv = write_osv(
+        tmp_path / "osv",
+        advisory("GHSA-aaaa-bbbb-cccc", "lib", database_specific={"severity": "HIGH"}),
+    )
+    web = tmp_path / "mirror" / "web"
+    reported = write_policy_config(
+        tmp_path, local_index, f'osv = "{osv}"\nrefuse-severity = "critical"'
+    )
+    result = mirrored(reported)
+    assert result.policy is not None and result.policy.refused == 0
+    assert lib_versions(web) == ["2.0"]  # high < critical: reported only
+    refused = write_policy_config(tmp_path, local_index, f'osv = "{osv}"\nrefuse-severity = "high"')
+    result = mirrored(refused)
+    assert result.policy is not None and result.policy.refused == 1
+    assert lib_versions(web) == ["1.1"]
+    with MirrorState.open(tmp_path / "mirror") as state:
+        [record] = state.refusals("lib")
+        assert record.rule == "vulnerable" and "severity high" in record.detail
+    # An exception with a reason lets it through, and is logged each run it is used.
+    excepted = write_policy_config(
+        tmp_path,
+        local_index,
+        f'osv = "{osv}"\nrefuse-severity = "high"\n[[policy.exceptions]]\nproject = "lib"\n'
+        'versions = "==2.0"\nallow = ["GHSA-aaaa-bbbb-cccc"]\nreason = "not reachable: CHG-12"',
+    )
+    result = mirrored(excepted)
+    assert result.policy is not None and (result.policy.refused, result.policy.excepted) == (0, 1)
+    assert lib_versions(web) == ["2.0"]
+    used = [e for e in audit_events(tmp_path) if e["event"] == "excepted"]
+    assert used == [
+        {
+            "event": "excepted",
+            "project": "lib",
+            "version": "2.0",
+            "lifted": "GHSA-aaaa-bbbb-cccc",
+            "reason": "not reachable: CHG-12",
+            "time": used[0]["time"],
+        }
+    ]
+
+
+def test_a_requirement_only_refused_releases_fit_fails_for_its_target(
+    tmp_path: Path, local_index: LocalIndex, capsys: pytest.CaptureFixture[str]
+) -> None:
+    populate(local_index)
+    local_index.add(build_wheel("newapp", "1.0", requires_dist=["lib>=2"]), upload_time=OLD)
+    osv = write_osv(tmp_path / "osv", advisory("MAL-2026-9", "lib"))
+    config = write_policy_config(tmp_path, local_index, f'osv = "{osv}"', '"newapp"')
+    assert main(["mirror", "-c", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert "for cp311-manylinux_2_28_x86_64: lib>=2 (required by newapp 1.0" in out  # target
+    assert "cannot be satisfied: the policy refuses version 2.0 (malicious: MAL-2026-9" in out
+
+
+def test_a_licence_not_allowed_moves_the_closure(tmp_path: Path, local_index: LocalIndex) -> None:
+    local_index.add(build_wheel("app", "1.0", requires_dist=["lib"]), upload_time=OLD)
+    local_index.add(build_wheel("lib", "1.0", licence="MIT OR Apache-2.0"), upload_time=OLD)
+    local_index.add(build_wheel("lib", "2.0", licence="AGPL-3.0-only"), upload_time=OLD)
+    config = write_policy_config(
+        tmp_path, local_index, 'licences-deny = ["AGPL-3.0-only", "GPL-3.0-only"]'
+    )
+    web = tmp_path / "mirror" / "web"
+    result = mirrored(config)
+    assert result.ok, result.failures
+    assert lib_versions(web) == ["1.0"]
+    with MirrorState.open(tmp_path / "mirror") as state:
+        [record] = state.refusals("lib")
+        assert (record.version, record.rule) == ("2.0", "licence")
+        assert "AGPL-3.0-only is not allowed" in record.detail
