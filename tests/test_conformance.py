@@ -17,6 +17,7 @@ PEP 503 (names, redirects, links), 629 (API version), 691 (JSON, negotiation, ``
 from __future__ import annotations
 
 import gzip
+import json
 import hashlib
 import re
 from collections.abc import Iterator
@@ -39,12 +40,25 @@ from tests.support.nginx import free_port, running_nginx
 from tests.support.packages import Dist, build_sdist, build_wheel
 from tests.support.s3 import S3Server, storage_table
 from tests.support.server import serving
-from tests.support.upstream import LocalIndex
+from tests.support.upstream import LocalIndex, RawAnswer
 
 JSON = "application/vnd.pypi.simple.v1+json"
 HTML_V1 = "application/vnd.pypi.simple.v1+html"
 HTML = "text/html"
-PROVENANCE = "http://127.0.0.1:9/integrity/alpha/1.0/alpha-1.0-py3-none-any.whl/provenance"
+#: Where the local upstream serves alpha 1.0's PEP 740 provenance object, and the object (its
+#: shape is checked when mirrored; its attestations are verified only when a project requires).
+PROVENANCE_PATH = "/integrity/alpha/1.0/alpha-1.0-py3-none-any.whl/provenance"
+PROVENANCE = json.dumps(
+    {
+        "version": 1,
+        "attestation_bundles": [
+            {
+                "publisher": {"kind": "GitHub", "repository": "example/alpha", "workflow": "r.yml"},
+                "attestations": [],
+            }
+        ],
+    }
+).encode()
 UPLOADED = "2024-05-06T07:08:09.123456Z"
 
 
@@ -90,7 +104,8 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Tree:
         "gone": build_wheel("gone", "1.0"),
     }
     with LocalIndex() as index:
-        index.add(dists["alpha-1.0"], upload_time=UPLOADED, provenance=PROVENANCE)
+        index.answer_raw(PROVENANCE_PATH, RawAnswer(PROVENANCE, content_type="application/json"))
+        index.add(dists["alpha-1.0"], upload_time=UPLOADED, provenance=index.base + PROVENANCE_PATH)
         index.add(dists["alpha-0.9"], yanked=True)
         index.add(dists["alpha-2.0"])
         index.add(dists["alpha-2.0-sdist"])
@@ -533,15 +548,21 @@ def test_592_files_not_yanked_say_so(server: Served) -> None:
 # -- PEP 740: provenance -----------------------------------------------------------------------
 
 
-def test_740_provenance_is_passed_through_in_json(server: Served) -> None:
+def test_740_provenance_is_mirrored_and_served_from_the_json_page(server: Served) -> None:
     files = json_files(server, "alpha")
-    assert files["alpha-1.0-py3-none-any.whl"]["provenance"] == PROVENANCE
+    url = files["alpha-1.0-py3-none-any.whl"]["provenance"]
+    assert url == files["alpha-1.0-py3-none-any.whl"]["url"] + ".provenance"  # beside the file
+    reply = server.get(urljoin("/simple/alpha/", url))
+    assert (reply.status, reply.body) == (200, PROVENANCE)
+    assert reply.headers["Content-Type"].startswith("application/json")
     assert files["alpha-2.0-py3-none-any.whl"].get("provenance") is None
 
 
-def test_740_provenance_is_passed_through_in_html(server: Served) -> None:
+def test_740_provenance_is_mirrored_and_served_from_the_html_page(server: Served) -> None:
     links = html_links(server, "alpha")
-    assert links["alpha-1.0-py3-none-any.whl"]["data-provenance"] == PROVENANCE
+    url = links["alpha-1.0-py3-none-any.whl"]["data-provenance"]
+    assert url.endswith("alpha-1.0-py3-none-any.whl.provenance")
+    assert server.get(urljoin("/simple/alpha/", url)).body == PROVENANCE
     assert "data-provenance" not in links["alpha-2.0-py3-none-any.whl"]
 
 

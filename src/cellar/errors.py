@@ -39,6 +39,7 @@ message and exits with it. ``tests/test_errors.py`` checks this drawing against 
     ├── BundleError                    cellar.bundle.importer (a bundle refused whole; exit code 1)
     ├── ExportError                    cellar.bundle.export (a bundle not written as asked)
     ├── OsvError                       cellar.policy.osv (an OSV database that cannot be read)
+    ├── ProvenanceUnavailableError     cellar.policy.provenance (require-provenance, no verifier)
     ├── UpstreamError                  cellar.upstream.errors
     │   ├── UpstreamHTTPError          a status code the client does not retry, or retries ran out
     │   │   └── ProjectNotFoundError   a project page that is not there (404, 410)
@@ -53,6 +54,7 @@ message and exits with it. ``tests/test_errors.py`` checks this drawing against 
     │   └── UnsupportedAPIVersionError a page declaring a major API version above 1
     └── SyncFileError                  cellar.sync.errors (one file that could not be mirrored)
         ├── UnsafePathError            a name or URL path that would escape the mirror
+        ├── ProvenanceError            cellar.sync.provenance: a required provenance that fails
         ├── DigestMismatchError        downloaded bytes whose hash differs from the index's
         ├── NoSpaceError               cellar.sync.space: the download would leave too little free
         └── SizeMismatchError          downloaded bytes whose length differs from the index's

@@ -67,6 +67,7 @@ FILE_TYPES: Final = (
     ("application/x-xz", "xz"),
     ("text/plain", "metadata"),
     ("application/pgp-signature", "asc"),
+    ("application/json", "provenance"),
 )
 
 

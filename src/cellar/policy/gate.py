@@ -26,6 +26,7 @@ from cellar.policy.judge import Judged, judge_page
 from cellar.policy.licence import judge_licence
 from cellar.policy.model import PolicyException, PolicySettings, Refusal
 from cellar.policy.osv import AdvisoryDatabase, load_database
+from cellar.policy.provenance import ProvenanceUnavailableError, verifier_available
 from cellar.select.metadata import StatedLicence
 
 log = logging.getLogger("cellar.policy")
@@ -60,6 +61,9 @@ class PolicyGate:
         cls, settings: PolicySettings, sightings: Sightings | None, *, now: float | None = None
     ) -> PolicyGate:
         """The gate for ``settings``, with its database read. Raises ``OsvError``."""
+        every = [settings.rules, *settings.projects.values()]
+        if any(rules.require_provenance for rules in every) and not verifier_available():
+            raise ProvenanceUnavailableError
         database = None
         if settings.osv is not None:
             started = time.monotonic()

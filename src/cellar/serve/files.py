@@ -56,6 +56,7 @@ _FILE_TYPES: Final = (
     (".tar.xz", "application/x-xz"),
     (".metadata", "text/plain; charset=utf-8"),
     (".asc", "application/pgp-signature"),
+    (".provenance", "application/json"),
 )
 
 

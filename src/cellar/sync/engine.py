@@ -38,9 +38,12 @@ from cellar.sync.pages import (
     publish_root,
     record_published,
 )
+from cellar.sync.paths import mirror_path
 from cellar.sync.plan import client_settings, make_plan
 from cellar.sync.planned import MirrorPlan
 from cellar.sync.policy_records import PolicyOutcome, settle_decisions
+from cellar.sync.provenance import SUFFIX as PROVENANCE_SUFFIX
+from cellar.sync.provenance import fetch_provenance, provenance_href
 from cellar.sync.prune import prune_projects
 from cellar.sync.reporter import Reporter
 from cellar.sync.space import DiskSpace
@@ -353,12 +356,31 @@ class _Run:
         if self.stopping:
             # stop-on-error: after the first failure nothing new is started.
             return _FileOutcome(None, added=False)
+        provenance = None
         try:
+            if entry.provenance and self.config.policy.mirror_provenance:
+                # Before the file: one whose required provenance does not verify is never
+                # placed, so it is not in the tree at all.
+                provenance = await fetch_provenance(
+                    fetcher.client,
+                    self.storage,
+                    project,
+                    entry,
+                    path=mirror_path(project, entry, entry.sha256),
+                    rules=self.config.policy.rules_for(canonicalize_name(project)),
+                )
             placed = await fetcher.place(project, entry)
-        except SyncFileError as error:
+            if provenance is not None:
+                key = str(placed.path) + PROVENANCE_SUFFIX
+                await asyncio.to_thread(self.storage.put, {key: provenance})
+        except (SyncFileError, OSError) as error:
             self.reporter.file_failed(project, entry.filename)
             self._fail(project, entry.filename, str(error))
             return _FileOutcome(None, added=False)
+        if self.config.policy.mirror_provenance and entry.provenance:
+            # Listed from the mirror (behind an air gap the upstream's URL leads nowhere).
+            href = provenance_href(str(placed.path)) if provenance is not None else None
+            entry = dataclasses.replace(entry, provenance=href)
         metadata_sha256 = None
         if entry.core_metadata is not None:
             try:

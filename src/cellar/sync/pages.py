@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from packaging.utils import canonicalize_name
 
@@ -130,6 +130,8 @@ def listed_paths(listing: ProjectListing) -> Iterable[str]:
         yield file.path
         if file.metadata_sha256:
             yield file.path + METADATA_SUFFIX  # metadata_path's, as a string
+        if file.entry.provenance == "../../" + quote(file.path + ".provenance", safe="/"):
+            yield file.path + ".provenance"  # mirrored beside it (sync/provenance.py)
 
 
 def html_paths(body: bytes) -> set[str]:
