@@ -17,8 +17,8 @@ PEP 503 (names, redirects, links), 629 (API version), 691 (JSON, negotiation, ``
 from __future__ import annotations
 
 import gzip
-import json
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -560,7 +560,7 @@ def test_740_provenance_is_mirrored_and_served_from_the_json_page(server: Served
 
 def test_740_provenance_is_mirrored_and_served_from_the_html_page(server: Served) -> None:
     links = html_links(server, "alpha")
-    url = links["alpha-1.0-py3-none-any.whl"]["data-provenance"]
+    url = str(links["alpha-1.0-py3-none-any.whl"]["data-provenance"])
     assert url.endswith("alpha-1.0-py3-none-any.whl.provenance")
     assert server.get(urljoin("/simple/alpha/", url)).body == PROVENANCE
     assert "data-provenance" not in links["alpha-2.0-py3-none-any.whl"]

@@ -5,16 +5,30 @@ Reaches the public index, so it is deselected by default; run with ``pytest -m l
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import subprocess
 import sys
+import tarfile
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cellar.cli import main
 from cellar.config.model import default_upstream
 from tests.support.installers import find_python, make_venv, pip_install
-from tests.support.mirror import assert_consistent, cellar_serve, write_config
+from tests.support.mirror import (
+    EVERY_VERSION,
+    assert_consistent,
+    cellar_serve,
+    listed_files,
+    write_config,
+)
+from tests.support.packages import Dist
+from tests.support.upstream import LocalIndex, RawAnswer
 
 pytestmark = pytest.mark.live
 
@@ -86,3 +100,79 @@ def test_the_default_limits_take_pypis_largest_pages(
     out = capsys.readouterr()
     assert "max-page-size" in out.out + out.err
     assert "six" in out.out
+
+
+def _pypi_file(project: str, filename: str) -> tuple[dict[str, Any], bytes]:
+    """The entry of ``filename`` on ``project``'s page on PyPI, and the file's bytes."""
+    request = urllib.request.Request(  # noqa: S310 - PyPI's https URL
+        f"{default_upstream()}{project}/",
+        headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310 - PyPI
+        page = json.load(answer)
+    [entry] = [f for f in page["files"] if f["filename"] == filename]
+    with urllib.request.urlopen(entry["url"], timeout=120) as answer:  # noqa: S310
+        data = answer.read()
+    assert hashlib.sha256(data).hexdigest() == entry["hashes"]["sha256"]
+    return entry, data
+
+
+def _real_provenance(entry: dict[str, Any]) -> bytes:
+    """PyPI's provenance object for the file of ``entry``: from the URL its page gives, or,
+    where the upstream this machine reaches serves pages without provenance (an API 1.1
+    proxy), PyPI's copy that pypi-attestations ships in its own sdist on PyPI as test data."""
+    if entry.get("provenance"):
+        with urllib.request.urlopen(entry["provenance"], timeout=60) as answer:  # noqa: S310
+            return bytes(answer.read())
+    _, sdist = _pypi_file("pypi-attestations", "pypi_attestations-0.0.31.tar.gz")
+    with tarfile.open(fileobj=io.BytesIO(sdist)) as archive:
+        member = archive.extractfile(
+            f"pypi_attestations-0.0.31/test/assets/{entry['filename']}.provenance"
+        )
+        assert member is not None
+        return member.read()
+
+
+def test_the_attestations_of_a_real_project_are_verified_offline(
+    tmp_path: Path, local_index: LocalIndex, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A real file of a real PyPI project, and PyPI's provenance for it, verified by Cellar
+    (Sigstore's trust root as shipped, no network) before it is listed; a repository pinned
+    that did not publish it is refused."""
+    filename = "pypi_attestations-0.0.19.tar.gz"
+    entry, data = _pypi_file("pypi-attestations", filename)
+    provenance = _real_provenance(entry)
+    metadata = b"Metadata-Version: 2.1\nName: pypi-attestations\nVersion: 0.0.19\n\n"
+    path = f"/integrity/pypi-attestations/0.0.19/{filename}/provenance"
+    local_index.answer_raw(path, RawAnswer(provenance, content_type="application/json"))
+    local_index.add(
+        Dist(filename, data, metadata), metadata=False, provenance=local_index.base + path
+    )
+
+    def config(repository: str) -> Path:
+        written = write_config(
+            tmp_path, local_index.url, ["pypi-attestations==0.0.19"], extra_packages=EVERY_VERSION
+        )
+        with written.open("a", encoding="utf-8") as stream:
+            stream.write(
+                "[policy]\nrequire-provenance = true\n[policy.projects.pypi-attestations]\n"
+                f'require-provenance = true\nprovenance-repository = "{repository}"\n'
+                'reason = "published by its own workflow only"\n'
+            )
+        return written
+
+    assert main(["mirror", "-c", str(config("trailofbits/pypi-attestations"))]) == 0
+    web = tmp_path / "mirror" / "web"
+    assert_consistent(web)
+    [listed] = listed_files(web, "pypi-attestations").values()
+    assert str(listed["provenance"]).endswith(f"{filename}.provenance")
+    [kept] = web.rglob(f"{filename}.provenance")
+    assert kept.read_bytes() == provenance
+    for stale in web.rglob(f"{filename}*"):
+        stale.unlink()
+    capsys.readouterr()
+    assert main(["mirror", "-c", str(config("someone/else"))]) == 1
+    assert "published from trailofbits/pypi-attestations, not someone/else" in (
+        capsys.readouterr().out
+    )
+    assert not list(web.rglob(filename))

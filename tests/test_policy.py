@@ -6,8 +6,11 @@ left, for pip and uv alike."""
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,7 @@ from cellar.sync.engine import MirrorResult, run_mirror
 from tests.support.installers import imported_version, make_venv, pip_install, uv_install, uv_venv
 from tests.support.mirror import assert_consistent, cellar_serve, listed_files
 from tests.support.packages import build_wheel
-from tests.support.upstream import LocalIndex
+from tests.support.upstream import LocalIndex, RawAnswer
 
 #: The moment the tests' runs happen at (injected).
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -184,9 +187,6 @@ def test_a_malicious_release_is_refused_and_one_marked_later_is_withdrawn(
         assert done.returncode == 0, done.stdout + done.stderr
         assert imported_version(python, "lib") == "1.1"
         # Never served: not at its old URL, not under withdrawn/.
-        import urllib.error
-        import urllib.request
-
         for path in (wheel.relative_to(web), aside.relative_to(web)):
             with pytest.raises(urllib.error.HTTPError) as missing:
                 urllib.request.urlopen(f"{base}{path.as_posix()}")  # noqa: S310 - 127.0.0.1
@@ -274,3 +274,68 @@ def test_a_licence_not_allowed_moves_the_closure(tmp_path: Path, local_index: Lo
         [record] = state.refusals("lib")
         assert (record.version, record.rule) == ("2.0", "licence")
         assert "AGPL-3.0-only is not allowed" in record.detail
+
+
+def _bogus_provenance(repository: str = "example/lib") -> bytes:
+    """A provenance object of the right shape whose one attestation verifies nothing."""
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
+    attestation = {
+        "version": 1,
+        "verification_material": {
+            "certificate": b64(b"no certificate"),
+            "transparency_entries": [{}],
+        },
+        "envelope": {"statement": b64(b"{}"), "signature": b64(b"no signature")},
+    }
+    publisher = {"kind": "GitHub", "repository": repository, "workflow": "release.yml"}
+    return json.dumps(
+        {
+            "version": 1,
+            "attestation_bundles": [{"publisher": publisher, "attestations": [attestation]}],
+        }
+    ).encode()
+
+
+def test_required_provenance_refuses_files_without_it_and_those_that_do_not_verify(
+    tmp_path: Path, local_index: LocalIndex, capsys: pytest.CaptureFixture[str]
+) -> None:
+    local_index.add(build_wheel("app", "1.0", requires_dist=["lib"]), upload_time=OLD)
+    local_index.add(build_wheel("lib", "1.0"), upload_time=OLD)  # no provenance at all
+    path = "/integrity/lib/2.0/provenance"
+    local_index.answer_raw(path, RawAnswer(_bogus_provenance(), content_type="application/json"))
+    local_index.add(build_wheel("lib", "2.0"), upload_time=OLD, provenance=local_index.base + path)
+    web = tmp_path / "mirror" / "web"
+    # Not required: the object is mirrored beside the file (its shape checked), not verified.
+    plain = write_policy_config(tmp_path, local_index, "")
+    assert main(["mirror", "-c", str(plain)]) == 0
+    [entry] = listed_files(web, "lib").values()
+    assert str(entry["provenance"]).endswith("lib-2.0-py3-none-any.whl.provenance")
+    # Required for lib: 1.0 has none (refused: the closure could move to it, but not past it),
+    # and 2.0's does not verify: the file is refused whole, and never placed.
+    for old in web.rglob("lib-2.0*"):
+        old.unlink()
+    required = write_policy_config(
+        tmp_path, local_index, '[policy.projects.lib]\nrequire-provenance = true\nreason = "T-1"'
+    )
+    capsys.readouterr()
+    assert main(["mirror", "-c", str(required)]) == 1
+    out = capsys.readouterr().out
+    assert "lib-2.0-py3-none-any.whl: refused: provenance of lib-2.0-py3-none-any.whl" in out
+    assert "an attestation cannot be verified" in out
+    assert not list(web.rglob("lib-2.0*"))
+    with MirrorState.open(tmp_path / "mirror") as state:
+        [record] = state.refusals("lib")
+        assert (record.version, record.rule) == ("1.0", "provenance")
+    # A repository pinned that the object does not name is refused before any signature.
+    pinned = write_policy_config(
+        tmp_path,
+        local_index,
+        '[policy.projects.lib]\nrequire-provenance = true\nprovenance-repository = "acme/lib"\n'
+        'reason = "T-2"',
+    )
+    capsys.readouterr()
+    assert main(["mirror", "-c", str(pinned)]) == 1
+    assert "published from example/lib, not acme/lib" in capsys.readouterr().out

@@ -184,7 +184,7 @@ class _Run:
                 to_publish = [
                     name
                     for name in plan.projects
-                    if published.get(name) != plan.published_key(name, layout=layout(mirror))
+                    if published.get(name) != plan.published_key(name, layout=layout(self.config))
                 ]
                 self.unchanged = sorted(set(plan.projects) - set(to_publish))
                 outcomes: list[_ProjectOutcome] = []
@@ -336,7 +336,7 @@ class _Run:
         )
         # The key of what is published, when all of it is: a re-run with the same key skips.
         key = (
-            published_key(name, page, files, layout=layout(self.config.mirror))
+            published_key(name, page, files, layout=layout(self.config))
             if complete
             and all(file.metadata_sha256 or file.entry.core_metadata is None for file in published)
             else None

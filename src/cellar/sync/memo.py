@@ -26,7 +26,7 @@ from typing import Any
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-from cellar.config.model import Config, MirrorSettings
+from cellar.config.model import Config
 from cellar.model import DistFile, ProjectPage
 from cellar.policy.gate import policy_fingerprint
 from cellar.select.sources import RequirementSet
@@ -60,7 +60,7 @@ def settings_key(config: Config) -> str:
             "format": MEMO_FORMAT,
             "upstream": config.mirror.upstream,
             "file-hosts": config.mirror.limits.file_hosts,
-            "layout": layout(config.mirror),
+            "layout": layout(config),
             "packages": packages,
             "targets": config.targets,
             "filters": config.filters,
@@ -152,9 +152,16 @@ def merged(
     )
 
 
-def layout(mirror: MirrorSettings) -> str:
-    """Return what, of ``mirror``'s settings, decides which files a project's pages make."""
-    return f"hash-index={mirror.hash_index} json-api={mirror.json_api}"
+def layout(config: Config) -> str:
+    """Return what, of ``config``'s settings, decides which files a project's pages make, and
+    how its files are checked before they are listed (provenance mirrored, and required)."""
+    mirror, policy = config.mirror, config.policy
+    checks = [
+        (name, rules.require_provenance, rules.provenance_repository)
+        for name, rules in [("", policy.rules), *sorted(policy.projects.items())]
+    ]
+    provenance = _hash_text(str(policy.mirror_provenance), repr(checks))[:16]
+    return f"hash-index={mirror.hash_index} json-api={mirror.json_api} provenance={provenance}"
 
 
 def display_name(name: NormalizedName, page: ProjectPage) -> str:

@@ -137,7 +137,7 @@ async def _make_plan(
             {name: plan.files(name) for name in plan.closure.files},
             plan.consulted,
             client,
-            layout=layout(config.mirror),
+            layout=layout(config),
             held_until=plan.gate.held_until if plan.gate is not None else None,
         )
         state.record_plan_memos(memos)
