@@ -339,3 +339,51 @@ def test_required_provenance_refuses_files_without_it_and_those_that_do_not_veri
     capsys.readouterr()
     assert main(["mirror", "-c", str(pinned)]) == 1
     assert "published from example/lib, not acme/lib" in capsys.readouterr().out
+
+
+def test_audit_plan_and_why_say_what_the_policy_decides(
+    tmp_path: Path, local_index: LocalIndex, capsys: pytest.CaptureFixture[str]
+) -> None:
+    populate(local_index)
+    high = advisory(
+        "GHSA-1111-2222-3333",
+        "lib",
+        aliases=["CVE-2026-1", "PYSEC-2026-1"],
+        severity=[{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"}],
+    )
+    osv = write_osv(tmp_path / "osv", high)
+    config = write_policy_config(
+        tmp_path, local_index, f'osv = "{osv}"\nrefuse-severity = "critical"'
+    )
+    assert main(["mirror", "-c", str(config)]) == 0
+    capsys.readouterr()
+    assert main(["audit", "-c", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "lib 2.0: GHSA-1111-2222-3333 (also CVE-2026-1, PYSEC-2026-1), high:" in out
+    assert "reported only" in out
+    # A newer database, carried in: what the mirror lists that it now refuses, exit 1.
+    newer = write_osv(tmp_path / "osv-newer", high, advisory("MAL-2026-3", "lib"))
+    assert main(["audit", "-c", str(config), "--osv", str(newer), "--json"]) == 1
+    found = json.loads(capsys.readouterr().out)
+    decisions = {(h["advisory"], h["decision"]) for h in found["held"]}
+    assert decisions == {("GHSA-1111-2222-3333", "refuse"), ("MAL-2026-3", "refuse")}
+    # plan and why name the refusal, with the configuration pointing at the newer database.
+    config = write_policy_config(tmp_path, local_index, f'osv = "{newer}"')
+    assert main(["plan", "-c", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "the policy keeps out 1 (files, or whole releases):" in out
+    assert "  lib 2.0: malicious: MAL-2026-3 (MAL-2026-3 in lib)" in out
+    assert main(["plan", "-c", str(config), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["refused"] == {
+        "lib": ["lib 2.0: malicious: MAL-2026-3 (MAL-2026-3 in lib)"]
+    }
+    assert main(["why", "-c", str(config), "lib"]) == 0
+    assert "kept out by the policy (1):\n  lib 2.0: malicious" in capsys.readouterr().out
+    # After the run that withdraws it, the audit shows what is kept out and kept aside.
+    assert main(["mirror", "-c", str(config)]) == 0
+    capsys.readouterr()
+    assert main(["audit", "-c", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "no advisory names a release the mirror lists" in out
+    assert "kept out by the policy (1):\n  lib 2.0: malicious: MAL-2026-3" in out
+    assert "withdrawn from the mirror, kept aside (1):" in out

@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
             "plan": lambda: _plan(config, as_json=args.json),
             "why": lambda: _why(config, args.project),
             "status": lambda: _status(config),
+            "audit": lambda: _audit(config, args.osv, as_json=args.json),
             "verify": lambda: _verify(config, console, args),
             "delete": lambda: _delete(config, args.projects, dry_run=args.dry_run),
             "nginx-config": lambda: nginx_config(config, args),
@@ -162,6 +163,15 @@ def _plan(config: Config, *, as_json: bool) -> int:
     report, novelty = run_plan_report(config)
     print(plan_json(report, novelty) if as_json else printable_lines(plan_text(report, novelty)))
     return EXIT_FAILURES if report.failures else EXIT_OK
+
+
+def _audit(config: Config, osv: Path | None, *, as_json: bool) -> int:
+    from cellar.cli.audit_report import audit_json, audit_text  # noqa: PLC0415
+    from cellar.keep.audit import run_audit  # noqa: PLC0415
+
+    report = run_audit(config.mirror.directory, config.policy, osv)
+    print(audit_json(report) if as_json else printable_lines(audit_text(report)))
+    return EXIT_FAILURES if report.to_withdraw else EXIT_OK
 
 
 def _why(config: Config, project: str) -> int:

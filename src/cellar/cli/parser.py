@@ -71,6 +71,24 @@ def build_parser() -> argparse.ArgumentParser:
         "to PROJECT. Exit 1 when no target needs it.",
     )
     why.add_argument("project", help="a project name (any spelling)")
+    audit = commands.add_parser(
+        "audit",
+        parents=[common],
+        help="judge what the mirror holds against the advisory database; show what the "
+        "policy keeps out",
+        description="List every advisory in the OSV database ([policy] osv, or --osv) on a "
+        "release the mirror lists, with what the policy does with it now; then what the "
+        "policy refused and withdrew ([policy], docs/policy.md). Exit 1 when the mirror lists "
+        "a release the policy refuses (the next `cellar mirror` withdraws it), else 0.",
+    )
+    audit.add_argument("--json", action="store_true", help="print JSON for machines")
+    audit.add_argument(
+        "--osv",
+        metavar="PATH",
+        type=Path,
+        help="an OSV database (the PyPI export zip, or a directory of OSV JSON) instead of "
+        "[policy] osv: a newer one, carried in to an air-gapped site",
+    )
     commands.add_parser(
         "status",
         parents=[common],

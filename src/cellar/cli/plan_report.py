@@ -39,6 +39,10 @@ def plan_text(report: PlanReport, novelty: Novelty) -> str:
     if report.failures:
         lines.append(f"{len(report.failures)} could not be planned:")
         lines.extend(f"  {failure.message}" for failure in report.failures)
+    if report.refused:
+        count = sum(len(found) for found in report.refused.values())
+        lines.append(f"the policy keeps out {count} (files, or whole releases):")
+        lines.extend(f"  {line}" for found in report.refused.values() for line in found)
     return "\n".join(lines)
 
 
@@ -69,6 +73,7 @@ def plan_json(report: PlanReport, novelty: Novelty) -> str:
         "seconds": round(report.seconds, 3),
         "requests": report.requests,
         "kept": report.kept,
+        "refused": {name: list(found) for name, found in report.refused.items()},
         "failures": [
             {
                 "projects": list(failure.projects),
@@ -97,6 +102,7 @@ def why_text(plan: MirrorPlan, project: str) -> tuple[str, bool]:
     name = canonicalize_name(project)
     lines = []
     needed = False
+    refused = plan.gate.refusals().get(name, []) if plan.gate is not None else []
     for target_name, target in plan.closure.targets.items():
         chains = target.why(name)
         if not chains:
@@ -105,4 +111,7 @@ def why_text(plan: MirrorPlan, project: str) -> tuple[str, bool]:
         needed = True
         lines.append(f"{target_name}:")
         lines.extend("  " + " -> ".join(chain) for chain in chains)
+    if refused:
+        lines.append(f"kept out by the policy ({len(refused)}):")
+        lines.extend(f"  {refusal.describe()}" for refusal in refused)
     return "\n".join(lines), needed

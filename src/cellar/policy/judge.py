@@ -143,6 +143,8 @@ class _Release:
             exception = next(
                 (e for n in ids if (e := self.policy.excepted(self.name, self.version, n))), None
             )
+            if exception is None and refuse is not None and severity >= refuse:
+                exception = self.policy.excepted(self.name, self.version, "vulnerable")
             reported.append(
                 Finding(
                     self.name,
