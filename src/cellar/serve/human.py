@@ -9,7 +9,7 @@ page ``/project/<name>/``, whose files are ``../../packages/...`` as on ``/simpl
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from html import escape
 from typing import Final
@@ -282,8 +282,14 @@ def _run_table(run: RunRecord, now: datetime) -> list[str]:
     return out
 
 
-def render_project(listing: ProjectListing, display_name: str, setup: ClientAccess) -> bytes:
-    """Return the page for people of one project, served at ``/project/<name>/``."""
+def render_project(
+    listing: ProjectListing,
+    display_name: str,
+    setup: ClientAccess,
+    refused: Sequence[tuple[str, str, str]] = (),
+) -> bytes:
+    """Return the page for people of one project, served at ``/project/<name>/``; ``refused``
+    is what the policy keeps out of it: (what, rule, why) each."""
     name = canonicalize_name(listing.name)
     found = releases(listing)
     versions = [release for release in found if release.version is not None]
@@ -313,6 +319,19 @@ def render_project(listing: ProjectListing, display_name: str, setup: ClientAcce
         body.append("</ul>")
     if not found:
         body.append("<p>This project lists no files.</p>")
+    if refused:
+        body += [
+            '<h2 id="refused">Kept out by the policy</h2>',
+            '<p class="muted">Not mirrored, not listed: what the mirror\'s supply-chain policy'
+            " refuses, and why.</p>",
+            '<table class="release">',
+            "<tr><th>Release or file</th><th>Rule</th><th>Why</th></tr>",
+            *(
+                f"<tr><td>{_e(what)}</td><td>{_e(rule)}</td><td>{_e(why)}</td></tr>"
+                for what, rule, why in refused
+            ),
+            "</table>",
+        ]
     for release in found:
         body += _release(release)
     return _document(f"{display_name} · Cellar package mirror", "../../", "", body)

@@ -117,8 +117,8 @@ class PeoplePages:
         if not slash or spelled != name:
             # Relative, so a path prefix added by a reverse proxy survives.
             raise web.HTTPMovedPermanently(f"../{name}/" if slash else f"{name}/")
-        listing, display = found
-        return _html(render_project(listing, display, self._setup(request)))
+        listing, display, refused = found
+        return _html(render_project(listing, display, self._setup(request), refused))
 
     def _setup(self, request: web.Request) -> ClientAccess:
         if self.index_url is not None:
@@ -156,20 +156,27 @@ class PeoplePages:
             return {}
         return {canonicalize_name(display): display for display in listed}
 
-    def _read_project(self, name: str) -> tuple[ProjectListing, str] | None:
-        """Return project ``name``'s published listing and display name, None if unknown."""
+    def _read_project(
+        self, name: str
+    ) -> tuple[ProjectListing, str, list[tuple[str, str, str]]] | None:
+        """Return project ``name``'s published listing, display name and what the policy
+        keeps out of it; None if unknown."""
         try:
             listing = published_listing(self.storage, name)
         except PageFormatError:  # `cellar verify` reports it; for people, no such project
             listing = None
         if listing is None:
             return None
+        refused: list[tuple[str, str, str]] = []
         try:
             with MirrorState.open_read_only(self.directory) as state:
                 display = state.display_name(name) or name
+                for record in state.refusals(name):
+                    what = record.filename or f"{record.version} (every file)"
+                    refused.append((what, record.rule, record.detail))
         except (MirrorStateError, sqlite3.Error):
             display = name
-        return listing, display
+        return listing, display, refused
 
 
 def _wants_simple_api(request: web.Request) -> bool:
