@@ -396,9 +396,11 @@ def test_the_project_page_for_people_shows_what_the_policy_keeps_out(
     osv = write_osv(tmp_path / "osv", advisory("MAL-2026-4", "lib", summary="steals <keys>"))
     config = write_policy_config(tmp_path, local_index, f'osv = "{osv}"\nmin-release-age = "1d"')
     assert mirrored(config).ok
-    with cellar_serve(config) as base:
-        with urllib.request.urlopen(f"{base}project/lib/") as answer:  # noqa: S310 - 127.0.0.1
-            page = answer.read().decode()
+    with (
+        cellar_serve(config) as base,
+        urllib.request.urlopen(f"{base}project/lib/") as answer,  # noqa: S310 - 127.0.0.1
+    ):
+        page = answer.read().decode()
     assert '<h2 id="refused">Kept out by the policy</h2>' in page
     assert "<td>2.0 (every file)</td><td>malicious</td>" in page
     assert "MAL-2026-4 (steals &lt;keys&gt;)" in page  # escaped
