@@ -404,3 +404,27 @@ def test_the_project_page_for_people_shows_what_the_policy_keeps_out(
     assert '<h2 id="refused">Kept out by the policy</h2>' in page
     assert "<td>2.0 (every file)</td><td>malicious</td>" in page
     assert "MAL-2026-4 (steals &lt;keys&gt;)" in page  # escaped
+
+
+def test_a_project_override_lets_a_young_release_through_and_its_reason_is_logged(
+    tmp_path: Path, local_index: LocalIndex
+) -> None:
+    populate(local_index, new=NOW - timedelta(hours=2))
+    config = write_policy_config(
+        tmp_path,
+        local_index,
+        'min-release-age = "7d"\n[policy.projects.lib]\nmin-release-age = "0"\n'
+        'reason = "SEC-7: its fixes are taken at once"',
+    )
+    result = mirrored(config)
+    assert result.ok and result.policy is not None
+    assert (result.policy.refused, result.policy.excepted) == (0, 1)
+    assert lib_versions(tmp_path / "mirror" / "web") == ["2.0"]
+    [event] = audit_events(tmp_path)
+    assert {k: event[k] for k in ("event", "project", "version", "lifted", "reason")} == {
+        "event": "override",
+        "project": "lib",
+        "version": "2.0",
+        "lifted": "min-release-age",
+        "reason": "SEC-7: its fixes are taken at once",
+    }

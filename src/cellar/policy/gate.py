@@ -9,6 +9,7 @@ One ``PolicyGate`` per run. ``judge`` runs on the event loop (the repository's p
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -55,6 +56,9 @@ class PolicyGate:
     licence_exceptions: list[tuple[PolicyException, NormalizedName, str]] = field(
         default_factory=list
     )
+    #: What a project's override let through that the table's rules refuse: each refusal
+    #: lifted, with the override's reason.
+    overrides: list[tuple[Refusal, str]] = field(default_factory=list)
 
     @classmethod
     def open(
@@ -92,9 +96,25 @@ class PolicyGate:
             name, page, self.settings, now=self.now, first_seen=first_seen, database=self.database
         )
         self.judged[name] = judged
+        if name in self.settings.projects:
+            self._note_override(name, page, judged, first_seen)
         for refusal in judged.refused:
             log.info("%s: refused by policy: %s", name, refusal.describe())
         return judged.page
+
+    def _note_override(
+        self, name: NormalizedName, page: ProjectPage, judged: Judged, first_seen: dict[str, float]
+    ) -> None:
+        """Keep what ``name``'s override lets through that the table's rules would refuse."""
+        table = dataclasses.replace(self.settings, projects={})
+        strict = judge_page(
+            name, page, table, now=self.now, first_seen=first_seen, database=self.database
+        )
+        kept = {(r.version, r.filename, r.rule) for r in judged.refused}
+        reason = self.settings.projects[name].reason or ""
+        self.overrides += [
+            (r, reason) for r in strict.refused if (r.version, r.filename, r.rule) not in kept
+        ]
 
     def refused_versions(self, name: NormalizedName) -> dict[str, str]:
         """The versions of ``name`` the policy refused (all or some of their files), each with

@@ -104,6 +104,17 @@ def settle_decisions(
                     finding.excepted.reason, name, finding.version, finding.advisory
                 )
     events += used.values()
+    events += [
+        {
+            "event": "override",
+            "project": refusal.project,
+            "version": refusal.version,
+            "file": refusal.filename,
+            "lifted": refusal.rule,
+            "reason": reason,
+        }
+        for refusal, reason in gate.overrides
+    ]
     append_events(log_path, events)
     for record in admitted:
         log.info("%s %s: no longer refused (%s)", record.project, record.version, record.rule)
@@ -115,7 +126,7 @@ def settle_decisions(
         admitted=len(admitted),
         withdrawn=len(withdrawn),
         restored=len(restored),
-        excepted=len(used),
+        excepted=len(used) + len(gate.overrides),
     )
 
 
