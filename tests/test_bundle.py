@@ -16,6 +16,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,12 +24,15 @@ import pytest
 from cellar.bundle.keys import read_private
 from cellar.bundle.manifest import bundle_id, parse_manifest, render_manifest
 from cellar.cli import main
+from cellar.config.load import load_config
 from cellar.state.summary import read_summary
+from cellar.sync.engine import run_mirror
 from tests.support.installers import imported_version, make_venv, pip_install, uv_install, uv_venv
 from tests.support.mirror import (
     EVERY_VERSION,
     assert_consistent,
     cellar_serve,
+    listed_files,
     run_cli,
     write_config,
 )
@@ -341,3 +345,49 @@ def test_export_and_import_tell_their_progress_and_a_terminal_shows_a_bar(sides:
     assert imported.written == len(objects)
     # The bar ends at every volume checked and every object applied.
     assert f"{1 + len(objects)}/{1 + len(objects)}" in screen.getvalue()
+
+
+def test_the_policy_is_applied_on_the_outer_side_at_its_time_and_carried_in(sides: Sides) -> None:
+    """A release held for its age on the outer side is not in the bundle; the inner side,
+    whose own clock and configuration have no say, gets it in the bundle after the one that
+    admits it. A release withdrawn outside is removed inside."""
+    # Mirrored before the policy: alpha 1.0 and beta, with no upload time, count as seen
+    # when they were placed. The runs below happen ten days later (time injected).
+    assert main(["mirror", "-c", str(sides.outer)]) == 0
+    now = datetime.now(UTC) + timedelta(days=10)
+    sides.index.add(build_wheel("alpha", "2.0"), upload_time=now - timedelta(days=1))
+    osv = sides.root / "osv"
+    osv.mkdir()
+    with sides.outer.open("a", encoding="utf-8") as stream:
+        stream.write(f'[policy]\nmin-release-age = "3d"\nosv = "{osv}"\n')
+
+    def mirror(at: datetime) -> None:
+        assert run_mirror(load_config(sides.outer), now=at.timestamp()).ok
+
+    def inner_alpha() -> set[str]:
+        return set(listed_files(sides.inner_web, "alpha"))
+
+    mirror(now)
+    assert sides.import_(sides.export("b1"))[0] == 0
+    assert inner_alpha() == {"alpha-1.0-py3-none-any.whl"}
+    mirror(now + timedelta(days=2, hours=1))
+    assert sides.import_(sides.export("b2"))[0] == 0
+    assert inner_alpha() == {"alpha-1.0-py3-none-any.whl", "alpha-2.0-py3-none-any.whl"}
+    (osv / "MAL-2026-8.json").write_text(
+        json.dumps(
+            {
+                "id": "MAL-2026-8",
+                "affected": [
+                    {"package": {"ecosystem": "PyPI", "name": "alpha"}, "versions": ["2.0"]}
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    mirror(now + timedelta(days=3))
+    assert sides.import_(sides.export("b3"))[0] == 0
+    assert inner_alpha() == {"alpha-1.0-py3-none-any.whl"}
+    assert not list(sides.inner_web.rglob("alpha-2.0*"))  # removed inside, not kept aside
+    assert tree(sides.inner_web) == {
+        key: body for key, body in tree(sides.outer_web).items() if not key.startswith("withdrawn/")
+    }

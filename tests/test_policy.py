@@ -181,6 +181,9 @@ def test_a_malicious_release_is_refused_and_one_marked_later_is_withdrawn(
         assert "MAL-2026-7" in record.reason
     kinds = [e["event"] for e in audit_events(tmp_path)]
     assert kinds == ["refused", "withdrawn"]
+    # What is kept aside is no orphan of the tree: verify and its pruning leave it.
+    assert main(["verify", "-c", str(config), "--prune-orphans"]) == 0
+    assert aside.is_file()
     with cellar_serve(config) as base:
         python = make_venv(tmp_path / "venv", sys.executable)
         done = pip_install(python, f"{base}simple/", "app", "lib>=1.1", env=installer_env)

@@ -38,6 +38,8 @@ class Sightings(Protocol):
 
     def first_seen(self, project: str) -> dict[str, float]: ...
 
+    def mirrored_since(self, project: str) -> dict[str, float]: ...
+
     def record_first_seen(self, project: str, seen: Mapping[str, float]) -> None: ...
 
 
@@ -86,7 +88,11 @@ class PolicyGate:
         first_seen: dict[str, float] = {}
         rules = self.settings.rules_for(name)
         if rules.min_release_age > 0 and any(not f.upload_time for f in page.files):
-            first_seen = self.sightings.first_seen(name) if self.sightings is not None else {}
+            if self.sightings is not None:
+                # A file mirrored before sightings were kept was seen when it was placed.
+                first_seen = self.sightings.mirrored_since(name)
+                for filename, seen in self.sightings.first_seen(name).items():
+                    first_seen[filename] = min(seen, first_seen.get(filename, seen))
             new = {f.filename: self.now for f in page.files if not f.upload_time}
             new = {filename: seen for filename, seen in new.items() if filename not in first_seen}
             if new and self.sightings is not None:

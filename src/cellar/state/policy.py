@@ -50,6 +50,14 @@ class PolicyLog:
         ).fetchall()
         return {filename: seen for filename, seen in rows}
 
+    def mirrored_since(self, project: str) -> dict[str, float]:
+        """When each of ``project``'s files in the mirror was placed (its recorded mtime): a
+        file mirrored before the policy asked for sightings was seen by then at the latest."""
+        rows = self._db.execute(
+            "SELECT path, mtime_ns FROM files WHERE project = ?", (project,)
+        ).fetchall()
+        return {path.rpartition("/")[2]: mtime_ns / 1e9 for path, mtime_ns in rows}
+
     def record_first_seen(self, project: str, seen: Mapping[str, float]) -> None:
         """Keep the first sightings ``seen`` (an earlier one of the same file stays)."""
         with transaction(self._db):
