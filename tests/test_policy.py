@@ -220,9 +220,12 @@ def test_vulnerabilities_are_reported_or_refused_by_severity_and_exceptions_are_
     assert result.policy is not None and result.policy.refused == 0
     assert lib_versions(web) == ["2.0"]  # high < critical: reported only
     refused = write_policy_config(tmp_path, local_index, f'osv = "{osv}"\nrefuse-severity = "high"')
+    [wheel] = web.rglob("lib-2.0-py3-none-any.whl")
     result = mirrored(refused)
-    assert result.policy is not None and result.policy.refused == 1
+    assert result.policy is not None
+    assert (result.policy.refused, result.policy.withdrawn) == (1, 1)
     assert lib_versions(web) == ["1.1"]
+    assert not wheel.exists()
     with MirrorState.open(tmp_path / "mirror") as state:
         [record] = state.refusals("lib")
         assert record.rule == "vulnerable" and "severity high" in record.detail
@@ -236,6 +239,10 @@ def test_vulnerabilities_are_reported_or_refused_by_severity_and_exceptions_are_
     result = mirrored(excepted)
     assert result.policy is not None and (result.policy.refused, result.policy.excepted) == (0, 1)
     assert lib_versions(web) == ["2.0"]
+    # The withdrawn file is put back, not downloaded again.
+    assert (result.policy.restored, result.files_added) == (1, 0)
+    assert wheel.is_file()
+    assert_consistent(web)
     used = [e for e in audit_events(tmp_path) if e["event"] == "excepted"]
     assert used == [
         {
