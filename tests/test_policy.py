@@ -88,6 +88,19 @@ def lib_versions(web: Path) -> list[str]:
     return sorted(name.split("-")[1] for name in listed_files(web, "lib"))
 
 
+def installed_lib(config: Path, where: Path, env: dict[str, str]) -> tuple[str, str]:
+    """Serve the mirror; install ``app`` from it with pip and with uv, each into a fresh
+    environment below ``where``; return the ``lib`` each got."""
+    found = []
+    with cellar_serve(config) as base:
+        for make, install in ((make_venv, pip_install), (uv_venv, uv_install)):
+            python = make(where / install.__name__, sys.executable, env=env)
+            done = install(python, f"{base}simple/", "app", env=env)
+            assert done.returncode == 0, done.stdout + done.stderr
+            found.append(imported_version(python, "lib"))
+    return found[0], found[1]
+
+
 def audit_events(directory: Path) -> list[dict[str, Any]]:
     log = directory / "mirror" / ".cellar" / "audit.log"
     return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
@@ -109,15 +122,7 @@ def test_a_new_release_is_held_until_old_enough_then_admitted(
         [held] = state.refusals("lib")
         assert (held.version, held.rule) == ("2.0", "min-release-age")
         assert held.until == pytest.approx((NOW + timedelta(days=6)).timestamp())
-    with cellar_serve(config) as base:
-        python = make_venv(tmp_path / "venv", sys.executable)
-        done = pip_install(python, f"{base}simple/", "app", env=installer_env)
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert imported_version(python, "lib") == "1.1"
-        uv_python = uv_venv(tmp_path / "uv", sys.executable, env=installer_env)
-        done = uv_install(uv_python, f"{base}simple/", "app", env=installer_env)
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert imported_version(uv_python, "lib") == "1.1"
+    assert installed_lib(config, tmp_path / "first", installer_env) == ("1.1", "1.1")
     # Five days on, still too young: nothing upstream changed, and the plan is kept.
     assert mirrored(config, NOW + timedelta(days=5)).ok
     assert lib_versions(web) == ["1.1"]
@@ -127,15 +132,7 @@ def test_a_new_release_is_held_until_old_enough_then_admitted(
     assert (result.policy.refused, result.policy.admitted) == (0, 1)
     assert lib_versions(web) == ["2.0"]
     assert_consistent(web)
-    with cellar_serve(config) as base:
-        python = make_venv(tmp_path / "venv2", sys.executable)
-        done = pip_install(python, f"{base}simple/", "app", env=installer_env)
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert imported_version(python, "lib") == "2.0"
-        uv_python = uv_venv(tmp_path / "uv2", sys.executable, env=installer_env)
-        done = uv_install(uv_python, f"{base}simple/", "app", env=installer_env)
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert imported_version(uv_python, "lib") == "2.0"
+    assert installed_lib(config, tmp_path / "then", installer_env) == ("2.0", "2.0")
     events = [(e["event"], e.get("version")) for e in audit_events(tmp_path)]
     assert events == [("refused", "2.0"), ("admitted", "2.0")]
 
@@ -194,6 +191,7 @@ def test_a_malicious_release_is_refused_and_one_marked_later_is_withdrawn(
             with pytest.raises(urllib.error.HTTPError) as missing:
                 urllib.request.urlopen(f"{base}{path.as_posix()}")  # noqa: S310 - 127.0.0.1
             assert missing.value.code == 404
+            missing.value.close()
     # An exception cannot lift a malicious advisory.
     bad = write_policy_config(
         tmp_path,

@@ -9,7 +9,7 @@ it: ``A OR B`` is allowed if either is, ``A AND B`` if both are, ``A WITH E`` as
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from cellar.policy.model import LicencePolicy
 from cellar.select.metadata import StatedLicence
@@ -75,25 +75,17 @@ def judge_licence(policy: LicencePolicy, licence: StatedLicence) -> str | None:
 
 
 def _allowed(tokens: Sequence[str], policy: LicencePolicy) -> bool:
+    """Evaluate the expression ``tokens`` (canonical SPDX: ``OR`` binds loosest, then ``AND``,
+    then ``WITH``), each licence allowed if not denied and, with an allow list, on it."""
     position = 0
 
-    def either() -> bool:
+    def joined(operator: str, operand: Callable[[], bool]) -> bool:
         nonlocal position
-        result = both()
-        while position < len(tokens) and tokens[position] == "OR":
+        values = [operand()]
+        while position < len(tokens) and tokens[position] == operator:
             position += 1
-            right = both()
-            result = result or right
-        return result
-
-    def both() -> bool:
-        nonlocal position
-        result = one()
-        while position < len(tokens) and tokens[position] == "AND":
-            position += 1
-            right = one()
-            result = result and right
-        return result
+            values.append(operand())
+        return any(values) if operator == "OR" else all(values)
 
     def one() -> bool:
         nonlocal position
@@ -102,7 +94,7 @@ def _allowed(tokens: Sequence[str], policy: LicencePolicy) -> bool:
         word = tokens[position]
         position += 1
         if word == "(":
-            result = either()
+            result = joined("OR", lambda: joined("AND", one))
             position += 1  # the ")"
             return result
         if position < len(tokens) and tokens[position] == "WITH":
@@ -112,4 +104,4 @@ def _allowed(tokens: Sequence[str], policy: LicencePolicy) -> bool:
             return False
         return not policy.allow or identifier in policy.allow or word in policy.allow
 
-    return either()
+    return joined("OR", lambda: joined("AND", one))
