@@ -256,6 +256,9 @@ def _merged(advisories: Iterable[Advisory]) -> list[Advisory]:
             continue
         group = {a.id: a for name in (advisory.id, *advisory.aliases) for a in by_name[name]}
         seen.update(group)
+        if len(group) == 1:
+            kept.append(advisory)  # most records alias no other record in the database
+            continue
         severities = [a.severity for a in group.values() if a.severity is not None]
         affected = dict(advisory.affected)
         for other in group.values():
