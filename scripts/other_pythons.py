@@ -33,6 +33,8 @@ SMOKE = (
     "tests/test_config_storage.py",
     "tests/test_s3.py::test_the_tree_is_in_the_bucket_and_nothing_is_left_on_disk",
     "tests/test_state_schema.py",
+    "tests/test_policy_rules.py",
+    "tests/test_policy_osv.py",
     "tests/test_upstream_client.py",
     "tests/test_mirror.py::test_mirror_writes_the_bandersnatch_layout",
     "tests/test_mirror.py::test_second_run_downloads_nothing",
