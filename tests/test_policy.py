@@ -24,6 +24,7 @@ from cellar.sync.engine import MirrorResult, run_mirror
 from tests.support.installers import imported_version, make_venv, pip_install, uv_install, uv_venv
 from tests.support.mirror import assert_consistent, cellar_serve, listed_files
 from tests.support.packages import build_wheel
+from tests.support.s3 import S3Server, storage_table
 from tests.support.upstream import LocalIndex, RawAnswer
 
 #: The moment the tests' runs happen at (injected).
@@ -436,3 +437,32 @@ def test_a_project_override_lets_a_young_release_through_and_its_reason_is_logge
         "lifted": "min-release-age",
         "reason": "SEC-7: its fixes are taken at once",
     }
+
+
+def test_withdrawal_and_provenance_work_in_a_bucket(
+    tmp_path: Path, local_index: LocalIndex, s3: S3Server
+) -> None:
+    populate(local_index)
+    path = "/integrity/lib/2.0/provenance"
+    local_index.answer_raw(path, RawAnswer(_bogus_provenance(), content_type="application/json"))
+    local_index.remove("lib", "lib-2.0-py3-none-any.whl")
+    local_index.add(build_wheel("lib", "2.0"), upload_time=OLD, provenance=local_index.base + path)
+    bucket = s3.new_bucket()
+    osv = write_osv(tmp_path / "osv")
+    config = write_policy_config(tmp_path, local_index, f'osv = "{osv}"')
+    with config.open("a", encoding="utf-8") as stream:
+        stream.write(storage_table(s3, bucket, prefix="tree"))
+    assert mirrored(config).ok
+
+    def keys() -> set[str]:
+        pages = s3.client().get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        return {item["Key"] for page in pages for item in page.get("Contents", [])}
+
+    [wheel] = [k for k in keys() if k.endswith("lib-2.0-py3-none-any.whl")]
+    assert wheel + ".provenance" in keys()
+    write_osv(osv, advisory("MAL-2026-6", "lib"))
+    result = mirrored(config)
+    assert result.ok and result.policy is not None and result.policy.withdrawn == 1
+    aside = "tree/withdrawn/" + wheel.removeprefix("tree/")
+    assert {aside, aside + ".metadata", aside + ".provenance"} <= keys()
+    assert not {k for k in keys() if k.startswith("tree/packages/") and "lib-2.0" in k}
