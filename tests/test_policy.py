@@ -466,3 +466,21 @@ def test_withdrawal_and_provenance_work_in_a_bucket(
     aside = "tree/withdrawn/" + wheel.removeprefix("tree/")
     assert {aside, aside + ".metadata", aside + ".provenance"} <= keys()
     assert not {k for k in keys() if k.startswith("tree/packages/") and "lib-2.0" in k}
+
+
+def test_a_provenance_that_cannot_be_had_is_left_out_and_asked_for_again(
+    tmp_path: Path, local_index: LocalIndex, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = "/integrity/app/1.0/provenance"
+    local_index.add(build_wheel("app", "1.0"), upload_time=OLD, provenance=local_index.base + path)
+    config = write_policy_config(tmp_path, local_index, "")
+    web = tmp_path / "mirror" / "web"
+    assert mirrored(config).ok  # not required: the file is listed without it
+    [entry] = listed_files(web, "app").values()
+    assert "provenance" not in entry
+    assert "provenance of app-1.0-py3-none-any.whl" in caplog.text
+    assert "listed without it" in caplog.text
+    local_index.answer_raw(path, RawAnswer(_bogus_provenance(), content_type="application/json"))
+    assert mirrored(config).ok  # the project was not taken as done: asked again
+    [entry] = listed_files(web, "app").values()
+    assert str(entry["provenance"]).endswith("app-1.0-py3-none-any.whl.provenance")

@@ -88,6 +88,9 @@ class MirrorResult:
 class _FileOutcome:
     published: PublishedFile | None
     added: bool
+    #: False when something offered with the file (its provenance) could not be had: the
+    #: project is published without it, and planned again by the next run.
+    whole: bool = True
 
 
 @dataclass(slots=True)
@@ -314,7 +317,7 @@ class _Run:
         outcomes = await asyncio.gather(*(self._file(fetcher, name, entry) for entry in files))
         outcome = _ProjectOutcome()
         published: list[PublishedFile] = []
-        complete = all(file.published is not None for file in outcomes)
+        complete = all(file.published is not None and file.whole for file in outcomes)
         for file in outcomes:
             if file.published is None:
                 continue
@@ -377,8 +380,10 @@ class _Run:
             self.reporter.file_failed(project, entry.filename)
             self._fail(project, entry.filename, str(error))
             return _FileOutcome(None, added=False)
+        dropped = False
         if self.config.policy.mirror_provenance and entry.provenance:
             # Listed from the mirror (behind an air gap the upstream's URL leads nowhere).
+            dropped = provenance is None
             href = provenance_href(str(placed.path)) if provenance is not None else None
             entry = dataclasses.replace(entry, provenance=href)
         metadata_sha256 = None
@@ -392,7 +397,7 @@ class _Run:
             self.extras.file_added(placed.path)
         file = PublishedFile(entry, str(placed.path), placed.sha256, placed.size, metadata_sha256)
         self.reporter.file_done(project, entry.filename, added=placed.added, size=placed.size)
-        return _FileOutcome(file, added=placed.added)
+        return _FileOutcome(file, added=placed.added, whole=not dropped)
 
     def _fail(self, project: str, filename: str | None, message: str) -> Failure:
         failure = Failure(project, filename, message)
