@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from cellar.keep.audit import AuditReport
@@ -38,11 +37,7 @@ def audit_text(report: AuditReport) -> str:
         lines.append(f"kept out by the policy ({len(report.refused)}):")
         for record in report.refused:
             what = record.filename or f"{record.project} {record.version}"
-            until = ""
-            if record.until is not None:
-                when = datetime.fromtimestamp(record.until, UTC).isoformat(timespec="minutes")
-                until = f" (old enough at {when})"
-            lines.append(f"  {what}: {record.rule}: {record.detail}{until}; since {record.since}")
+            lines.append(f"  {what}: {record.rule}: {record.detail}; since {record.since}")
     if report.withdrawn:
         lines.append(f"withdrawn from the mirror, kept aside ({len(report.withdrawn)}):")
         lines.extend(f"  {w.path} -> {w.aside}: {w.reason}; at {w.at}" for w in report.withdrawn)

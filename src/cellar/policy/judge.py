@@ -173,13 +173,14 @@ def _judge_file(
         if uploaded is None:
             uploaded = now  # first seen now
         if now - uploaded < age:
-            since = datetime.fromtimestamp(uploaded, UTC).isoformat(timespec="seconds")
+            since = datetime.fromtimestamp(uploaded, UTC).isoformat(timespec="minutes")
+            ready = datetime.fromtimestamp(uploaded + age, UTC).isoformat(timespec="minutes")
             return Refusal(
                 name,
                 version,
                 file.filename,
                 "min-release-age",
-                f"uploaded {since}, younger than the minimum age",
+                f"uploaded {since}, held until {ready}",
                 until=uploaded + age,
             )
     if provenance and not file.provenance:
