@@ -251,3 +251,26 @@ def test_uv_builds_nothing_unless_allowed(tmp_path: Path) -> None:
         built = run_cli("plan", "-c", str(config))
         assert built.returncode == 0, built.stderr
         assert "uv could not resolve" not in built.stderr
+
+
+def test_a_uv_pin_the_licence_policy_refuses_is_not_taken(tmp_path: Path) -> None:
+    """uv pins r 3.0 where pip takes r 2.0; with r 3.0 under a licence the policy denies, the
+    mirror takes pip's pins for r and never r 3.0 (whose metadata pip never had to read)."""
+    with LocalIndex() as index:
+        for (name, version), requires in GRAPH.items():
+            licence = "AGPL-3.0-only" if (name, version) == ("r", "3.0") else "MIT"
+            index.add(build_wheel(name, version, requires_dist=requires, licence=licence))
+        index.add(build_wheel("capped", "1.0"))
+        for policy, wanted in (
+            ("", True),
+            ('[policy]\nlicences-deny = ["AGPL-3.0-only"]\n', False),
+        ):
+            root = tmp_path / ("denied" if policy else "open")
+            root.mkdir()
+            config = write_config(root, index.url, REQUIREMENTS, extra_packages=policy and "")
+            with config.open("a", encoding="utf-8") as stream:
+                stream.write('[targets]\npython = ["3.12"]\nplatforms = ["linux"]\n' + policy)
+            assert main(["mirror", "-c", str(config)]) == 0
+            web = root / "mirror" / "web"
+            assert bool(list(web.rglob("r-3.0-*.whl"))) is wanted
+            assert list(web.rglob("r-2.0-*.whl"))  # pip's pin, either way

@@ -23,7 +23,9 @@ from cellar.model import DistFile
 from cellar.select.outcome import PlanProblem, TargetPlan
 from cellar.select.releases import (
     ProjectExcluded,
+    Rejection,
     Release,
+    ReleaseRefused,
     TargetView,
     any_file_version,
     file_version,
@@ -53,6 +55,10 @@ class ClosureSettings:
     prereleases: bool = False
     sdists: SdistPolicy = "needed"
     constraints: tuple[Requirement, ...] = ()
+    #: Read the metadata of each release kept or pinned by another resolver, not only of
+    #: those resolved or built: a policy may refuse a release for what it says
+    #: (``ReleaseRefused``), and a refused one is never kept.
+    judge_metadata: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +198,13 @@ def take_pins(
             )
             result.notes.append(f"{resolver} pins {name} {version}, but {why} on {target.name}")
             continue
+        if settings.judge_metadata:
+            try:
+                repository.metadata(name, version, chosen)
+            except ReleaseRefused:
+                continue  # the policy's refusals are reported on their own
+            except CellarError:
+                pass  # taken as before: its files are planned, its metadata is not needed
         result.taken.setdefault(name, {})[version] = chosen
         needs_build = not (release.wheels or release.yanked_wheels)
         if needs_build and settings.dependencies:
@@ -318,7 +331,27 @@ def _kept_releases(
         yanked=settings.versions == 0,
         view=view,
     )
+    if settings.judge_metadata:
+        releases = _admitted(canonicalize_name(requirement.name), releases, view, settings)
     return releases[: settings.versions] if settings.versions else releases
+
+
+def _admitted(
+    name: NormalizedName, releases: list[Release], view: TargetView, settings: ClosureSettings
+) -> list[Release]:
+    """The newest ``settings.versions`` (all, for 0) of ``releases`` a policy does not
+    refuse, each release's metadata read only until that many are found."""
+    found: list[Release] = []
+    for release in releases:
+        if settings.versions and len(found) == settings.versions:
+            break
+        if not _refused(view.metadata(name, release.version, release.files(settings.sdists))):
+            found.append(release)
+    return found
+
+
+def _refused(metadata: object) -> bool:
+    return isinstance(metadata, Rejection) and metadata.kind == "refused"
 
 
 def _pinned(requirement: Requirement, version: Version) -> Requirement:

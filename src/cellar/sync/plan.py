@@ -70,6 +70,7 @@ def closure_settings(config: Config) -> ClosureSettings:
         prereleases=packages.prereleases,
         sdists=packages.sdists,
         constraints=packages.constraints,
+        judge_metadata=config.policy.licences.active,
     )
 
 
