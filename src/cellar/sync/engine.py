@@ -173,7 +173,7 @@ class _Run:
                 restored = restore_admitted(
                     self.storage,
                     self.state,
-                    [(name, file) for name in plan.closure.files for file in plan.files(name)],
+                    ((name, file) for name in plan.closure.files for file in plan.files(name)),
                 )
                 self.reporter.projects_planned(len(plan.projects))
                 fetcher = FileFetcher(
