@@ -484,3 +484,18 @@ def test_a_provenance_that_cannot_be_had_is_left_out_and_asked_for_again(
     assert mirrored(config).ok  # the project was not taken as done: asked again
     [entry] = listed_files(web, "app").values()
     assert str(entry["provenance"]).endswith("app-1.0-py3-none-any.whl.provenance")
+
+
+def test_an_audit_log_that_cannot_be_written_is_said_and_the_run_stands(
+    tmp_path: Path, local_index: LocalIndex, caplog: pytest.LogCaptureFixture
+) -> None:
+    populate(local_index, new=NOW - timedelta(hours=1))
+    (tmp_path / "not-a-file").mkdir()
+    config = write_policy_config(
+        tmp_path, local_index, f'min-release-age = "1d"\naudit-log = "{tmp_path / "not-a-file"}"'
+    )
+    result = mirrored(config)
+    assert result.ok and result.policy is not None and result.policy.held == 1
+    assert f"the audit log {tmp_path / 'not-a-file'} was not written" in caplog.text
+    with MirrorState.open(tmp_path / "mirror") as state:
+        assert [r.version for r in state.refusals("lib")] == ["2.0"]  # recorded all the same

@@ -18,6 +18,7 @@ from cellar.policy.judge import judge_page
 from cellar.policy.licence import judge_licence, spdx_of
 from cellar.policy.model import LicencePolicy, PolicySettings, ProjectRules, Severity
 from cellar.policy.osv import AdvisoryDatabase, parse_advisory
+from cellar.policy.provenance import verify_provenance
 from cellar.select.metadata import StatedLicence, parse_metadata
 
 LIB = NormalizedName("lib")
@@ -246,3 +247,26 @@ def test_each_problem_is_named(policy: str, problem: str) -> None:
 )
 def test_durations(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"[]", "not a PEP 740 provenance object"),
+        (b'{"version": 2, "attestation_bundles": []}', "not a PEP 740 provenance object"),
+        (b'{"version": 1, "attestation_bundles": []}', "holds no attestation bundles"),
+        (b"{" + b" " * (1 << 20) + b"}", "larger than"),
+        (
+            b'{"version": 1, "attestation_bundles": [{"publisher": {"kind": "GitHub"}}]}',
+            "not a provenance object",
+        ),
+        (
+            b'{"version": 1, "attestation_bundles": [{"publisher": {"kind": "GitHub", '
+            b'"repository": "a/b", "workflow": "r.yml"}, "attestations": []}]}',
+            "an attestation bundle holds no attestation",
+        ),
+    ],
+)
+def test_a_provenance_object_of_the_wrong_shape_is_refused(body: bytes, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        verify_provenance(body, "lib-1.0.tar.gz", "0" * 64)

@@ -37,20 +37,3 @@ def append_events(path: Path, events: Iterable[Mapping[str, Any]]) -> int:
         log.warning("the audit log %s was not written: %s", path, error)
         return 0
     return len(lines)
-
-
-def read_events(path: Path) -> list[dict[str, Any]]:
-    """The events in the log at ``path`` (a damaged line is skipped), oldest first."""
-    events = []
-    try:
-        with path.open(encoding="utf-8", errors="replace") as stream:
-            for line in stream:
-                try:
-                    found = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(found, dict):
-                    events.append(found)
-    except FileNotFoundError:
-        return []
-    return events
