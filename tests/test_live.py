@@ -11,11 +11,14 @@ import json
 import subprocess
 import sys
 import tarfile
+import time
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.version import Version
 
 from cellar.cli import main
 from cellar.config.model import default_upstream
@@ -176,3 +179,34 @@ def test_the_attestations_of_a_real_project_are_verified_offline(
         capsys.readouterr().out
     )
     assert not list(web.rglob(filename))
+
+
+def test_the_minimum_age_holds_the_newest_real_release(tmp_path: Path) -> None:
+    """With PyPI's own upload times: an age just past the newest release of a real project
+    holds that release back, and the closure takes the newest one old enough."""
+    request = urllib.request.Request(  # noqa: S310 - PyPI's https URL
+        f"{default_upstream()}idna/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310
+        page = json.load(answer)
+    uploaded: dict[str, float] = {}
+    for entry in page["files"]:
+        if entry["filename"].endswith(".whl") and not entry.get("yanked"):
+            version = entry["filename"].split("-")[1]
+            stamp = datetime.fromisoformat(entry["upload-time"].replace("Z", "+00:00"))
+            uploaded[version] = max(uploaded.get(version, 0.0), stamp.timestamp())
+    stable = sorted((v for v in uploaded if not Version(v).is_prerelease), key=Version)
+    newest, previous = stable[-1], stable[-2]
+    age_days = (time.time() - uploaded[newest]) / 86400 + 1  # the newest is a day too young
+    config = write_config(tmp_path, default_upstream(), ["idna"])
+    with config.open("a", encoding="utf-8") as stream:
+        stream.write(
+            '[targets]\npython = ["3.12"]\nplatforms = ["manylinux_2_28_x86_64"]\n'
+            f'[policy]\nmin-release-age = "{age_days:.3f}d"\n'
+        )
+    assert main(["mirror", "-c", str(config)]) == 0
+    listed = {name.split("-")[1] for name in listed_files(tmp_path / "mirror" / "web", "idna")}
+    old_enough = [v for v in stable if time.time() - uploaded[v] >= age_days * 86400]
+    assert listed == {old_enough[-1]}
+    assert newest not in listed
+    assert Version(old_enough[-1]) <= Version(previous)
