@@ -499,3 +499,18 @@ def test_an_audit_log_that_cannot_be_written_is_said_and_the_run_stands(
     assert f"the audit log {tmp_path / 'not-a-file'} was not written" in caplog.text
     with MirrorState.open(tmp_path / "mirror") as state:
         assert [r.version for r in state.refusals("lib")] == ["2.0"]  # recorded all the same
+
+
+def test_refusals_of_a_project_no_longer_selected_are_forgotten(
+    tmp_path: Path, local_index: LocalIndex
+) -> None:
+    populate(local_index, new=NOW - timedelta(hours=1))
+    local_index.add(build_wheel("other", "1.0"), upload_time=OLD)
+    config = write_policy_config(tmp_path, local_index, 'min-release-age = "1d"')
+    assert mirrored(config).ok
+    with MirrorState.open(tmp_path / "mirror") as state:
+        assert [r.project for r in state.refusals()] == ["lib"]
+    config = write_policy_config(tmp_path, local_index, 'min-release-age = "1d"', '"other"')
+    assert mirrored(config).ok
+    with MirrorState.open(tmp_path / "mirror") as state:
+        assert state.refusals() == []

@@ -115,6 +115,15 @@ class PolicyLog:
             return []
         return [RefusalRecord(*row) for row in rows]
 
+    def refused_projects(self) -> list[str]:
+        """The projects with refusals in force."""
+        return [row[0] for row in self._db.execute("SELECT DISTINCT project FROM refusals")]
+
+    def forget_refusals(self, projects: Iterable[str]) -> None:
+        """Drop the refusals of ``projects`` (no longer in the selection)."""
+        with transaction(self._db):
+            self._db.executemany("DELETE FROM refusals WHERE project = ?", [(p,) for p in projects])
+
     def record_withdrawn(self, records: Iterable[WithdrawnRecord]) -> None:
         with transaction(self._db):
             self._db.executemany(

@@ -255,6 +255,10 @@ class _Run:
             except PageFormatError:
                 listed.update(record.path for record in self.state.project_files(name))
         withdrawn = withdraw_refused(self.storage, self.state, refusals, listed)
+        if not plan.kept:
+            # Every page the selection needs was judged: a project it no longer reaches has
+            # nothing kept out any more.
+            self.state.forget_refusals(set(self.state.refused_projects()) - set(plan.consulted))
         return settle_decisions(
             self.state,
             gate,
