@@ -153,7 +153,10 @@ def test_a_file_without_an_upload_time_is_timed_from_when_cellar_first_saw_it(
 
 
 def test_a_malicious_release_is_refused_and_one_marked_later_is_withdrawn(
-    tmp_path: Path, local_index: LocalIndex, installer_env: dict[str, str]
+    tmp_path: Path,
+    local_index: LocalIndex,
+    installer_env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     populate(local_index)
     osv = write_osv(tmp_path / "osv")
@@ -177,6 +180,8 @@ def test_a_malicious_release_is_refused_and_one_marked_later_is_withdrawn(
         [record] = state.withdrawn()
         assert record.aside == aside.relative_to(web).as_posix()
         assert "MAL-2026-7" in record.reason
+    assert main(["status", "-c", str(config)]) == 0
+    assert "policy:   1 kept out (0 held for their age), 1 withdrawn" in capsys.readouterr().out
     kinds = [e["event"] for e in audit_events(tmp_path)]
     assert kinds == ["refused", "withdrawn"]
     # What is kept aside is no orphan of the tree: verify and its pruning leave it.

@@ -247,6 +247,8 @@ def _status(config: Config) -> int:
     with MirrorState.open(config.mirror.directory, create=False) as state:
         totals = state.totals()
         run = state.last_run()
+        refusals = state.refusals()
+        withdrawn = state.withdrawn()
     lines = [
         f"mirror:   {config.mirror.directory}",
         f"upstream: {config.mirror.upstream}",
@@ -268,6 +270,12 @@ def _status(config: Config) -> int:
             f"{len(run.failures)} failures"
         )
         lines.extend(f"  {describe_failure(failure)}" for failure in run.failures)
+    if refusals or withdrawn:
+        held = sum(r.rule == "min-release-age" for r in refusals)
+        lines.append(
+            f"policy:   {len(refusals)} kept out ({held} held for their age), "
+            f"{len(withdrawn)} withdrawn; `cellar audit` for each"
+        )
     print(printable_lines("\n".join(lines)))
     return EXIT_FAILURES if run is not None and run.failures else EXIT_OK
 
