@@ -305,6 +305,37 @@ def test_an_inner_mirror_in_s3(sides: Sides, s3: S3Server, tmp_path: Path) -> No
     assert carried == tree(sides.outer_web)
 
 
+def test_an_outer_mirror_in_s3_exports_and_the_inner_tree_equals_its_bucket(
+    sides: Sides, s3: S3Server, tmp_path: Path
+) -> None:
+    """Export reads the outer tree through the same ``Storage`` calls from a bucket: two
+    rounds (a full bundle, then a change and a removal), each applied to a local inner
+    mirror that ends equal to the bucket's tree."""
+    bucket = s3.new_bucket()
+    sides.outer.write_text(
+        sides.outer.read_text(encoding="utf-8") + storage_table(s3, bucket, prefix="outer"),
+        "utf-8",
+    )
+    assert main(["mirror", "-c", str(sides.outer)]) == 0
+
+    def outer_tree(name: str) -> dict[str, bytes]:
+        found = tree(copy_bucket(s3, bucket, "outer/", tmp_path / name))
+        found.pop("cellar-state.json")  # the bucket's summary for its servers: never carried
+        return found
+
+    assert sides.import_(sides.export("b1"))[0] == 0
+    assert tree(sides.inner_web) == outer_tree("copy1")
+    sides.index.add(build_wheel("alpha", "2.0"))
+    sides.index.add(build_wheel("beta", "2.0", requires_dist=["alpha"]))
+    sides.index.remove("beta", "beta-1.0-py3-none-any.whl")
+    assert main(["mirror", "-c", str(sides.outer)]) == 0
+    assert sides.import_(sides.export("b2"))[0] == 0
+    inner = tree(sides.inner_web)
+    assert inner == outer_tree("copy2")
+    assert any(key.endswith("alpha-2.0-py3-none-any.whl") for key in inner)
+    assert not any("beta-1.0" in key for key in inner)
+
+
 @dataclass
 class Recorder:
     """A ``BundleProgress`` that keeps what it was told."""
