@@ -182,6 +182,13 @@ class MemoryStorage:
             self.held[_checked(to)] = held
         return True
 
+    def create(self, key: str, body: bytes) -> bool:
+        with self._lock:
+            if _checked(key) in self.held:
+                return False
+            self.held[key] = MemoryObject(body, 1_700_000_000 * 10**9, next(self._serials))
+        return True
+
     def delete(self, keys: Iterable[str]) -> tuple[list[str], int]:
         removed, size = [], 0
         with self._lock:

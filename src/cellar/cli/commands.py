@@ -194,10 +194,15 @@ def _serve(config: Config, host: str | None, port: int | None) -> int:
         where = config.mirror.tree.describe()
         log.info("serving %s at %s (pip: --index-url %ssimple/)", where, url, url)
 
+    from cellar.config.serve import UploadSettings  # noqa: PLC0415
+
     settings = replace(
         config.serve,
         host=config.serve.host if host is None else host,
         port=config.serve.port if port is None else port,
+        uploads=UploadSettings(config.hosted, hash_index=config.mirror.hash_index)
+        if config.hosted.upload_path is not None
+        else None,
     )
     serve_forever(
         config.mirror.tree,

@@ -30,6 +30,7 @@ from cellar.config.checks import (
     resolve_path,
     selected,
 )
+from cellar.config.hosted import HOSTED_KEYS, hosted_table
 from cellar.config.ini import looks_like_ini, parse_ini
 from cellar.config.limits import LIMIT_KEYS, limits_table
 from cellar.config.model import (
@@ -70,6 +71,7 @@ _KNOWN = {
     "storage": STORAGE_KEYS,
     "bundle": BUNDLE_KEYS,
     "policy": POLICY_KEYS,
+    "hosted": HOSTED_KEYS,
     "filters": {
         *("block-projects", "project-patterns", "allow-releases", "pinned-releases"),
         *("block-releases", "release-patterns", "drop-prereleases", "prerelease-projects"),
@@ -181,6 +183,7 @@ def parse_config(
     storage = storage_table(_table(data, "storage"), problems)
     bundle = bundle_table(_table(data, "bundle"), base, problems)
     policy = policy_table(_table(data, "policy"), base, problems)
+    hosted = hosted_table(_table(data, "hosted"), base, problems)
     if not targets and package_settings.dependencies and not problems:
         problems.append(
             ConfigProblem(
@@ -228,6 +231,7 @@ def parse_config(
         serve=serve,
         bundle=bundle,
         policy=policy,
+        hosted=hosted,
     )
 
 

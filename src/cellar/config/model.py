@@ -12,6 +12,7 @@ from cellar.config.limits import MirrorLimits
 from cellar.config.packages import PackageSettings
 from cellar.config.serve import ServeSettings
 from cellar.filters import Filters
+from cellar.hosted.model import HostedSettings
 from cellar.policy.model import PolicySettings
 from cellar.select.targets import TargetEnvironment
 from cellar.tree.location import StorageSettings, TreeLocation
@@ -96,3 +97,4 @@ class Config:
     serve: ServeSettings = field(default_factory=ServeSettings)
     bundle: BundleSettings = field(default_factory=BundleSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
+    hosted: HostedSettings = field(default_factory=HostedSettings)

@@ -20,6 +20,7 @@ from cellar.config.checks import (
     get_value,
     resolve_path,
 )
+from cellar.hosted.model import HostedSettings
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8080
@@ -36,6 +37,14 @@ DEFAULT_HEADER_TIMEOUT: Final = 15.0
 DEFAULT_IDLE_TIMEOUT: Final = 30.0
 #: Open connections per server process (less if the file descriptor limit is lower).
 DEFAULT_MAX_CONNECTIONS: Final = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class UploadSettings:
+    """What a server taking uploads needs beyond ``[serve]``: ``[hosted]`` and the layout."""
+
+    hosted: HostedSettings
+    hash_index: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +71,9 @@ class ServeSettings:
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    #: Uploads to hosted projects (``[hosted]`` with ``uploaders``), and the page layout they
+    #: publish in; None: the server takes none. Set by ``cellar serve`` from the whole config.
+    uploads: UploadSettings | None = None
 
     @property
     def tls(self) -> bool:

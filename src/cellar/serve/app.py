@@ -40,6 +40,7 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 
 from cellar.config.serve import ServeSettings
+from cellar.hosted.store import HostedWriter
 from cellar.serve.access_log import counting_access_logger
 from cellar.serve.auth import BasicAuth, auth_middleware, read_htpasswd
 from cellar.serve.dispatch import direct_dispatch
@@ -61,6 +62,7 @@ from cellar.serve.pypi_routes import JsonApi
 from cellar.serve.simple_routes import SimpleHandlers
 from cellar.serve.sockets import bind_sockets
 from cellar.serve.tls import server_ssl_context
+from cellar.serve.upload import UploadRoute, close_route, upload_route
 from cellar.tree.location import TreeLocation
 from cellar.tree.open import open_tree
 from cellar.tree.storage import Storage, StorageError
@@ -94,6 +96,9 @@ _METHODS: Final = ("GET", "HEAD")
 SIMPLE_HANDLERS: Final = web.AppKey("simple_handlers", SimpleHandlers)
 #: The name of the ``/health`` route, which may be left open when everything else needs auth.
 _HEALTH: Final = "health"
+#: The upload routes (``[hosted] upload-path``, with and without its slash): POST is let
+#: through to them, and they check upload credentials themselves, never the readers'.
+_UPLOAD_ROUTES: Final = frozenset({"upload", "upload-bare"})
 
 
 @web.middleware
@@ -103,7 +108,9 @@ async def _http_rules(request: web.Request, handler: Handler) -> web.StreamRespo
         raise web.HTTPBadRequest(text="a request line needs an HTTP/1.x version\n")
     if request.version >= (2, 0):
         raise web.HTTPVersionNotSupported(text="this server speaks HTTP/1.0 and HTTP/1.1\n")
-    if request.method not in _METHODS:
+    if request.method not in _METHODS and not (
+        request.method == "POST" and request.match_info.route.name in _UPLOAD_ROUTES
+    ):
         raise web.HTTPMethodNotAllowed(request.method, _METHODS)
     return await handler(request)
 
@@ -171,8 +178,11 @@ def make_app(
     handlers = SimpleHandlers(storage, PageCache())
     middlewares: list[Middleware] = [_http_rules]
     auth = BasicAuth.load(settings.htpasswd) if settings.htpasswd is not None else None
+    uploads = _upload_route(settings, storage)
     if auth is not None:
         open_routes = frozenset({_HEALTH} if settings.health_without_auth else ())
+        if uploads is not None:
+            open_routes |= _UPLOAD_ROUTES
         # First: a request without credentials learns nothing, not even which methods exist.
         middlewares.insert(0, auth_middleware(auth, open_routes))
     app = web.Application(middlewares=middlewares)
@@ -181,6 +191,8 @@ def make_app(
     if auth is not None:
         app.on_cleanup.append(_closing(auth))
     app.on_cleanup.append(_releasing(storage))
+    if uploads is not None:
+        _add_upload_routes(app, uploads, settings)
     people = PeoplePages(storage, mirror_directory or web_root.parent, index_url)
     people.add_routes(app.router)
     app.router.add_get("/health", handlers.health, name=_HEALTH)
@@ -193,6 +205,32 @@ def make_app(
     app.router.add_get("/metrics", metrics_page.get)
     JsonApi(storage).add_routes(app.router)
     return app
+
+
+def _upload_route(settings: ServeSettings, storage: Storage) -> UploadRoute | None:
+    """The upload route ``settings`` ask for, or None. Raises ``HtpasswdError`` for an
+    unusable uploaders file."""
+    uploads = settings.uploads
+    if uploads is None or uploads.hosted.upload_path is None:
+        return None
+    writer = HostedWriter(
+        storage, hash_index=uploads.hash_index, merged=uploads.hosted.allow_upstream
+    )
+    return upload_route(uploads.hosted, writer)
+
+
+def _add_upload_routes(app: web.Application, route: UploadRoute, settings: ServeSettings) -> None:
+    assert settings.uploads is not None  # noqa: S101 - the route exists
+    path = settings.uploads.hosted.upload_path
+    assert path is not None  # noqa: S101 - the route exists
+
+    async def close(app: web.Application) -> None:
+        await close_route(route)
+
+    app.on_cleanup.append(close)
+    app.router.add_post(path, route.post, name="upload")
+    app.router.add_post(path.rstrip("/"), route.post, name="upload-bare")
+    app.router.add_get(path, route.get)
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,5 +348,7 @@ def check_private_files(settings: ServeSettings) -> None:
     """
     if settings.htpasswd is not None:
         read_htpasswd(settings.htpasswd)
+    if settings.uploads is not None and settings.uploads.hosted.uploaders is not None:
+        read_htpasswd(settings.uploads.hosted.uploaders)
     if settings.tls_certificate is not None and settings.tls_key is not None:
         server_ssl_context(settings.tls_certificate, settings.tls_key)

@@ -153,6 +153,19 @@ class LocalStorage:
         fsync_directory(source.parent)
         return True
 
+    def create(self, key: str, body: bytes) -> bool:
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(body)
+            file.flush()
+            os.fsync(file.fileno())
+        return True
+
     def objects(self, prefix: str) -> Iterator[ObjectInfo]:
         top = self.path(prefix.rstrip("/")) if prefix.strip("/") else self.root
         start = prefix if prefix.endswith("/") or not prefix else f"{prefix}/"

@@ -638,6 +638,23 @@ class S3Storage:
         self.delete([key])
         return True
 
+    def create(self, key: str, body: bytes) -> bool:
+        """A conditional PUT (``If-None-Match: *``): S3 lets one writer of a key win."""
+        try:
+            self.client.put_object(
+                Bucket=self.settings.bucket,
+                Key=_checked(key, self.settings),
+                Body=body,
+                IfNoneMatch="*",
+            )
+        except _botocore_errors() as error:
+            code = getattr(error, "response", {}).get("Error", {}).get("Code")
+            if code in ("PreconditionFailed", "ConditionalRequestConflict"):
+                return False
+            raise OSError(f"cannot write {self.settings.url}{key}: {error}") from None
+        self.forget(key)
+        return True
+
     def sweep(self) -> tuple[int, list[str]]:
         """Abort the multipart uploads a killed run left, and clear the local staging of
         everything but the partial downloads that may be resumed (a file staged whole whose

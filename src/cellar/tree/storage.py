@@ -189,6 +189,11 @@ class Storage(Protocol):
         False if there is none at ``key``."""
         ...
 
+    def create(self, key: str, body: bytes) -> bool:
+        """Write ``body`` at ``key`` only if no object is there, atomically (of two writers,
+        one wins); return whether this call wrote it. The lease of ``tree/lease.py``."""
+        ...
+
     def objects(self, prefix: str) -> Iterator[ObjectInfo]:
         """Yield every object whose key starts with ``prefix`` (a ``/``-ended folder)."""
         ...
