@@ -235,7 +235,7 @@ class HostedWriter:
         if record.key in self.merged:
             listing = merged_listing(record, published_listing(self.storage, record.key))
         publish_pages(self.storage, listing, hash_index=self.hash_index)
-        listed = root_names(self.storage)
+        listed = listed_names(self.storage)
         if record.key not in {canonicalize_name(shown) for shown in listed}:
             hosted = read_hosted(self.storage).display_names()
             names = {canonicalize_name(shown): shown for shown in listed}
@@ -245,7 +245,7 @@ class HostedWriter:
             )
 
 
-def root_names(storage: Storage) -> list[str]:
+def listed_names(storage: Storage) -> list[str]:
     """The names the root JSON page lists now (none if there is none, or it is damaged)."""
     body = storage.read("simple/index.v1_json")
     try:

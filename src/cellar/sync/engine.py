@@ -18,6 +18,9 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from cellar import aio
 from cellar.config.model import Config
+from cellar.hosted.model import HOSTED_URL
+from cellar.hosted.overlay import HostedOverlay, hosted_file
+from cellar.hosted.records import iter_paths
 from cellar.model import DistFile, ProjectListing, ProjectPage, PublishedFile
 from cellar.policy.audit import AUDIT_LOG
 from cellar.select.releases import file_version
@@ -39,7 +42,7 @@ from cellar.sync.pages import (
     record_published,
 )
 from cellar.sync.paths import mirror_path
-from cellar.sync.plan import client_settings, make_plan
+from cellar.sync.plan import client_settings, make_plan, read_overlay
 from cellar.sync.planned import MirrorPlan
 from cellar.sync.policy_records import PolicyOutcome, settle_decisions
 from cellar.sync.provenance import SUFFIX as PROVENANCE_SUFFIX
@@ -116,7 +119,10 @@ def run_mirror(
         MirrorState.open(directory) as state,
         closing(open_tree(config.mirror.tree, write=True)) as storage,
     ):
-        return aio.run(_Run(config, state, storage, reporter or Reporter(), now=now).run())
+        hosted = read_overlay(config, storage)
+        run = _Run(hosted.apply(config), state, storage, reporter or Reporter(), now=now)
+        run.hosted = hosted
+        return aio.run(run.run())
 
 
 @dataclass(slots=True)
@@ -137,6 +143,8 @@ class _Run:
     published_any: bool = False
     #: Planned projects already published from the same selection: nothing done for them.
     unchanged: list[NormalizedName] = dataclasses.field(default_factory=list)
+    #: Hosted projects (read from the tree when the run starts).
+    hosted: HostedOverlay = dataclasses.field(default_factory=HostedOverlay)
 
     async def run(self) -> MirrorResult:
         started = time.monotonic()
@@ -146,8 +154,7 @@ class _Run:
         # tree searched for them.
         self.interrupted = previous is None or previous.finished_at is None
         run_id = self.state.start_run()
-        for name in self.state.forget_invalid_projects():
-            log.warning("forgot the record of %r: not a project name, so never a path", name)
+        self._forget_records()
         if not self.config.packages.requirements and not self.config.packages.sets:
             log.warning(
                 "%s selects no projects: add requirements to [packages] requirements",
@@ -168,7 +175,9 @@ class _Run:
         self._sweep_temporaries()
         try:
             async with UpstreamClient(settings, pages=self.state) as client:
-                plan = await make_plan(self.config, client, self.state, reuse=True, now=self.now)
+                plan = await make_plan(
+                    self.config, client, self.state, reuse=True, now=self.now, hosted=self.hosted
+                )
                 self._report_plan_failures(plan)
                 restored = restore_admitted(
                     self.storage,
@@ -237,6 +246,16 @@ class _Run:
         )
         self._publish_summary()
         return result
+
+    def _forget_records(self) -> None:
+        """Forget the records of names that cannot be projects, and of projects hosted now."""
+        for name in self.state.forget_invalid_projects():
+            log.warning("forgot the record of %r: not a project name, so never a path", name)
+        recorded = [NormalizedName(name) for name in self.state.project_names()]
+        for name in sorted(self.hosted.local_names(recorded)):
+            # Mirrored once, hosted now: its pages are the hosted side's, never pruned.
+            self.state.forget_project(name)
+            log.warning("%s is hosted now: the mirror no longer keeps its upstream files", name)
 
     def _settle_policy(
         self, plan: MirrorPlan, listings: list[ProjectListing], restored: list[str]
@@ -363,6 +382,10 @@ class _Run:
         if self.stopping:
             # stop-on-error: after the first failure nothing new is started.
             return _FileOutcome(None, added=False)
+        if entry.url.startswith(HOSTED_URL):
+            # A hosted file of a project that also takes upstream releases: in place already.
+            file = hosted_file(self.hosted, project, entry)
+            return _FileOutcome(file, added=False, whole=file is not None)
         provenance = None
         try:
             if entry.provenance and self.config.policy.mirror_provenance:
@@ -423,7 +446,7 @@ class _Run:
         if not clean:
             log.warning("pruning skipped: this run had failures, so its plan may be incomplete")
             return
-        stale = sorted(set(self.state.project_names()) - set(plan.projects))
+        stale = sorted(set(self.state.project_names()) - set(plan.projects) - self.hosted.names)
         if stale:
             pruned = prune_projects(
                 self.storage, self.state, stale, hash_index=self.config.mirror.hash_index
@@ -436,6 +459,7 @@ class _Run:
                 pruned.bytes,
             )
         listed = {path for listing in listings for path in listed_paths(listing)}
+        listed.update(iter_paths(self.hosted.tree))
         for name in self.unchanged:  # as published before: the state keeps each JSON page
             body = self.state.project_page(name)
             try:

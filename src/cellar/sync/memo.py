@@ -65,6 +65,11 @@ def settings_key(config: Config) -> str:
             "targets": config.targets,
             "filters": config.filters,
             "policy": [config.policy, policy_fingerprint(config.policy)],
+            # What hosted releases there are is in the requirement sets (hosted/overlay.py).
+            "hosted": [
+                sorted(str(pattern) for pattern in config.hosted.reserve),
+                sorted(config.hosted.allow_upstream),
+            ],
         }
     )
 

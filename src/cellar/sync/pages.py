@@ -20,6 +20,8 @@ from urllib.parse import quote, unquote
 from packaging.utils import canonicalize_name
 
 from cellar.errors import CellarError
+from cellar.hosted.model import LEASE_KEY
+from cellar.hosted.records import read_hosted
 from cellar.model import DistFile, ProjectListing, PublishedFile
 from cellar.select.releases import file_version
 from cellar.state import MirrorState
@@ -32,6 +34,7 @@ from cellar.sync.render import (
     render_root_json,
 )
 from cellar.tree.inventory import Inventory
+from cellar.tree.lease import lease
 from cellar.tree.paths import OutsideTreeError, UnsafeNameError, is_project_name, project_key
 from cellar.tree.storage import Storage
 
@@ -396,10 +399,19 @@ def root_pages(names: Iterable[str]) -> dict[str, bytes]:
     }
 
 
+def root_names(storage: Storage, state: MirrorState, *, without: Iterable[str] = ()) -> list[str]:
+    """The names the root lists: the state's projects less ``without`` (normalised names), and
+    every hosted project (read from the tree: a server may have added one)."""
+    left_out = set(without)
+    names = {name: shown for name, shown in state.project_names().items() if name not in left_out}
+    names.update({str(name): shown for name, shown in read_hosted(storage).display_names().items()})
+    return list(names.values())
+
+
 def damaged_root(storage: Storage, state: MirrorState) -> dict[str, str]:
     """Return the root page files that differ from the state's projects, with the reason."""
     damaged = {}
-    for filename, expected in root_pages(state.project_names().values()).items():
+    for filename, expected in root_pages(root_names(storage, state)).items():
         found = storage.read(f"simple/{filename}")
         if found is None:
             damaged[filename] = "is missing"
@@ -410,8 +422,13 @@ def damaged_root(storage: Storage, state: MirrorState) -> dict[str, str]:
 
 def publish_root(storage: Storage, state: MirrorState, *, without: Iterable[str] = ()) -> None:
     """Publish the root pages listing the state's projects, less ``without`` (normalised
-    names): only the files whose bytes change are written. Raises ``OSError`` if a page
-    cannot be written."""
-    left_out = set(without)
-    names = [shown for name, shown in state.project_names().items() if name not in left_out]
-    storage.put({f"simple/{filename}": body for filename, body in root_pages(names).items()})
+    names), and every hosted project: only the files whose bytes change are written. Raises
+    ``OSError`` if a page cannot be written, ``LeaseHeldError`` if another writer of the root
+    holds it too long.
+
+    Hosted projects are read under the lease every writer of the root holds
+    (``tree/lease.py``): one a server adds meanwhile is never left out.
+    """
+    with lease(storage, LEASE_KEY):
+        names = root_names(storage, state, without=without)
+        storage.put({f"simple/{filename}": body for filename, body in root_pages(names).items()})

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,9 +26,12 @@ from packaging.utils import NormalizedName, canonicalize_name
 from cellar import aio
 from cellar.config.model import Config
 from cellar.errors import CellarError
+from cellar.hosted.overlay import HostedOverlay
+from cellar.hosted.records import HostedTree, read_hosted
 from cellar.model import DistFile
 from cellar.policy.gate import PolicyGate
 from cellar.state import STATE_DIR, MirrorState
+from cellar.state.memo import PlanMemo
 from cellar.state.snapshots import PageStats
 from cellar.sync.bounded import each_bounded
 from cellar.sync.memo import HELD_UNTIL, layout, merged, plan_groups, report_key
@@ -44,6 +48,8 @@ from cellar.sync.uv_pins import (
     uv_inputs,
     uv_pins,
 )
+from cellar.tree.open import open_tree
+from cellar.tree.storage import Storage, StorageError
 from cellar.units import counted
 from cellar.upstream.client import ClientSettings, UpstreamClient
 from cellar.upstream.errors import UpstreamError
@@ -81,12 +87,14 @@ async def make_plan(
     *,
     reuse: bool = False,
     now: float | None = None,
+    hosted: HostedOverlay | None = None,
 ) -> MirrorPlan:
     """Resolve what ``config`` selects for each of its targets and return the plan.
 
     The policy (``[policy]``) judges every page at the time ``now`` (a POSIX time; the
     present by default): what it refuses is not resolved, and its decisions are the plan's
-    ``gate``.
+    ``gate``. Hosted projects (``hosted``, with ``config`` already ``hosted.apply``-ed) are
+    answered from the tree, and are not in the plan: the run does not publish them.
 
     With ``reuse``, requirement groups whose last plan still holds (``cellar.sync.reuse``) are
     not planned: their projects are in the plan's ``kept``; memos of the groups planned are
@@ -95,14 +103,20 @@ async def make_plan(
     """
     moment = time.time() if now is None else now
     try:
-        return await _make_plan(config, client, state, reuse=reuse, now=moment)
+        return await _make_plan(config, client, state, reuse=reuse, now=moment, hosted=hosted)
     finally:
         if state is not None:
             _record_costs(state, client.page_stats)
 
 
 async def _make_plan(
-    config: Config, client: UpstreamClient, state: MirrorState | None, *, reuse: bool, now: float
+    config: Config,
+    client: UpstreamClient,
+    state: MirrorState | None,
+    *,
+    reuse: bool,
+    now: float,
+    hosted: HostedOverlay | None,
 ) -> MirrorPlan:
     started = time.monotonic()
     if state is not None and use_root_serials(
@@ -126,7 +140,7 @@ async def _make_plan(
                 requests=client.page_stats.requests,
                 kept=kept,
             )
-    plan = await _plan(config, client, state, requirements, sets, now=now)
+    plan = await _plan(config, client, state, requirements, sets, now=now, hosted=hosted)
     plan = dataclasses.replace(
         plan, kept=kept, seconds=time.monotonic() - started, requests=client.page_stats.requests
     )
@@ -141,6 +155,8 @@ async def _make_plan(
             layout=layout(config),
             held_until=plan.gate.held_until if plan.gate is not None else None,
         )
+        if hosted is not None:
+            memos = _without_local(memos, hosted)
         state.record_plan_memos(memos)
     return plan
 
@@ -153,6 +169,7 @@ async def _plan(
     sets: tuple[RequirementSet, ...],
     *,
     now: float,
+    hosted: HostedOverlay | None = None,
 ) -> MirrorPlan:
     # The resolver is loaded once a plan is made (see TYPE_CHECKING above).
     from cellar.select.closure import EveryTarget, plan_target, take_pins  # noqa: PLC0415
@@ -160,7 +177,7 @@ async def _plan(
     from cellar.select.targets import TargetEnvironment  # noqa: PLC0415
 
     loop = asyncio.get_running_loop()
-    repository = _repository(loop, config, client, state, now=now)
+    repository = _repository(loop, config, client, state, now=now, hosted=hosted)
     settings = closure_settings(config)
     # The pages every target reads first, fetched side by side before the resolvers start:
     # a resolver thread asks for them one at a time (100k projects: minutes, one by one).
@@ -242,6 +259,10 @@ async def _plan(
         resolvers.shutdown(wait=False, cancel_futures=True)
     warnings = _said(to_say, [target.name for target in targets])
     closure = merge_plans(target_plans)
+    if hosted is not None:
+        # Hosted projects are the tree's already: nothing of them is fetched or published.
+        for name in hosted.local_names(list(closure.files)):
+            del closure.files[name]
     return MirrorPlan(
         closure,
         dict(repository.pages),
@@ -271,6 +292,7 @@ def _repository(
     state: MirrorState | None,
     *,
     now: float,
+    hosted: HostedOverlay | None = None,
 ) -> UpstreamRepository:
     """Return the upstream as the resolvers see it, caching metadata in ``state``, its pages
     judged by the policy at the time ``now``."""
@@ -279,7 +301,12 @@ def _repository(
 
     gate = PolicyGate.open(config.policy, state, now=now) if config.policy.active else None
     return UpstreamRepository(
-        loop, client, MetadataFetcher(client, state), filters=config.filters, gate=gate
+        loop,
+        client,
+        MetadataFetcher(client, state),
+        filters=config.filters,
+        gate=gate,
+        hosted=hosted,
     )
 
 
@@ -398,9 +425,12 @@ def run_plan(config: Config) -> tuple[MirrorPlan, Novelty]:
     asks the upstream for nothing it already knows.
     """
 
+    hosted = read_overlay(config)
+    config = hosted.apply(config)
+
     async def plan(state: MirrorState) -> MirrorPlan:
         async with UpstreamClient(client_settings(config), pages=state) as client:
-            return await make_plan(config, client, state)
+            return await make_plan(config, client, state, hosted=hosted)
 
     with MirrorState.open(config.mirror.directory) as state:
         result = aio.run(plan(state))
@@ -415,6 +445,9 @@ def run_plan_report(config: Config) -> tuple[PlanReport, Novelty]:
     nothing, when every page that plan read is unchanged upstream (``cellar.sync.report``).
     """
 
+    hosted = read_overlay(config)
+    config = hosted.apply(config)
+
     async def plan(state: MirrorState) -> PlanReport:
         started = time.monotonic()
         key = report_key(config, _uv_in_plan(config))
@@ -424,7 +457,7 @@ def run_plan_report(config: Config) -> tuple[PlanReport, Novelty]:
                 return dataclasses.replace(
                     kept, seconds=time.monotonic() - started, requests=client.page_stats.requests
                 )
-            made = await make_plan(config, client, state)
+            made = await make_plan(config, client, state, hosted=hosted)
             report = report_of(made)
             if not made.failures and not made.refused:
                 digests = await known_digests(made.consulted, client)
@@ -472,6 +505,36 @@ async def _kept_report(
         for warning in report.warnings:
             log.warning("%s", warning)
     return report
+
+
+def read_overlay(config: Config, storage: Storage | None = None) -> HostedOverlay:
+    """What the tree hosts, as the plan sees it (``storage``: the tree, else opened to read).
+
+    A tree that cannot be opened yet (no mirror run so far) hosts nothing; one whose hosted
+    records cannot be listed raises ``OSError``: planning without them could let upstream
+    projects stand in for hosted ones.
+    """
+    if storage is None:
+        try:
+            with closing(open_tree(config.mirror.tree)) as opened:
+                return HostedOverlay(read_hosted(opened), config.hosted)
+        except StorageError as error:
+            log.debug("no hosted projects read: %s", error)
+            return HostedOverlay(HostedTree(), config.hosted)
+    return HostedOverlay(read_hosted(storage), config.hosted)
+
+
+def _without_local(memos: Mapping[str, PlanMemo], hosted: HostedOverlay) -> dict[str, PlanMemo]:
+    """The memos without the hosted names they read: never checked against the upstream."""
+    return {
+        key: PlanMemo(
+            pages={n: d for n, d in memo.pages.items() if not hosted.is_local(NormalizedName(n))},
+            projects={
+                n: k for n, k in memo.projects.items() if not hosted.is_local(NormalizedName(n))
+            },
+        )
+        for key, memo in memos.items()
+    }
 
 
 def client_settings(config: Config) -> ClientSettings:

@@ -16,6 +16,7 @@ from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from cellar.filters import Filters
+from cellar.hosted.overlay import HostedOverlay
 from cellar.model import DistFile, ProjectPage
 from cellar.policy.gate import PolicyGate
 from cellar.select.metadata import DistMetadata
@@ -45,6 +46,8 @@ class UpstreamRepository:
     filters: Filters = field(default_factory=Filters)
     #: The policy (``[policy]``) each page is judged by after the filters, if one is set.
     gate: PolicyGate | None = None
+    #: Hosted projects: their names are answered from the tree, never from the upstream.
+    hosted: HostedOverlay | None = None
     pages: dict[NormalizedName, ProjectPage] = field(default_factory=dict)
     refused: dict[NormalizedName, tuple[UnsafePathError, ...]] = field(default_factory=dict)
     excluded: dict[NormalizedName, str] = field(default_factory=dict)
@@ -74,6 +77,10 @@ class UpstreamRepository:
     ) -> DistMetadata:
         """Return the core metadata of ``name`` ``version``, read from the cheapest of ``files``."""
         file = min(files, key=_metadata_cost)
+        if self.hosted is not None:
+            local = self.hosted.metadata(name, file)
+            if local is not None:
+                return local  # the organisation's own: no licence judged
         found = asyncio.run_coroutine_threadsafe(self.fetcher.fetch(name, file), self.loop).result()
         if self.gate is not None and self.gate.settings.licences.active:
             reason = self.gate.licence(name, version, found.licence)
@@ -90,6 +97,9 @@ class UpstreamRepository:
         return await self._page(name)
 
     async def _page(self, name: NormalizedName) -> ProjectPage | None:
+        if self.hosted is not None and self.hosted.is_local(name):
+            # Hosted or reserved: never asked of the upstream, never published by the run.
+            return self.hosted.page(name)
         # Runs on the loop, so the dict of futures is only ever touched from one thread.
         future = self._pages.get(name)
         if future is None:
@@ -112,7 +122,12 @@ class UpstreamRepository:
         try:
             page = await self.client.fetch_project(name)
         except ProjectNotFoundError:
-            return None
+            if self.hosted is None or not self.hosted.is_merged(name):
+                return None
+            merged = self.hosted.merge(name, None)
+            if merged is not None:
+                self.pages[name] = merged
+            return merged
         # Names that would escape the mirror, and files on hosts not allowed, never reach the
         # resolver.
         safe, refused = split_unsafe(name, page.files, self.client.settings.hosts)
@@ -127,6 +142,8 @@ class UpstreamRepository:
             )
         if reason is None and self.gate is not None:
             page = self.gate.judge(name, page)
+        if self.hosted is not None and self.hosted.is_merged(name):
+            page = self.hosted.merge(name, page) or page
         self.pages[name] = page
         if refused:
             self.refused[name] = refused

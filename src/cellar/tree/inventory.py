@@ -22,7 +22,7 @@ import stat
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Final, Protocol
 
 from cellar.tree.atomic import is_temp_name, open_quietly
 
@@ -149,6 +149,11 @@ class _Pages:
             self.marks[directory] = page_marks_of(found)
 
 
+#: Parts of the tree other writers change (``cellar serve`` taking uploads of hosted projects,
+#: without the mirror's lock): no walk of the mirror's may take what it finds there for its own.
+WRITTEN_ELSEWHERE: Final = ("packages/hosted/", "hosted/")
+
+
 def orphans_in(inventory: Inventory, listed: Collection[str]) -> list[tuple[str, str]]:
     """Return (mirror path, cause) for each file no page lists, sorted by path.
 
@@ -156,8 +161,14 @@ def orphans_in(inventory: Inventory, listed: Collection[str]) -> list[tuple[str,
     leftover temporary files count, since pages and other files there are not listed.
     """
     temporary = "a temporary file left by an interrupted run"
-    orphans = [(path, temporary) for path in inventory.temporaries]
+    orphans = [
+        (path, temporary)
+        for path in inventory.temporaries
+        if not path.startswith(WRITTEN_ELSEWHERE)
+    ]
     for path in inventory.files:
+        if path.startswith(WRITTEN_ELSEWHERE):
+            continue
         if is_temp_name(path.rpartition("/")[2]):
             orphans.append((path, temporary))
         elif path not in listed:
