@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the command ``args`` name and return its exit code."""
     from rich.console import Console  # noqa: PLC0415 - not needed by --help
 
+    from cellar.cli.host import run_host  # noqa: PLC0415
     from cellar.cli.setup import client_config, nginx_config  # noqa: PLC0415
 
     console = Console(stderr=True)
@@ -60,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
             "nginx-config": lambda: nginx_config(config, args),
             "export": lambda: _export(config, args, console),
             "import": lambda: _import(config, args.bundle, console),
+            "host": lambda: run_host(config, args),
         }
         return commands[args.command]()
     except KeyboardInterrupt:

@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from cellar import __version__
+from cellar.cli.host import add_host_parser
 from cellar.clients import OS_NAMES, SHELLS
 from cellar.config.location import CONFIG_ENV, DEFAULT_CONFIG
 
@@ -186,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_client_config_parser(commands, common)
     add_nginx_config_parser(commands, common)
+    add_host_parser(commands, common)
     return parser
 
 

@@ -40,6 +40,8 @@ from cellar.hosted.model import (
     RECORDS,
     HostedFile,
     HostedRecord,
+    NamePattern,
+    any_matches,
     dump_record,
     record_key,
 )
@@ -118,12 +120,16 @@ class HostedWriter:
     """Writes hosted projects into ``storage``: what ``cellar serve`` and ``cellar host`` share.
 
     ``merged`` names the hosted projects whose pages also list mirrored upstream files
-    (``[hosted] allow-upstream``); ``hash_index`` is the mirror's page layout.
+    (``[hosted] allow-upstream``); ``hash_index`` is the mirror's page layout. A project the
+    mirror lists from the upstream becomes hosted only if ``reserve`` names it (or it allows
+    upstream releases): hosting it hides its upstream releases from every client, which
+    takes the operator's word.
     """
 
     storage: Storage
     hash_index: bool = False
     merged: frozenset[NormalizedName] = frozenset()
+    reserve: tuple[NamePattern, ...] = ()
 
     def receive(self, source: Path, filename: str) -> str:
         """Copy the local file ``source`` into the tree's incoming area; return its key.
@@ -161,7 +167,10 @@ class HostedWriter:
         name = upload.project
         try:
             with lease(self.storage, LEASE_KEY):
-                record = read_record(self.storage, name) or HostedRecord(upload.display_name)
+                record = read_record(self.storage, name)
+                if record is None:
+                    self._check_new(name)
+                    record = HostedRecord(upload.display_name)
                 there = record.file(upload.filename)
                 if there is not None:
                     if there.sha256 == upload.sha256:
@@ -192,6 +201,17 @@ class HostedWriter:
             uploader,
         )
         return True
+
+    def _check_new(self, name: NormalizedName) -> None:
+        """Refuse to start hosting a project the mirror lists, unless the operator said so."""
+        if name in self.merged or any_matches(self.reserve, name):
+            return
+        if name in {canonicalize_name(shown) for shown in listed_names(self.storage)}:
+            raise UploadRefused(
+                403,
+                f"{name} is mirrored from the upstream: hosting it would hide its upstream "
+                "releases from every client; to host it instead, add it to [hosted] reserve",
+            )
 
     def set_yanked(self, name: str, version: str, yanked: bool | str, user: str) -> tuple[str, ...]:
         """Yank (``yanked`` True or the reason) or un-yank (False) every file of ``name``

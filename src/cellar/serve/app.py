@@ -214,7 +214,10 @@ def _upload_route(settings: ServeSettings, storage: Storage) -> UploadRoute | No
     if uploads is None or uploads.hosted.upload_path is None:
         return None
     writer = HostedWriter(
-        storage, hash_index=uploads.hash_index, merged=uploads.hosted.allow_upstream
+        storage,
+        hash_index=uploads.hash_index,
+        merged=uploads.hosted.allow_upstream,
+        reserve=uploads.hosted.reserve,
     )
     return upload_route(uploads.hosted, writer)
 
