@@ -29,6 +29,7 @@ from cellar.bundle.manifest import (
     Manifest,
     Volume,
     bundle_id,
+    is_tree_key,
     plan_volumes,
     render_manifest,
     volume_names,
@@ -159,6 +160,8 @@ def plan_export(
 
 def _carried(key: str) -> bool:
     top = key.split("/", 1)[0]
+    if top == "hosted":  # the records of hosted projects, not the lease or uploads arriving
+        return is_tree_key(key)
     return top in ("packages", "simple", "json", "pypi", "last-modified")
 
 

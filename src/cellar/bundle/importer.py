@@ -35,6 +35,8 @@ from cellar.bundle.export import (
 from cellar.bundle.keys import PublicKey, SignatureError, check_signature
 from cellar.bundle.manifest import Manifest, apply_order, bundle_id, parse_manifest
 from cellar.errors import CellarError
+from cellar.hosted.model import FILES
+from cellar.hosted.records import read_hosted
 from cellar.state import MirrorState
 from cellar.state.bundles import ImportRecord
 from cellar.sync.pages import listing_from_json, page_marks, publish_root, record_published
@@ -199,7 +201,9 @@ def apply_bundle(
         removing |= {
             info.key
             for info in storage.objects("")
-            if info.key not in expected and info.key != "cellar-state.json"
+            if info.key not in expected
+            and info.key != "cellar-state.json"
+            and not info.key.startswith(("hosted/lock", "hosted/incoming/"))
         }
     removed, _ = storage.delete(apply_order(removing)[::-1])
     _record_pages(storage, state, pages, removing)
@@ -211,11 +215,15 @@ def _record_pages(
 ) -> None:
     """Tell the state of the project pages the bundle wrote or removed; publish the root from
     it if the bundle carried none."""
+    hosted = read_hosted(storage).names
     for folder, files in pages.items():
         if folder == "simple" or "index.v1_json" not in files:
             continue
         listing = listing_from_json(files["index.v1_json"])
         name = folder.rpartition("/")[2]
+        if name in hosted and all(file.path.startswith(FILES) for file in listing.files):
+            state.forget_project(name)  # hosted: its record is the truth, not the state
+            continue
         marks = page_marks(storage, name, hash_index=folder.count("/") == 2)
         record_published(state, listing, files, marks, display_name=listing.name)
     for key in removed:

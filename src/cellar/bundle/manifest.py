@@ -29,7 +29,9 @@ from cellar.errors import CellarError
 FORMAT: Final = 1
 _HEX64: Final = re.compile(r"[0-9a-f]{64}")
 _VOLUME: Final = re.compile(r"volume-[0-9]{4}\.tar")
-_TOP_FOLDERS: Final = frozenset({"packages", "simple", "json", "pypi"})
+_TOP_FOLDERS: Final = frozenset({"packages", "simple", "json", "pypi", "hosted"})
+#: Below ``hosted/``, what is not a project's record: the writers' lease and uploads arriving.
+_NOT_CARRIED: Final = ("hosted/lock", "hosted/incoming/")
 _TOP_FILES: Final = frozenset({"last-modified", "cellar-state.json"})
 #: Bounds a manifest is checked against (a hostile one cannot make the importer loop or
 #: allocate without end): objects, key length, object size.
@@ -116,7 +118,7 @@ def is_tree_key(key: object) -> bool:
         return False
     if len(segments) == 1:
         return key in _TOP_FILES
-    return segments[0] in _TOP_FOLDERS
+    return segments[0] in _TOP_FOLDERS and not key.startswith(_NOT_CARRIED)
 
 
 def parse_manifest(data: bytes) -> Manifest:

@@ -25,8 +25,13 @@ import time
 from contextlib import closing
 from dataclasses import dataclass, field
 
+from packaging.utils import NormalizedName
+
 from cellar.collector import collector_paused
 from cellar.config.model import Config
+from cellar.hosted.model import FILES
+from cellar.hosted.records import HostedTree, read_hosted
+from cellar.hosted.store import HostedWriter, hosted_listing
 from cellar.keep.checks import (
     CheckPool,
     FileCheck,
@@ -55,6 +60,7 @@ from cellar.sync.compat import project_directory
 from cellar.sync.pages import (
     PAGE_FILES,
     StoredPage,
+    compare_pages,
     damaged_root,
     publish_root,
     published_names,
@@ -69,6 +75,10 @@ from cellar.tree.open import open_tree
 from cellar.tree.storage import Storage
 from cellar.upstream.client import ClientSettings
 
+_HOSTED_FILE = (
+    "a hosted file: there is no upstream to download it from again; restore it from a "
+    "backup (docs/hosting.md)"
+)
 _NO_COPY = (
     "no intact copy of the project's JSON page, on disk or in the state: "
     "run `cellar mirror` to publish it again"
@@ -98,6 +108,7 @@ def verify_mirror(
             reporter or VerifyReporter(),
             client_settings(config),
             hash_index=config.mirror.hash_index,
+            merged=config.hosted.allow_upstream,
         )
 
 
@@ -109,15 +120,19 @@ def run_verify(
     settings: ClientSettings,
     *,
     hash_index: bool = False,
+    merged: frozenset[NormalizedName] = frozenset(),
 ) -> VerifyResult:
     """Verify the mirror's tree at ``tree`` (the caller holds the lock); see ``verify_mirror``.
 
-    ``hash_index`` says the project pages are in ``simple/<first letter>/<name>/``. Raises
-    ``StorageError`` when an object store cannot be used.
+    ``hash_index`` says the project pages are in ``simple/<first letter>/<name>/``; ``merged``
+    names the hosted projects that also list upstream releases (``[hosted] allow-upstream``).
+    Raises ``StorageError`` when an object store cannot be used.
     """
     where = tree.describe()
     with closing(open_tree(tree, write=True)) as storage:  # damaged pages are published again
-        return _Verification(where, storage, state, options, reporter, settings, hash_index).run()
+        verification = _Verification(where, storage, state, options, reporter, settings, hash_index)
+        verification.merged = merged
+        return verification.run()
 
 
 @dataclass(slots=True)
@@ -136,6 +151,9 @@ class _Verification:
     skipped: int = 0
     intact: int = 0
     hashed: int = 0
+    #: Hosted projects (read when the run starts), and those that take upstream releases too.
+    hosted: HostedTree = field(default_factory=HostedTree)
+    merged: frozenset[NormalizedName] = frozenset()
 
     def run(self) -> VerifyResult:
         started = time.monotonic()
@@ -147,11 +165,13 @@ class _Verification:
             self.reporter.stage(
                 f"walked {len(inventory.files)} files in {time.monotonic() - walked:.1f} s"
             )
+            self.hosted = read_hosted(self.storage)
             pages = self._read_pages(inventory)
             checks = file_checks(pages.values())
             self.reporter.planned(len(checks), size_of(checks))
             bad = self._examine(checks, run_id, previous, inventory)
         if self.options.repair:
+            bad = self._hosted_not_repaired(bad)
             repairs = repair_files(
                 self.storage,
                 self.state,
@@ -193,7 +213,19 @@ class _Verification:
         pages: dict[str, StoredPage] = {}
         names = published_names(self.storage, self.state, hash_index=self.hash_index)
         self.reporter.stage(f"reading the pages of {len(names)} projects")
-        for name, recorded in names.items():
+        for name in self.hosted.records:
+            names.setdefault(name, True)
+        for damaged, reason in sorted(self.hosted.damaged.items()):
+            path = f"hosted/{damaged}.json"
+            self._find(Finding(Problem.DAMAGED_PAGE, path, reason, damaged, f"{damaged}.json"))
+        for key, recorded in names.items():
+            name = NormalizedName(key)
+            record = self.hosted.records.get(NormalizedName(name))
+            if record is not None and name not in self.merged:
+                # Its pages are checked against its record, never against the state.
+                listing = hosted_listing(record)
+                pages[name] = compare_pages(self.storage, listing, hash_index=self.hash_index)
+                continue
             page = None
             marks = recorded_marks.get(name)
             if self.options.fast and marks is not None:
@@ -328,12 +360,34 @@ class _Verification:
         url = record.url if record is not None else ""
         self.state.record_file(FileRecord(check.path, project, *now, url))
 
+    def _hosted_not_repaired(
+        self, bad: list[tuple[FileCheck, Finding]]
+    ) -> list[tuple[FileCheck, Finding]]:
+        """Resolve the bad hosted files as not fixed (there is no other copy to fetch: never
+        deleted, never taken off a page); return the others, to repair."""
+        others = []
+        for check, finding in bad:
+            if check.path.startswith(FILES):
+                self._resolve(finding, Fix.NOT_FIXED, _HOSTED_FILE)
+            else:
+                others.append((check, finding))
+        return others
+
     def _republish(self, pages: dict[str, StoredPage], repairs: Repairs) -> dict[str, StoredPage]:
         """Write the pages the repairs changed or that were damaged; return the pages now."""
         damaged = {f for f in self.findings if f.problem is Problem.DAMAGED_PAGE}
         revised: dict[str, StoredPage] = {}
+        writer = HostedWriter(self.storage, hash_index=self.hash_index, merged=self.merged)
         for name, page in pages.items():
             page_findings = [f for f in damaged if f.project == name]
+            record = self.hosted.records.get(NormalizedName(name))
+            if record is not None and name not in self.merged:
+                if page_findings:
+                    writer.republish(record)
+                    for finding in page_findings:
+                        self._resolve(finding, Fix.REPAIRED, "rewritten from its hosted record")
+                revised[name] = page
+                continue
             if page.listing is None:
                 for finding in page_findings:
                     self._resolve(finding, Fix.NOT_FIXED, _NO_COPY)

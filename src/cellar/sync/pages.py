@@ -273,6 +273,24 @@ def read_project(
     return StoredPage(name, listing, damaged, recorded, frozenset(extra), marks)
 
 
+def compare_pages(
+    storage: Storage, listing: ProjectListing, *, hash_index: bool = False
+) -> StoredPage:
+    """Read project ``listing``'s pages and compare each with its rendering: the pages of a
+    hosted project, whose record (``listing``) is the truth. Raises ``OSError`` as
+    ``read_project``."""
+    name = canonicalize_name(listing.name)
+    expected = render_pages(listing)
+    damaged: dict[str, str] = {}
+    for filename, key in page_keys(name, hash_index=hash_index).items():
+        actual = storage.read(key)
+        if actual is None:
+            damaged[filename] = "is missing"
+        elif actual != expected[filename]:
+            damaged[filename] = "differs from the hosted project's record"
+    return StoredPage(name, listing, damaged, recorded=True)
+
+
 def page_marks(storage: Storage, name: str, *, hash_index: bool = False) -> str | None:
     """Return the versions of project ``name``'s page files (local: size, mtime and ctime of
     each, as text), or ``None`` if one is missing.
