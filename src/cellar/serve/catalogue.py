@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Final
 
@@ -34,6 +35,8 @@ class ProjectEntry:
 
     name: str
     display: str
+    #: Uploaded here (a hosted project), not mirrored from the upstream.
+    hosted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +62,12 @@ def search_key(text: str) -> str:
 
 
 def search_projects(
-    names: Mapping[str, str], query: str, page: int = 1, *, page_size: int = PAGE_SIZE
+    names: Mapping[str, str],
+    query: str,
+    page: int = 1,
+    *,
+    page_size: int = PAGE_SIZE,
+    hosted: AbstractSet[str] = frozenset(),
 ) -> ProjectSearch:
     """Return page ``page`` of the projects in ``names`` (normalised -> display) that match.
 
@@ -79,7 +87,7 @@ def search_projects(
     pages = max(1, -(-len(matches) // page_size))
     page = min(max(page, 1), pages)
     shown = matches[(page - 1) * page_size : page * page_size]
-    entries = tuple(ProjectEntry(name, names[name]) for name in shown)
+    entries = tuple(ProjectEntry(name, names[name], name in hosted) for name in shown)
     return ProjectSearch(query, entries, len(matches), len(names), page, pages, page_size)
 
 

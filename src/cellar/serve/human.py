@@ -180,7 +180,9 @@ def _project_list(search: ProjectSearch) -> list[str]:
         out.append(f'<p class="summary">{format_count(search.total)} projects, showing {span}.</p>')
     out.append('<ul class="projects">')
     out += [
-        f'<li><a href="project/{_e(quote(entry.name))}/">{_e(entry.display)}</a></li>'
+        f'<li><a href="project/{_e(quote(entry.name))}/">{_e(entry.display)}</a>'
+        + (' <span class="badge">hosted</span>' if entry.hosted else "")
+        + "</li>"
         for entry in search.entries
     ]
     out.append("</ul>")
@@ -287,16 +289,26 @@ def render_project(
     display_name: str,
     setup: ClientAccess,
     refused: Sequence[tuple[str, str, str]] = (),
+    *,
+    hosted: bool = False,
 ) -> bytes:
     """Return the page for people of one project, served at ``/project/<name>/``; ``refused``
-    is what the policy keeps out of it: (what, rule, why) each."""
+    is what the policy keeps out of it: (what, rule, why) each; ``hosted`` says it is
+    uploaded here, not mirrored."""
     name = canonicalize_name(listing.name)
     found = releases(listing)
     versions = [release for release in found if release.version is not None]
     body = [
         '<p><a href="../../">← All projects</a></p>',
-        f"<h1>{_e(display_name)}</h1>",
+        f"<h1>{_e(display_name)}"
+        + (' <span class="badge">hosted</span>' if hosted else "")
+        + "</h1>",
     ]
+    if hosted:
+        body.append(
+            '<p class="muted">Hosted here: uploaded to this index, never taken from the '
+            "upstream.</p>"
+        )
     if listing.status:
         reason = f": {_e(listing.status_reason)}" if listing.status_reason else ""
         body.append(f'<p class="notice">This project is {_e(listing.status)}{reason}</p>')

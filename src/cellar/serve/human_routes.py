@@ -26,10 +26,12 @@ from pathlib import Path
 from typing import Final
 
 from aiohttp import hdrs, web
-from packaging.utils import InvalidName, canonicalize_name
+from packaging.utils import InvalidName, NormalizedName, canonicalize_name
 
 from cellar.clients import ClientAccess
 from cellar.config.serve import ServeSettings
+from cellar.hosted.model import record_key
+from cellar.hosted.records import read_hosted
 from cellar.model import ProjectListing
 from cellar.serve.catalogue import (
     MirrorStatus,
@@ -94,8 +96,8 @@ class PeoplePages:
             page = int(request.query.get("page", "1"))
         except ValueError:
             page = 1
-        names, status = await asyncio.to_thread(self._read_home)
-        search = search_projects(names, query, page)
+        names, status, hosted = await asyncio.to_thread(self._read_home)
+        search = search_projects(names, query, page, hosted=hosted)
         body = render_home(search, status, self._setup(request), now=datetime.now(UTC))
         return _html(body, vary=True)
 
@@ -117,8 +119,8 @@ class PeoplePages:
         if not slash or spelled != name:
             # Relative, so a path prefix added by a reverse proxy survives.
             raise web.HTTPMovedPermanently(f"../{name}/" if slash else f"{name}/")
-        listing, display, refused = found
-        return _html(render_project(listing, display, self._setup(request), refused))
+        listing, display, refused, hosted = found
+        return _html(render_project(listing, display, self._setup(request), refused, hosted=hosted))
 
     def _setup(self, request: web.Request) -> ClientAccess:
         if self.index_url is not None:
@@ -131,8 +133,18 @@ class PeoplePages:
             host = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
         return ClientAccess(f"{request.scheme}://{host}/simple/")
 
-    def _read_home(self) -> tuple[dict[str, str], MirrorStatus]:
-        """Return the projects (normalised name -> display name) and the mirror's status."""
+    def _read_home(self) -> tuple[dict[str, str], MirrorStatus, frozenset[str]]:
+        """Return the projects (normalised name -> display name), the mirror's status, and
+        which projects are hosted."""
+        names, status = self._read_mirrored()
+        try:
+            hosted = {str(k): v for k, v in read_hosted(self.storage).display_names().items()}
+        except OSError:
+            hosted = {}
+        return {**names, **hosted}, status, frozenset(hosted)
+
+    def _read_mirrored(self) -> tuple[dict[str, str], MirrorStatus]:
+        """Return the mirror's projects (normalised name -> display name) and its status."""
         free = self.storage.free_bytes()
         try:
             with MirrorState.open_read_only(self.directory) as state:
@@ -158,9 +170,9 @@ class PeoplePages:
 
     def _read_project(
         self, name: str
-    ) -> tuple[ProjectListing, str, list[tuple[str, str, str]]] | None:
-        """Return project ``name``'s published listing, display name and what the policy
-        keeps out of it; None if unknown."""
+    ) -> tuple[ProjectListing, str, list[tuple[str, str, str]], bool] | None:
+        """Return project ``name``'s published listing, display name, what the policy
+        keeps out of it, and whether it is hosted; None if unknown."""
         try:
             listing = published_listing(self.storage, name)
         except PageFormatError:  # `cellar verify` reports it; for people, no such project
@@ -176,7 +188,10 @@ class PeoplePages:
                     refused.append((what, record.rule, record.detail))
         except (MirrorStateError, sqlite3.Error):
             display = name
-        return listing, display, refused
+        hosted = self.storage.stat(record_key(NormalizedName(name))) is not None
+        if hosted:
+            display = listing.name
+        return listing, display, refused, hosted
 
 
 def _wants_simple_api(request: web.Request) -> bool:
