@@ -8,11 +8,13 @@ import json
 import logging
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cellar.config.model import Config
 from cellar.exit_codes import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 from cellar.printable import printable_lines
+
+if TYPE_CHECKING:
+    from cellar.config.model import Config
 
 log = logging.getLogger("cellar")
 

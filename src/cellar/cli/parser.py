@@ -320,3 +320,9 @@ def add_nginx_config_parser(
         action="store_true",
         help="leave out the map blocks (for a second mirror in an nginx that has them)",
     )
+    nginx.add_argument(
+        "--upload-backend",
+        metavar="URL",
+        help="where cellar serve takes uploads ([hosted] upload-path is proxied there; "
+        "default: http://<[serve] host>:<[serve] port>)",
+    )

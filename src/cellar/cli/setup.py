@@ -100,6 +100,7 @@ def nginx_config(config: Config, args: argparse.Namespace) -> int:
         htpasswd=absolute(args.htpasswd),
         page_max_age=args.page_max_age,
         maps=not args.no_maps,
+        upload_backend=args.upload_backend,
     )
     print(render_nginx_config(site, config.source), end="")
     return EXIT_OK

@@ -136,6 +136,7 @@ def _server(site: NginxSite) -> list[str]:
         ]
     lines += [
         *_fixed_locations(site),
+        *_upload_locations(site),
         *_page_locations(site),
         *_file_locations(site),
         *_prefix_locations(site),
@@ -147,10 +148,22 @@ def _server(site: NginxSite) -> list[str]:
 
 def _fixed_locations(site: NginxSite) -> list[str]:
     health_auth = ["        auth_basic off;"] if site.htpasswd and site.health_without_auth else []
+    if site.upload_path is None:
+        methods = [
+            "    # The Simple API is read-only: GET and HEAD, else 405 with Allow.",
+            '    if ($request_method !~ "^(?:GET|HEAD)$") {',
+        ]
+    else:
+        upload = re.escape(site.upload_path.rstrip("/"))
+        methods = [
+            "    # The Simple API is read-only: GET and HEAD, else 405 with Allow; POST only to",
+            "    # the upload path.",
+            '    set $cellar_request "$request_method $uri";',
+            f'    if ($cellar_request !~ "^(?:(?:GET|HEAD) |POST {upload}/?$)") {{',
+        ]
     return [
         "",
-        "    # The Simple API is read-only: GET and HEAD, else 405 with Allow.",
-        '    if ($request_method !~ "^(?:GET|HEAD)$") {',
+        *methods,
         "        return 405;",
         "    }",
         "    error_page 405 @cellar_method_not_allowed;",
@@ -175,6 +188,30 @@ def _fixed_locations(site: NginxSite) -> list[str]:
         "    }",
         "    location / {",
         "        return 404;",
+        "    }",
+    ]
+
+
+def _upload_locations(site: NginxSite) -> list[str]:
+    if site.upload_path is None or site.upload_backend is None:
+        return []
+    path = site.upload_path.rstrip("/")
+    backend = site.upload_backend.rstrip("/")
+    auth = ["        auth_basic off;  # uploaders' credentials, checked by cellar serve"]
+    return [
+        "",
+        "    # Uploads to hosted projects (twine upload, uv publish) go to cellar serve, which",
+        "    # checks the uploader's credentials and the file; streamed, not buffered whole.",
+        f'    location ~ "^{re.escape(path)}/?$" {{',
+        *(auth if site.htpasswd is not None else []),
+        f"        client_max_body_size {site.upload_body};",
+        "        proxy_request_buffering off;",
+        "        proxy_http_version 1.1;",
+        "        proxy_read_timeout 600s;",
+        "        proxy_set_header Host $http_host;",
+        "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "        proxy_set_header X-Forwarded-Proto $scheme;",
+        f"        proxy_pass {backend};",
         "    }",
     ]
 

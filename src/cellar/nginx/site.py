@@ -14,10 +14,14 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from cellar.config.model import Config
+from cellar.config.serve import ServeSettings
 from cellar.errors import CellarError
 
 #: How long clients and caches may reuse a page before asking again (as ``cellar serve``).
 PAGE_MAX_AGE: Final = 60
+#: What an upload's form may add to the file (its metadata fields: a long description).
+UPLOAD_FORM_ROOM: Final = 16 * 1024 * 1024
+_BACKEND = re.compile(r"https?://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?/?")
 
 _LISTEN = re.compile(r"(?:(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})")
 _SERVER_NAME = re.compile(r"[A-Za-z0-9*_.~-]+")
@@ -57,6 +61,12 @@ class NginxSite:
     page_max_age: int = PAGE_MAX_AGE
     #: Write the ``map`` blocks; one nginx needs them once, however many mirrors it serves.
     maps: bool = True
+    #: ``[hosted] upload-path``, proxied to ``upload_backend`` (``cellar serve``), which
+    #: checks the uploaders' credentials; None: nginx takes no uploads.
+    upload_path: str | None = None
+    upload_backend: str | None = None
+    #: The largest upload body nginx lets through (the file's limit, and room for the form).
+    upload_body: int = 0
 
 
 def site_from_config(
@@ -72,6 +82,7 @@ def site_from_config(
     htpasswd: Path | None = None,
     page_max_age: int = PAGE_MAX_AGE,
     maps: bool = True,
+    upload_backend: str | None = None,
 ) -> NginxSite:
     """Return the site for ``config``; arguments given override what the config says.
 
@@ -130,9 +141,20 @@ def site_from_config(
         prefix=(url.path or "/") if url is not None else "/",
         page_max_age=page_max_age,
         maps=maps,
+        upload_path=config.hosted.upload_path,
+        upload_backend=(upload_backend or _backend(serve)) if config.hosted.upload_path else None,
+        upload_body=config.hosted.max_upload_size + UPLOAD_FORM_ROOM,
     )
     check_site(site)
     return site
+
+
+def _backend(serve: ServeSettings) -> str:
+    host = serve.host
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - naming the wildcard, not binding it
+        host = "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    return f"{'https' if serve.tls else 'http'}://{host}:{serve.port}"
 
 
 def check_site(site: NginxSite) -> None:
@@ -157,6 +179,11 @@ def check_site(site: NginxSite) -> None:
     if site.page_max_age < 0:
         raise NginxConfigError(
             f"the page max-age must be 0 or more seconds, not {site.page_max_age}"
+        )
+    if site.upload_backend is not None and not _BACKEND.fullmatch(site.upload_backend):
+        raise NginxConfigError(
+            f"--upload-backend {site.upload_backend!r} is not http(s)://HOST:PORT, where "
+            "cellar serve listens"
         )
     paths = [site.web_root, site.htpasswd]
     if site.tls is not None:
