@@ -39,8 +39,8 @@ message and exits with it. ``tests/test_errors.py`` checks this drawing against 
     ├── BundleError                    cellar.bundle.importer (a bundle refused whole; exit code 1)
     ├── ExportError                    cellar.bundle.export (a bundle not written as asked)
     ├── OsvError                       cellar.policy.osv (an OSV database that cannot be read)
-    ├── HostedRecordError              cellar.hosted.model (a hosted project's record not as written)
-    ├── UploadRefused                  cellar.hosted.validate (an upload refused, with its HTTP status)
+    ├── HostedRecordError              cellar.hosted.model (a hosted project's record, damaged)
+    ├── UploadRefused                  cellar.hosted.validate (an upload refused; its HTTP status)
     ├── LeaseHeldError                 cellar.tree.lease (another writer kept the tree's lease)
     ├── ProvenanceUnavailableError     cellar.policy.provenance (require-provenance, no verifier)
     ├── UpstreamError                  cellar.upstream.errors

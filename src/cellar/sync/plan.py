@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from functools import partial
@@ -41,6 +41,7 @@ from cellar.sync.report import PlanReport, kept_report, report_of, stored_report
 from cellar.sync.reuse import current_digests, holds, known_digests, memos_of, reusable
 from cellar.sync.serial_costs import SerialCosts, use_root_serials
 from cellar.sync.uv_pins import (
+    UvPins,
     UvSettings,
     find_uv,
     page_fingerprint,
@@ -59,7 +60,9 @@ if TYPE_CHECKING:
     # The resolver and what feeds it are loaded when a plan is made: a plan whose last
     # report holds (``run_plan_report``) never needs them.
     from cellar.select.closure import ClosureSettings
+    from cellar.select.outcome import ClosurePlan
     from cellar.select.sources import RequirementSet
+    from cellar.select.targets import TargetEnvironment
     from cellar.sync.repository import UpstreamRepository
 
 log = logging.getLogger("cellar.sync")
@@ -186,25 +189,36 @@ async def _plan(
 
     # No targets: every file of the chosen releases (a bandersnatch configuration's default).
     targets: tuple[TargetEnvironment | EveryTarget, ...] = config.targets or (EveryTarget(),)
-    uv = uv_settings(config)
+    uv, uv_wanted = _hidden_from_uv(uv_settings(config), uv_inputs(requirements, sets), hosted)
     uv_limit = asyncio.Semaphore(uv.concurrency if uv else 1)
-    uv_wanted = uv_inputs(requirements, sets)
     # The resolvers get threads of their own, one per target: each blocks while the loop
     # fetches for it, and the loop needs asyncio's default executor free (name lookups,
     # hashing, reading archives). Resolvers there would starve the loop, and deadlock it
     # once there are as many targets as that executor has threads.
     resolvers = ThreadPoolExecutor(len(targets), thread_name_prefix="cellar-resolve")
 
+    # With names kept for hosting, uv runs after the target resolves, told every such name the
+    # resolution met: uv would otherwise ask the upstream for them.
+    after = uv is not None and hosted is not None and bool(hosted.names or hosted.settings.reserve)
+
     async def one(target: TargetEnvironment | EveryTarget) -> TargetPlan:
         asked = None
-        if uv is not None and isinstance(target, TargetEnvironment):
+        if uv is not None and isinstance(target, TargetEnvironment) and not after:
             # uv runs in processes of its own while this target resolves.
-            asked = asyncio.ensure_future(
-                uv_pins(uv, target, uv_wanted, uv_limit, memory=state, fingerprint=fingerprint)
-            )
+            asked = _uv_task(uv, target, uv_wanted, uv_limit, state=state, fingerprint=fingerprint)
         found = await loop.run_in_executor(
             resolvers, plan_target, requirements, target, repository, settings, sets
         )
+        if after and uv is not None and isinstance(target, TargetEnvironment):
+            asked = _uv_task(
+                uv,
+                target,
+                uv_wanted,
+                uv_limit,
+                state=state,
+                fingerprint=fingerprint,
+                hidden=repository.local_asked,
+            )
         if asked is not None and isinstance(target, TargetEnvironment):
             chosen = await asked
             for label, reason in chosen.failed:
@@ -258,11 +272,7 @@ async def _plan(
     finally:
         resolvers.shutdown(wait=False, cancel_futures=True)
     warnings = _said(to_say, [target.name for target in targets])
-    closure = merge_plans(target_plans)
-    if hosted is not None:
-        # Hosted projects are the tree's already: nothing of them is fetched or published.
-        for name in hosted.local_names(list(closure.files)):
-            del closure.files[name]
+    closure = _without_hosted(merge_plans(target_plans), hosted)
     return MirrorPlan(
         closure,
         dict(repository.pages),
@@ -522,6 +532,59 @@ def read_overlay(config: Config, storage: Storage | None = None) -> HostedOverla
             log.debug("no hosted projects read: %s", error)
             return HostedOverlay(HostedTree(), config.hosted)
     return HostedOverlay(read_hosted(storage), config.hosted)
+
+
+def _without_hosted(closure: ClosurePlan, hosted: HostedOverlay | None) -> ClosurePlan:
+    """The closure without hosted projects: the tree's already, nothing of them fetched or
+    published by the run."""
+    if hosted is not None:
+        for name in hosted.local_names(list(closure.files)):
+            del closure.files[name]
+    return closure
+
+
+def _uv_task(
+    uv: UvSettings,
+    target: TargetEnvironment,
+    wanted: list[tuple[str, tuple[Requirement, ...]]],
+    limit: asyncio.Semaphore,
+    *,
+    state: MirrorState | None,
+    fingerprint: Callable[[NormalizedName], Awaitable[str]],
+    hidden: Iterable[str] = (),
+) -> asyncio.Future[UvPins]:
+    """Start asking uv for ``target``'s pins, ``hidden`` names kept from it too."""
+    names = {*uv.hidden, *hidden}
+    if names != set(uv.hidden):
+        uv = dataclasses.replace(uv, hidden=tuple(sorted(names)))
+    return asyncio.ensure_future(
+        uv_pins(uv, target, wanted, limit, memory=state, fingerprint=fingerprint)
+    )
+
+
+def _hidden_from_uv(
+    uv: UvSettings | None,
+    wanted: list[tuple[str, tuple[Requirement, ...]]],
+    hosted: HostedOverlay | None,
+) -> tuple[UvSettings | None, list[tuple[str, tuple[Requirement, ...]]]]:
+    """uv's settings and inputs with hosted and reserved names out of its sight: uv asks the
+    upstream for every name it meets, which would tell the upstream the internal names."""
+    if uv is None or hosted is None:
+        return uv, wanted
+    named = {
+        canonicalize_name(requirement.name)
+        for _, requirements in wanted
+        for requirement in requirements
+    }
+    hidden = sorted(hosted.names | hosted.local_names(named))
+    if not hidden:
+        return uv, wanted
+    kept = []
+    for label, requirements in wanted:
+        left = tuple(r for r in requirements if canonicalize_name(r.name) not in hidden)
+        if left:
+            kept.append((label, left))
+    return dataclasses.replace(uv, hidden=tuple(hidden)), kept
 
 
 def _without_local(memos: Mapping[str, PlanMemo], hosted: HostedOverlay) -> dict[str, PlanMemo]:

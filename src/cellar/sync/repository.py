@@ -51,6 +51,8 @@ class UpstreamRepository:
     pages: dict[NormalizedName, ProjectPage] = field(default_factory=dict)
     refused: dict[NormalizedName, tuple[UnsafePathError, ...]] = field(default_factory=dict)
     excluded: dict[NormalizedName, str] = field(default_factory=dict)
+    #: The hosted and reserved names asked for (answered here, never upstream).
+    local_asked: set[NormalizedName] = field(default_factory=set)
     _pages: dict[NormalizedName, asyncio.Future[ProjectPage | None]] = field(default_factory=dict)
 
     def project_files(self, name: NormalizedName) -> Sequence[DistFile]:
@@ -99,6 +101,7 @@ class UpstreamRepository:
     async def _page(self, name: NormalizedName) -> ProjectPage | None:
         if self.hosted is not None and self.hosted.is_local(name):
             # Hosted or reserved: never asked of the upstream, never published by the run.
+            self.local_asked.add(name)
             return self.hosted.page(name)
         # Runs on the loop, so the dict of futures is only ever touched from one thread.
         future = self._pages.get(name)

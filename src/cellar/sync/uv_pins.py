@@ -73,6 +73,9 @@ class UvSettings:
     concurrency: int = field(default_factory=lambda: max(2, os.cpu_count() or 2))
     #: Seconds one ``uv pip compile`` may take.
     timeout: float = 1800.0
+    #: Projects uv must never look up on the upstream (hosted and reserved ones): overridden
+    #: away wherever they are required, so uv resolves the rest without them.
+    hidden: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -275,6 +278,7 @@ def _key(
         settings.prereleases,
         settings.builds,
         sorted(str(c) for c in settings.constraints),
+        *([sorted(settings.hidden)] if settings.hidden else []),
     ]
     return hashlib.sha256(json.dumps(described, default=str).encode()).hexdigest()
 
@@ -308,6 +312,14 @@ async def _compile(
             constraints = Path(scratch) / "constraints.txt"
             constraints.write_text("".join(f"{c}\n" for c in settings.constraints), "utf-8")
             command += ["--constraint", str(constraints)]
+        if settings.hidden:
+            # A marker never true: every requirement of these names is dropped, so uv never
+            # asks the upstream for them (dependency confusion); Cellar resolves them itself.
+            overrides = Path(scratch) / "overrides.txt"
+            overrides.write_text(
+                "".join(f"{name} ; python_version < '0'\n" for name in settings.hidden), "utf-8"
+            )
+            command += ["--override", str(overrides)]
         async with limit:
             code, out, err = await _run(command, _environment(settings, variables), settings)
     if code is None:

@@ -105,7 +105,7 @@ def _age(body: bytes) -> float:
     try:
         since = float(json.loads(body)["since"])
     except (ValueError, KeyError, TypeError):
-        return float("inf")  # not a lease any writer of ours left
+        return 0.0  # not a lease any writer of ours left: never broken, only waited for
     return time.time() - since
 
 

@@ -16,6 +16,7 @@ durable first; elsewhere, ``cellar verify`` finds a file a power loss took back.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import stat
 from collections.abc import Iterable, Iterator, Mapping
@@ -156,14 +157,21 @@ class LocalStorage:
     def create(self, key: str, body: bytes) -> bool:
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Written whole under a temporary name, then linked into place: a link fails if the
+        # name exists, and a reader never sees the object half written.
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.create")
         try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            return False
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(body)
-            file.flush()
-            os.fsync(file.fileno())
+            with temporary.open("wb") as file:
+                file.write(body)
+                file.flush()
+                os.fsync(file.fileno())
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                return False
+        finally:
+            temporary.unlink(missing_ok=True)
+        fsync_directory(path.parent)
         return True
 
     def objects(self, prefix: str) -> Iterator[ObjectInfo]:
