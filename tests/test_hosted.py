@@ -588,3 +588,37 @@ def test_host_add_takes_a_pypiserver_directory_and_host_token_makes_a_working_to
     data = json.loads(listing.stdout)
     assert sorted(data) == ["acme-lib", "acme-tool"]
     assert len(data["acme-tool"]["files"]) == 3
+
+
+def test_cellar_delete_refuses_a_hosted_project_and_a_reserved_name_says_why(
+    tmp_path: Path, local_index: LocalIndex
+) -> None:
+    local_index.add(build_wheel("lib", "1.0"))
+    local_index.add(build_wheel("app", "1.0", requires_dist=["acme-later"]))
+    config = write_config(tmp_path, local_index, requirements='"lib"')
+    mirror(config)
+    web = tmp_path / "mirror" / "web"
+    ours = saved(tmp_path / "dist", build_wheel("acme-tool", "1.0"))
+    assert host_files(HostedWriter(LocalStorage(web)), [ours], "admin", max_size=1 << 20)
+    result = subprocess.run(
+        [sys.executable, "-m", "cellar", "delete", "acme-tool", "lib", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "acme-tool is hosted, not mirrored" in result.stderr
+    assert (web / "packages/hosted/acme-tool" / ours.name).is_file()
+    assert (web / "simple/lib/index.html").is_file()
+    config.write_text(config.read_text().replace('["lib"]', '["app"]'))
+    planned = subprocess.run(
+        [sys.executable, "-m", "cellar", "plan", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert planned.returncode == 1
+    assert "reserved for hosting ([hosted] reserve), and nothing is uploaded yet" in (
+        planned.stdout + planned.stderr
+    )
+    assert not [r.path for r in local_index.requests if "acme" in r.path]

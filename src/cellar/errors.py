@@ -40,6 +40,7 @@ message and exits with it. ``tests/test_errors.py`` checks this drawing against 
     ├── ExportError                    cellar.bundle.export (a bundle not written as asked)
     ├── OsvError                       cellar.policy.osv (an OSV database that cannot be read)
     ├── HostedRecordError              cellar.hosted.model (a hosted project's record, damaged)
+    ├── HostedProjectError             cellar.hosted.model (delete of a hosted project; exit code 1)
     ├── UploadRefused                  cellar.hosted.validate (an upload refused; its HTTP status)
     ├── LeaseHeldError                 cellar.tree.lease (another writer kept the tree's lease)
     ├── ProvenanceUnavailableError     cellar.policy.provenance (require-provenance, no verifier)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -40,6 +40,20 @@ _SEPARATORS = re.compile(r"[-_.]+")
 
 class HostedRecordError(CellarError, ValueError):
     """A record in the tree that is not what Cellar writes; ``str()`` says which and why."""
+
+
+class HostedProjectError(CellarError):
+    """A mirror command asked to remove a hosted project, which only its record may change."""
+
+    exit_code = 1
+
+    def __init__(self, names: Sequence[str]) -> None:
+        super().__init__(
+            f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} hosted, not mirrored: "
+            "cellar delete removes mirrored projects only, and nothing was deleted (a hosted "
+            "project's files are the only copy; docs/hosting.md)"
+        )
+        self.names = tuple(names)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextlib import closing
 
+from packaging.utils import canonicalize_name
+
 from cellar.config.model import Config
+from cellar.hosted.model import HostedProjectError
+from cellar.hosted.records import read_hosted
 from cellar.state import STATE_DIR, MirrorState
 from cellar.state.summary import publish_summary
 from cellar.sync.prune import PruneResult, plan_prune, prune_projects
@@ -18,6 +22,7 @@ def delete_projects(config: Config, names: Iterable[str], *, dry_run: bool = Fal
     """``cellar delete``: under the mirror lock, remove projects ``names`` (or plan to).
 
     Nothing is removed when any name is unknown (``unknown`` says which). Raises
+    ``HostedProjectError`` (nothing removed) when a name is a hosted project's,
     ``MirrorStateError`` with no usable state, ``LockHeldError`` if the mirror is busy,
     ``OSError`` as ``prune_projects``.
     """
@@ -27,6 +32,11 @@ def delete_projects(config: Config, names: Iterable[str], *, dry_run: bool = Fal
         MirrorLock(directory / STATE_DIR / "lock"),
         closing(open_tree(config.mirror.tree, write=not dry_run)) as storage,
     ):
+        names = list(names)
+        hosted = read_hosted(storage).names
+        refused = sorted({canonicalize_name(name) for name in names} & hosted)
+        if refused:
+            raise HostedProjectError(refused)
         hash_index = config.mirror.hash_index
         plan = plan_prune(storage, state, names, hash_index=hash_index)
         if dry_run or plan.unknown:

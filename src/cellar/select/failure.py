@@ -142,6 +142,9 @@ def _why_nothing_fits(requirement: NamedRequirement, provider: Provider) -> tupl
     name = requirement.name
     releases = provider.releases(name)
     if not releases:
+        excluded = provider.view.excluded.get(name)
+        if excluded is not None:
+            return "no-project", f"{name} is left out: {excluded}"
         return "no-project", f"the index has no project named {name!r} (or no files for it)"
     constraint = provider.constraints.get(name)
     specifier = requirement.specifier & (constraint or SpecifierSet())

@@ -313,6 +313,8 @@ class TargetView:
         self.repository = repository
         self.sdists: SdistPolicy = sdists
         self._releases: dict[NormalizedName, tuple[Release, ...] | None] = {}
+        #: Why projects with no releases were left out (filters, names kept for hosting).
+        self.excluded: dict[NormalizedName, str] = {}
         self._metadata: dict[tuple[NormalizedName, Version], DistMetadata | Rejection] = {}
 
     def releases(self, name: NormalizedName) -> tuple[Release, ...] | None:
@@ -320,6 +322,9 @@ class TargetView:
         if name not in self._releases:
             try:
                 files = self.repository.project_files(name)
+            except ProjectExcluded as error:
+                self.excluded[name] = error.reason
+                files = ()
             except LookupError:
                 files = ()
             found = find_releases(name, files, self.target, self.sdists) if files else None

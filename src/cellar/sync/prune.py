@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
 
+from cellar.hosted.model import FILES
 from cellar.state import MirrorState
 from cellar.sync.pages import (
     PageFormatError,
@@ -126,5 +127,12 @@ def _linked(storage: Storage, state: MirrorState, name: str, *, hash_index: bool
 
 
 def _inside_packages(path: str) -> bool:
+    """A file the mirror may remove: under ``packages/``, never a hosted one (a project that
+    also takes upstream releases lists hosted files, which only their record may change)."""
     parts = path.split("/")
-    return parts[0] == "packages" and len(parts) > 1 and not {"", ".", ".."} & set(parts)
+    return (
+        parts[0] == "packages"
+        and len(parts) > 1
+        and not {"", ".", ".."} & set(parts)
+        and not path.startswith(FILES)
+    )

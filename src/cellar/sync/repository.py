@@ -63,6 +63,11 @@ class UpstreamRepository:
         page = self.page(name)
         if name in self.excluded:
             raise ProjectExcluded(name, self.excluded[name])
+        if page is None and self.hosted is not None and self.hosted.is_local(name):
+            raise ProjectExcluded(
+                name,
+                "the name is reserved for hosting ([hosted] reserve), and nothing is uploaded yet",
+            )
         return page.files if page is not None else ()
 
     @property
