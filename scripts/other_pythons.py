@@ -35,6 +35,8 @@ SMOKE = (
     "tests/test_state_schema.py",
     "tests/test_policy_rules.py",
     "tests/test_policy_osv.py",
+    "tests/test_hosted_rules.py",
+    "tests/test_hosted.py::test_each_refusal_has_its_status_and_message",
     "tests/test_upstream_client.py",
     "tests/test_mirror.py::test_mirror_writes_the_bandersnatch_layout",
     "tests/test_mirror.py::test_second_run_downloads_nothing",

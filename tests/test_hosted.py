@@ -95,7 +95,10 @@ def filenames(data: dict[str, object]) -> list[str]:
 
 
 def test_twine_and_uv_publish_then_pip_and_uv_install_it_with_its_public_dependencies(
-    tmp_path: Path, local_index: LocalIndex, installer_env: dict[str, str]
+    tmp_path: Path,
+    local_index: LocalIndex,
+    installer_env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     local_index.add(build_wheel("lib", "1.0"))
     local_index.add(build_wheel("lib", "2.0"))
@@ -115,6 +118,10 @@ def test_twine_and_uv_publish_then_pip_and_uv_install_it_with_its_public_depende
         mirror(config)  # the hosted release's dependency enters the closure
         assert local_index.count("/simple/acme-tool/") == 0
         assert filenames(page(base, "lib")) == ["lib-1.0-py3-none-any.whl"]
+        capsys.readouterr()
+        assert main(["why", "lib", "-c", str(config)]) == 0
+        said = capsys.readouterr().out
+        assert "acme-tool==1.0 -> lib<2" in said, said
         for install, make in ((pip_install, make_venv), (uv_install, None)):
             venv = tmp_path / f"venv-{install.__name__}"
             python = make(venv) if make is not None else uv_venv(venv, env=installer_env)
