@@ -49,17 +49,20 @@ def resume_path(directory: Path, name: str, sha256: str) -> Path:
     return directory / f".{name}.{sha256[:16]}{TEMP_SUFFIX}"
 
 
-def sweep_temporaries(root: Path) -> tuple[int, list[Path]]:
+def sweep_temporaries(root: Path, skip: tuple[str, ...] = ()) -> tuple[int, list[Path]]:
     """Remove every temporary file under ``root`` but partial downloads (``resume_path``
-    names), which may be resumed; return how many went, and the partial downloads found.
+    names), which may be resumed, and those below the folders ``skip`` names (``/``-ended,
+    relative to ``root``: other writers'); return how many went, and the partial downloads.
 
-    Call only while holding the mirror's lock: then no other writer is using them, and each
-    is a leftover of an interrupted run.
+    Call only while holding the mirror's lock: then no other writer of the mirror's is using
+    them, and each is a leftover of an interrupted run.
     """
     removed = 0
     partials = []
     for path in root.rglob(f".*{TEMP_SUFFIX}"):
         if not path.is_file():
+            continue
+        if skip and path.relative_to(root).as_posix().startswith(skip):
             continue
         if _RESUMABLE_NAME.fullmatch(path.name):
             partials.append(path)

@@ -36,7 +36,7 @@ from cellar.tree.atomic import (
     temp_path,
 )
 from cellar.tree.disk import remove_empty_dirs
-from cellar.tree.inventory import Inventory, take_inventory
+from cellar.tree.inventory import WRITTEN_ELSEWHERE, Inventory, take_inventory
 from cellar.tree.local_resource import LocalResource, find_local
 from cellar.tree.paths import OutsideTreeError, UnsafeNameError, path_segments, within
 from cellar.tree.storage import ObjectInfo
@@ -192,7 +192,7 @@ class LocalStorage:
             return []
 
     def sweep(self) -> tuple[int, list[str]]:
-        removed, partials = sweep_temporaries(self.root)
+        removed, partials = sweep_temporaries(self.root, WRITTEN_ELSEWHERE)
         return removed, [path.relative_to(self.root).as_posix() for path in partials]
 
     def drop_partials(self, partials: Iterable[str]) -> int:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
-from cellar.tree.inventory import Inventory, Seen
+from cellar.tree.inventory import WRITTEN_ELSEWHERE, Inventory, Seen
 from cellar.tree.local import LocalStaged, LocalStorage
 from cellar.tree.location import S3Settings
 from cellar.tree.paths import OutsideTreeError
@@ -668,6 +668,8 @@ class S3Storage:
                 for upload in page.get("Uploads", []):
                     if upload["UploadId"] in resumable.values():
                         continue
+                    if str(upload["Key"])[len(base) :].startswith(WRITTEN_ELSEWHERE):
+                        continue  # a server's upload of a hosted file, perhaps under way
                     self.client.abort_multipart_upload(
                         Bucket=self.settings.bucket,
                         Key=upload["Key"],
@@ -678,7 +680,11 @@ class S3Storage:
             raise OSError(f"cannot list the uploads to {self.settings.url}: {error}") from None
         removed, partials = self.staging.sweep()
         kept = {key for record in resumable for key in (record, record[: -len(UPLOAD_SUFFIX)])}
-        staged = [info.key for info in self.staging.objects("") if info.key not in kept]
+        staged = [
+            info.key
+            for info in self.staging.objects("")
+            if info.key not in kept and not info.key.startswith(WRITTEN_ELSEWHERE)
+        ]
         if staged:
             removed += len(self.staging.delete(staged)[0])
         return aborted + removed, partials
