@@ -586,6 +586,13 @@ def test_host_add_takes_a_pypiserver_directory_and_host_token_makes_a_working_to
         assert "lib</a></li>" in home
         with urllib.request.urlopen(f"{base}project/acme-tool/", timeout=10) as response:  # noqa: S310
             assert "Hosted here" in response.read().decode()
+    status = subprocess.run(
+        [sys.executable, "-m", "cellar", "status", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "hosted:   2 projects, 4 files" in status.stdout, status.stdout
     listing = subprocess.run(
         [sys.executable, "-m", "cellar", "host", "list", "--json", "-c", str(config)],
         capture_output=True,

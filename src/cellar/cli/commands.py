@@ -283,8 +283,34 @@ def _status(config: Config) -> int:
             f"policy:   {len(refusals)} kept out ({held} held for their age), "
             f"{len(withdrawn)} withdrawn; `cellar audit` for each"
         )
+    hosted = _hosted_totals(config)
+    if hosted:
+        lines.append(f"hosted:   {hosted}; `cellar host list` for each")
     print(printable_lines("\n".join(lines)))
     return EXIT_FAILURES if run is not None and run.failures else EXIT_OK
+
+
+def _hosted_totals(config: Config) -> str | None:
+    """What the tree hosts, in a few words; None when nothing (or the tree cannot be read)."""
+    from contextlib import closing  # noqa: PLC0415
+
+    from cellar.hosted.records import read_hosted  # noqa: PLC0415
+    from cellar.tree.open import open_tree  # noqa: PLC0415
+    from cellar.units import counted, human_bytes  # noqa: PLC0415
+
+    try:
+        with closing(open_tree(config.mirror.tree)) as storage:
+            tree = read_hosted(storage)
+    except (CellarError, OSError):
+        return None
+    if not tree.names:
+        return None
+    files = [file for record in tree.records.values() for file in record.files]
+    said = (
+        f"{counted(len(tree.names), 'project')}, {counted(len(files), 'file')}, "
+        f"{human_bytes(sum(file.size for file in files))}"
+    )
+    return said + (f", {len(tree.damaged)} DAMAGED RECORDS" if tree.damaged else "")
 
 
 def _local(stamp: str) -> str:
