@@ -61,6 +61,11 @@ def read_hosted(storage: Storage) -> HostedTree:
     return found
 
 
+def hosted_names(storage: Storage) -> set[NormalizedName]:
+    """The names of the projects with a record, from the listing alone (nothing read)."""
+    return {name for info in storage.objects(RECORDS) if (name := name_of_record_key(info.key))}
+
+
 def read_record(storage: Storage, name: NormalizedName) -> HostedRecord | None:
     """Return project ``name``'s record, or None if it is not hosted. Raises
     ``HostedRecordError`` for a damaged one."""

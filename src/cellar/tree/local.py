@@ -158,20 +158,17 @@ class LocalStorage:
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written whole under a temporary name, then linked into place: a link fails if the
-        # name exists, and a reader never sees the object half written.
+        # name exists, and a reader never sees the object half written. Not synced: a lease
+        # (its one use) that a crash of the machine loses is one nobody holds any more.
         temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.create")
         try:
-            with temporary.open("wb") as file:
-                file.write(body)
-                file.flush()
-                os.fsync(file.fileno())
+            temporary.write_bytes(body)
             try:
                 os.link(temporary, path)
             except FileExistsError:
                 return False
         finally:
             temporary.unlink(missing_ok=True)
-        fsync_directory(path.parent)
         return True
 
     def objects(self, prefix: str) -> Iterator[ObjectInfo]:

@@ -191,7 +191,8 @@ class Storage(Protocol):
 
     def create(self, key: str, body: bytes) -> bool:
         """Write ``body`` at ``key`` only if no object is there, atomically (of two writers,
-        one wins); return whether this call wrote it. The lease of ``tree/lease.py``."""
+        one wins); return whether this call wrote it. The lease of ``tree/lease.py``: it need
+        not outlive a crash of the machine."""
         ...
 
     def objects(self, prefix: str) -> Iterator[ObjectInfo]:
