@@ -210,3 +210,45 @@ def test_the_minimum_age_holds_the_newest_real_release(tmp_path: Path) -> None:
     assert listed == {old_enough[-1]}
     assert newest not in listed
     assert Version(old_enough[-1]) <= Version(previous)
+
+
+def test_a_hosted_name_that_pypi_also_has_is_never_taken_from_pypi(
+    tmp_path: Path, installer_env: dict[str, str]
+) -> None:
+    """Dependency confusion against the real index: ``idna`` is hosted here at 3.999 (as if it
+    were an internal name someone also published on PyPI), and ``requests`` needs it. The
+    closure takes the hosted idna for every target; not one of PyPI's idna files is mirrored,
+    and pip installs requests with the hosted idna from the one index."""
+    from cellar.hosted.local import host_files  # noqa: PLC0415
+    from cellar.hosted.store import HostedWriter  # noqa: PLC0415
+    from cellar.tree.local import LocalStorage  # noqa: PLC0415
+    from tests.support.packages import build_wheel  # noqa: PLC0415
+
+    config = write_config(tmp_path, default_upstream(), ["requests>=2.32,<3"])
+    with config.open("a", encoding="utf-8") as stream:
+        stream.write('[hosted]\nreserve = ["idna"]\n')
+    web = tmp_path / "mirror" / "web"
+    (web / "simple").mkdir(parents=True)
+    ours = tmp_path / "dist"
+    ours.mkdir()
+    dist = build_wheel("idna", "3.999")
+    (ours / dist.filename).write_bytes(dist.data)
+    hosted = host_files(HostedWriter(LocalStorage(web)), [ours], "admin", max_size=1 << 20)
+    assert [result.added for result in hosted] == [True]
+    assert main(["mirror", "-c", str(config)]) == 0
+    assert_consistent(web)
+    mirrored = [p.name for p in (web / "packages").rglob("*.whl") if "hosted" not in p.parts]
+    assert [name for name in mirrored if name.startswith("idna-")] == []
+    assert any(name.startswith("requests-") for name in mirrored)
+    assert any(name.startswith("urllib3-") for name in mirrored)
+    with cellar_serve(config) as base:
+        python = make_venv(tmp_path / "venv", sys.executable)
+        result = pip_install(python, base + "simple/", "requests", env=installer_env)
+        assert result.returncode == 0, result.stdout + result.stderr
+    out = subprocess.run(
+        [str(python), "-c", "import idna; print(idna.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.strip() == "3.999"
