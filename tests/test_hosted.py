@@ -636,3 +636,34 @@ def test_cellar_delete_refuses_a_hosted_project_and_a_reserved_name_says_why(
         planned.stdout + planned.stderr
     )
     assert not [r.path for r in local_index.requests if "acme" in r.path]
+
+
+def test_uploads_at_once_to_a_server_of_two_worker_processes_all_land(
+    tmp_path: Path, local_index: LocalIndex
+) -> None:
+    local_index.add(build_wheel("lib", "1.0"))
+    config = write_config(tmp_path, local_index, extra="[serve]\nworkers = 2\n")
+    mirror(config)
+    dists = [build_wheel("acme-tool", f"1.{n}") for n in range(8)]
+    answers: list[int] = []
+    with cellar_serve(config) as base:
+
+        def upload(dist: Dist) -> None:
+            version = dist.filename.split("-")[1]
+            answer = post_form(
+                f"{base}upload/",
+                upload_fields("acme-tool", version),
+                (dist.filename, dist.data),
+                auth=("alice", "alice-pw"),
+            )
+            answers.append(answer.status)
+
+        threads = [threading.Thread(target=upload, args=(dist,)) for dist in dists]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert answers == [200] * 8
+        assert filenames(page(base, "acme-tool")) == sorted(dist.filename for dist in dists)
+    assert_consistent(tmp_path / "mirror" / "web")
+    assert not (tmp_path / "mirror/web/hosted/lock").exists()

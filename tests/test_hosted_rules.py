@@ -13,7 +13,6 @@ import time
 import tomllib
 import zipfile
 from pathlib import Path
-from types import MappingProxyType
 
 import pytest
 from packaging.requirements import Requirement
@@ -69,7 +68,7 @@ def test_name_patterns_match_normalised_names(pattern: str, name: str, matches: 
 
 def test_grants_and_reservations() -> None:
     settings = HostedSettings(
-        grants=MappingProxyType({"alice": (NamePattern("acme-*"),)}),
+        grants=(("alice", (NamePattern("acme-*"),)),),
         reserve=(NamePattern("acme-*"), NamePattern("secret")),
     )
     assert settings.may_upload("alice", "ACME_thing")

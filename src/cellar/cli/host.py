@@ -176,7 +176,7 @@ def _token(config: Config, user: str) -> int:
         return EXIT_USAGE
     token = make_token(user)
     set_password(path, user, token)
-    if user not in config.hosted.grants:
+    if config.hosted.granted(user) is None:
         log.warning("%s has no [hosted.grants] entry yet: the token uploads nothing", user)
     log.info("%s's token is set in %s (a running server reads it at its next request)", user, path)
     print(token)

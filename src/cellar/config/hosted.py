@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Final
 
 from packaging.utils import NormalizedName, canonicalize_name
@@ -90,19 +89,21 @@ def _pattern_list(value: Any, key: str, problems: list[ConfigProblem]) -> tuple[
     return tuple(NamePattern(item) for item in value if _pattern(item))
 
 
-def _grants(value: Any, problems: list[ConfigProblem]) -> Mapping[str, tuple[NamePattern, ...]]:
+def _grants(
+    value: Any, problems: list[ConfigProblem]
+) -> tuple[tuple[str, tuple[NamePattern, ...]], ...]:
     if value is None:
-        return MappingProxyType({})
+        return ()
     if not isinstance(value, Mapping):
         problems.append(ConfigProblem("[hosted] grants", 'must be a table: user = ["acme-*", ...]'))
-        return MappingProxyType({})
+        return ()
     grants: dict[str, tuple[NamePattern, ...]] = {}
     for user, patterns in value.items():
         if not user or ":" in user or user == "__token__":
             problems.append(ConfigProblem(f"[hosted.grants] {user!r}", "is not a user name"))
             continue
         grants[user] = _pattern_list(patterns, f"[hosted.grants] {user}", problems)
-    return MappingProxyType(grants)
+    return tuple(grants.items())
 
 
 def _names(table: Mapping[str, Any], problems: list[ConfigProblem]) -> frozenset[NormalizedName]:

@@ -13,9 +13,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Final
 
 from packaging.utils import NormalizedName, canonicalize_name
@@ -96,10 +95,9 @@ class HostedSettings:
     upload_path: str | None = None
     #: An htpasswd file (bcrypt) of the users who may upload; tokens are entries too.
     uploaders: Path | None = None
-    #: User name to the projects (patterns) that user may upload to and yank.
-    grants: Mapping[str, tuple[NamePattern, ...]] = field(
-        default_factory=lambda: MappingProxyType({})
-    )
+    #: Each user and the projects (patterns) that user may upload to and yank in; pairs, not
+    #: a mapping, so the settings pickle to a server's worker processes and hash.
+    grants: tuple[tuple[str, tuple[NamePattern, ...]], ...] = ()
     #: Names kept for hosting before any upload: never mirrored from the upstream.
     reserve: tuple[NamePattern, ...] = ()
     #: Hosted projects whose upstream releases are mirrored and listed with the hosted ones.
@@ -110,9 +108,13 @@ class HostedSettings:
         """Whether project ``name`` is reserved for hosting."""
         return any_matches(self.reserve, name)
 
+    def granted(self, user: str) -> tuple[NamePattern, ...] | None:
+        """The patterns ``user`` may upload to; None for a user with no grant entry."""
+        return next((patterns for name, patterns in self.grants if name == user), None)
+
     def may_upload(self, user: str, name: str) -> bool:
         """Whether ``user`` may upload to (and yank in) project ``name``."""
-        return any_matches(self.grants.get(user, ()), name)
+        return any_matches(self.granted(user) or (), name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -135,7 +135,7 @@ class UploadRoute:
     def _check_grant(self, user: str, name: str) -> None:
         if self.settings.may_upload(user, name):
             return
-        granted = ", ".join(map(str, self.settings.grants.get(user, ()))) or "no project"
+        granted = ", ".join(map(str, self.settings.granted(user) or ())) or "no project"
         reserved = " (a name reserved for hosting)" if self.settings.reserved(name) else ""
         raise UploadRefused(
             403,
