@@ -68,6 +68,14 @@ def write_config(root: Path, index: LocalIndex, *, requirements: str = "", extra
     return config
 
 
+def with_lib(root: Path, index: LocalIndex, *, requirements: str = "", extra: str = "") -> Path:
+    """``write_config``'s mirror, with ``lib`` 1.0 upstream, mirrored once."""
+    index.add(build_wheel("lib", "1.0"))
+    config = write_config(root, index, requirements=requirements, extra=extra)
+    mirror(config)
+    return config
+
+
 def mirror(config: Path) -> None:
     assert main(["mirror", "-c", str(config)]) == 0
 
@@ -178,9 +186,7 @@ def test_uploads_over_https_take_upload_credentials_never_read_ones(
 
 
 def test_each_refusal_has_its_status_and_message(tmp_path: Path, local_index: LocalIndex) -> None:
-    local_index.add(build_wheel("lib", "1.0"))
-    config = write_config(tmp_path, local_index, requirements='"lib"')
-    mirror(config)
+    config = with_lib(tmp_path, local_index, requirements='"lib"')
     good = build_wheel("acme-tool", "1.0")
     with cellar_serve(config) as base:
         upload = f"{base}upload/"
@@ -300,9 +306,7 @@ def test_an_upstream_release_of_a_hosted_name_never_reaches_the_mirror_or_client
 def test_yank_and_unyank_by_an_authorised_user(
     tmp_path: Path, local_index: LocalIndex, installer_env: dict[str, str]
 ) -> None:
-    local_index.add(build_wheel("lib", "1.0"))
-    config = write_config(tmp_path, local_index)
-    mirror(config)
+    config = with_lib(tmp_path, local_index)
     one, two = build_wheel("acme-tool", "1.0"), build_wheel("acme-tool", "2.0")
     with cellar_serve(config) as base:
         upload = f"{base}upload/"
@@ -380,9 +384,7 @@ def test_a_project_allowed_upstream_lists_both_and_never_an_upstream_hosted_vers
 def test_verify_checks_hosted_files_and_never_drops_one(
     tmp_path: Path, local_index: LocalIndex
 ) -> None:
-    local_index.add(build_wheel("lib", "1.0"))
-    config = write_config(tmp_path, local_index, requirements='"lib"')
-    mirror(config)
+    config = with_lib(tmp_path, local_index, requirements='"lib"')
     web = tmp_path / "mirror" / "web"
     ours = saved(tmp_path / "dist", build_wheel("acme-tool", "1.0"))
     assert host_files(HostedWriter(LocalStorage(web)), [ours], "admin", max_size=1 << 20)
@@ -495,9 +497,7 @@ def test_uploads_at_once_to_one_project_all_land(
 
 
 def test_nginx_proxies_uploads_to_cellar_serve(tmp_path: Path, local_index: LocalIndex) -> None:
-    local_index.add(build_wheel("lib", "1.0"))
-    config = write_config(tmp_path, local_index, requirements='"lib"')
-    mirror(config)
+    config = with_lib(tmp_path, local_index, requirements='"lib"')
     ours = build_wheel("acme-tool", "1.0")
     with cellar_serve(config) as base:
         port = free_port()
@@ -531,9 +531,7 @@ def test_nginx_proxies_uploads_to_cellar_serve(tmp_path: Path, local_index: Loca
 def test_host_add_takes_a_pypiserver_directory_and_host_token_makes_a_working_token(
     tmp_path: Path, local_index: LocalIndex
 ) -> None:
-    local_index.add(build_wheel("lib", "1.0"))
-    config = write_config(tmp_path, local_index, requirements='"lib"')
-    mirror(config)
+    config = with_lib(tmp_path, local_index, requirements='"lib"')
     packages = tmp_path / "pypiserver-packages"
     for dist in (
         build_wheel("acme-tool", "1.0"),
@@ -641,9 +639,7 @@ def test_cellar_delete_refuses_a_hosted_project_and_a_reserved_name_says_why(
 def test_uploads_at_once_to_a_server_of_two_worker_processes_all_land(
     tmp_path: Path, local_index: LocalIndex
 ) -> None:
-    local_index.add(build_wheel("lib", "1.0"))
-    config = write_config(tmp_path, local_index, extra="[serve]\nworkers = 2\n")
-    mirror(config)
+    config = with_lib(tmp_path, local_index, extra="[serve]\nworkers = 2\n")
     dists = [build_wheel("acme-tool", f"1.{n}") for n in range(8)]
     answers: list[int] = []
     with cellar_serve(config) as base:
