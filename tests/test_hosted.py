@@ -18,11 +18,11 @@ from packaging.utils import NormalizedName
 
 from cellar.cli import main
 from cellar.config.load import load_config
-from cellar.hosted.local import host_files
 from cellar.hosted.records import read_hosted
-from cellar.hosted.store import HostedWriter
 from cellar.hosted.tokens import make_token
 from cellar.nginx import render_nginx_config, site_from_config
+from cellar.sync.host_files import host_files
+from cellar.sync.hosting import HostedWriter
 from cellar.tree.local import LocalStorage
 from cellar.tree.location import S3Settings
 from tests.support.installers import imported_version, make_venv, pip_install, uv_install, uv_venv

@@ -19,6 +19,7 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName
 
 from cellar.config.checks import ConfigError
+from cellar.config.hosted import HostedSettings, NamePattern
 from cellar.config.load import parse_config
 from cellar.config.model import Config
 from cellar.hosted.model import (
@@ -26,8 +27,6 @@ from cellar.hosted.model import (
     HostedFile,
     HostedRecord,
     HostedRecordError,
-    HostedSettings,
-    NamePattern,
     dump_record,
     load_record,
     name_of_record_key,

@@ -219,8 +219,8 @@ def test_a_hosted_name_that_pypi_also_has_is_never_taken_from_pypi(
     were an internal name someone also published on PyPI), and ``requests`` needs it. The
     closure takes the hosted idna for every target; not one of PyPI's idna files is mirrored,
     and pip installs requests with the hosted idna from the one index."""
-    from cellar.hosted.local import host_files  # noqa: PLC0415
-    from cellar.hosted.store import HostedWriter  # noqa: PLC0415
+    from cellar.sync.host_files import host_files  # noqa: PLC0415
+    from cellar.sync.hosting import HostedWriter  # noqa: PLC0415
     from cellar.tree.local import LocalStorage  # noqa: PLC0415
     from tests.support.packages import build_wheel  # noqa: PLC0415
 

@@ -69,7 +69,7 @@ def run_host(config: Config, args: argparse.Namespace) -> int:
     """Run ``cellar host <tool>``; return the exit code."""
     if args.tool == "token":
         return _token(config, args.user)
-    from cellar.hosted.store import HostedWriter  # noqa: PLC0415
+    from cellar.sync.hosting import HostedWriter  # noqa: PLC0415
     from cellar.tree.open import open_tree  # noqa: PLC0415
 
     write = args.tool != "list"
@@ -91,7 +91,7 @@ def run_host(config: Config, args: argparse.Namespace) -> int:
 
 
 def _add(config: Config, writer: Any, paths: list[Path], uploader: str) -> int:
-    from cellar.hosted.local import host_files  # noqa: PLC0415
+    from cellar.sync.host_files import host_files  # noqa: PLC0415
 
     results = host_files(writer, paths, uploader, max_size=config.hosted.max_upload_size)
     lines = []

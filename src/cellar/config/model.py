@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Literal
 
 from cellar.config.bundle import BundleSettings
+from cellar.config.hosted import HostedSettings
 from cellar.config.limits import MirrorLimits
 from cellar.config.packages import PackageSettings
 from cellar.config.serve import ServeSettings
 from cellar.filters import Filters
-from cellar.hosted.model import HostedSettings
 from cellar.policy.model import PolicySettings
 from cellar.select.targets import TargetEnvironment
 from cellar.tree.location import StorageSettings, TreeLocation

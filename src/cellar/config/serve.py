@@ -20,7 +20,7 @@ from cellar.config.checks import (
     get_value,
     resolve_path,
 )
-from cellar.hosted.model import HostedSettings
+from cellar.config.hosted import HostedSettings
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8080

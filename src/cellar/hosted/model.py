@@ -11,10 +11,8 @@ be (those start with two hex digits).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
 from packaging.utils import NormalizedName, canonicalize_name
@@ -28,13 +26,8 @@ LEASE_KEY: Final = "hosted/lock"
 #: Where hosted files live in the tree, below which the mirror never prunes.
 FILES: Final = "packages/hosted/"
 RECORD_FORMAT: Final = 1
-DEFAULT_MAX_UPLOAD: Final = 100 * 1024 * 1024
-DEFAULT_UPLOAD_PATH: Final = "/upload/"
 #: What a file's DistFile URL starts with as the mirror's resolver sees it: never fetched.
 HOSTED_URL: Final = "cellar-hosted:"
-
-
-_SEPARATORS = re.compile(r"[-_.]+")
 
 
 class HostedRecordError(CellarError, ValueError):
@@ -53,68 +46,6 @@ class HostedProjectError(CellarError):
             "project's files are the only copy; docs/hosting.md)"
         )
         self.names = tuple(names)
-
-
-@dataclass(frozen=True, slots=True)
-class NamePattern:
-    """A project name, or a prefix ending in ``*`` (``acme-*``), matched on normalised names;
-    ``*`` alone matches every name."""
-
-    text: str
-
-    @property
-    def prefix(self) -> str | None:
-        """The normalised prefix of a pattern ending in ``*``, else None."""
-        if not self.text.endswith("*"):
-            return None
-        # Normalised as PEP 503 normalises names, its trailing separator kept ("acme-*").
-        return _SEPARATORS.sub("-", self.text[:-1]).lower()
-
-    def matches(self, name: str) -> bool:
-        """Whether project ``name`` (any spelling) is one this pattern names."""
-        normal = canonicalize_name(name)
-        prefix = self.prefix
-        if prefix is None:
-            return normal == canonicalize_name(self.text)
-        return normal.startswith(prefix)
-
-    def __str__(self) -> str:
-        return self.text
-
-
-def any_matches(patterns: tuple[NamePattern, ...], name: str) -> bool:
-    """Whether one of ``patterns`` matches project ``name``."""
-    return any(pattern.matches(name) for pattern in patterns)
-
-
-@dataclass(frozen=True, slots=True)
-class HostedSettings:
-    """The ``[hosted]`` table, validated (docs/hosting.md)."""
-
-    #: The path ``cellar serve`` takes uploads at (``/upload/``); None: uploads are off.
-    upload_path: str | None = None
-    #: An htpasswd file (bcrypt) of the users who may upload; tokens are entries too.
-    uploaders: Path | None = None
-    #: Each user and the projects (patterns) that user may upload to and yank in; pairs, not
-    #: a mapping, so the settings pickle to a server's worker processes and hash.
-    grants: tuple[tuple[str, tuple[NamePattern, ...]], ...] = ()
-    #: Names kept for hosting before any upload: never mirrored from the upstream.
-    reserve: tuple[NamePattern, ...] = ()
-    #: Hosted projects whose upstream releases are mirrored and listed with the hosted ones.
-    allow_upstream: frozenset[NormalizedName] = frozenset()
-    max_upload_size: int = DEFAULT_MAX_UPLOAD
-
-    def reserved(self, name: str) -> bool:
-        """Whether project ``name`` is reserved for hosting."""
-        return any_matches(self.reserve, name)
-
-    def granted(self, user: str) -> tuple[NamePattern, ...] | None:
-        """The patterns ``user`` may upload to; None for a user with no grant entry."""
-        return next((patterns for name, patterns in self.grants if name == user), None)
-
-    def may_upload(self, user: str, name: str) -> bool:
-        """Whether ``user`` may upload to (and yank in) project ``name``."""
-        return any_matches(self.granted(user) or (), name)
 
 
 @dataclass(frozen=True, slots=True)

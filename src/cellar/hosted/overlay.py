@@ -22,10 +22,10 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from cellar.config.model import Config
-from cellar.hosted.model import HOSTED_URL, HostedFile, HostedRecord, HostedSettings
+from cellar.config.hosted import HostedSettings
+from cellar.hosted.listing import published_file
+from cellar.hosted.model import HOSTED_URL, HostedFile, HostedRecord
 from cellar.hosted.records import HostedTree
-from cellar.hosted.store import published_file
 from cellar.model import DistFile, ProjectPage, PublishedFile
 from cellar.select.metadata import DistMetadata
 from cellar.select.releases import file_version
@@ -112,14 +112,6 @@ class HostedOverlay:
                     )
                 )
         return tuple(sets)
-
-    def apply(self, config: Config) -> Config:
-        """``config`` with the hosted releases among its requirement sets."""
-        sets = self.requirement_sets()
-        if not sets:
-            return config
-        packages = replace(config.packages, sets=(*config.packages.sets, *sets))
-        return replace(config, packages=packages)
 
     def local_names(self, names: Iterable[NormalizedName]) -> set[NormalizedName]:
         """Those of ``names`` answered here alone (``is_local``)."""

@@ -29,9 +29,9 @@ from packaging.utils import NormalizedName
 
 from cellar.collector import collector_paused
 from cellar.config.model import Config
+from cellar.hosted.listing import hosted_listing
 from cellar.hosted.model import FILES
 from cellar.hosted.records import HostedTree, read_hosted
-from cellar.hosted.store import HostedWriter, hosted_listing
 from cellar.keep.checks import (
     CheckPool,
     FileCheck,
@@ -57,6 +57,7 @@ from cellar.keep.model import (
 from cellar.keep.repair import Repairs, repair_files
 from cellar.state import STATE_DIR, FileRecord, MirrorState
 from cellar.sync.compat import project_directory
+from cellar.sync.hosting import HostedWriter
 from cellar.sync.pages import (
     PAGE_FILES,
     StoredPage,

@@ -40,7 +40,6 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 
 from cellar.config.serve import ServeSettings
-from cellar.hosted.store import HostedWriter
 from cellar.serve.access_log import counting_access_logger
 from cellar.serve.auth import BasicAuth, auth_middleware, read_htpasswd
 from cellar.serve.dispatch import direct_dispatch
@@ -63,6 +62,7 @@ from cellar.serve.simple_routes import SimpleHandlers
 from cellar.serve.sockets import bind_sockets
 from cellar.serve.tls import server_ssl_context
 from cellar.serve.upload import UploadRoute, close_route, upload_route
+from cellar.sync.hosting import HostedWriter
 from cellar.tree.location import TreeLocation
 from cellar.tree.open import open_tree
 from cellar.tree.storage import Storage, StorageError

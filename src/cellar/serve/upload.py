@@ -43,13 +43,13 @@ from typing import Final
 from aiohttp import BodyPartReader, hdrs, web
 from packaging.utils import canonicalize_name
 
-from cellar.hosted.model import HostedSettings
-from cellar.hosted.store import HostedWriter
+from cellar.config.hosted import HostedSettings
 from cellar.hosted.tokens import TOKEN_USER, token_user
 from cellar.hosted.validate import DIGEST_FIELDS, UploadForm, UploadRefused, check_upload
 from cellar.select.metadata import file_identity
 from cellar.serve.auth import REALM, BasicAuth, basic_credentials
 from cellar.serve.backoff import FailedLogins
+from cellar.sync.hosting import HostedWriter
 from cellar.tree.lease import LeaseHeldError
 
 log = logging.getLogger("cellar.serve.upload")

@@ -42,7 +42,7 @@ from cellar.sync.pages import (
     record_published,
 )
 from cellar.sync.paths import mirror_path
-from cellar.sync.plan import client_settings, make_plan, read_overlay
+from cellar.sync.plan import client_settings, make_plan, read_overlay, with_hosted
 from cellar.sync.planned import MirrorPlan
 from cellar.sync.policy_records import PolicyOutcome, settle_decisions
 from cellar.sync.provenance import SUFFIX as PROVENANCE_SUFFIX
@@ -120,7 +120,7 @@ def run_mirror(
         closing(open_tree(config.mirror.tree, write=True)) as storage,
     ):
         hosted = read_overlay(config, storage)
-        run = _Run(hosted.apply(config), state, storage, reporter or Reporter(), now=now)
+        run = _Run(with_hosted(config, hosted), state, storage, reporter or Reporter(), now=now)
         run.hosted = hosted
         return aio.run(run.run())
 

@@ -96,7 +96,7 @@ async def make_plan(
 
     The policy (``[policy]``) judges every page at the time ``now`` (a POSIX time; the
     present by default): what it refuses is not resolved, and its decisions are the plan's
-    ``gate``. Hosted projects (``hosted``, with ``config`` already ``hosted.apply``-ed) are
+    ``gate``. Hosted projects (``hosted``, with ``config`` already ``with_hosted``) are
     answered from the tree, and are not in the plan: the run does not publish them.
 
     With ``reuse``, requirement groups whose last plan still holds (``cellar.sync.reuse``) are
@@ -436,7 +436,7 @@ def run_plan(config: Config) -> tuple[MirrorPlan, Novelty]:
     """
 
     hosted = read_overlay(config)
-    config = hosted.apply(config)
+    config = with_hosted(config, hosted)
 
     async def plan(state: MirrorState) -> MirrorPlan:
         async with UpstreamClient(client_settings(config), pages=state) as client:
@@ -456,7 +456,7 @@ def run_plan_report(config: Config) -> tuple[PlanReport, Novelty]:
     """
 
     hosted = read_overlay(config)
-    config = hosted.apply(config)
+    config = with_hosted(config, hosted)
 
     async def plan(state: MirrorState) -> PlanReport:
         started = time.monotonic()
@@ -515,6 +515,15 @@ async def _kept_report(
         for warning in report.warnings:
             log.warning("%s", warning)
     return report
+
+
+def with_hosted(config: Config, hosted: HostedOverlay) -> Config:
+    """``config`` with each hosted release among its requirement sets (``HostedOverlay``)."""
+    sets = hosted.requirement_sets()
+    if not sets:
+        return config
+    packages = dataclasses.replace(config.packages, sets=(*config.packages.sets, *sets))
+    return dataclasses.replace(config, packages=packages)
 
 
 def read_overlay(config: Config, storage: Storage | None = None) -> HostedOverlay:

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from cellar.hosted.store import HostedWriter
 from cellar.hosted.validate import UploadForm, UploadRefused, check_upload
+from cellar.sync.hosting import HostedWriter
 from cellar.upstream.archives import dist_kind
 
 #: What a directory walk takes: wheels and sdists (not signatures, not eggs, not checksums).
