@@ -5,12 +5,17 @@ status and message; dependency confusion; yanks; verify, bundles, S3 and nginx."
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import ssl
 import subprocess
 import sys
 import threading
+import time
+import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,6 +23,7 @@ from packaging.utils import NormalizedName
 
 from cellar.cli import main
 from cellar.config.load import load_config
+from cellar.config.serve import UploadSettings
 from cellar.hosted.records import read_hosted
 from cellar.hosted.tokens import make_token
 from cellar.nginx import render_nginx_config, site_from_config
@@ -31,6 +37,7 @@ from tests.support.nginx import free_port, running_nginx
 from tests.support.packages import Dist, build_sdist, build_wheel
 from tests.support.private import make_secrets
 from tests.support.s3 import S3Server, storage_table
+from tests.support.server import serving
 from tests.support.uploads import (
     htpasswd_line,
     post_form,
@@ -74,6 +81,20 @@ def with_lib(root: Path, index: LocalIndex, *, requirements: str = "", extra: st
     config = write_config(root, index, requirements=requirements, extra=extra)
     mirror(config)
     return config
+
+
+@contextmanager
+def serving_uploads(config: Path) -> Iterator[str]:
+    """``cellar serve`` of ``config`` in this process (its code measured); yield its base URL."""
+    loaded = load_config(config)
+    settings = dataclasses.replace(
+        loaded.serve,
+        host="127.0.0.1",
+        port=0,
+        uploads=UploadSettings(loaded.hosted, hash_index=loaded.mirror.hash_index),
+    )
+    with serving(loaded.mirror.web_root, settings) as served:
+        yield served.url
 
 
 def mirror(config: Path) -> None:
@@ -188,7 +209,7 @@ def test_uploads_over_https_take_upload_credentials_never_read_ones(
 def test_each_refusal_has_its_status_and_message(tmp_path: Path, local_index: LocalIndex) -> None:
     config = with_lib(tmp_path, local_index, requirements='"lib"')
     good = build_wheel("acme-tool", "1.0")
-    with cellar_serve(config) as base:
+    with serving_uploads(config) as base:
         upload = f"{base}upload/"
         fields = upload_fields("acme-tool", "1.0")
         file = (good.filename, good.data)
@@ -308,7 +329,7 @@ def test_yank_and_unyank_by_an_authorised_user(
 ) -> None:
     config = with_lib(tmp_path, local_index)
     one, two = build_wheel("acme-tool", "1.0"), build_wheel("acme-tool", "2.0")
-    with cellar_serve(config) as base:
+    with serving_uploads(config) as base:
         upload = f"{base}upload/"
         for dist, version in ((one, "1.0"), (two, "2.0")):
             answer = post_form(
@@ -663,3 +684,107 @@ def test_uploads_at_once_to_a_server_of_two_worker_processes_all_land(
         assert filenames(page(base, "acme-tool")) == sorted(dist.filename for dist in dists)
     assert_consistent(tmp_path / "mirror" / "web")
     assert not (tmp_path / "mirror/web/hosted/lock").exists()
+
+
+def test_the_upload_api_refuses_what_no_client_should_send(
+    tmp_path: Path, local_index: LocalIndex
+) -> None:
+    config = with_lib(tmp_path, local_index)
+    ours = build_wheel("acme-tool", "1.0")
+    alice = ("alice", "alice-pw")
+    with serving_uploads(config) as base:
+        upload = f"{base}upload/"
+        with pytest.raises(urllib.error.HTTPError) as raised:
+            urllib.request.urlopen(upload, timeout=10)  # noqa: S310 - a browser's GET
+        assert raised.value.code == 405
+        assert raised.value.headers["Allow"] == "POST"
+        request = urllib.request.Request(  # noqa: S310
+            upload, data=b"name=x", method="POST", headers={"Authorization": _basic(*alice)}
+        )
+        with pytest.raises(urllib.error.HTTPError) as raised:
+            urllib.request.urlopen(request, timeout=10)  # noqa: S310
+        assert raised.value.code == 400
+        assert "multipart/form-data" in raised.value.read().decode()
+        assert post_form(upload, upload_fields("acme-tool", "1.0")).status == 401
+        answer = post_form(upload, upload_fields("acme-tool", "1.0"), auth=alice)
+        assert (answer.status, "no file in the form" in answer.body) == (400, True)
+        big = {**upload_fields("acme-tool", "1.0"), "description": "x" * (1 << 20 + 1)}
+        answer = post_form(upload, big, (ours.filename, ours.data), auth=alice)
+        assert (answer.status, "too large" in answer.body) == (413, True)
+        yank = {":action": "yank", "name": "acme-tool"}
+        answer = post_form(upload, yank, auth=alice)
+        assert (answer.status, "needs the fields name and version" in answer.body) == (400, True)
+        answer = post_form(upload, {**yank, "version": "1.0"}, auth=alice)
+        assert (answer.status, "not a hosted project" in answer.body) == (404, True)
+        # Bare path, no slash: as some clients are configured.
+        bare = post_form(
+            upload.rstrip("/"),
+            upload_fields("acme-tool", "1.0"),
+            (ours.filename, ours.data),
+            auth=alice,
+        )
+        assert bare.status == 200, bare.body
+        # An uploaders file made unusable while serving: nobody uploads, the log says why.
+        (tmp_path / "uploaders").write_text("alice:plaintext\n", encoding="utf-8")
+        time.sleep(0.05)
+        answer = post_form(upload, upload_fields("acme-tool", "1.0"), auth=("ci", "x"))
+        assert (answer.status, "unusable" in answer.body) == (500, True)
+        (tmp_path / "uploaders").write_text(htpasswd_line("alice", "alice-pw"), encoding="utf-8")
+        time.sleep(0.05)
+        # Wrong passwords from one address: slowed down, then refused before any check.
+        statuses = [
+            post_form(upload, upload_fields("acme-tool", "1.0"), auth=("alice", "no")).status
+            for _ in range(5)
+        ]
+        assert statuses[:3] == [401, 401, 401]
+        assert 429 in statuses[3:]
+
+
+def _basic(user: str, password: str) -> str:
+    import base64  # noqa: PLC0415
+
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_host_commands_in_this_process(
+    tmp_path: Path, local_index: LocalIndex, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = with_lib(tmp_path, local_index, requirements='"lib"')
+    (tmp_path / "uploaders").unlink()
+    capsys.readouterr()
+    assert main(["host", "token", "ci", "-c", str(config)]) == 0
+    token = capsys.readouterr().out.strip()
+    assert token.startswith("cellar.")
+    assert main(["host", "token", "nobody", "-c", str(config)]) == 0  # warned: no grant
+    assert main(["host", "token", "a:b", "-c", str(config)]) == 2
+    lines = (tmp_path / "uploaders").read_text().splitlines()
+    assert [line.split(":")[0] for line in lines] == ["ci", "nobody"]
+    assert main(["host", "list", "-c", str(config)]) == 0
+    assert "no hosted projects" in capsys.readouterr().out
+    dist = saved(tmp_path / "dist", build_wheel("acme-tool", "1.0"))
+    assert main(["host", "add", str(dist), "--uploader", "me", "-c", str(config)]) == 0
+    assert main(["host", "add", str(tmp_path / "nothing-here"), "-c", str(config)]) == 1
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["host", "add", str(empty), "-c", str(config)]) == 1
+    capsys.readouterr()
+    assert main(["host", "list", "-c", str(config)]) == 0
+    assert "acme_tool-1.0-py3-none-any.whl  " in capsys.readouterr().out
+    (tmp_path / "mirror/web/hosted/acme-other.json").write_text("{}")
+    assert main(["host", "list", "-c", str(config)]) == 1
+    assert "acme-other: DAMAGED RECORD" in capsys.readouterr().out
+    assert main(["host", "list", "--json", "-c", str(config)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["acme-tool"]["files"][0]["uploader"] == "me"
+    assert "damaged" in data["acme-other"]
+    with serving_uploads(config) as base:
+        answer = post_form(
+            f"{base}upload/",
+            upload_fields("acme-tool", "2.0"),
+            (build_wheel("acme-tool", "2.0").filename, build_wheel("acme-tool", "2.0").data),
+            auth=("__token__", token),
+        )
+        assert answer.status == 200, answer.body
+    no_uploads = tmp_path / "plain.toml"
+    no_uploads.write_text(config.read_text().split("[hosted]")[0])
+    assert main(["host", "token", "ci", "-c", str(no_uploads)]) == 2
