@@ -297,6 +297,13 @@ def test_every_kind_of_bad_upload_is_refused_with_its_reason(tmp_path: Path) -> 
         ("acme_tool-1.0.tar.gz", b"not a tar", None, 400, "not a readable sdist"),
         (
             "acme_tool-1.0.tar.gz",
+            _tar({"acme_tool-1.0/PKG-INFO": b"x", "acme_tool-1.0/zeros": bytes(4 << 20)}),
+            None,
+            400,
+            "would inflate to over",
+        ),
+        (
+            "acme_tool-1.0.tar.gz",
             _tar({"acme_tool-1.0/setup.py": b""}),
             None,
             400,

@@ -45,6 +45,8 @@ from cellar.upstream import archives
 #: What an archive may inflate to, as a multiple of the upload limit (a wheel of compiled
 #: code compresses 3-5 times; a zip bomb thousands of times).
 INFLATE_FACTOR: Final = 20
+#: The most members an sdist may have (the largest real ones have tens of thousands).
+MAX_MEMBERS: Final = 200_000
 _CHUNK: Final = 1024 * 1024
 #: The digests the upload API's form may state, by field, and how to compute each.
 DIGEST_FIELDS: Final = {
@@ -237,7 +239,13 @@ def _check_sdist(path: Path, filename: str, kind: archives.DistKind, bound: int)
         else:
             with tarfile.open(path, "r:*") as archive:
                 names = []
+                total = 0
                 for member in archive:
+                    # Before the next header is read: reaching it inflates this member's data.
+                    total += max(member.size, 0)
+                    if total > bound:
+                        reason = f"the sdist would inflate to over {bound} bytes"
+                        raise UploadRefused(400, f"{filename}: {reason}")
                     if (member.issym() or member.islnk()) and (
                         _climbs(member.linkname) or member.linkname.startswith("/")
                     ):
@@ -245,8 +253,10 @@ def _check_sdist(path: Path, filename: str, kind: archives.DistKind, bound: int)
                             400, f"{filename}: the link {member.name!r} leads out of the sdist"
                         )
                     names.append((member.name, member.size))
-                    if len(names) > 1_000_000:
-                        break
+                    if len(names) > MAX_MEMBERS:
+                        raise UploadRefused(
+                            400, f"{filename}: more than {MAX_MEMBERS} members in the sdist"
+                        )
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
         if isinstance(error, UploadRefused):
             raise
