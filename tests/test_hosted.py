@@ -788,3 +788,24 @@ def test_host_commands_in_this_process(
     no_uploads = tmp_path / "plain.toml"
     no_uploads.write_text(config.read_text().split("[hosted]")[0])
     assert main(["host", "token", "ci", "-c", str(no_uploads)]) == 2
+
+
+def test_an_unchanged_rerun_with_hosted_projects_keeps_its_plan(
+    tmp_path: Path, local_index: LocalIndex
+) -> None:
+    local_index.add(build_wheel("app", "1.0", requires_dist=["lib"]))
+    config = with_lib(tmp_path, local_index, requirements='"app"')
+    ours = saved(tmp_path / "dist", build_wheel("acme-tool", "1.0", requires_dist=["lib"]))
+    web = tmp_path / "mirror" / "web"
+    assert host_files(HostedWriter(LocalStorage(web)), [ours], "admin", max_size=1 << 20)
+    mirror(config)
+    local_index.reset_log()
+    mirror(config)
+    # The pages the plan read, each asked conditionally (304): nothing resolved again, and
+    # nothing about the hosted project asked of anyone.
+    assert sorted(r.path for r in local_index.requests) == ["/simple/app/", "/simple/lib/"]
+    ours = saved(tmp_path / "dist", build_wheel("acme-tool", "2.0", requires_dist=["dep"]))
+    local_index.add(build_wheel("dep", "1.0"))
+    assert host_files(HostedWriter(LocalStorage(web)), [ours], "admin", max_size=1 << 20)
+    mirror(config)  # a new hosted release: planned again, its dependency mirrored
+    assert list(web.glob("packages/*/*/*/dep-1.0-py3-none-any.whl"))

@@ -373,6 +373,7 @@ def _config(tmp_path: Path, hosted: str) -> str:
         ('reserve = ["acme-*-x", "a b"]\n', "[hosted] reserve", "'acme-*-x', 'a b'"),
         ('allow-upstream = ["acme-*"]\n', "[hosted] allow-upstream", "project names only"),
         ('max-upload-size = "lots"\n', "[hosted] max-upload-size", ""),
+        ('max-upload-size = "6G"\n', "[hosted] max-upload-size", "5G at most"),
         ("grants = 3\n", "[hosted] grants", "must be a table"),
         ('[hosted.grants]\n"__token__" = ["*"]\n', "[hosted.grants] '__token__'", "user name"),
         ('[hosted.grants]\nalice = "acme-*"\n', "[hosted.grants] alice", "must be a list"),

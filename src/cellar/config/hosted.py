@@ -15,6 +15,7 @@ from cellar.config.checks import ConfigProblem, checked_size, get_value, resolve
 
 DEFAULT_MAX_UPLOAD: Final = 100 * 1024 * 1024
 DEFAULT_UPLOAD_PATH: Final = "/upload/"
+MAX_UPLOAD_LIMIT: Final = 5 << 30
 _SEPARATORS = re.compile(r"[-_.]+")
 
 
@@ -105,6 +106,14 @@ def hosted_table(
             ConfigProblem("[hosted] upload-path", "needs [hosted] uploaders: who may upload")
         )
     max_size = checked_size(size, "[hosted] max-upload-size", problems) if size is not None else 0
+    if max_size > MAX_UPLOAD_LIMIT:
+        problems.append(
+            ConfigProblem(
+                "[hosted] max-upload-size",
+                "may be 5G at most (the most S3 copies into place in one request)",
+            )
+        )
+        max_size = 0
     return HostedSettings(
         upload_path=upload_path,
         uploaders=resolve_path(base, uploaders) if uploaders else None,
