@@ -73,7 +73,19 @@ class HostedWriter:
     def receive(self, source: Path, filename: str) -> str:
         """Copy the local file ``source`` into the tree's incoming area; return its key.
         Blocking. Raises ``OSError``."""
-        key = f"{INCOMING}{secrets.token_hex(8)}-{filename}"
+        for attempt in range(3):
+            key = f"{INCOMING}{secrets.token_hex(8)}-{filename}"
+            try:
+                self._copy(source, key)
+            except FileNotFoundError:
+                # The incoming folder went, emptied by another upload, as this one began.
+                if attempt == 2 or not source.is_file():
+                    raise
+                continue
+            return key
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _copy(self, source: Path, key: str) -> None:
         staged = self.storage.stage(key)
         try:
             staged.begin(0)
@@ -87,7 +99,6 @@ class HostedWriter:
         except BaseException:
             staged.discard()
             raise
-        return key
 
     def add(
         self,
@@ -104,6 +115,7 @@ class HostedWriter:
         and ``OSError``. The incoming object is gone afterwards, whatever happens.
         """
         name = upload.project
+        placed = False
         try:
             with lease(self.storage, LEASE_KEY):
                 record = read_record(self.storage, name)
@@ -130,8 +142,10 @@ class HostedWriter:
                 file = _hosted_file(upload, uploader, metadata_sha256, now)
                 record = replace(record, files=(*record.files, file))
                 self._publish(record)
+                placed = True
         finally:
-            self.storage.delete([incoming])
+            if not placed:  # refused, or failed: the upload goes
+                self.storage.delete([incoming])
         log.info(
             "hosted %s (%d bytes) in %s, uploaded by %s",
             upload.filename,
