@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import socket
 import ssl
 import subprocess
 import sys
@@ -687,7 +688,7 @@ def test_uploads_at_once_to_a_server_of_two_worker_processes_all_land(
 
 
 def test_the_upload_api_refuses_what_no_client_should_send(
-    tmp_path: Path, local_index: LocalIndex
+    tmp_path: Path, local_index: LocalIndex, caplog: pytest.LogCaptureFixture
 ) -> None:
     config = with_lib(tmp_path, local_index)
     ours = build_wheel("acme-tool", "1.0")
@@ -716,6 +717,13 @@ def test_the_upload_api_refuses_what_no_client_should_send(
         assert (answer.status, "needs the fields name and version" in answer.body) == (400, True)
         answer = post_form(upload, {**yank, "version": "1.0"}, auth=alice)
         assert (answer.status, "not a hosted project" in answer.body) == (404, True)
+        # A part whose headers do not parse, and a body cut short: 400, no traceback.
+        for body, length in (
+            (b"--XX\r\nbroken headers\r\n\r\nx\r\n--XX--\r\n", None),
+            (b'--XX\r\nContent-Disposition: form-data; name="content"; filename="a"\r\n\r\nab', 99),
+        ):
+            reply = _raw_post(base, body, length, _basic(*alice))
+            assert reply.startswith(b"HTTP/1.1 400") or reply == b"", reply
         # Bare path, no slash: as some clients are configured.
         bare = post_form(
             upload.rstrip("/"),
@@ -738,6 +746,23 @@ def test_the_upload_api_refuses_what_no_client_should_send(
         ]
         assert statuses[:3] == [401, 401, 401]
         assert 429 in statuses[3:]
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
+
+
+def _raw_post(base: str, body: bytes, length: int | None, authorization: str) -> bytes:
+    """POST ``body`` to the upload path as raw bytes (``length`` may overstate it: the client
+    then hangs up); return the first bytes of the answer, if any."""
+    port = int(base.rstrip("/").rsplit(":", 1)[1])
+    head = (
+        "POST /upload/ HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: {authorization}\r\n"
+        "Content-Type: multipart/form-data; boundary=XX\r\n"
+        f"Content-Length: {length if length is not None else len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(head + body)
+        connection.shutdown(socket.SHUT_WR)
+        return connection.recv(200)
 
 
 def _basic(user: str, password: str) -> str:

@@ -31,7 +31,7 @@ from packaging.utils import InvalidName, NormalizedName, canonicalize_name
 from cellar.clients import ClientAccess
 from cellar.config.serve import ServeSettings
 from cellar.hosted.model import record_key
-from cellar.hosted.records import read_hosted
+from cellar.hosted.records import hosted_names
 from cellar.model import ProjectListing
 from cellar.serve.catalogue import (
     MirrorStatus,
@@ -138,10 +138,14 @@ class PeoplePages:
         which projects are hosted."""
         names, status = self._read_mirrored()
         try:
-            hosted = {str(k): v for k, v in read_hosted(self.storage).display_names().items()}
+            hosted = {str(name) for name in hosted_names(self.storage)}  # a listing, no reads
         except OSError:
-            hosted = {}
-        return {**names, **hosted}, status, frozenset(hosted)
+            hosted = set()
+        if hosted - set(names):
+            # Their display names, as the root lists them (hosted projects are not the state's).
+            shown = self._root_names()
+            names = {**names, **{name: shown.get(name, name) for name in hosted - set(names)}}
+        return names, status, frozenset(hosted)
 
     def _read_mirrored(self) -> tuple[dict[str, str], MirrorStatus]:
         """Return the mirror's projects (normalised name -> display name) and its status."""

@@ -41,6 +41,7 @@ from types import MappingProxyType
 from typing import Final
 
 from aiohttp import BodyPartReader, hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
 from packaging.utils import canonicalize_name
 
 from cellar.config.hosted import HostedSettings
@@ -172,11 +173,21 @@ class UploadRoute:
                     raise UploadRefused(413, "the form's fields are too large")
                 if part.name in _READ:
                     received.fields[part.name] = value.decode("utf-8", "replace")
+        except (ConnectionError, asyncio.IncompleteReadError) as error:
+            self._forget(received)
+            raise UploadRefused(400, f"the upload was cut short: {error}") from None
+        except (ValueError, HttpProcessingError) as error:
+            self._forget(received)
+            raise UploadRefused(400, f"not a readable multipart form: {error}") from None
         except BaseException:
-            if received.path is not None:
-                received.path.unlink(missing_ok=True)
+            self._forget(received)
             raise
         return received
+
+    @staticmethod
+    def _forget(received: _Received) -> None:
+        if received.path is not None:
+            received.path.unlink(missing_ok=True)
 
     async def _save(self, part: BodyPartReader, received: _Received) -> None:
         filename = part.filename or ""
