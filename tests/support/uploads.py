@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import secrets
 import shutil
 import ssl
@@ -157,13 +156,4 @@ def upload_fields(name: str, version: str) -> dict[str, str]:
         "filetype": "bdist_wheel",
         "pyversion": "py3",
         "summary": "a test package",
-    }
-
-
-def without_pip_config() -> dict[str, str]:
-    """This process's environment without pip's and twine's (for a CLI run in a test)."""
-    return {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("PIP_", "TWINE_", "UV_"))
     }

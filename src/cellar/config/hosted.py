@@ -144,9 +144,9 @@ def _pattern(text: str) -> bool:
 
 
 def _patterns(
-    table: Mapping[str, Any], key: str, problems: list[ConfigProblem], *, where: str = ""
+    table: Mapping[str, Any], key: str, problems: list[ConfigProblem]
 ) -> tuple[NamePattern, ...]:
-    return _pattern_list(table.get(key, []), f"[hosted] {key}{where}", problems)
+    return _pattern_list(table.get(key, []), f"[hosted] {key}", problems)
 
 
 def _pattern_list(value: Any, key: str, problems: list[ConfigProblem]) -> tuple[NamePattern, ...]:
